@@ -1,0 +1,1 @@
+//! Kubo test double (being written).

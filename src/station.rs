@@ -1,0 +1,1 @@
+//! A station directory: create, open, and where its files live.

@@ -1,0 +1,522 @@
+//! The on-air loop (`station stream`): tick, render the live window, add it to Kubo,
+//! publish it under the IPNS name, persist state; hot reload, retries, preview server.
+//!
+//! The streamer's only inputs are the processed folder (`manifest.json`, `playlist.m3u`,
+//! `items/`) and Kubo. State is written atomically to `<state_dir>/stream_state.json`
+//! every tick, before and after publishing, so after a crash (even `kill -9`) the media
+//! sequence continues from what was published and the air clock follows the wall clock.
+//! Kubo failing never stops the loop: the error is recorded, the next attempt waits with
+//! exponential backoff (2 s doubling to 60 s), and the newest window is published once
+//! Kubo answers again. Publishes never overlap: a tick waits for its publish (bounded by
+//! `publish_timeout`), and the next tick publishes the newest window.
+
+use crate::config::{SegmentUriStyle, StreamingConfig};
+use crate::error::{Error, Result};
+use crate::kubo::{Kubo, PublishOptions};
+use crate::library::ItemKind;
+use crate::manifest::{self, Manifest};
+use crate::window::{self, Rotation, Schedule, ScheduleState, UriStyle};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// File name of the stream state inside `state_dir`.
+pub const STATE_FILE: &str = "stream_state.json";
+/// Format version of [`StreamState`].
+pub const STATE_FORMAT: u32 = 1;
+/// Published playlists kept pinned (older ones are unpinned).
+pub const PINNED_PLAYLISTS: usize = 20;
+/// Publish log entries kept in the state.
+pub const PUBLISH_LOG: usize = 50;
+
+/// Where the live window goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Add to Kubo and publish under IPNS.
+    Ipns,
+    /// Serve from local files at `http://127.0.0.1:<port>/live.m3u8`; no Kubo.
+    Preview,
+}
+
+/// An item on air or coming up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgrammeEntry {
+    /// Item id.
+    pub item_id: String,
+    /// `Artist - Title`.
+    pub title: String,
+    /// Track or jingle (for upcoming entries: as scheduled).
+    pub kind: Option<ItemKind>,
+    /// Air time of its first segment (UTC).
+    pub air_time: DateTime<Utc>,
+}
+
+/// One publish attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRecord {
+    /// When the attempt started (UTC).
+    pub at: DateTime<Utc>,
+    /// Media sequence of the published window.
+    pub media_sequence: u64,
+    /// CID of the playlist, once added.
+    pub cid: Option<String>,
+    /// Whether `name/publish` succeeded.
+    pub ok: bool,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Milliseconds the add + publish took.
+    pub duration_ms: u64,
+}
+
+/// `stream_state.json`: everything `station status` and the console show, plus the
+/// schedule to resume from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// [`STATE_FORMAT`].
+    pub format: u32,
+    /// IPNS or preview.
+    pub mode: Mode,
+    /// True while a streamer runs; false after a clean stop.
+    pub on_air: bool,
+    /// Process id of the streamer.
+    pub pid: u32,
+    /// When this streamer process started.
+    pub started_at: DateTime<Utc>,
+    /// Last tick (a heartbeat: a stale value means the streamer died).
+    pub last_tick_at: DateTime<Utc>,
+    /// Seconds between ticks.
+    pub update_interval: f64,
+    /// Kubo key name.
+    pub ipns_key: Option<String>,
+    /// The IPNS name listeners open (`/ipns/<name>`).
+    pub ipns_name: Option<String>,
+    /// Preview URL, in preview mode.
+    pub preview_url: Option<String>,
+    /// `#EXT-X-MEDIA-SEQUENCE` of the newest window.
+    pub media_sequence: u64,
+    /// `#EXT-X-DISCONTINUITY-SEQUENCE` of the newest window.
+    pub discontinuity_sequence: u64,
+    /// On air now.
+    pub now_playing: Option<ProgrammeEntry>,
+    /// Coming up.
+    pub next_up: Vec<ProgrammeEntry>,
+    /// The newest publish attempt.
+    pub last_publish: Option<PublishRecord>,
+    /// Recent publish attempts, newest last (at most [`PUBLISH_LOG`]).
+    pub publish_log: Vec<PublishRecord>,
+    /// Playlist CIDs still pinned by the streamer, oldest first.
+    pub pinned_playlists: Vec<String>,
+    /// Something the operator should know about the programme (e.g. a refused reload,
+    /// items waiting for CIDs).
+    pub notice: Option<String>,
+    /// The schedule to resume from.
+    pub schedule: ScheduleState,
+}
+
+impl StreamState {
+    /// Reads `<state_dir>/stream_state.json`.
+    ///
+    /// Errors: [`Error::Io`] (e.g. not found: never streamed), [`Error::Parse`].
+    pub fn load(state_dir: &Path) -> Result<StreamState> {
+        crate::fsutil::read_json(&state_dir.join(STATE_FILE))
+    }
+
+    /// Whether the streamer is on air at `now`: it says so and its heartbeat is no older
+    /// than three intervals (at least 30 s).
+    pub fn is_on_air(&self, now: DateTime<Utc>) -> bool {
+        let limit = (self.update_interval * 3.0).max(30.0);
+        self.on_air && (now - self.last_tick_at).num_milliseconds() as f64 <= limit * 1000.0
+    }
+}
+
+/// A clock for the air time; tests inject their own.
+pub trait Clock: Send + Sync {
+    /// Now, UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickOutcome {
+    /// The rendered playlist.
+    pub playlist: String,
+    /// `#EXT-X-MEDIA-SEQUENCE` of it.
+    pub media_sequence: u64,
+    /// The publish attempt, if one was made this tick.
+    pub publish: Option<PublishRecord>,
+}
+
+/// Modification stamp of the streamer's inputs, to notice rewrites.
+fn inputs_stamp(processed: &Path) -> Vec<Option<(SystemTime, u64)>> {
+    [manifest::MANIFEST_FILE, manifest::PLAYLIST_FILE]
+        .iter()
+        .map(|f| std::fs::metadata(processed.join(f)).ok().and_then(|m| Some((m.modified().ok()?, m.len()))))
+        .collect()
+}
+
+/// Loads the rotation from the processed folder.
+///
+/// Returns the rotation and a notice about items left out (no CIDs yet).
+///
+/// Errors: as [`Manifest::load`], [`manifest::load_playlist`], [`Rotation::from_manifest`].
+pub fn load_rotation(processed: &Path, require_cids: bool) -> Result<(Rotation, Option<String>)> {
+    let m = Manifest::load(processed)?;
+    let ids = manifest::load_playlist(processed)?;
+    let (rot, skipped) = Rotation::from_manifest(&m, &ids, require_cids)?;
+    let notice = (!skipped.is_empty()).then(|| {
+        format!(
+            "{} item(s) wait for CIDs and are not on air yet: run `station setup` with Kubo running",
+            skipped.len()
+        )
+    });
+    Ok((rot, notice))
+}
+
+/// The on-air loop of one station.
+pub struct Streamer {
+    cfg: StreamingConfig,
+    mode: Mode,
+    kubo: Option<Kubo>,
+    schedule: Schedule,
+    state: StreamState,
+    stamp: Vec<Option<(SystemTime, u64)>>,
+    uri: UriStyle,
+    retry_at: Option<DateTime<Utc>>,
+    backoff: f64,
+    last_published: Option<String>,
+    live: Arc<RwLock<String>>,
+}
+
+impl Streamer {
+    /// Opens the stream: loads the rotation and the saved state (continuing its media
+    /// sequence and air clock) or starts a new stream at `now`.
+    ///
+    /// A state file that cannot be read is kept as `stream_state.json.corrupt-<time>`
+    /// and a new stream starts (logged as an error).
+    ///
+    /// Errors: missing or invalid `manifest.json`/`playlist.m3u`, or no playable item.
+    pub fn open(cfg: StreamingConfig, mode: Mode, now: DateTime<Utc>) -> Result<Streamer> {
+        let require_cids = mode == Mode::Ipns;
+        let stamp = inputs_stamp(&cfg.processed_dir);
+        let (rotation, mut notice) = load_rotation(&cfg.processed_dir, require_cids)?;
+        let rotation = Arc::new(rotation);
+        let state_path = cfg.state_dir.join(STATE_FILE);
+        let saved = match StreamState::load(&cfg.state_dir) {
+            Ok(s) if s.format == STATE_FORMAT => Some(s),
+            Ok(_) | Err(Error::Parse { .. }) => {
+                let keep = state_path.with_extension(format!("json.corrupt-{}", now.timestamp()));
+                tracing::error!("{} is unreadable; kept as {} and starting a new stream", state_path.display(), keep.display());
+                let _ = std::fs::rename(&state_path, &keep);
+                None
+            }
+            Err(_) => None,
+        };
+        let (schedule, prev) = match saved {
+            Some(s) => {
+                let mut sched = Schedule::resume(s.schedule.clone(), rotation.clone())?;
+                if let Err(e) = sched.set_rotation(rotation.clone()) {
+                    notice = Some(e.to_string());
+                }
+                (sched, Some(s))
+            }
+            None => (Schedule::new(rotation.clone(), now), None),
+        };
+        let uri = match (mode, &cfg.segment_uri_style) {
+            (Mode::Preview, _) => UriStyle::Preview,
+            (Mode::Ipns, SegmentUriStyle::Path) => UriStyle::IpfsPath,
+            (Mode::Ipns, SegmentUriStyle::Absolute(b)) => UriStyle::Absolute(b.clone()),
+        };
+        let interval = cfg.update_interval.unwrap_or_else(|| rotation.mean_segment_duration().clamp(1.0, 30.0));
+        let kubo = match mode {
+            Mode::Ipns => Some(Kubo::new(&cfg.kubo_api, Duration::from_secs_f64(cfg.publish_timeout))?),
+            Mode::Preview => None,
+        };
+        let state = StreamState {
+            format: STATE_FORMAT,
+            mode,
+            on_air: true,
+            pid: std::process::id(),
+            started_at: now,
+            last_tick_at: now,
+            update_interval: interval,
+            ipns_key: (mode == Mode::Ipns).then(|| cfg.ipns_key.clone()),
+            ipns_name: prev.as_ref().filter(|p| p.ipns_key.as_deref() == Some(&cfg.ipns_key)).and_then(|p| p.ipns_name.clone()),
+            preview_url: None,
+            media_sequence: 0,
+            discontinuity_sequence: 0,
+            now_playing: None,
+            next_up: Vec::new(),
+            last_publish: prev.as_ref().and_then(|p| p.last_publish.clone()),
+            publish_log: prev.as_ref().map(|p| p.publish_log.clone()).unwrap_or_default(),
+            pinned_playlists: prev.as_ref().map(|p| p.pinned_playlists.clone()).unwrap_or_default(),
+            notice,
+            schedule: schedule.state(),
+        };
+        Ok(Streamer {
+            cfg,
+            mode,
+            kubo,
+            schedule,
+            state,
+            stamp,
+            uri,
+            retry_at: None,
+            backoff: 0.0,
+            last_published: None,
+            live: Arc::new(RwLock::new(String::new())),
+        })
+    }
+
+    /// Seconds between ticks.
+    pub fn update_interval(&self) -> f64 {
+        self.state.update_interval
+    }
+
+    /// The state as last persisted (or about to be).
+    pub fn state(&self) -> &StreamState {
+        &self.state
+    }
+
+    /// The newest rendered playlist, shared with the preview server.
+    pub fn live_playlist(&self) -> Arc<RwLock<String>> {
+        self.live.clone()
+    }
+
+    fn persist(&self) -> Result<()> {
+        crate::fsutil::write_json_atomic(&self.cfg.state_dir.join(STATE_FILE), &self.state)
+    }
+
+    /// Picks up rewritten `manifest.json`/`playlist.m3u`: the new rotation takes over at
+    /// the next item boundary. A broken rewrite keeps the current rotation on air.
+    fn reload_if_changed(&mut self) {
+        let stamp = inputs_stamp(&self.cfg.processed_dir);
+        if stamp == self.stamp {
+            return;
+        }
+        self.stamp = stamp;
+        match load_rotation(&self.cfg.processed_dir, self.mode == Mode::Ipns) {
+            Ok((rot, notice)) => match self.schedule.set_rotation(Arc::new(rot)) {
+                Ok(()) => {
+                    tracing::info!("new rotation loaded; it takes over at the next item boundary");
+                    self.state.notice = notice;
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    self.state.notice = Some(e.to_string());
+                }
+            },
+            Err(e) => {
+                tracing::error!("the processed folder changed but cannot be loaded, keeping the current rotation: {e}");
+                self.state.notice = Some(format!("reload refused: {e}"));
+            }
+        }
+    }
+
+    /// One tick at wall-clock `now`: reload inputs if rewritten, advance the schedule,
+    /// render the window, persist state, and (IPNS mode) add + publish unless backing
+    /// off after a Kubo failure.
+    ///
+    /// Errors: only when the window cannot be rendered or state cannot be written (Kubo
+    /// failures are recorded in the state, not returned).
+    pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<TickOutcome> {
+        self.reload_if_changed();
+        let (w_size, look) = (self.cfg.window_size, self.cfg.lookahead_segments);
+        self.schedule.advance(now, w_size, look);
+        let w = self.schedule.window(now, w_size);
+        let text = window::render(&w, &self.uri)?;
+        let live = w.live().clone();
+        self.state.media_sequence = w.media_sequence;
+        self.state.discontinuity_sequence = w.discontinuity_sequence;
+        let item_start = w.segments[..=w.live_index]
+            .iter()
+            .rev()
+            .find(|s| s.discontinuity && s.item_id == live.item_id)
+            .map_or(live.air_time, |s| s.air_time);
+        self.state.now_playing = Some(ProgrammeEntry {
+            item_id: live.item_id.clone(),
+            title: live.title.clone(),
+            kind: Some(live.kind),
+            air_time: item_start,
+        });
+        let media_sequence = w.media_sequence;
+        self.state.next_up = self
+            .schedule
+            .next_up(now, 5)
+            .into_iter()
+            .map(|(item_id, title, air_time)| ProgrammeEntry { item_id, title, kind: None, air_time })
+            .collect();
+        self.state.last_tick_at = now;
+        self.state.on_air = true;
+        self.state.schedule = self.schedule.state();
+        self.persist()?;
+        if let Ok(mut l) = self.live.write() {
+            l.clone_from(&text);
+        }
+        let mut publish = None;
+        if self.mode == Mode::Ipns && self.last_published.as_deref() != Some(text.as_str()) && self.retry_at.is_none_or(|t| now >= t) {
+            let rec = self.publish(&text, media_sequence, now).await;
+            if rec.ok {
+                self.backoff = 0.0;
+                self.retry_at = None;
+                self.last_published = Some(text.clone());
+            } else {
+                self.backoff = if self.backoff == 0.0 { 2.0 } else { (self.backoff * 2.0).min(60.0) };
+                self.retry_at = Some(now + chrono::Duration::milliseconds((self.backoff * 1000.0) as i64));
+                tracing::warn!("publish failed, retrying in {} s: {}", self.backoff, rec.error.as_deref().unwrap_or(""));
+            }
+            self.state.last_publish = Some(rec.clone());
+            self.state.publish_log.push(rec.clone());
+            let excess = self.state.publish_log.len().saturating_sub(PUBLISH_LOG);
+            self.state.publish_log.drain(..excess);
+            self.persist()?;
+            publish = Some(rec);
+        }
+        Ok(TickOutcome { playlist: text, media_sequence, publish })
+    }
+
+    /// Adds `text` to Kubo and publishes it under the key; never returns an error: the
+    /// record says what happened.
+    async fn publish(&mut self, text: &str, media_sequence: u64, now: DateTime<Utc>) -> PublishRecord {
+        let started = std::time::Instant::now();
+        let mut rec = PublishRecord { at: now, media_sequence, cid: None, ok: false, error: None, duration_ms: 0 };
+        let Some(kubo) = self.kubo.clone() else {
+            rec.error = Some("no Kubo client in this mode".into());
+            return rec;
+        };
+        let result: Result<()> = async {
+            if self.state.ipns_name.is_none() {
+                let key = kubo.ensure_key(&self.cfg.ipns_key).await?;
+                tracing::info!("publishing under key `{}`: /ipns/{}", key.name, key.id);
+                self.state.ipns_name = Some(key.id);
+            }
+            let name = format!("live-{media_sequence}.m3u8");
+            let cid = kubo.add_bytes(&name, text.as_bytes().to_vec(), true).await?;
+            rec.cid = Some(cid.clone());
+            self.state.pinned_playlists.push(cid.clone());
+            let opts = PublishOptions {
+                key: self.cfg.ipns_key.clone(),
+                lifetime: self.cfg.ipns_lifetime.clone(),
+                ttl: self.cfg.ipns_ttl.clone(),
+                allow_offline: true,
+            };
+            let published = kubo.publish(&format!("/ipfs/{cid}"), &opts).await?;
+            self.state.ipns_name = Some(published.name);
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => rec.ok = true,
+            Err(e) => rec.error = Some(e.to_string()),
+        }
+        // Unpin playlists that no listener can still hold (keep the newest few).
+        while self.state.pinned_playlists.len() > PINNED_PLAYLISTS && rec.ok {
+            let old = self.state.pinned_playlists.remove(0);
+            if self.state.pinned_playlists.contains(&old) {
+                continue;
+            }
+            if let Err(e) = kubo.unpin(&old).await {
+                tracing::warn!("could not unpin old playlist {old}: {e}");
+                self.state.pinned_playlists.insert(0, old);
+                break;
+            }
+        }
+        rec.duration_ms = started.elapsed().as_millis() as u64;
+        rec
+    }
+
+    /// Runs ticks every `update_interval` until `shutdown` resolves, then marks the state
+    /// off air. Tick errors are logged and the loop goes on.
+    ///
+    /// Errors: only when the final state cannot be written.
+    pub async fn run(mut self, clock: Arc<dyn Clock>, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let mut ticker = tokio::time::interval(Duration::from_secs_f64(self.state.update_interval));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = ticker.tick() => {
+                    match self.tick(clock.now()).await {
+                        Ok(out) => tracing::debug!("tick: media sequence {}", out.media_sequence),
+                        Err(e) => tracing::error!("tick failed: {e}"),
+                    }
+                }
+            }
+        }
+        self.state.on_air = false;
+        self.persist()
+    }
+
+    /// Marks the stream as served by the preview server at `url`.
+    pub fn set_preview_url(&mut self, url: String) {
+        self.state.preview_url = Some(url);
+    }
+
+    /// The processed folder (for the preview server's segment files).
+    pub fn processed_dir(&self) -> PathBuf {
+        self.cfg.processed_dir.clone()
+    }
+}
+
+/// Serves the preview: `GET /live.m3u8` (the newest window) and
+/// `GET /segments/<item-id>/<file>` (segment files from `items/`), on `listener`.
+///
+/// Runs until `shutdown` resolves.
+///
+/// Errors: [`Error::Io`] when serving fails.
+pub async fn serve_preview(
+    listener: tokio::net::TcpListener,
+    live: Arc<RwLock<String>>,
+    processed: PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    #[derive(Clone)]
+    struct S {
+        live: Arc<RwLock<String>>,
+        items: PathBuf,
+    }
+    async fn playlist(State(s): State<S>) -> impl IntoResponse {
+        let text = s.live.read().map(|t| t.clone()).unwrap_or_default();
+        if text.is_empty() {
+            return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "starting".to_string()).into_response();
+        }
+        ([(header::CONTENT_TYPE, "application/vnd.apple.mpegurl"), (header::CACHE_CONTROL, "no-cache")], text).into_response()
+    }
+    async fn segment(State(s): State<S>, UrlPath((id, file)): UrlPath<(String, String)>) -> impl IntoResponse {
+        let safe = |x: &str| !x.is_empty() && !x.starts_with('.') && !x.contains(['/', '\\']);
+        if !safe(&id) || !safe(&file) {
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        match tokio::fs::read(s.items.join(&id).join(&file)).await {
+            Ok(b) => ([(header::CONTENT_TYPE, "video/mp2t")], b).into_response(),
+            Err(_) => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+    let app = axum::Router::new()
+        .route("/live.m3u8", get(playlist))
+        .route("/segments/{id}/{file}", get(segment))
+        .with_state(S { live, items: processed.join(manifest::ITEMS_DIR) });
+    let addr = listener.local_addr().ok();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::io(addr.map(|a| a.to_string()).unwrap_or_default(), e))
+}
