@@ -322,8 +322,11 @@ impl SetupConfig {
 /// How segment URIs are written in the live playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SegmentUriStyle {
-    /// `/ipfs/<cid>`: resolves against whatever path gateway served the playlist.
+    /// `/ipfs/<cid>?filename=<segment file>`: resolves against whatever path gateway
+    /// served the playlist; the `.ts` file name satisfies players that check extensions.
     Path,
+    /// `/ipfs/<cid>` exactly (players that check segment extensions, like ffmpeg's, refuse it).
+    Bare,
     /// `<base>/ipfs/<cid>` with a fixed gateway base URL (no trailing `/`).
     Absolute(String),
 }
@@ -359,7 +362,7 @@ pub struct RawStreamingConfig {
     /// Kubo RPC API base URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubo_api: Option<String>,
-    /// `path` (default) or `absolute`.
+    /// `path` (default), `bare` or `absolute`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_uri_style: Option<String>,
     /// Gateway base URL for `absolute` segment URIs.
@@ -463,6 +466,7 @@ impl RawStreamingConfig {
         let kubo_api = http_url(file, "kubo_api", self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API))?;
         let segment_uri_style = match self.segment_uri_style.as_deref().unwrap_or("path") {
             "path" => SegmentUriStyle::Path,
+            "bare" => SegmentUriStyle::Bare,
             "absolute" => {
                 let base = self.segment_base_url.flatten().ok_or_else(|| {
                     bad(file, "segment_base_url", "required when segment_uri_style is \"absolute\"")
@@ -473,7 +477,7 @@ impl RawStreamingConfig {
                 return Err(bad(
                     file,
                     "segment_uri_style",
-                    format!("`{other}`: allowed \"path\" or \"absolute\""),
+                    format!("`{other}`: allowed \"path\", \"bare\" or \"absolute\""),
                 ))
             }
         };

@@ -1,1 +1,101 @@
-//! A station directory: create, open, and where its files live.
+//! A station directory: create it (`station init`), find the default one, and the bundled
+//! default jingles.
+//!
+//! Layout (DESIGN.md "The station directory"): the three config files at the top,
+//! `music/` and `jingles/` for the operator's sources, `data/processed/` (the streamer's
+//! only input) and `data/state/`.
+
+use crate::config::{RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+static BUNDLED_JINGLES: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/jingles");
+
+/// The default jingles shipped with the app: `(file name, bytes)`, sorted by name.
+pub fn bundled_jingles() -> Vec<(&'static str, &'static [u8])> {
+    let mut v: Vec<(&'static str, &'static [u8])> = BUNDLED_JINGLES
+        .files()
+        .filter_map(|f| {
+            let name = f.path().file_name()?.to_str()?;
+            (!name.starts_with('.') && !name.ends_with(".md")).then_some((name, f.contents()))
+        })
+        .collect();
+    v.sort_by_key(|(n, _)| *n);
+    v
+}
+
+/// Where stations live by default: the platform data dir (e.g.
+/// `~/.local/share/ipfs-station`), via `dirs`.
+pub fn default_root() -> PathBuf {
+    dirs::data_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("ipfs-station")
+}
+
+/// What [`init`] created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitReport {
+    /// The station directory.
+    pub dir: PathBuf,
+    /// Jingle files copied into `jingles/`.
+    pub jingles: Vec<String>,
+}
+
+/// Creates a station in `dir`: the three config files with every key at its default,
+/// empty `music/`, `jingles/` filled with the bundled jingles (when it holds no files
+/// yet), and `data/processed`, `data/state`.
+///
+/// Errors: [`Error::Station`] when a config file already exists there (nothing is
+/// overwritten); [`Error::Io`] when a file cannot be written.
+pub fn init(dir: &Path) -> Result<InitReport> {
+    for f in [SETUP_FILE, STREAMING_FILE, HEALTH_FILE] {
+        if dir.join(f).exists() {
+            return Err(Error::Station {
+                dir: dir.to_path_buf(),
+                message: format!("already a station ({f} exists); nothing was overwritten"),
+            });
+        }
+    }
+    for sub in ["music", "jingles", "data/processed", "data/state"] {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    let jdir = dir.join("jingles");
+    let mut jingles = Vec::new();
+    let empty = std::fs::read_dir(&jdir).map_err(|e| Error::io(&jdir, e))?.next().is_none();
+    if empty {
+        for (name, bytes) in bundled_jingles() {
+            crate::fsutil::write_atomic(&jdir.join(name), bytes)?;
+            jingles.push(name.to_string());
+        }
+    }
+    crate::fsutil::write_json_atomic(&dir.join(SETUP_FILE), &RawSetupConfig::defaults())?;
+    crate::fsutil::write_json_atomic(&dir.join(STREAMING_FILE), &RawStreamingConfig::defaults())?;
+    crate::fsutil::write_json_atomic(&dir.join(HEALTH_FILE), &RawHealthConfig::defaults())?;
+    Ok(InitReport {
+        dir: dir.to_path_buf(),
+        jingles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_creates_a_valid_station_and_refuses_to_overwrite() {
+        let d = tempfile::tempdir().unwrap();
+        let st = d.path().join("st");
+        let r = init(&st).unwrap();
+        assert!(r.jingles.len() >= 2, "bundled jingles: {:?}", r.jingles);
+        crate::config::SetupConfig::load(&st).unwrap();
+        crate::config::StreamingConfig::load(&st).unwrap();
+        crate::config::HealthConfig::load(&st).unwrap();
+        assert!(st.join("music").is_dir() && st.join("data/processed").is_dir());
+        std::fs::write(st.join(SETUP_FILE), "{\"jingle_cycle\": 5}").unwrap();
+        let e = init(&st).unwrap_err().to_string();
+        assert!(e.contains("already a station"), "{e}");
+        assert_eq!(std::fs::read_to_string(st.join(SETUP_FILE)).unwrap(), "{\"jingle_cycle\": 5}");
+    }
+}

@@ -237,6 +237,7 @@ impl Streamer {
         let uri = match (mode, &cfg.segment_uri_style) {
             (Mode::Preview, _) => UriStyle::Preview,
             (Mode::Ipns, SegmentUriStyle::Path) => UriStyle::IpfsPath,
+            (Mode::Ipns, SegmentUriStyle::Bare) => UriStyle::BarePath,
             (Mode::Ipns, SegmentUriStyle::Absolute(b)) => UriStyle::Absolute(b.clone()),
         };
         let interval = cfg.update_interval.unwrap_or_else(|| rotation.mean_segment_duration().clamp(1.0, 30.0));

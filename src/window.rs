@@ -564,10 +564,15 @@ impl Schedule {
 /// How the segment URIs of a rendered playlist are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UriStyle {
-    /// `/ipfs/<cid>`.
+    /// `/ipfs/<cid>?filename=<file>`: resolves against whatever path gateway served the
+    /// playlist. The `filename` query (kubo-rpc.md section 4: it only sets
+    /// Content-Disposition) gives the URI a `.ts` extension, which ffmpeg's HLS demuxer
+    /// (ffplay, ffmpeg >= 5.1.4 and Debian's 5.1) requires of every segment URI.
     IpfsPath,
-    /// `<base>/ipfs/<cid>`.
+    /// `<base>/ipfs/<cid>?filename=<file>`.
     Absolute(String),
+    /// `/ipfs/<cid>` exactly.
+    BarePath,
     /// `/segments/<item-id>/<file>` served by the local preview server.
     Preview,
 }
@@ -576,8 +581,9 @@ impl UriStyle {
     /// The URI of `s`, or `None` when it needs a CID it does not have.
     pub fn uri(&self, s: &ScheduledSegment) -> Option<String> {
         match self {
-            UriStyle::IpfsPath => s.cid.as_ref().map(|c| format!("/ipfs/{c}")),
-            UriStyle::Absolute(base) => s.cid.as_ref().map(|c| format!("{base}/ipfs/{c}")),
+            UriStyle::IpfsPath => s.cid.as_ref().map(|c| format!("/ipfs/{c}?filename={}", s.file)),
+            UriStyle::Absolute(base) => s.cid.as_ref().map(|c| format!("{base}/ipfs/{c}?filename={}", s.file)),
+            UriStyle::BarePath => s.cid.as_ref().map(|c| format!("/ipfs/{c}")),
             UriStyle::Preview => Some(format!("/segments/{}/{}", s.item_id, s.file)),
         }
     }
@@ -740,7 +746,7 @@ mod tests {
         assert_eq!(pl.target_duration, 7);
         assert_eq!(pl.segments.len(), 10);
         assert!(pl.segments[0].discontinuity);
-        assert_eq!(pl.segments[0].uri, "/ipfs/Qmj1x0");
+        assert_eq!(pl.segments[0].uri, "/ipfs/Qmj1x0?filename=seg_00000.ts");
         assert_eq!(pl.segments[0].title.as_deref(), Some("Artist - j1"));
         assert_eq!(pl.segments[1].program_date_time.unwrap().timestamp_millis(), (t0() + Duration::milliseconds(4100)).timestamp_millis());
         let start = pl.start.unwrap();

@@ -1,1 +1,372 @@
-fn main() {}
+//! `station`: the command line of IPFS Station (thin: parse, call one engine function,
+//! render the result).
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ipfs_station::config::{SetupConfig, StreamingConfig};
+use ipfs_station::prechunk::ProgressEvent;
+use ipfs_station::setup::{self, SetupEvent, SetupReport};
+use ipfs_station::station;
+use ipfs_station::streamer::{self, Mode, StreamState, Streamer, SystemClock};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Where the demo takes its music from: tracks that Debian's `lincity-ng-data` carries.
+const DEMO_MUSIC: &str = "/usr/share/games/lincity-ng/music/default";
+
+#[derive(Parser)]
+#[command(name = "station", version, about = "IPFS Station: a 24/7 internet radio station on IPFS")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a station directory with default configs and the bundled jingles.
+    Init {
+        /// The new station's folder.
+        dir: PathBuf,
+    },
+    /// Prechunk every source, add segments to Kubo, write manifest.json and playlist.m3u.
+    Setup {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// No progress bars (log lines only).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Go on air: slide the live window and publish it under the IPNS name.
+    Stream {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// Serve the live window from local files at http://127.0.0.1:<port>/live.m3u8
+        /// instead of publishing (no Kubo needed).
+        #[arg(long)]
+        preview: bool,
+        /// Preview port (default: `preview_port` of streaming.config.json).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Show whether the station is on air, its IPNS name, now playing and the last publish.
+    Status {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// Print the state as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a demo station with real music, set it up and put it on air.
+    Demo {
+        /// Folder of the demo station (default: <data dir>/ipfs-station/demo).
+        #[arg(long, short)]
+        station: Option<PathBuf>,
+        /// Only set up; do not start streaming.
+        #[arg(long)]
+        no_stream: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.cmd {
+        Cmd::Init { dir } => {
+            let r = station::init(&dir)?;
+            println!("Created station {}", r.dir.display());
+            println!("  jingles: {}", if r.jingles.is_empty() { "(kept existing)".into() } else { r.jingles.join(", ") });
+            println!("Drop music into {}, then run: station setup --station {}", dir.join("music").display(), dir.display());
+            Ok(0)
+        }
+        Cmd::Setup { station, quiet } => {
+            let report = run_setup(&station, quiet).await?;
+            Ok(if report.ok() { 0 } else { 1 })
+        }
+        Cmd::Stream { station, preview, port } => {
+            stream(&station, preview, port).await?;
+            Ok(0)
+        }
+        Cmd::Status { station, json } => status(&station, json),
+        Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
+    }
+}
+
+/// Runs setup with progress bars and prints the report.
+async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
+    let cfg = SetupConfig::load(station)?;
+    let mp = if quiet { MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden()) } else { MultiProgress::new() };
+    let overall = mp.add(ProgressBar::new(0));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:40.green/white}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    overall.set_prefix("scanning");
+    let item_style = ProgressStyle::with_template("{prefix:>10} [{bar:40.cyan/blue}] {percent:>3}% {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let bars: Arc<Mutex<HashMap<String, ProgressBar>>> = Default::default();
+    let (mp2, overall2) = (mp.clone(), overall.clone());
+    let on_event: setup::OnEvent = Arc::new(move |ev| match ev {
+        SetupEvent::Scanned { tracks, jingles, to_encode } => {
+            overall2.set_prefix("prechunk");
+            overall2.set_length(to_encode as u64);
+            overall2.set_message(format!("{tracks} tracks, {jingles} jingles, {to_encode} to encode"));
+            if quiet {
+                eprintln!("scanned: {tracks} tracks, {jingles} jingles, {to_encode} to encode");
+            }
+        }
+        SetupEvent::Prechunk(p) => {
+            let Ok(mut bars) = bars.lock() else { return };
+            match p {
+                ProgressEvent::Started { id } => {
+                    let b = mp2.insert_before(&overall2, ProgressBar::new(1000));
+                    b.set_style(item_style.clone());
+                    b.set_prefix("encoding");
+                    b.set_message(id.clone());
+                    bars.insert(id, b);
+                }
+                ProgressEvent::Progress { id, done_seconds, total_seconds } => {
+                    if let Some(b) = bars.get(&id) {
+                        let f = if total_seconds > 0.0 { (done_seconds / total_seconds).clamp(0.0, 1.0) } else { 0.0 };
+                        b.set_position((f * 1000.0) as u64);
+                    }
+                }
+                ProgressEvent::Finished { id } => {
+                    if let Some(b) = bars.remove(&id) {
+                        b.finish_and_clear();
+                    }
+                    overall2.inc(1);
+                }
+                ProgressEvent::Failed { id, error } => {
+                    if let Some(b) = bars.remove(&id) {
+                        b.finish_and_clear();
+                    }
+                    overall2.inc(1);
+                    let _ = mp2.println(format!("failed {id}: {error}"));
+                }
+                _ => {}
+            }
+        }
+        SetupEvent::Adding { done, total } => {
+            overall2.set_prefix("adding");
+            overall2.set_length(total as u64);
+            overall2.set_position(done as u64);
+            overall2.set_message("segments to IPFS");
+        }
+    });
+    let report = setup::run(&cfg, on_event).await;
+    overall.finish_and_clear();
+    let report = report?;
+    println!(
+        "setup: {} tracks, {} jingles; {} encoded, {} reused; {} segments added in {} request(s); rotation of {} entries",
+        report.tracks, report.jingles, report.encoded, report.reused, report.segments_added, report.add_requests, report.rotation_len
+    );
+    for f in &report.failures {
+        println!("  FAILED {}: {}", f.path.display(), f.reason);
+    }
+    if !report.removed.is_empty() {
+        println!("  removed {} item(s) whose source is gone", report.removed.len());
+    }
+    if let Some(e) = &report.kubo_error {
+        println!("  Kubo: {e}");
+    }
+    if report.missing_cids > 0 {
+        println!("  {} segment(s) still wait for a CID", report.missing_cids);
+    }
+    Ok(report)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Streams until Ctrl-C / SIGTERM.
+async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Result<()> {
+    let cfg = StreamingConfig::load(station)?;
+    let mode = if preview { Mode::Preview } else { Mode::Ipns };
+    let mut s = Streamer::open(cfg.clone(), mode, chrono::Utc::now())?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server = None;
+    if preview {
+        let port = port.unwrap_or(cfg.preview_port);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port} (set --port or preview_port)"))?;
+        let url = format!("http://{}/live.m3u8", listener.local_addr()?);
+        println!("Preview on air: {url}");
+        println!("Listen with: ffplay {url}   (or any HLS player)");
+        s.set_preview_url(url);
+        let mut rx = stop_rx.clone();
+        server = Some(tokio::spawn(streamer::serve_preview(listener, s.live_playlist(), s.processed_dir(), async move {
+            let _ = rx.changed().await;
+        })));
+    } else {
+        println!("On air: publishing every {:.1} s under key `{}` via Kubo at {}", s.update_interval(), cfg.ipns_key, cfg.kubo_api);
+    }
+    let mut rx = stop_rx;
+    let run = s.run(Arc::new(SystemClock), async move {
+        let _ = rx.changed().await;
+    });
+    tokio::pin!(run);
+    tokio::select! {
+        r = &mut run => r?,
+        _ = shutdown_signal() => {
+            let _ = stop_tx.send(true);
+            run.await?;
+        }
+    }
+    if let Some(h) = server {
+        let _ = h.await;
+    }
+    println!("Off air.");
+    Ok(())
+}
+
+fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
+    let cfg = StreamingConfig::load(station)?;
+    let st = match StreamState::load(&cfg.state_dir) {
+        Ok(s) => s,
+        Err(ipfs_station::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            if json {
+                println!("{{\"on_air\":false,\"state\":null}}");
+            } else {
+                println!("Never streamed: start with `station stream --station {}`", station.display());
+            }
+            return Ok(3);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let now = chrono::Utc::now();
+    let on_air = st.is_on_air(now);
+    if json {
+        let mut v = serde_json::to_value(&st)?;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("schedule");
+            o.insert("on_air".into(), serde_json::Value::Bool(on_air));
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(if on_air { 0 } else { 3 });
+    }
+    println!("{}", if on_air { "ON AIR" } else { "off air" });
+    match (&st.mode, &st.ipns_name, &st.preview_url) {
+        (Mode::Preview, _, Some(u)) => println!("  preview:        {u}"),
+        (_, Some(n), _) => println!("  IPNS name:      {n}\n  listen:         http://127.0.0.1:8080/ipns/{n}"),
+        _ => println!("  IPNS name:      (not published yet)"),
+    }
+    println!("  media sequence: {}", st.media_sequence);
+    if let Some(np) = &st.now_playing {
+        println!("  now playing:    {} (since {})", np.title, np.air_time.format("%H:%M:%S"));
+    }
+    for n in st.next_up.iter().take(3) {
+        println!("  next up:        {} at {}", n.title, n.air_time.format("%H:%M:%S"));
+    }
+    match &st.last_publish {
+        Some(p) if p.ok => println!(
+            "  last publish:   {} ok ({} ms) playlist {}",
+            p.at.format("%H:%M:%S"),
+            p.duration_ms,
+            p.cid.as_deref().unwrap_or("-")
+        ),
+        Some(p) => println!("  last publish:   {} FAILED: {}", p.at.format("%H:%M:%S"), p.error.as_deref().unwrap_or("?")),
+        None => println!("  last publish:   none"),
+    }
+    println!("  last tick:      {} ({} s ago)", st.last_tick_at.format("%H:%M:%S"), (now - st.last_tick_at).num_seconds());
+    if let Some(n) = &st.notice {
+        println!("  notice:         {n}");
+    }
+    Ok(if on_air { 0 } else { 3 })
+}
+
+async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
+    let dir = dir.unwrap_or_else(|| station::default_root().join("demo"));
+    if !dir.join(ipfs_station::config::SETUP_FILE).exists() {
+        station::init(&dir)?;
+        println!("Created demo station {}", dir.display());
+    }
+    let music = dir.join("music");
+    let src = Path::new(DEMO_MUSIC);
+    if !src.is_dir() {
+        bail!("the demo's music comes from Debian's lincity-ng-data package ({DEMO_MUSIC} is missing): apt-get install lincity-ng-data");
+    }
+    for e in std::fs::read_dir(src)? {
+        let p = e?.path();
+        if let Some(name) = p.file_name() {
+            let to = music.join(name);
+            if !to.exists() {
+                std::fs::copy(&p, &to).with_context(|| format!("copy {} to {}", p.display(), to.display()))?;
+            }
+        }
+    }
+    let report = run_setup(&dir, false).await?;
+    if report.rotation_len == 0 {
+        bail!("setup produced no rotation");
+    }
+    if no_stream {
+        return Ok(if report.ok() { 0 } else { 1 });
+    }
+    let cfg = SetupConfig::load(&dir)?;
+    let kubo = ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(5))?;
+    let preview = match kubo.id().await {
+        Ok(id) if report.missing_cids == 0 => {
+            println!("Kubo {} answers at {}: publishing under IPNS", id.id, cfg.kubo_api);
+            false
+        }
+        Ok(_) => {
+            println!("Kubo answers but some segments have no CID yet: previewing locally");
+            true
+        }
+        Err(e) => {
+            println!("{e}\nPreviewing locally instead (the station is heard without Kubo).");
+            true
+        }
+    };
+    if !preview {
+        println!("Listeners open http://127.0.0.1:8080/ipns/<name> (shown by `station status --station {}`)", dir.display());
+    }
+    stream(&dir, preview, None).await?;
+    Ok(0)
+}

@@ -1,0 +1,10 @@
+//! Engine integration tests: one binary, a module per area, shared `support`.
+//!
+//! Kubo is the loopback double from `crates/kubo-double` (or a real Kubo in a temp repo
+//! when an `ipfs` binary is on PATH); audio is generated with the real ffmpeg.
+
+mod support;
+
+mod cli;
+mod setup;
+mod stream;

@@ -1,0 +1,204 @@
+//! The streamer against Kubo: publish, restart, failures, hot reload, preview.
+
+use crate::support::*;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ipfs_station::config::{RawStreamingConfig, StreamingConfig};
+use ipfs_station::library::ItemKind::{Jingle, Track};
+use ipfs_station::manifest;
+use ipfs_station::streamer::{Mode, StreamState, Streamer};
+use std::path::Path;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
+}
+
+fn cfg(station: &Path, api: &str) -> StreamingConfig {
+    let mut raw = RawStreamingConfig::defaults();
+    raw.window_size = Some(8);
+    raw.lookahead_segments = Some(2);
+    raw.kubo_api = Some(api.to_string());
+    raw.publish_timeout = Some(10.0);
+    raw.validate(station, &station.join("streaming.config.json")).unwrap()
+}
+
+const ITEMS: &[(&str, ipfs_station::library::ItemKind, &[f64])] = &[
+    ("j-1", Jingle, &[4.0]),
+    ("t-1", Track, &[6.0, 6.0, 6.0, 3.0]),
+    ("t-2", Track, &[6.0, 6.0, 2.0]),
+    ("t-3", Track, &[6.0, 6.0, 6.0, 6.0, 6.0]),
+];
+
+#[tokio::test]
+async fn publishes_the_live_window_under_ipns() {
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubo = client(&node.api_url());
+    let processed = dir.path().join("data/processed");
+    synthetic_processed(&processed, &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
+    let out = s.tick(t0()).await.unwrap();
+    let rec = out.publish.expect("a publish");
+    assert!(rec.ok, "{:?}", rec.error);
+    let name = s.state().ipns_name.clone().unwrap();
+    assert!(name.starts_with("k51"), "{name}");
+    // The name resolves to the playlist we rendered, through the RPC and the gateway.
+    let path = kubo.resolve(&name).await.unwrap();
+    assert_eq!(path, format!("/ipfs/{}", rec.cid.clone().unwrap()));
+    assert_eq!(kubo.cat(&path).await.unwrap(), out.playlist.as_bytes());
+    let (status, body) = get(&format!("{}/ipns/{name}", node.gateway_url())).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, out.playlist.as_bytes());
+    let pl = m3u8_rs::parse_media_playlist_res(&body).unwrap();
+    assert_eq!(pl.segments.len(), 8);
+    assert_eq!(pl.target_duration, 6);
+    // Every segment URI is fetchable from the gateway.
+    for seg in &pl.segments {
+        let (st, bytes) = get(&format!("{}{}", node.gateway_url(), seg.uri)).await;
+        assert_eq!(st, 200, "{}", seg.uri);
+        assert!(bytes.starts_with(b"segment "));
+    }
+    // The state file tells the console what is on air.
+    let st = StreamState::load(&dir.path().join("data/state")).unwrap();
+    assert!(st.is_on_air(t0()));
+    assert_eq!(st.now_playing.unwrap().item_id, "j-1");
+    assert_eq!(st.next_up[0].item_id, "t-1");
+    assert_eq!(st.last_publish.unwrap().cid, rec.cid);
+}
+
+#[tokio::test]
+async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubo = client(&node.api_url());
+    synthetic_processed(&dir.path().join("data/processed"), &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    let c = cfg(dir.path(), &node.api_url());
+    let mut s = Streamer::open(c.clone(), Mode::Ipns, t0()).unwrap();
+    let mut last = None;
+    for i in 0..10 {
+        last = Some(s.tick(t0() + Duration::seconds(6 * i)).await.unwrap());
+    }
+    let before = last.unwrap();
+    drop(s); // as if killed: no clean shutdown
+    // Back 30 s later.
+    let again = t0() + Duration::seconds(54 + 30);
+    let mut s = Streamer::open(c.clone(), Mode::Ipns, again).unwrap();
+    let after = s.tick(again).await.unwrap();
+    assert!(after.media_sequence > before.media_sequence, "{} then {}", before.media_sequence, after.media_sequence);
+    let before_pl = m3u8_rs::parse_media_playlist_res(before.playlist.as_bytes()).unwrap();
+    let after_pl = m3u8_rs::parse_media_playlist_res(after.playlist.as_bytes()).unwrap();
+    assert_eq!(before_pl.target_duration, after_pl.target_duration);
+    // Segments present in both windows are the same segments (same sequence, same URI).
+    for (i, seg) in after_pl.segments.iter().enumerate() {
+        let seq = after_pl.media_sequence + i as u64;
+        if seq >= before_pl.media_sequence && seq < before_pl.media_sequence + before_pl.segments.len() as u64 {
+            assert_eq!(seg.uri, before_pl.segments[(seq - before_pl.media_sequence) as usize].uri);
+        }
+    }
+    // The live point is the wall clock.
+    let live = after_pl.segments.len() - 1 - 2;
+    let pdt = after_pl.segments[live].program_date_time.unwrap();
+    let end = pdt + Duration::milliseconds((after_pl.segments[live].duration * 1000.0) as i64);
+    assert!(pdt <= again && again < end, "live edge {pdt} .. {end} vs {again}");
+}
+
+#[tokio::test]
+async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
+    let node = TestNode::start().await.unwrap();
+    let Some(double) = node.double() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let kubo = client(&node.api_url());
+    synthetic_processed(&dir.path().join("data/processed"), &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
+    assert!(s.tick(t0()).await.unwrap().publish.unwrap().ok);
+    // Kubo answers 500 to everything.
+    double.faults().set_rpc_error(Some("repo is locked".into()));
+    let r = s.tick(t0() + Duration::seconds(6)).await.unwrap().publish.unwrap();
+    assert!(!r.ok);
+    assert!(r.error.as_deref().unwrap().contains("repo is locked"), "{:?}", r.error);
+    // Within the backoff (2 s) no new attempt is made; the window still advances.
+    let calls = double.rpc_calls().len();
+    let quiet = s.tick(t0() + Duration::milliseconds(7000)).await.unwrap();
+    assert!(quiet.publish.is_none());
+    assert_eq!(double.rpc_calls().len(), calls);
+    // Kubo gone entirely.
+    double.faults().set_rpc_error(None);
+    double.faults().set_down(true).await;
+    let r = s.tick(t0() + Duration::seconds(12)).await.unwrap().publish.unwrap();
+    assert!(!r.ok && r.error.as_deref().unwrap().contains("no Kubo answers"), "{:?}", r.error);
+    let st = StreamState::load(&dir.path().join("data/state")).unwrap();
+    assert!(!st.last_publish.as_ref().unwrap().ok);
+    // Back: the newest window is published.
+    double.faults().set_down(false).await;
+    let out = s.tick(t0() + Duration::seconds(30)).await.unwrap();
+    let r = out.publish.unwrap();
+    assert!(r.ok, "{:?}", r.error);
+    let name = s.state().ipns_name.clone().unwrap();
+    assert_eq!(double.ipns_value(&name).unwrap(), format!("/ipfs/{}", r.cid.unwrap()));
+    let log = &s.state().publish_log;
+    assert!(log.iter().filter(|p| !p.ok).count() >= 2);
+}
+
+#[tokio::test]
+async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubo = client(&node.api_url());
+    let processed = dir.path().join("data/processed");
+    let m = synthetic_processed(&processed, &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
+    let first = s.tick(t0() + Duration::seconds(1)).await.unwrap();
+    // Setup rewrites the rotation: only t-3 from now on.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let text = manifest::render_playlist(&m, &["t-3"]).unwrap();
+    manifest::save_playlist(&processed, &text).unwrap();
+    let mut items = Vec::new();
+    let mut seq_prev = first.media_sequence;
+    for i in 1..40 {
+        let out = s.tick(t0() + Duration::seconds(1 + 6 * i)).await.unwrap();
+        assert!(out.media_sequence >= seq_prev);
+        seq_prev = out.media_sequence;
+        let pl = m3u8_rs::parse_media_playlist_res(out.playlist.as_bytes()).unwrap();
+        for seg in pl.segments.iter().filter(|s| s.discontinuity) {
+            let t = seg.title.clone().unwrap();
+            let at = seg.program_date_time.unwrap();
+            if !items.iter().any(|(a, _)| *a == at) {
+                items.push((at, t));
+            }
+        }
+    }
+    let titles: Vec<&str> = items.iter().map(|(_, t)| t.as_str()).collect();
+    // What was already published plays out; then only t-3.
+    let first_only_t3 = titles.iter().position(|t| *t == "Artist - Title t-3").unwrap();
+    assert!(titles[first_only_t3..].iter().all(|t| *t == "Artist - Title t-3"), "{titles:?}");
+    assert!(titles.len() - first_only_t3 >= 3, "{titles:?}");
+}
+
+#[tokio::test]
+async fn preview_serves_the_window_and_segment_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start().await.unwrap();
+    let kubo = client(&node.api_url());
+    let processed = dir.path().join("data/processed");
+    synthetic_processed(&processed, &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    let mut s = Streamer::open(cfg(dir.path(), "http://127.0.0.1:9"), Mode::Preview, t0()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ipfs_station::streamer::serve_preview(listener, s.live_playlist(), processed.clone(), async {
+        let _ = rx.await;
+    }));
+    let out = s.tick(t0()).await.unwrap();
+    assert!(out.publish.is_none());
+    let (st, body) = get(&format!("{base}/live.m3u8")).await;
+    assert_eq!(st, 200);
+    assert_eq!(body, out.playlist.as_bytes());
+    let pl = m3u8_rs::parse_media_playlist_res(&body).unwrap();
+    assert!(pl.segments[0].uri.starts_with("/segments/j-1/"));
+    let (st, seg) = get(&format!("{base}{}", pl.segments[0].uri)).await;
+    assert_eq!(st, 200);
+    assert_eq!(seg, b"segment 0 of j-1");
+    let (st, _) = get(&format!("{base}/segments/..%2F..%2Fmanifest.json/x")).await;
+    assert!(st == 400 || st == 404, "{st}");
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
