@@ -14,7 +14,11 @@ fn rotation(items: usize) -> Arc<Rotation> {
             Arc::new(PlayItem {
                 id: format!("t-{i:016x}"),
                 title: format!("Artist {i} - Title {i}"),
-                kind: if i % 4 == 0 { ItemKind::Jingle } else { ItemKind::Track },
+                kind: if i % 4 == 0 {
+                    ItemKind::Jingle
+                } else {
+                    ItemKind::Track
+                },
                 segments: (0..(3 + i % 40))
                     .map(|s| PlaySegment {
                         file: format!("seg_{s:05}.ts"),
@@ -30,7 +34,10 @@ fn rotation(items: usize) -> Arc<Rotation> {
 
 fn bench(c: &mut Criterion) {
     let rot = rotation(10_000);
-    let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).single().unwrap_or_default();
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
+        .single()
+        .unwrap_or_default();
     let mut sched = Schedule::new(rot, t0);
     let mut now = t0;
     // Warm up past the start so the window is in steady state.
@@ -44,13 +51,19 @@ fn bench(c: &mut Criterion) {
             now += Duration::milliseconds(6006);
             sched.advance(now, 50, 10);
             let w = sched.window(now, 50);
-            render(&w, &UriStyle::IpfsPath).map(|s| s.len()).unwrap_or(0)
+            render(&w, &UriStyle::IpfsPath)
+                .map(|s| s.len())
+                .unwrap_or(0)
         })
     });
     let w = sched.window(now, 50);
     let text = render(&w, &UriStyle::IpfsPath).unwrap_or_default();
     g.bench_function("baseline: m3u8-rs parse of the same playlist", |b| {
-        b.iter(|| m3u8_rs::parse_media_playlist_res(text.as_bytes()).map(|p| p.segments.len()).unwrap_or(0))
+        b.iter(|| {
+            m3u8_rs::parse_media_playlist_res(text.as_bytes())
+                .map(|p| p.segments.len())
+                .unwrap_or(0)
+        })
     });
     g.finish();
 }

@@ -75,7 +75,13 @@ fn finite(file: &Path, field: &str, v: f64) -> Result<f64> {
     }
 }
 
-fn dir_key(station: &Path, file: &Path, field: &str, v: Option<String>, default: &str) -> Result<PathBuf> {
+fn dir_key(
+    station: &Path,
+    file: &Path,
+    field: &str,
+    v: Option<String>,
+    default: &str,
+) -> Result<PathBuf> {
     let s = v.unwrap_or_else(|| default.to_string());
     if s.trim().is_empty() {
         return Err(bad(file, field, "must be a folder path, not empty"));
@@ -89,7 +95,11 @@ fn http_url(file: &Path, field: &str, v: &str) -> Result<String> {
     let u = reqwest::Url::parse(v)
         .map_err(|e| bad(file, field, format!("`{v}` is not a URL ({e})")))?;
     if u.scheme() != "http" && u.scheme() != "https" {
-        return Err(bad(file, field, format!("`{v}`: only http:// and https:// are allowed")));
+        return Err(bad(
+            file,
+            field,
+            format!("`{v}`: only http:// and https:// are allowed"),
+        ));
     }
     if u.host_str().is_none() {
         return Err(bad(file, field, format!("`{v}` has no host")));
@@ -178,7 +188,11 @@ pub struct RawSetupConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jingle_cycle: Option<u32>,
     /// Loudness target in LUFS (default -16; `null` turns normalization off).
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub loudness_target_lufs: Option<Option<f64>>,
     /// Kubo RPC API base URL (default `http://127.0.0.1:5001`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -247,25 +261,57 @@ impl RawSetupConfig {
     ///
     /// Errors: [`Error::Config`] naming `file` and the key, saying what is allowed.
     pub fn validate(self, station: &Path, file: &Path) -> Result<SetupConfig> {
-        let segment_duration = finite(file, "segment_duration", self.segment_duration.unwrap_or(6.0))?;
-        let segment_duration = in_range(file, "segment_duration", segment_duration, 1.0, 30.0, " seconds")?;
+        let segment_duration = finite(
+            file,
+            "segment_duration",
+            self.segment_duration.unwrap_or(6.0),
+        )?;
+        let segment_duration = in_range(
+            file,
+            "segment_duration",
+            segment_duration,
+            1.0,
+            30.0,
+            " seconds",
+        )?;
         let codec = self.codec.unwrap_or_else(|| "aac".into());
         if codec != "aac" {
-            return Err(bad(file, "codec", format!("`{codec}` is not supported: allowed \"aac\"")));
+            return Err(bad(
+                file,
+                "codec",
+                format!("`{codec}` is not supported: allowed \"aac\""),
+            ));
         }
         let bitrate = self.bitrate.unwrap_or_else(|| "128k".into());
         let kbps: u32 = bitrate
             .strip_suffix('k')
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| bad(file, "bitrate", format!("`{bitrate}`: expected kilobits like \"128k\"")))?;
+            .ok_or_else(|| {
+                bad(
+                    file,
+                    "bitrate",
+                    format!("`{bitrate}`: expected kilobits like \"128k\""),
+                )
+            })?;
         in_range(file, "bitrate", kbps, 32, 320, " (k)")?;
         let sample_rate = self.sample_rate.unwrap_or(44100);
         const RATES: [u32; 5] = [22050, 24000, 32000, 44100, 48000];
         if !RATES.contains(&sample_rate) {
-            return Err(bad(file, "sample_rate", format!("{sample_rate} Hz: allowed {RATES:?}")));
+            return Err(bad(
+                file,
+                "sample_rate",
+                format!("{sample_rate} Hz: allowed {RATES:?}"),
+            ));
         }
         let channels = in_range(file, "channels", self.channels.unwrap_or(2), 1, 2, "")?;
-        let jingle_cycle = in_range(file, "jingle_cycle", self.jingle_cycle.unwrap_or(3), 1, 1000, " tracks")?;
+        let jingle_cycle = in_range(
+            file,
+            "jingle_cycle",
+            self.jingle_cycle.unwrap_or(3),
+            1,
+            1000,
+            " tracks",
+        )?;
         let loudness_target_lufs = match self.loudness_target_lufs {
             None => Some(-16.0),
             Some(None) => None,
@@ -278,18 +324,42 @@ impl RawSetupConfig {
                 " LUFS (or null for no normalization)",
             )?),
         };
-        let kubo_api = http_url(file, "kubo_api", self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API))?;
-        let jobs = in_range(file, "jobs", self.jobs.unwrap_or(0), 0, 256, " (0 = all cores)")? as usize;
+        let kubo_api = http_url(
+            file,
+            "kubo_api",
+            self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API),
+        )?;
+        let jobs = in_range(
+            file,
+            "jobs",
+            self.jobs.unwrap_or(0),
+            0,
+            256,
+            " (0 = all cores)",
+        )? as usize;
         let jobs = if jobs == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             jobs
         };
-        let add_batch_size = in_range(file, "add_batch_size", self.add_batch_size.unwrap_or(50), 1, 1000, " segments")? as usize;
+        let add_batch_size = in_range(
+            file,
+            "add_batch_size",
+            self.add_batch_size.unwrap_or(50),
+            1,
+            1000,
+            " segments",
+        )? as usize;
         Ok(SetupConfig {
             music_dir: dir_key(station, file, "music_dir", self.music_dir, "music")?,
             jingles_dir: dir_key(station, file, "jingles_dir", self.jingles_dir, "jingles")?,
-            processed_dir: dir_key(station, file, "processed_dir", self.processed_dir, "data/processed")?,
+            processed_dir: dir_key(
+                station,
+                file,
+                "processed_dir",
+                self.processed_dir,
+                "data/processed",
+            )?,
             segment_duration,
             codec,
             bitrate,
@@ -348,7 +418,11 @@ pub struct RawStreamingConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lookahead_segments: Option<u32>,
     /// Seconds between ticks; `null` = the rotation's segment duration.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update_interval: Option<Option<f64>>,
     /// Kubo key name the stream is published under (default `ipfs-station`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -366,7 +440,11 @@ pub struct RawStreamingConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_uri_style: Option<String>,
     /// Gateway base URL for `absolute` segment URIs.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub segment_base_url: Option<Option<String>>,
     /// Seconds one `name/publish` may take before it is abandoned (default 120).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -429,7 +507,14 @@ impl RawStreamingConfig {
     ///
     /// Errors: [`Error::Config`] naming `file` and the key, saying what is allowed.
     pub fn validate(self, station: &Path, file: &Path) -> Result<StreamingConfig> {
-        let window_size = in_range(file, "window_size", self.window_size.unwrap_or(50), 3, 1000, " segments")? as usize;
+        let window_size = in_range(
+            file,
+            "window_size",
+            self.window_size.unwrap_or(50),
+            3,
+            1000,
+            " segments",
+        )? as usize;
         let lookahead_segments = self.lookahead_segments.unwrap_or(10) as usize;
         if lookahead_segments >= window_size {
             return Err(bad(
@@ -440,12 +525,21 @@ impl RawStreamingConfig {
         }
         let update_interval = match self.update_interval.flatten() {
             None => None,
-            Some(v) => Some(in_range(file, "update_interval", finite(file, "update_interval", v)?, 0.5, 600.0, " seconds")?),
+            Some(v) => Some(in_range(
+                file,
+                "update_interval",
+                finite(file, "update_interval", v)?,
+                0.5,
+                600.0,
+                " seconds",
+            )?),
         };
         let ipns_key = self.ipns_key.unwrap_or_else(|| "ipfs-station".into());
         if ipns_key.is_empty()
             || ipns_key.len() > 64
-            || !ipns_key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || !ipns_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
             return Err(bad(
                 file,
@@ -456,20 +550,36 @@ impl RawStreamingConfig {
         let ipns_lifetime = self.ipns_lifetime.unwrap_or_else(|| "48h".into());
         let life = parse_go_duration(&ipns_lifetime).map_err(|m| bad(file, "ipns_lifetime", m))?;
         if life < 60.0 {
-            return Err(bad(file, "ipns_lifetime", format!("`{ipns_lifetime}` is too short: at least 1m")));
+            return Err(bad(
+                file,
+                "ipns_lifetime",
+                format!("`{ipns_lifetime}` is too short: at least 1m"),
+            ));
         }
         let ipns_ttl = self.ipns_ttl.unwrap_or_else(|| "5s".into());
         let ttl = parse_go_duration(&ipns_ttl).map_err(|m| bad(file, "ipns_ttl", m))?;
         if !(1.0..=3600.0).contains(&ttl) {
-            return Err(bad(file, "ipns_ttl", format!("`{ipns_ttl}`: allowed 1s to 1h")));
+            return Err(bad(
+                file,
+                "ipns_ttl",
+                format!("`{ipns_ttl}`: allowed 1s to 1h"),
+            ));
         }
-        let kubo_api = http_url(file, "kubo_api", self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API))?;
+        let kubo_api = http_url(
+            file,
+            "kubo_api",
+            self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API),
+        )?;
         let segment_uri_style = match self.segment_uri_style.as_deref().unwrap_or("path") {
             "path" => SegmentUriStyle::Path,
             "bare" => SegmentUriStyle::Bare,
             "absolute" => {
                 let base = self.segment_base_url.flatten().ok_or_else(|| {
-                    bad(file, "segment_base_url", "required when segment_uri_style is \"absolute\"")
+                    bad(
+                        file,
+                        "segment_base_url",
+                        "required when segment_uri_style is \"absolute\"",
+                    )
                 })?;
                 SegmentUriStyle::Absolute(http_url(file, "segment_base_url", &base)?)
             }
@@ -481,10 +591,34 @@ impl RawStreamingConfig {
                 ))
             }
         };
-        let publish_timeout = in_range(file, "publish_timeout", finite(file, "publish_timeout", self.publish_timeout.unwrap_or(120.0))?, 1.0, 3600.0, " seconds")?;
-        let preview_port = in_range(file, "preview_port", self.preview_port.unwrap_or(8090), 1, 65535, "")?;
+        let publish_timeout = in_range(
+            file,
+            "publish_timeout",
+            finite(
+                file,
+                "publish_timeout",
+                self.publish_timeout.unwrap_or(120.0),
+            )?,
+            1.0,
+            3600.0,
+            " seconds",
+        )?;
+        let preview_port = in_range(
+            file,
+            "preview_port",
+            self.preview_port.unwrap_or(8090),
+            1,
+            65535,
+            "",
+        )?;
         Ok(StreamingConfig {
-            processed_dir: dir_key(station, file, "processed_dir", self.processed_dir, "data/processed")?,
+            processed_dir: dir_key(
+                station,
+                file,
+                "processed_dir",
+                self.processed_dir,
+                "data/processed",
+            )?,
             state_dir: dir_key(station, file, "state_dir", self.state_dir, "data/state")?,
             window_size,
             lookahead_segments,
@@ -591,28 +725,84 @@ impl RawHealthConfig {
     /// Errors: [`Error::Config`] naming `file` and the key, saying what is allowed.
     pub fn validate(self, file: &Path) -> Result<HealthConfig> {
         let d = RawHealthConfig::defaults();
-        let urls = |field: &str, v: Option<Vec<String>>, dv: Option<Vec<String>>| -> Result<Vec<String>> {
-            v.or(dv)
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-                .map(|(i, u)| http_url(file, &format!("{field}[{i}]"), u))
-                .collect()
-        };
-        let num = |field: &str, v: Option<f64>, dv: Option<f64>, lo: f64, hi: f64, unit: &str| -> Result<f64> {
+        let urls =
+            |field: &str, v: Option<Vec<String>>, dv: Option<Vec<String>>| -> Result<Vec<String>> {
+                v.or(dv)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| http_url(file, &format!("{field}[{i}]"), u))
+                    .collect()
+            };
+        let num = |field: &str,
+                   v: Option<f64>,
+                   dv: Option<f64>,
+                   lo: f64,
+                   hi: f64,
+                   unit: &str|
+         -> Result<f64> {
             let x = finite(file, field, v.or(dv).unwrap_or(lo))?;
             in_range(file, field, x, lo, hi, unit)
         };
         Ok(HealthConfig {
             gateways: urls("gateways", self.gateways, d.gateways)?,
             public_gateways: urls("public_gateways", self.public_gateways, d.public_gateways)?,
-            interval: num("interval", self.interval, d.interval, 1.0, 86400.0, " seconds")?,
-            segments_per_check: in_range(file, "segments_per_check", self.segments_per_check.unwrap_or(2), 1, 50, " segments")? as usize,
-            silence_threshold_dbfs: num("silence_threshold_dbfs", self.silence_threshold_dbfs, d.silence_threshold_dbfs, -120.0, 0.0, " dBFS")?,
-            silence_min_seconds: num("silence_min_seconds", self.silence_min_seconds, d.silence_min_seconds, 0.1, 3600.0, " seconds")?,
-            clip_threshold_dbfs: num("clip_threshold_dbfs", self.clip_threshold_dbfs, d.clip_threshold_dbfs, -20.0, 0.0, " dBFS")?,
-            max_lag_seconds: num("max_lag_seconds", self.max_lag_seconds, d.max_lag_seconds, 1.0, 86400.0, " seconds")?,
-            request_timeout: num("request_timeout", self.request_timeout, d.request_timeout, 0.5, 600.0, " seconds")?,
+            interval: num(
+                "interval",
+                self.interval,
+                d.interval,
+                1.0,
+                86400.0,
+                " seconds",
+            )?,
+            segments_per_check: in_range(
+                file,
+                "segments_per_check",
+                self.segments_per_check.unwrap_or(2),
+                1,
+                50,
+                " segments",
+            )? as usize,
+            silence_threshold_dbfs: num(
+                "silence_threshold_dbfs",
+                self.silence_threshold_dbfs,
+                d.silence_threshold_dbfs,
+                -120.0,
+                0.0,
+                " dBFS",
+            )?,
+            silence_min_seconds: num(
+                "silence_min_seconds",
+                self.silence_min_seconds,
+                d.silence_min_seconds,
+                0.1,
+                3600.0,
+                " seconds",
+            )?,
+            clip_threshold_dbfs: num(
+                "clip_threshold_dbfs",
+                self.clip_threshold_dbfs,
+                d.clip_threshold_dbfs,
+                -20.0,
+                0.0,
+                " dBFS",
+            )?,
+            max_lag_seconds: num(
+                "max_lag_seconds",
+                self.max_lag_seconds,
+                d.max_lag_seconds,
+                1.0,
+                86400.0,
+                " seconds",
+            )?,
+            request_timeout: num(
+                "request_timeout",
+                self.request_timeout,
+                d.request_timeout,
+                0.5,
+                600.0,
+                " seconds",
+            )?,
         })
     }
 }
@@ -657,21 +847,37 @@ mod tests {
         assert!(json.contains("\"loudness_target_lufs\":-16"));
         assert_eq!(setup(&json).unwrap(), setup("{}").unwrap());
         let s = RawStreamingConfig::defaults();
-        let back: RawStreamingConfig = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let back: RawStreamingConfig =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(back, s);
-        back.validate(Path::new("/st"), Path::new("s.json")).unwrap();
-        RawHealthConfig::defaults().validate(Path::new("h.json")).unwrap();
+        back.validate(Path::new("/st"), Path::new("s.json"))
+            .unwrap();
+        RawHealthConfig::defaults()
+            .validate(Path::new("h.json"))
+            .unwrap();
     }
 
     #[test]
     fn null_loudness_turns_normalization_off() {
-        assert_eq!(setup(r#"{"loudness_target_lufs": null}"#).unwrap().loudness_target_lufs, None);
+        assert_eq!(
+            setup(r#"{"loudness_target_lufs": null}"#)
+                .unwrap()
+                .loudness_target_lufs,
+            None
+        );
     }
 
     #[test]
     fn errors_name_file_key_and_what_is_allowed() {
-        let e = setup(r#"{"segment_duration": 0.2}"#).unwrap_err().to_string();
-        assert!(e.contains("setup.config.json") && e.contains("segment_duration") && e.contains("1 to 30"), "{e}");
+        let e = setup(r#"{"segment_duration": 0.2}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("setup.config.json")
+                && e.contains("segment_duration")
+                && e.contains("1 to 30"),
+            "{e}"
+        );
         let e = setup(r#"{"bitrate": "fast"}"#).unwrap_err().to_string();
         assert!(e.contains("bitrate") && e.contains("128k"), "{e}");
         let e = setup(r#"{"codec": "mp3"}"#).unwrap_err().to_string();
@@ -686,21 +892,33 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_naming_the_key() {
-        let e = setup(r#"{"segment_durration": 6}"#).unwrap_err().to_string();
+        let e = setup(r#"{"segment_durration": 6}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("segment_durration"), "{e}");
     }
 
     #[test]
     fn streaming_lookahead_must_fit_in_window() {
-        let raw: RawStreamingConfig = serde_json::from_str(r#"{"window_size": 5, "lookahead_segments": 5}"#).unwrap();
-        let e = raw.validate(Path::new("/st"), Path::new("streaming.config.json")).unwrap_err().to_string();
-        assert!(e.contains("lookahead_segments") && e.contains("window_size"), "{e}");
+        let raw: RawStreamingConfig =
+            serde_json::from_str(r#"{"window_size": 5, "lookahead_segments": 5}"#).unwrap();
+        let e = raw
+            .validate(Path::new("/st"), Path::new("streaming.config.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lookahead_segments") && e.contains("window_size"),
+            "{e}"
+        );
     }
 
     #[test]
     fn streaming_durations_are_go_durations() {
         let raw: RawStreamingConfig = serde_json::from_str(r#"{"ipns_lifetime": "2d"}"#).unwrap();
-        let e = raw.validate(Path::new("/st"), Path::new("s.json")).unwrap_err().to_string();
+        let e = raw
+            .validate(Path::new("/st"), Path::new("s.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ipns_lifetime") && e.contains("no `d`"), "{e}");
         assert_eq!(parse_go_duration("1h30m").unwrap(), 5400.0);
         assert_eq!(parse_go_duration("500ms").unwrap(), 0.5);
@@ -710,21 +928,38 @@ mod tests {
 
     #[test]
     fn absolute_uri_style_needs_a_base_url() {
-        let raw: RawStreamingConfig = serde_json::from_str(r#"{"segment_uri_style": "absolute"}"#).unwrap();
-        let e = raw.validate(Path::new("/st"), Path::new("s.json")).unwrap_err().to_string();
-        assert!(e.contains("segment_base_url"), "{e}");
         let raw: RawStreamingConfig =
-            serde_json::from_str(r#"{"segment_uri_style": "absolute", "segment_base_url": "https://gw.example/"}"#).unwrap();
+            serde_json::from_str(r#"{"segment_uri_style": "absolute"}"#).unwrap();
+        let e = raw
+            .validate(Path::new("/st"), Path::new("s.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("segment_base_url"), "{e}");
+        let raw: RawStreamingConfig = serde_json::from_str(
+            r#"{"segment_uri_style": "absolute", "segment_base_url": "https://gw.example/"}"#,
+        )
+        .unwrap();
         let c = raw.validate(Path::new("/st"), Path::new("s.json")).unwrap();
-        assert_eq!(c.segment_uri_style, SegmentUriStyle::Absolute("https://gw.example".into()));
+        assert_eq!(
+            c.segment_uri_style,
+            SegmentUriStyle::Absolute("https://gw.example".into())
+        );
     }
 
     #[test]
     fn health_gateway_errors_name_the_index() {
-        let raw: RawHealthConfig = serde_json::from_str(r#"{"gateways": ["http://127.0.0.1:8080", "nope"]}"#).unwrap();
-        let e = raw.validate(Path::new("health.config.json")).unwrap_err().to_string();
+        let raw: RawHealthConfig =
+            serde_json::from_str(r#"{"gateways": ["http://127.0.0.1:8080", "nope"]}"#).unwrap();
+        let e = raw
+            .validate(Path::new("health.config.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("gateways[1]"), "{e}");
         let raw: RawHealthConfig = serde_json::from_str(r#"{"public_gateways": []}"#).unwrap();
-        assert!(raw.validate(Path::new("h.json")).unwrap().public_gateways.is_empty());
+        assert!(raw
+            .validate(Path::new("h.json"))
+            .unwrap()
+            .public_gateways
+            .is_empty());
     }
 }

@@ -160,12 +160,21 @@ impl Kubo {
     }
 
     /// POSTs a command with query `args` and parses its single JSON reply.
-    async fn call<T: serde::de::DeserializeOwned>(&self, cmd: &str, args: &[(&str, &str)]) -> Result<T> {
-        let resp = self.send(cmd, self.http.post(self.url(cmd)).query(args)).await?;
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        cmd: &str,
+        args: &[(&str, &str)],
+    ) -> Result<T> {
+        let resp = self
+            .send(cmd, self.http.post(self.url(cmd)).query(args))
+            .await?;
         let body = resp.bytes().await.map_err(|e| self.transport(e))?;
         serde_json::from_slice(&body).map_err(|e| Error::KuboResponse {
             endpoint: format!("/api/v0/{cmd}"),
-            message: format!("unexpected reply ({e}): {}", String::from_utf8_lossy(&body[..body.len().min(200)])),
+            message: format!(
+                "unexpected reply ({e}): {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ),
         })
     }
 
@@ -263,7 +272,10 @@ impl Kubo {
     ///
     /// Errors: as [`Kubo::id`].
     pub async fn unpin(&self, cid: &str) -> Result<()> {
-        match self.call::<serde_json::Value>("pin/rm", &[("arg", cid)]).await {
+        match self
+            .call::<serde_json::Value>("pin/rm", &[("arg", cid)])
+            .await
+        {
             Ok(_) => Ok(()),
             Err(Error::KuboStatus { message, .. }) if message.contains("not pinned") => Ok(()),
             Err(e) => Err(e),
@@ -289,7 +301,8 @@ impl Kubo {
         if let Some(k) = self.keys().await?.into_iter().find(|k| k.name == name) {
             return Ok(k);
         }
-        self.call("key/gen", &[("arg", name), ("type", "ed25519")]).await
+        self.call("key/gen", &[("arg", name), ("type", "ed25519")])
+            .await
     }
 
     /// `name/publish` of `path` (e.g. `/ipfs/<cid>`) under the key in `opts`.
@@ -330,7 +343,12 @@ impl Kubo {
     /// Errors: as [`Kubo::id`]; [`Error::KuboResponse`] when fewer bytes arrive than
     /// `X-Content-Length` announced.
     pub async fn cat(&self, path: &str) -> Result<Vec<u8>> {
-        let resp = self.send("cat", self.http.post(self.url("cat")).query(&[("arg", path)])).await?;
+        let resp = self
+            .send(
+                "cat",
+                self.http.post(self.url("cat")).query(&[("arg", path)]),
+            )
+            .await?;
         let expect: Option<u64> = resp
             .headers()
             .get("x-content-length")

@@ -30,7 +30,7 @@ pub mod library;
 pub mod manifest;
 pub mod prechunk;
 pub mod rotation;
-// pub mod setup; (enabled once library/prechunk land)
+pub mod setup;
 pub mod station;
 pub mod streamer;
 pub mod window;

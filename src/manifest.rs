@@ -124,7 +124,10 @@ impl Manifest {
             message,
         };
         if self.format != MANIFEST_FORMAT {
-            return Err(bad(format!("format {} is not supported (expected {MANIFEST_FORMAT})", self.format)));
+            return Err(bad(format!(
+                "format {} is not supported (expected {MANIFEST_FORMAT})",
+                self.format
+            )));
         }
         let mut seen = HashSet::new();
         for it in &self.items {
@@ -136,10 +139,16 @@ impl Manifest {
             }
             for s in &it.segments {
                 if !safe_name(&s.file) {
-                    return Err(bad(format!("item `{}`: unsafe segment file name `{}`", it.id, s.file)));
+                    return Err(bad(format!(
+                        "item `{}`: unsafe segment file name `{}`",
+                        it.id, s.file
+                    )));
                 }
                 if !(s.duration.is_finite() && s.duration > 0.0 && s.duration < 3600.0) {
-                    return Err(bad(format!("item `{}`: segment `{}` has duration {}", it.id, s.file, s.duration)));
+                    return Err(bad(format!(
+                        "item `{}`: segment `{}` has duration {}",
+                        it.id, s.file, s.duration
+                    )));
                 }
             }
         }
@@ -315,7 +324,10 @@ mod tests {
             config_hash: "abc".into(),
             segment_duration: 6.0,
             jingle_cycle: 3,
-            items: vec![item("j-1", ItemKind::Jingle, &[4.0]), item("t-1", ItemKind::Track, &[6.0, 6.0])],
+            items: vec![
+                item("j-1", ItemKind::Jingle, &[4.0]),
+                item("t-1", ItemKind::Track, &[6.0, 6.0]),
+            ],
         };
         let text = render_playlist(&m, &["j-1", "t-1", "j-1"]).unwrap();
         assert!(text.starts_with("#EXTM3U\n"));
@@ -328,7 +340,11 @@ mod tests {
     #[test]
     fn playlist_with_a_bad_line_names_it() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(PLAYLIST_FILE), "#EXTM3U\nitems/a/index.m3u8\n../x/y\n").unwrap();
+        std::fs::write(
+            dir.path().join(PLAYLIST_FILE),
+            "#EXTM3U\nitems/a/index.m3u8\n../x/y\n",
+        )
+        .unwrap();
         let e = load_playlist(dir.path()).unwrap_err().to_string();
         assert!(e.contains("line 3"), "{e}");
     }

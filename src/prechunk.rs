@@ -23,3 +23,608 @@ pub struct Loudness {
     /// Gain applied in the encode, in dB (target - measured, limited).
     pub applied_gain_db: f64,
 }
+
+use crate::error::{Error, Result};
+use crate::library::{ffmpeg_input, run_tool};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Version of the encode recipe; bumping it re-encodes every station's items.
+pub const FORMAT_VERSION: u32 = 1;
+/// Largest boost applied by loudness normalization, dB (quiet sources are not pumped up
+/// without bound).
+pub const MAX_GAIN_DB: f64 = 20.0;
+/// Largest cut applied by loudness normalization, dB.
+pub const MIN_GAIN_DB: f64 = -30.0;
+/// Integrated loudness at or below which a source counts as silent (EBU R128 absolute
+/// gate is -70 LUFS): no gain is applied to it.
+pub const SILENT_LUFS: f64 = -69.0;
+/// Minimum time between two progress events of one item.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Output-relevant encode settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodeSettings {
+    /// `-hls_time`, seconds.
+    pub segment_duration: f64,
+    /// Codec (`aac`).
+    pub codec: String,
+    /// Bitrate like `128k`.
+    pub bitrate: String,
+    /// Output sample rate, Hz.
+    pub sample_rate: u32,
+    /// Output channels.
+    pub channels: u32,
+    /// Loudness target in LUFS; `None` = no normalization.
+    pub loudness_target_lufs: Option<f64>,
+}
+
+impl EncodeSettings {
+    /// Hex SHA-256 of exactly the settings that change the output, plus
+    /// [`FORMAT_VERSION`]: equal hashes mean equal encodes.
+    pub fn encode_hash(&self) -> String {
+        let canon = format!(
+            "v{FORMAT_VERSION}|seg={}|codec={}|br={}|ar={}|ac={}|lufs={}",
+            self.segment_duration,
+            self.codec,
+            self.bitrate,
+            self.sample_rate,
+            self.channels,
+            self.loudness_target_lufs
+                .map_or("off".to_string(), |v| v.to_string())
+        );
+        hex::encode(Sha256::digest(canon.as_bytes()))
+    }
+}
+
+/// One prechunk job: encode `source` into `out_dir` (`items/<id>/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrechunkJob {
+    /// Item id.
+    pub id: String,
+    /// The source file (read only).
+    pub source: PathBuf,
+    /// The item's final folder; replaced atomically when the encode is complete.
+    pub out_dir: PathBuf,
+    /// Encode settings.
+    pub settings: EncodeSettings,
+    /// Source duration in seconds (from the probe), for progress.
+    pub duration: f64,
+}
+
+/// The result of one job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrechunkOutput {
+    /// Segments in play order.
+    pub segments: Vec<SegmentFile>,
+    /// Loudness normalization applied, when enabled.
+    pub loudness: Option<Loudness>,
+}
+
+/// Progress of prechunk jobs, for progress bars (CLI) and events (console).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    /// Waiting for a worker.
+    Queued {
+        /// Item id.
+        id: String,
+    },
+    /// ffmpeg started.
+    Started {
+        /// Item id.
+        id: String,
+    },
+    /// Encoded `done_seconds` of `total_seconds` (at most every [`PROGRESS_EVERY`]).
+    Progress {
+        /// Item id.
+        id: String,
+        /// Seconds of audio encoded.
+        done_seconds: f64,
+        /// Seconds of audio in the source.
+        total_seconds: f64,
+    },
+    /// Done: segments are in place.
+    Finished {
+        /// Item id.
+        id: String,
+    },
+    /// Failed, with the reason.
+    Failed {
+        /// Item id.
+        id: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Measures the integrated loudness (EBU R128) of `path` in LUFS with ffmpeg's `ebur128`
+/// filter. A silent source measures -70 LUFS (the absolute gate).
+///
+/// Errors: [`Error::Ffmpeg`] when ffmpeg fails or prints no summary;
+/// [`Error::ToolMissing`].
+pub fn measure_loudness(path: &Path) -> Result<f64> {
+    let out = run_tool(
+        "ffmpeg",
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
+            .arg(ffmpeg_input(path))
+            .args([
+                "-vn",
+                "-map",
+                "0:a:0",
+                "-af",
+                "ebur128=framelog=verbose",
+                "-f",
+                "null",
+                "-",
+            ]),
+    )?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(Error::Ffmpeg {
+            file: path.to_path_buf(),
+            reason: tail(&err, 3),
+        });
+    }
+    // Summary: "  Integrated loudness:\n    I:         -23.0 LUFS"
+    let summary = err.rsplit("Integrated loudness:").next().unwrap_or("");
+    summary
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("I:")
+                .map(|v| v.trim().trim_end_matches("LUFS").trim().to_string())
+        })
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| Error::Ffmpeg {
+            file: path.to_path_buf(),
+            reason: "no loudness summary from ebur128".into(),
+        })
+}
+
+/// The last `n` non-empty lines of `s`, joined with ` | `.
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// Escapes `%` for ffmpeg's segment file name pattern.
+fn pattern_escape(p: &Path) -> String {
+    p.to_string_lossy().replace('%', "%%")
+}
+
+/// Encodes one item: measures loudness (when a target is set), runs ffmpeg (HLS muxer,
+/// `-vn`, AAC at the configured bitrate/rate/channels, gain to the target with a limiter
+/// when boosting) into a temp folder beside `out_dir`, parses `-progress` into
+/// [`ProgressEvent`]s, reads `index.m3u8` for segment durations, then replaces `out_dir`
+/// atomically. The source is only read. Emits `Started`, `Progress`..., then `Finished`
+/// or `Failed`.
+///
+/// Errors: [`Error::Ffmpeg`] with ffmpeg's last lines; [`Error::Io`];
+/// [`Error::ToolMissing`]. No partial `out_dir` is left behind.
+pub fn prechunk_item(
+    job: &PrechunkJob,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+) -> Result<PrechunkOutput> {
+    on_progress(ProgressEvent::Started { id: job.id.clone() });
+    let r = encode(job, on_progress);
+    match &r {
+        Ok(_) => on_progress(ProgressEvent::Finished { id: job.id.clone() }),
+        Err(e) => on_progress(ProgressEvent::Failed {
+            id: job.id.clone(),
+            error: e.to_string(),
+        }),
+    }
+    r
+}
+
+fn encode(
+    job: &PrechunkJob,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+) -> Result<PrechunkOutput> {
+    let s = &job.settings;
+    let parent = job.out_dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.tmp-", job.id))
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let loudness = match s.loudness_target_lufs {
+        Some(target) => {
+            let measured = measure_loudness(&job.source)?;
+            let gain = if measured <= SILENT_LUFS {
+                0.0
+            } else {
+                (target - measured).clamp(MIN_GAIN_DB, MAX_GAIN_DB)
+            };
+            Some(Loudness {
+                measured_lufs: measured,
+                target_lufs: target,
+                applied_gain_db: (gain * 100.0).round() / 100.0,
+            })
+        }
+        None => None,
+    };
+    let mut filters = vec!["aresample=async=1:first_pts=0".to_string()];
+    if let Some(l) = &loudness {
+        if l.applied_gain_db != 0.0 {
+            filters.push(format!("volume={:.2}dB", l.applied_gain_db));
+        }
+        if l.applied_gain_db > 0.0 {
+            // Keep boosted peaks under -0.5 dBFS.
+            filters.push("alimiter=limit=0.944:level=false:latency=true".into());
+        }
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+    ])
+    .arg(ffmpeg_input(&job.source))
+    .args([
+        "-vn",
+        "-sn",
+        "-dn",
+        "-map",
+        "0:a:0",
+        "-map_metadata",
+        "-1",
+        "-af",
+        &filters.join(","),
+    ])
+    .args([
+        "-c:a",
+        &s.codec,
+        "-b:a",
+        &s.bitrate,
+        "-ar",
+        &s.sample_rate.to_string(),
+        "-ac",
+        &s.channels.to_string(),
+    ])
+    .args([
+        "-f",
+        "hls",
+        "-hls_time",
+        &s.segment_duration.to_string(),
+        "-hls_list_size",
+        "0",
+    ])
+    .args([
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_filename",
+    ])
+    .arg(format!("{}/seg_%05d.ts", pattern_escape(tmp.path())))
+    .args(["-progress", "pipe:1"])
+    .arg(tmp.path().join("index.m3u8"))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::ToolMissing {
+                tool: "ffmpeg".into(),
+                hint: "install it with `apt-get install ffmpeg` (or scripts/deps.sh)".into(),
+            }
+        } else {
+            Error::io("ffmpeg", e)
+        }
+    })?;
+    // stderr on its own thread so neither pipe can fill up and block ffmpeg.
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = stderr {
+            for line in BufReader::new(e).lines().map_while(|l| l.ok()) {
+                s.push_str(&line);
+                s.push('\n');
+                if s.len() > 64 * 1024 {
+                    s.drain(..32 * 1024);
+                }
+            }
+        }
+        s
+    });
+    let mut last = Instant::now() - PROGRESS_EVERY;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let done = match k {
+                "out_time_us" | "out_time_ms" => v.trim().parse::<f64>().ok().map(|us| us / 1e6),
+                "progress" if v.trim() == "end" => Some(job.duration),
+                _ => None,
+            };
+            if let Some(done) = done {
+                if last.elapsed() >= PROGRESS_EVERY || k == "progress" {
+                    last = Instant::now();
+                    on_progress(ProgressEvent::Progress {
+                        id: job.id.clone(),
+                        done_seconds: done.clamp(0.0, job.duration.max(0.0)),
+                        total_seconds: job.duration,
+                    });
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| Error::io("ffmpeg", e))?;
+    let err = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        return Err(Error::Ffmpeg {
+            file: job.source.clone(),
+            reason: if err.trim().is_empty() {
+                status.to_string()
+            } else {
+                tail(&err, 3)
+            },
+        });
+    }
+    let segments = read_segments(tmp.path()).map_err(|reason| Error::Ffmpeg {
+        file: job.source.clone(),
+        reason,
+    })?;
+    // Swap the complete folder in: old -> aside, new -> place, old removed.
+    let tmp_path = tmp.keep();
+    let aside = parent.join(format!(".{}.old-{}", job.id, std::process::id()));
+    let had_old = job.out_dir.exists();
+    if had_old {
+        std::fs::rename(&job.out_dir, &aside).map_err(|e| Error::io(&job.out_dir, e))?;
+    }
+    if let Err(e) = std::fs::rename(&tmp_path, &job.out_dir) {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+        if had_old {
+            let _ = std::fs::rename(&aside, &job.out_dir);
+        }
+        return Err(Error::io(&job.out_dir, e));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&aside);
+    }
+    Ok(PrechunkOutput { segments, loudness })
+}
+
+/// Reads ffmpeg's `index.m3u8` in `dir`: segment names, `#EXTINF` durations, file sizes.
+fn read_segments(dir: &Path) -> std::result::Result<Vec<SegmentFile>, String> {
+    let bytes = std::fs::read(dir.join("index.m3u8")).map_err(|e| format!("no index.m3u8: {e}"))?;
+    let pl = m3u8_rs::parse_media_playlist_res(&bytes)
+        .map_err(|e| format!("unreadable index.m3u8: {e:?}"))?;
+    let mut out = Vec::with_capacity(pl.segments.len());
+    for s in &pl.segments {
+        let file = s.uri.rsplit('/').next().unwrap_or(&s.uri).to_string();
+        let bytes = std::fs::metadata(dir.join(&file))
+            .map_err(|e| format!("{file}: {e}"))?
+            .len();
+        if s.duration <= 0.0 {
+            continue;
+        }
+        out.push(SegmentFile {
+            file,
+            duration: (f64::from(s.duration) * 1e6).round() / 1e6,
+            bytes,
+        });
+    }
+    if out.is_empty() {
+        return Err("ffmpeg produced no segments (no decodable audio?)".into());
+    }
+    Ok(out)
+}
+
+/// Runs `jobs` on `parallel` worker threads (0 = all cores). One failing job never stops
+/// the rest. Results come back in the order of `jobs`, with the item id.
+pub fn run_pool(
+    jobs: Vec<PrechunkJob>,
+    parallel: usize,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+) -> Vec<(String, Result<PrechunkOutput>)> {
+    let parallel = if parallel == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        parallel
+    };
+    for j in &jobs {
+        on_progress(ProgressEvent::Queued { id: j.id.clone() });
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<PrechunkOutput>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.min(jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let r = prechunk_item(job, on_progress);
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    jobs.into_iter()
+        .zip(results)
+        .map(|(j, r)| {
+            let r = r.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(Error::Ffmpeg {
+                    file: j.source.clone(),
+                    reason: "worker stopped".into(),
+                })
+            });
+            (j.id, r)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn gen(path: &Path, src: &str, extra: &[&str]) {
+        assert!(Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", src])
+            .args(extra)
+            .arg(path)
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn settings(lufs: Option<f64>) -> EncodeSettings {
+        EncodeSettings {
+            segment_duration: 6.0,
+            codec: "aac".into(),
+            bitrate: "128k".into(),
+            sample_rate: 44100,
+            channels: 2,
+            loudness_target_lufs: lufs,
+        }
+    }
+
+    #[test]
+    fn encode_hash_changes_with_output_settings_only() {
+        let a = settings(Some(-16.0));
+        let mut b = a.clone();
+        assert_eq!(a.encode_hash(), b.encode_hash());
+        b.bitrate = "96k".into();
+        assert_ne!(a.encode_hash(), b.encode_hash());
+        assert_ne!(a.encode_hash(), settings(None).encode_hash());
+    }
+
+    #[test]
+    fn prechunks_into_segments_with_progress_and_loudness() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("-tone.wav");
+        // lavfi sine is -18 dBFS peak (-21.7 LUFS); 8 dB down makes about -29.7 LUFS.
+        gen(
+            &src,
+            "sine=frequency=440:duration=20",
+            &["-af", "volume=-8dB", "-ac", "2"],
+        );
+        let before = std::fs::read(&src).unwrap();
+        let events = Mutex::new(Vec::new());
+        let job = PrechunkJob {
+            id: "t-1".into(),
+            source: src.clone(),
+            out_dir: d.path().join("items/t-1"),
+            settings: settings(Some(-16.0)),
+            duration: 20.0,
+        };
+        let out = prechunk_item(&job, &|e| events.lock().unwrap().push(e)).unwrap();
+        assert_eq!(out.segments.len(), 4, "{:?}", out.segments);
+        let total: f64 = out.segments.iter().map(|s| s.duration).sum();
+        assert!((total - 20.0).abs() < 0.15, "{total}");
+        for s in &out.segments {
+            assert!(s.bytes > 0);
+            assert_eq!(
+                std::fs::metadata(job.out_dir.join(&s.file)).unwrap().len(),
+                s.bytes
+            );
+        }
+        assert!(job.out_dir.join("index.m3u8").exists());
+        let l = out.loudness.unwrap();
+        // Measured like ffmpeg -af ebur128 on the source: about -29.7 LUFS.
+        assert!((l.measured_lufs - -29.7).abs() < 0.5, "{l:?}");
+        assert!(
+            (l.applied_gain_db - (-16.0 - l.measured_lufs)).abs() < 0.05,
+            "{l:?}"
+        );
+        let after = measure_loudness(&job.out_dir.join("seg_00001.ts")).unwrap();
+        assert!((after - -16.0).abs() < 1.5, "encoded loudness {after}");
+        let ev = events.lock().unwrap();
+        assert!(matches!(ev.first(), Some(ProgressEvent::Started { .. })));
+        assert!(matches!(ev.last(), Some(ProgressEvent::Finished { .. })));
+        assert!(ev.iter().any(|e| matches!(e, ProgressEvent::Progress { done_seconds, .. } if (*done_seconds - 20.0).abs() < 0.01)));
+        assert_eq!(std::fs::read(&src).unwrap(), before, "source modified");
+        // No temp folders left.
+        let left: Vec<_> = std::fs::read_dir(d.path().join("items"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("t-1")]);
+    }
+
+    #[test]
+    fn pool_keeps_order_and_one_bad_job_does_not_stop_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let mut jobs = Vec::new();
+        for i in 0..4 {
+            let src = d.path().join(format!("s{i}.ogg"));
+            if i == 2 {
+                std::fs::write(&src, b"garbage, not audio").unwrap();
+            } else {
+                gen(
+                    &src,
+                    "sine=frequency=300:duration=3",
+                    &["-c:a", "libvorbis"],
+                );
+            }
+            jobs.push(PrechunkJob {
+                id: format!("t-{i}"),
+                source: src,
+                out_dir: d.path().join(format!("items/t-{i}")),
+                settings: settings(None),
+                duration: 3.0,
+            });
+        }
+        let r = run_pool(jobs, 2, &|_| {});
+        let ids: Vec<&str> = r.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["t-0", "t-1", "t-2", "t-3"]);
+        assert!(r[0].1.is_ok() && r[1].1.is_ok() && r[3].1.is_ok());
+        let e = r[2].1.as_ref().unwrap_err().to_string();
+        assert!(e.contains("s2.ogg"), "{e}");
+        assert!(!d.path().join("items/t-2").exists());
+    }
+
+    #[test]
+    fn cover_art_is_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        let png = d.path().join("c.png");
+        gen(&png, "color=c=blue:s=32x32", &["-frames:v", "1"]);
+        let mp3 = d.path().join("a.mp3");
+        gen(&mp3, "sine=duration=3", &[]);
+        let with = d.path().join("cover.mp3");
+        assert!(Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-i"])
+            .arg(&mp3)
+            .arg("-i")
+            .arg(&png)
+            .args([
+                "-map",
+                "0:a",
+                "-map",
+                "1:v",
+                "-c:a",
+                "copy",
+                "-c:v",
+                "png",
+                "-disposition:v",
+                "attached_pic"
+            ])
+            .arg(&with)
+            .status()
+            .unwrap()
+            .success());
+        assert!(crate::library::probe(&with).unwrap().has_cover_art);
+        let job = PrechunkJob {
+            id: "t-c".into(),
+            source: with,
+            out_dir: d.path().join("items/t-c"),
+            settings: settings(None),
+            duration: 3.0,
+        };
+        let out = prechunk_item(&job, &|_| {}).unwrap();
+        assert!(!out.segments.is_empty());
+    }
+}

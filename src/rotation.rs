@@ -24,7 +24,11 @@ pub struct RotationEntry<'a> {
 /// `J1..Jm, J1..`; the number of jingle slots is `ceil(tracks / c)`.
 ///
 /// Errors: [`Error::Rotation`] when there are no tracks or `jingle_cycle` is 0.
-pub fn build_rotation<'a, T, J>(tracks: &'a [T], jingles: &'a [J], jingle_cycle: u32) -> Result<Vec<RotationEntry<'a>>>
+pub fn build_rotation<'a, T, J>(
+    tracks: &'a [T],
+    jingles: &'a [J],
+    jingle_cycle: u32,
+) -> Result<Vec<RotationEntry<'a>>>
 where
     T: AsRef<str>,
     J: AsRef<str>,
@@ -62,7 +66,11 @@ mod tests {
     fn ids(tracks: usize, jingles: usize, cycle: u32) -> Vec<String> {
         let t: Vec<String> = (1..=tracks).map(|i| format!("t{i}")).collect();
         let j: Vec<String> = (1..=jingles).map(|i| format!("j{i}")).collect();
-        build_rotation(&t, &j, cycle).unwrap().iter().map(|e| e.id.to_string()).collect()
+        build_rotation(&t, &j, cycle)
+            .unwrap()
+            .iter()
+            .map(|e| e.id.to_string())
+            .collect()
     }
 
     #[test]
@@ -72,7 +80,10 @@ mod tests {
 
     #[test]
     fn one_jingle_repeats_every_cycle() {
-        assert_eq!(ids(5, 1, 2), ["j1", "t1", "t2", "j1", "t3", "t4", "j1", "t5"]);
+        assert_eq!(
+            ids(5, 1, 2),
+            ["j1", "t1", "t2", "j1", "t3", "t4", "j1", "t5"]
+        );
     }
 
     #[test]

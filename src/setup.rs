@@ -118,9 +118,9 @@ fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
 /// Whether `item`'s segment files are all present with their recorded sizes.
 fn segments_present(items_dir: &Path, item: &ManifestItem) -> bool {
     let dir = items_dir.join(&item.id);
-    item.segments.iter().all(|s| {
-        std::fs::metadata(dir.join(&s.file)).is_ok_and(|m| m.len() == s.bytes)
-    })
+    item.segments
+        .iter()
+        .all(|s| std::fs::metadata(dir.join(&s.file)).is_ok_and(|m| m.len() == s.bytes))
 }
 
 fn overlaps(a: &Path, b: &Path) -> bool {
@@ -139,12 +139,18 @@ fn overlaps(a: &Path, b: &Path) -> bool {
 /// without ffmpeg; [`Error::Rotation`] when no track is usable (the manifest is still
 /// written).
 pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
-    for (key, dir) in [("music_dir", &cfg.music_dir), ("jingles_dir", &cfg.jingles_dir)] {
+    for (key, dir) in [
+        ("music_dir", &cfg.music_dir),
+        ("jingles_dir", &cfg.jingles_dir),
+    ] {
         if overlaps(dir, &cfg.processed_dir) {
             return Err(Error::Config {
                 file: crate::config::SETUP_FILE.into(),
                 field: "processed_dir".into(),
-                message: format!("must not overlap {key} ({}): setup deletes stale files there", dir.display()),
+                message: format!(
+                    "must not overlap {key} ({}): setup deletes stale files there",
+                    dir.display()
+                ),
             });
         }
     }
@@ -163,36 +169,56 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
             None
         }
     };
-    let old_by_path: HashMap<&Path, &ManifestItem> =
-        old.iter().flat_map(|m| m.items.iter().map(|i| (i.source.as_path(), i))).collect();
-    let old_by_id: HashMap<&str, &ManifestItem> =
-        old.iter().flat_map(|m| m.items.iter().map(|i| (i.id.as_str(), i))).collect();
+    let old_by_path: HashMap<&Path, &ManifestItem> = old
+        .iter()
+        .flat_map(|m| m.items.iter().map(|i| (i.source.as_path(), i)))
+        .collect();
+    let old_by_id: HashMap<&str, &ManifestItem> = old
+        .iter()
+        .flat_map(|m| m.items.iter().map(|i| (i.id.as_str(), i)))
+        .collect();
 
     // 1. Scan (cheap listing), fingerprint only what changed, decide reuse or encode.
     let mut new_items: Vec<ManifestItem> = Vec::new();
     let mut jobs: Vec<(PrechunkJob, ManifestItem)> = Vec::new();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for (kind, dir) in [(ItemKind::Track, &cfg.music_dir), (ItemKind::Jingle, &cfg.jingles_dir)] {
+    for (kind, dir) in [
+        (ItemKind::Track, &cfg.music_dir),
+        (ItemKind::Jingle, &cfg.jingles_dir),
+    ] {
         let listing = library::list_candidates(dir);
-        report.failures.extend(listing.failures.into_iter().map(|f| ItemFailure { path: f.path, reason: f.reason }));
+        report
+            .failures
+            .extend(listing.failures.into_iter().map(|f| ItemFailure {
+                path: f.path,
+                reason: f.reason,
+            }));
         for path in listing.files {
             let meta = match std::fs::metadata(&path) {
                 Ok(m) => m,
                 Err(e) => {
-                    report.failures.push(ItemFailure { path, reason: e.to_string() });
+                    report.failures.push(ItemFailure {
+                        path,
+                        reason: e.to_string(),
+                    });
                     continue;
                 }
             };
             let mtime = mtime_secs(&meta);
-            let known = old_by_path
-                .get(path.as_path())
-                .filter(|i| i.kind == kind && i.source_fingerprint.bytes == meta.len() && i.source_mtime == mtime);
+            let known = old_by_path.get(path.as_path()).filter(|i| {
+                i.kind == kind
+                    && i.source_fingerprint.bytes == meta.len()
+                    && i.source_mtime == mtime
+            });
             let fingerprint = match known {
                 Some(i) => i.source_fingerprint.clone(),
                 None => match library::fingerprint(&path) {
                     Ok(f) => f,
                     Err(e) => {
-                        report.failures.push(ItemFailure { path, reason: e.to_string() });
+                        report.failures.push(ItemFailure {
+                            path,
+                            reason: e.to_string(),
+                        });
                         continue;
                     }
                 },
@@ -207,7 +233,10 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
             }
             seen.insert(id.clone(), path.clone());
             if let Some(prev) = old_by_id.get(id.as_str()) {
-                if prev.encode_hash == encode_hash && prev.kind == kind && segments_present(&items_dir, prev) {
+                if prev.encode_hash == encode_hash
+                    && prev.kind == kind
+                    && segments_present(&items_dir, prev)
+                {
                     let mut item = (*prev).clone();
                     item.source = path;
                     item.source_mtime = mtime;
@@ -219,7 +248,10 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
             let info = match library::probe(&path) {
                 Ok(i) => i,
                 Err(e) => {
-                    report.failures.push(ItemFailure { path, reason: e.to_string() });
+                    report.failures.push(ItemFailure {
+                        path,
+                        reason: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -249,7 +281,8 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
         }
     }
     let count = |items: &[ManifestItem], jobs: &[(PrechunkJob, ManifestItem)], k: ItemKind| {
-        items.iter().filter(|i| i.kind == k).count() + jobs.iter().filter(|(_, i)| i.kind == k).count()
+        items.iter().filter(|i| i.kind == k).count()
+            + jobs.iter().filter(|(_, i)| i.kind == k).count()
     };
     on_event(SetupEvent::Scanned {
         tracks: count(&new_items, &jobs, ItemKind::Track),
@@ -275,13 +308,23 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
                     item.segments = out
                         .segments
                         .into_iter()
-                        .map(|s| ManifestSegment { file: s.file, cid: None, duration: s.duration, bytes: s.bytes })
+                        .map(|s| ManifestSegment {
+                            file: s.file,
+                            cid: None,
+                            duration: s.duration,
+                            bytes: s.bytes,
+                        })
                         .collect();
                     report.encoded += 1;
                     new_items.push(item);
                 }
-                Err(Error::ToolMissing { tool, hint }) => return Err(Error::ToolMissing { tool, hint }),
-                Err(e) => report.failures.push(ItemFailure { path: item.source.clone(), reason: e.to_string() }),
+                Err(Error::ToolMissing { tool, hint }) => {
+                    return Err(Error::ToolMissing { tool, hint })
+                }
+                Err(e) => report.failures.push(ItemFailure {
+                    path: item.source.clone(),
+                    reason: e.to_string(),
+                }),
             }
         }
     }
@@ -291,14 +334,23 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
     // 3. Remove what is gone: items no longer in the library, stale temp folders.
     let keep: HashSet<&str> = new_items.iter().map(|i| i.id.as_str()).collect();
     if let Some(old) = &old {
-        report.removed = old.items.iter().filter(|i| !keep.contains(i.id.as_str())).map(|i| i.id.clone()).collect();
+        report.removed = old
+            .items
+            .iter()
+            .filter(|i| !keep.contains(i.id.as_str()))
+            .map(|i| i.id.clone())
+            .collect();
     }
     if let Ok(rd) = std::fs::read_dir(&items_dir) {
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
             if !keep.contains(name.as_str()) {
                 let p = entry.path();
-                let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                let r = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
                 if let Err(e) = r {
                     tracing::warn!("could not remove stale {}: {e}", p.display());
                 }
@@ -319,13 +371,32 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
     // 4. Add every segment without a CID (or whose CID Kubo no longer pins).
     add_to_kubo(cfg, &items_dir, &mut manifest, &mut report, &on_event).await;
     report.manifest_written |= manifest.save(&processed)?;
-    report.missing_cids = manifest.items.iter().flat_map(|i| &i.segments).filter(|s| s.cid.is_none()).count();
+    report.missing_cids = manifest
+        .items
+        .iter()
+        .flat_map(|i| &i.segments)
+        .filter(|s| s.cid.is_none())
+        .count();
 
     // 5. The rotation.
-    report.tracks = manifest.items.iter().filter(|i| i.kind == ItemKind::Track).count();
+    report.tracks = manifest
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Track)
+        .count();
     report.jingles = manifest.items.len() - report.tracks;
-    let tracks: Vec<&str> = manifest.items.iter().filter(|i| i.kind == ItemKind::Track).map(|i| i.id.as_str()).collect();
-    let jingles: Vec<&str> = manifest.items.iter().filter(|i| i.kind == ItemKind::Jingle).map(|i| i.id.as_str()).collect();
+    let tracks: Vec<&str> = manifest
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Track)
+        .map(|i| i.id.as_str())
+        .collect();
+    let jingles: Vec<&str> = manifest
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Jingle)
+        .map(|i| i.id.as_str())
+        .collect();
     let rotation = build_rotation(&tracks, &jingles, cfg.jingle_cycle)?;
     let ids: Vec<&str> = rotation.iter().map(|e| e.id).collect();
     report.rotation_len = ids.len();
@@ -334,9 +405,23 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
     Ok(report)
 }
 
-async fn add_to_kubo(cfg: &SetupConfig, items_dir: &Path, manifest: &mut Manifest, report: &mut SetupReport, on_event: &OnEvent) {
-    let has_cids = manifest.items.iter().flat_map(|i| &i.segments).any(|s| s.cid.is_some());
-    let needs_add = manifest.items.iter().flat_map(|i| &i.segments).any(|s| s.cid.is_none());
+async fn add_to_kubo(
+    cfg: &SetupConfig,
+    items_dir: &Path,
+    manifest: &mut Manifest,
+    report: &mut SetupReport,
+    on_event: &OnEvent,
+) {
+    let has_cids = manifest
+        .items
+        .iter()
+        .flat_map(|i| &i.segments)
+        .any(|s| s.cid.is_some());
+    let needs_add = manifest
+        .items
+        .iter()
+        .flat_map(|i| &i.segments)
+        .any(|s| s.cid.is_none());
     if !has_cids && !needs_add {
         return;
     }
@@ -368,7 +453,13 @@ async fn add_to_kubo(cfg: &SetupConfig, items_dir: &Path, manifest: &mut Manifes
         .items
         .iter()
         .enumerate()
-        .flat_map(|(i, it)| it.segments.iter().enumerate().filter(|(_, s)| s.cid.is_none()).map(move |(j, _)| (i, j)))
+        .flat_map(|(i, it)| {
+            it.segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.cid.is_none())
+                .map(move |(j, _)| (i, j))
+        })
         .collect();
     let total = todo.len();
     let mut done = 0;

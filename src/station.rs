@@ -5,11 +5,14 @@
 //! `music/` and `jingles/` for the operator's sources, `data/processed/` (the streamer's
 //! only input) and `data/state/`.
 
-use crate::config::{RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE};
+use crate::config::{
+    RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE,
+};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-static BUNDLED_JINGLES: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/jingles");
+static BUNDLED_JINGLES: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/jingles");
 
 /// The default jingles shipped with the app: `(file name, bytes)`, sorted by name.
 pub fn bundled_jingles() -> Vec<(&'static str, &'static [u8])> {
@@ -63,7 +66,10 @@ pub fn init(dir: &Path) -> Result<InitReport> {
     }
     let jdir = dir.join("jingles");
     let mut jingles = Vec::new();
-    let empty = std::fs::read_dir(&jdir).map_err(|e| Error::io(&jdir, e))?.next().is_none();
+    let empty = std::fs::read_dir(&jdir)
+        .map_err(|e| Error::io(&jdir, e))?
+        .next()
+        .is_none();
     if empty {
         for (name, bytes) in bundled_jingles() {
             crate::fsutil::write_atomic(&jdir.join(name), bytes)?;
@@ -96,6 +102,9 @@ mod tests {
         std::fs::write(st.join(SETUP_FILE), "{\"jingle_cycle\": 5}").unwrap();
         let e = init(&st).unwrap_err().to_string();
         assert!(e.contains("already a station"), "{e}");
-        assert_eq!(std::fs::read_to_string(st.join(SETUP_FILE)).unwrap(), "{\"jingle_cycle\": 5}");
+        assert_eq!(
+            std::fs::read_to_string(st.join(SETUP_FILE)).unwrap(),
+            "{\"jingle_cycle\": 5}"
+        );
     }
 }

@@ -163,7 +163,11 @@ pub struct TickOutcome {
 fn inputs_stamp(processed: &Path) -> Vec<Option<(SystemTime, u64)>> {
     [manifest::MANIFEST_FILE, manifest::PLAYLIST_FILE]
         .iter()
-        .map(|f| std::fs::metadata(processed.join(f)).ok().and_then(|m| Some((m.modified().ok()?, m.len()))))
+        .map(|f| {
+            std::fs::metadata(processed.join(f))
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
         .collect()
 }
 
@@ -218,7 +222,11 @@ impl Streamer {
             Ok(s) if s.format == STATE_FORMAT => Some(s),
             Ok(_) | Err(Error::Parse { .. }) => {
                 let keep = state_path.with_extension(format!("json.corrupt-{}", now.timestamp()));
-                tracing::error!("{} is unreadable; kept as {} and starting a new stream", state_path.display(), keep.display());
+                tracing::error!(
+                    "{} is unreadable; kept as {} and starting a new stream",
+                    state_path.display(),
+                    keep.display()
+                );
                 let _ = std::fs::rename(&state_path, &keep);
                 None
             }
@@ -240,9 +248,14 @@ impl Streamer {
             (Mode::Ipns, SegmentUriStyle::Bare) => UriStyle::BarePath,
             (Mode::Ipns, SegmentUriStyle::Absolute(b)) => UriStyle::Absolute(b.clone()),
         };
-        let interval = cfg.update_interval.unwrap_or_else(|| rotation.mean_segment_duration().clamp(1.0, 30.0));
+        let interval = cfg
+            .update_interval
+            .unwrap_or_else(|| rotation.mean_segment_duration().clamp(1.0, 30.0));
         let kubo = match mode {
-            Mode::Ipns => Some(Kubo::new(&cfg.kubo_api, Duration::from_secs_f64(cfg.publish_timeout))?),
+            Mode::Ipns => Some(Kubo::new(
+                &cfg.kubo_api,
+                Duration::from_secs_f64(cfg.publish_timeout),
+            )?),
             Mode::Preview => None,
         };
         let state = StreamState {
@@ -254,15 +267,24 @@ impl Streamer {
             last_tick_at: now,
             update_interval: interval,
             ipns_key: (mode == Mode::Ipns).then(|| cfg.ipns_key.clone()),
-            ipns_name: prev.as_ref().filter(|p| p.ipns_key.as_deref() == Some(&cfg.ipns_key)).and_then(|p| p.ipns_name.clone()),
+            ipns_name: prev
+                .as_ref()
+                .filter(|p| p.ipns_key.as_deref() == Some(&cfg.ipns_key))
+                .and_then(|p| p.ipns_name.clone()),
             preview_url: None,
             media_sequence: 0,
             discontinuity_sequence: 0,
             now_playing: None,
             next_up: Vec::new(),
             last_publish: prev.as_ref().and_then(|p| p.last_publish.clone()),
-            publish_log: prev.as_ref().map(|p| p.publish_log.clone()).unwrap_or_default(),
-            pinned_playlists: prev.as_ref().map(|p| p.pinned_playlists.clone()).unwrap_or_default(),
+            publish_log: prev
+                .as_ref()
+                .map(|p| p.publish_log.clone())
+                .unwrap_or_default(),
+            pinned_playlists: prev
+                .as_ref()
+                .map(|p| p.pinned_playlists.clone())
+                .unwrap_or_default(),
             notice,
             schedule: schedule.state(),
         };
@@ -357,7 +379,12 @@ impl Streamer {
             .schedule
             .next_up(now, 5)
             .into_iter()
-            .map(|(item_id, title, air_time)| ProgrammeEntry { item_id, title, kind: None, air_time })
+            .map(|(item_id, title, air_time)| ProgrammeEntry {
+                item_id,
+                title,
+                kind: None,
+                air_time,
+            })
             .collect();
         self.state.last_tick_at = now;
         self.state.on_air = true;
@@ -367,16 +394,28 @@ impl Streamer {
             l.clone_from(&text);
         }
         let mut publish = None;
-        if self.mode == Mode::Ipns && self.last_published.as_deref() != Some(text.as_str()) && self.retry_at.is_none_or(|t| now >= t) {
+        if self.mode == Mode::Ipns
+            && self.last_published.as_deref() != Some(text.as_str())
+            && self.retry_at.is_none_or(|t| now >= t)
+        {
             let rec = self.publish(&text, media_sequence, now).await;
             if rec.ok {
                 self.backoff = 0.0;
                 self.retry_at = None;
                 self.last_published = Some(text.clone());
             } else {
-                self.backoff = if self.backoff == 0.0 { 2.0 } else { (self.backoff * 2.0).min(60.0) };
-                self.retry_at = Some(now + chrono::Duration::milliseconds((self.backoff * 1000.0) as i64));
-                tracing::warn!("publish failed, retrying in {} s: {}", self.backoff, rec.error.as_deref().unwrap_or(""));
+                self.backoff = if self.backoff == 0.0 {
+                    2.0
+                } else {
+                    (self.backoff * 2.0).min(60.0)
+                };
+                self.retry_at =
+                    Some(now + chrono::Duration::milliseconds((self.backoff * 1000.0) as i64));
+                tracing::warn!(
+                    "publish failed, retrying in {} s: {}",
+                    self.backoff,
+                    rec.error.as_deref().unwrap_or("")
+                );
             }
             self.state.last_publish = Some(rec.clone());
             self.state.publish_log.push(rec.clone());
@@ -385,14 +424,30 @@ impl Streamer {
             self.persist()?;
             publish = Some(rec);
         }
-        Ok(TickOutcome { playlist: text, media_sequence, publish })
+        Ok(TickOutcome {
+            playlist: text,
+            media_sequence,
+            publish,
+        })
     }
 
     /// Adds `text` to Kubo and publishes it under the key; never returns an error: the
     /// record says what happened.
-    async fn publish(&mut self, text: &str, media_sequence: u64, now: DateTime<Utc>) -> PublishRecord {
+    async fn publish(
+        &mut self,
+        text: &str,
+        media_sequence: u64,
+        now: DateTime<Utc>,
+    ) -> PublishRecord {
         let started = std::time::Instant::now();
-        let mut rec = PublishRecord { at: now, media_sequence, cid: None, ok: false, error: None, duration_ms: 0 };
+        let mut rec = PublishRecord {
+            at: now,
+            media_sequence,
+            cid: None,
+            ok: false,
+            error: None,
+            duration_ms: 0,
+        };
         let Some(kubo) = self.kubo.clone() else {
             rec.error = Some("no Kubo client in this mode".into());
             return rec;
@@ -404,7 +459,9 @@ impl Streamer {
                 self.state.ipns_name = Some(key.id);
             }
             let name = format!("live-{media_sequence}.m3u8");
-            let cid = kubo.add_bytes(&name, text.as_bytes().to_vec(), true).await?;
+            let cid = kubo
+                .add_bytes(&name, text.as_bytes().to_vec(), true)
+                .await?;
             rec.cid = Some(cid.clone());
             self.state.pinned_playlists.push(cid.clone());
             let opts = PublishOptions {
@@ -442,7 +499,11 @@ impl Streamer {
     /// off air. Tick errors are logged and the loop goes on.
     ///
     /// Errors: only when the final state cannot be written.
-    pub async fn run(mut self, clock: Arc<dyn Clock>, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    pub async fn run(
+        mut self,
+        clock: Arc<dyn Clock>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
         let mut ticker = tokio::time::interval(Duration::from_secs_f64(self.state.update_interval));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -497,11 +558,26 @@ pub async fn serve_preview(
     async fn playlist(State(s): State<S>) -> impl IntoResponse {
         let text = s.live.read().map(|t| t.clone()).unwrap_or_default();
         if text.is_empty() {
-            return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "starting".to_string()).into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "starting".to_string(),
+            )
+                .into_response();
         }
-        ([(header::CONTENT_TYPE, "application/vnd.apple.mpegurl"), (header::CACHE_CONTROL, "no-cache")], text).into_response()
+        (
+            [
+                (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            text,
+        )
+            .into_response()
     }
-    async fn segment(State(s): State<S>, UrlPath((id, file)): UrlPath<(String, String)>) -> impl IntoResponse {
+    async fn segment(
+        State(s): State<S>,
+        UrlPath((id, file)): UrlPath<(String, String)>,
+    ) -> impl IntoResponse {
         let safe = |x: &str| !x.is_empty() && !x.starts_with('.') && !x.contains(['/', '\\']);
         if !safe(&id) || !safe(&file) {
             return StatusCode::BAD_REQUEST.into_response();
@@ -514,7 +590,10 @@ pub async fn serve_preview(
     let app = axum::Router::new()
         .route("/live.m3u8", get(playlist))
         .route("/segments/{id}/{file}", get(segment))
-        .with_state(S { live, items: processed.join(manifest::ITEMS_DIR) });
+        .with_state(S {
+            live,
+            items: processed.join(manifest::ITEMS_DIR),
+        });
     let addr = listener.local_addr().ok();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -73,7 +73,11 @@ impl Rotation {
     ///
     /// Errors: [`Error::Manifest`] when the playlist names an item the manifest lacks;
     /// [`Error::Rotation`] when no playable entry is left.
-    pub fn from_manifest(manifest: &Manifest, ids: &[String], require_cids: bool) -> Result<(Rotation, Vec<String>)> {
+    pub fn from_manifest(
+        manifest: &Manifest,
+        ids: &[String],
+        require_cids: bool,
+    ) -> Result<(Rotation, Vec<String>)> {
         let mut built: std::collections::HashMap<&str, Arc<PlayItem>> = Default::default();
         let mut skipped = Vec::new();
         let mut entries = Vec::with_capacity(ids.len());
@@ -273,7 +277,10 @@ impl LiveWindow<'_> {
     /// Seconds from the start of the live-edge segment to the end of the window (the
     /// `#EXT-X-START:TIME-OFFSET` magnitude).
     pub fn live_offset(&self) -> f64 {
-        self.segments[self.live_index..].iter().map(|s| s.duration).sum()
+        self.segments[self.live_index..]
+            .iter()
+            .map(|s| s.duration)
+            .sum()
     }
 
     /// Total duration of the window in seconds.
@@ -313,7 +320,9 @@ impl Schedule {
     ///
     /// Errors: [`Error::Window`] when the state is inconsistent.
     pub fn resume(state: ScheduleState, rotation: Arc<Rotation>) -> Result<Schedule> {
-        if state.cursor.item.segments.is_empty() || state.cursor.segment > state.cursor.item.segments.len() {
+        if state.cursor.item.segments.is_empty()
+            || state.cursor.segment > state.cursor.item.segments.len()
+        {
             return Err(Error::Window("saved cursor points outside its item".into()));
         }
         let same = state.rotation_hash == rotation.hash;
@@ -430,7 +439,8 @@ impl Schedule {
         let n = self.rotation.entries.len();
         let at_start_of_entry = self.pending.is_none()
             && self.cursor.segment == 0
-            && self.rotation.entries[(self.cursor.next_entry + n - 1) % n].id == self.cursor.item.id;
+            && self.rotation.entries[(self.cursor.next_entry + n - 1) % n].id
+                == self.cursor.item.id;
         if !at_start_of_entry {
             return;
         }
@@ -442,7 +452,8 @@ impl Schedule {
         if gap <= loop_d {
             return;
         }
-        let loops = (gap.num_microseconds().unwrap_or(i64::MAX) / loop_d.num_microseconds().unwrap_or(i64::MAX).max(1)) as u64;
+        let loops = (gap.num_microseconds().unwrap_or(i64::MAX)
+            / loop_d.num_microseconds().unwrap_or(i64::MAX).max(1)) as u64;
         if loops == 0 {
             return;
         }
@@ -464,18 +475,27 @@ impl Schedule {
         let horizon = now - seconds(self.rotation.longest_segment().max(1.0)) * history;
         if self.cursor.air_time < horizon {
             // Finish the current item first so the loop skip starts on a boundary.
-            while self.cursor.segment < self.cursor.item.segments.len() && self.cursor.air_time < horizon {
+            while self.cursor.segment < self.cursor.item.segments.len()
+                && self.cursor.air_time < horizon
+            {
                 self.push_next();
                 self.trim_before(horizon, window_size);
             }
-            if self.cursor.segment >= self.cursor.item.segments.len() && self.cursor.air_time < horizon {
+            if self.cursor.segment >= self.cursor.item.segments.len()
+                && self.cursor.air_time < horizon
+            {
                 self.next_item();
             }
             self.skip_loops(horizon);
         }
         // The live edge and the lookahead.
         loop {
-            let future = self.segments.iter().rev().take_while(|s| s.air_time > now).count();
+            let future = self
+                .segments
+                .iter()
+                .rev()
+                .take_while(|s| s.air_time > now)
+                .count();
             if self.cursor.air_time <= now || future < lookahead {
                 self.push_next();
                 self.trim_before(horizon, window_size);
@@ -495,7 +515,12 @@ impl Schedule {
 
     /// Drops segments that ended before `horizon`, keeping at most `keep` of them.
     fn trim_before(&mut self, horizon: DateTime<Utc>, keep: usize) {
-        while self.segments.len() > keep && self.segments.front().is_some_and(|s| s.end_time() < horizon) {
+        while self.segments.len() > keep
+            && self
+                .segments
+                .front()
+                .is_some_and(|s| s.end_time() < horizon)
+        {
             self.segments.pop_front();
         }
     }
@@ -511,8 +536,12 @@ impl Schedule {
     /// The window to publish at `now` (call [`Schedule::advance`] first with the same
     /// `now` and sizes).
     pub fn window(&self, now: DateTime<Utc>, window_size: usize) -> LiveWindow<'_> {
-        let segments: Vec<&ScheduledSegment> = self.segments.iter().take(window_size.max(1)).collect();
-        let live_index = segments.iter().rposition(|s| s.air_time <= now).unwrap_or(0);
+        let segments: Vec<&ScheduledSegment> =
+            self.segments.iter().take(window_size.max(1)).collect();
+        let live_index = segments
+            .iter()
+            .rposition(|s| s.air_time <= now)
+            .unwrap_or(0);
         let first = segments[0];
         LiveWindow {
             media_sequence: first.sequence,
@@ -542,12 +571,21 @@ impl Schedule {
         if c.segment == 0 && out.len() < n {
             out.push((c.item.id.clone(), c.item.title.clone(), c.air_time));
         }
-        let rest: f64 = c.item.segments.iter().skip(c.segment).map(|s| s.duration).sum();
+        let rest: f64 = c
+            .item
+            .segments
+            .iter()
+            .skip(c.segment)
+            .map(|s| s.duration)
+            .sum();
         let mut t = c.air_time + seconds(rest);
         let rot = self.rotation();
         let len = rot.entries.len();
         let mut idx = if self.pending.is_some() {
-            rot.entries.iter().position(|e| e.id == c.item.id).map_or(c.next_entry, |p| p + 1)
+            rot.entries
+                .iter()
+                .position(|e| e.id == c.item.id)
+                .map_or(c.next_entry, |p| p + 1)
         } else {
             c.next_entry
         };
@@ -581,8 +619,14 @@ impl UriStyle {
     /// The URI of `s`, or `None` when it needs a CID it does not have.
     pub fn uri(&self, s: &ScheduledSegment) -> Option<String> {
         match self {
-            UriStyle::IpfsPath => s.cid.as_ref().map(|c| format!("/ipfs/{c}?filename={}", s.file)),
-            UriStyle::Absolute(base) => s.cid.as_ref().map(|c| format!("{base}/ipfs/{c}?filename={}", s.file)),
+            UriStyle::IpfsPath => s
+                .cid
+                .as_ref()
+                .map(|c| format!("/ipfs/{c}?filename={}", s.file)),
+            UriStyle::Absolute(base) => s
+                .cid
+                .as_ref()
+                .map(|c| format!("{base}/ipfs/{c}?filename={}", s.file)),
             UriStyle::BarePath => s.cid.as_ref().map(|c| format!("/ipfs/{c}")),
             UriStyle::Preview => Some(format!("/segments/{}/{}", s.item_id, s.file)),
         }
@@ -607,7 +651,10 @@ pub fn render(w: &LiveWindow<'_>, style: &UriStyle) -> Result<String> {
     let mut segments = Vec::with_capacity(w.segments.len());
     for s in &w.segments {
         let uri = style.uri(s).ok_or_else(|| {
-            Error::Window(format!("segment {} of item `{}` has no CID", s.file, s.item_id))
+            Error::Window(format!(
+                "segment {} of item `{}` has no CID",
+                s.file, s.item_id
+            ))
         })?;
         segments.push(MediaSegment {
             uri,
@@ -653,7 +700,11 @@ mod tests {
             segments: durs
                 .iter()
                 .enumerate()
-                .map(|(i, d)| PlaySegment { file: format!("seg_{i:05}.ts"), cid: Some(format!("Qm{id}x{i}")), duration: *d })
+                .map(|(i, d)| PlaySegment {
+                    file: format!("seg_{i:05}.ts"),
+                    cid: Some(format!("Qm{id}x{i}")),
+                    duration: *d,
+                })
                 .collect(),
         })
     }
@@ -674,7 +725,12 @@ mod tests {
     }
 
     /// Checks one window against RFC 8216 and our own rules, and against the previous one.
-    fn check(w: &LiveWindow<'_>, now: DateTime<Utc>, prev: Option<&(u64, Vec<ScheduledSegment>)>, all_tags_before: &dyn Fn(u64) -> u64) {
+    fn check(
+        w: &LiveWindow<'_>,
+        now: DateTime<Utc>,
+        prev: Option<&(u64, Vec<ScheduledSegment>)>,
+        all_tags_before: &dyn Fn(u64) -> u64,
+    ) {
         let segs = &w.segments;
         // Contiguous sequence numbers and air times.
         for p in segs.windows(2) {
@@ -688,14 +744,21 @@ mod tests {
         }
         // Live edge: on air now.
         let live = w.live();
-        assert!(live.air_time <= now && now < live.end_time(), "live edge {} not at {now}", live.air_time);
+        assert!(
+            live.air_time <= now && now < live.end_time(),
+            "live edge {} not at {now}",
+            live.air_time
+        );
         // Discontinuity sequence = tags that slid out.
         assert_eq!(w.discontinuity_sequence, all_tags_before(w.media_sequence));
         if let Some((prev_seq, prev_segs)) = prev {
             assert!(w.media_sequence >= *prev_seq, "media sequence went back");
             // Only removal from the front and appending (RFC 8216 6.2.1).
             for s in prev_segs.iter().filter(|s| s.sequence >= w.media_sequence) {
-                let now_s = segs.iter().find(|x| x.sequence == s.sequence).expect("segment vanished from the middle");
+                let now_s = segs
+                    .iter()
+                    .find(|x| x.sequence == s.sequence)
+                    .expect("segment vanished from the middle");
                 assert_eq!(*now_s, s);
             }
         }
@@ -716,18 +779,34 @@ mod tests {
             for seg in &w.segments {
                 all.insert(seg.sequence, (*seg).clone());
             }
-            let tags_before = |seq: u64| all.range(..seq).filter(|(_, x)| x.discontinuity).count() as u64;
+            let tags_before =
+                |seq: u64| all.range(..seq).filter(|(_, x)| x.discontinuity).count() as u64;
             check(&w, now, prev.as_ref(), &tags_before);
             assert_eq!(w.segments.len(), ws);
             if tick > ws as i64 {
-                assert_eq!(w.segments.len() - 1 - w.live_index, la, "lookahead after warm-up");
+                assert_eq!(
+                    w.segments.len() - 1 - w.live_index,
+                    la,
+                    "lookahead after warm-up"
+                );
             }
-            prev = Some((w.media_sequence, w.segments.iter().map(|x| (*x).clone()).collect()));
+            prev = Some((
+                w.media_sequence,
+                w.segments.iter().map(|x| (*x).clone()).collect(),
+            ));
             now += Duration::milliseconds(5_000 + (tick % 3) * 700);
         }
         // Every item starts with a discontinuity; items follow the rotation order.
-        let firsts: Vec<&str> = all.values().filter(|x| x.discontinuity).map(|x| x.item_id.as_str()).take(10).collect();
-        assert_eq!(firsts, ["j1", "t1", "t2", "j1", "t3", "j1", "t1", "t2", "j1", "t3"]);
+        let firsts: Vec<&str> = all
+            .values()
+            .filter(|x| x.discontinuity)
+            .map(|x| x.item_id.as_str())
+            .take(10)
+            .collect();
+        assert_eq!(
+            firsts,
+            ["j1", "t1", "t2", "j1", "t3", "j1", "t1", "t2", "j1", "t3"]
+        );
     }
 
     #[test]
@@ -748,10 +827,21 @@ mod tests {
         assert!(pl.segments[0].discontinuity);
         assert_eq!(pl.segments[0].uri, "/ipfs/Qmj1x0?filename=seg_00000.ts");
         assert_eq!(pl.segments[0].title.as_deref(), Some("Artist - j1"));
-        assert_eq!(pl.segments[1].program_date_time.unwrap().timestamp_millis(), (t0() + Duration::milliseconds(4100)).timestamp_millis());
+        assert_eq!(
+            pl.segments[1].program_date_time.unwrap().timestamp_millis(),
+            (t0() + Duration::milliseconds(4100)).timestamp_millis()
+        );
         let start = pl.start.unwrap();
-        assert!((start.time_offset + w.duration()).abs() < 0.01, "{} vs {}", start.time_offset, w.duration());
-        assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-24T12:00:00.000Z"), "{text}");
+        assert!(
+            (start.time_offset + w.duration()).abs() < 0.01,
+            "{} vs {}",
+            start.time_offset,
+            w.duration()
+        );
+        assert!(
+            text.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-24T12:00:00.000Z"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -764,7 +854,8 @@ mod tests {
             now += Duration::seconds(6);
         }
         let before = s.window(now - Duration::seconds(6), 12).media_sequence;
-        let state: ScheduleState = serde_json::from_str(&serde_json::to_string(&s.state()).unwrap()).unwrap();
+        let state: ScheduleState =
+            serde_json::from_str(&serde_json::to_string(&s.state()).unwrap()).unwrap();
         // Quick restart: same window continues.
         let mut r = Schedule::resume(state.clone(), rot.clone()).unwrap();
         r.advance(now, 12, 3);
@@ -776,7 +867,11 @@ mod tests {
         let mut r = Schedule::resume(state.clone(), rot.clone()).unwrap();
         r.advance(later, 12, 3);
         let w2 = r.window(later, 12);
-        assert!(w2.media_sequence > before + 40, "{} vs {before}", w2.media_sequence);
+        assert!(
+            w2.media_sequence > before + 40,
+            "{} vs {before}",
+            w2.media_sequence
+        );
         assert!(w2.live().air_time <= later && later < w2.live().end_time());
         // Three weeks off air: bounded work, same rules.
         let weeks = now + Duration::days(21);
@@ -786,11 +881,20 @@ mod tests {
         assert!(t.elapsed() < std::time::Duration::from_secs(2));
         let w3 = r.window(weeks, 12);
         assert!(w3.live().air_time <= weeks && weeks < w3.live().end_time());
-        let per_loop: f64 = rot.entries.iter().flat_map(|e| e.segments.iter()).map(|x| x.duration).sum();
+        let per_loop: f64 = rot
+            .entries
+            .iter()
+            .flat_map(|e| e.segments.iter())
+            .map(|x| x.duration)
+            .sum();
         let loops = 21.0 * 86400.0 / per_loop;
         let segs_per_loop = rot.entries.iter().map(|e| e.segments.len()).sum::<usize>() as f64;
         let expect = before as f64 + loops * segs_per_loop;
-        assert!((w3.media_sequence as f64 - expect).abs() < 2.0 * segs_per_loop, "{} vs {expect}", w3.media_sequence);
+        assert!(
+            (w3.media_sequence as f64 - expect).abs() < 2.0 * segs_per_loop,
+            "{} vs {expect}",
+            w3.media_sequence
+        );
         // Discontinuity sequence consistent with a tag per item.
         assert!(w3.discontinuity_sequence > w2.discontinuity_sequence);
     }
@@ -802,7 +906,10 @@ mod tests {
         let now = t0() + Duration::seconds(12); // inside t1
         s.advance(now, 6, 2);
         let scheduled: Vec<ScheduledSegment> = s.segments().cloned().collect();
-        let new = Arc::new(Rotation::new(vec![item("n1", ItemKind::Track, &[5.0, 5.0]), item("n2", ItemKind::Track, &[5.0])]));
+        let new = Arc::new(Rotation::new(vec![
+            item("n1", ItemKind::Track, &[5.0, 5.0]),
+            item("n2", ItemKind::Track, &[5.0]),
+        ]));
         s.set_rotation(new).unwrap();
         assert!(s.has_pending_rotation());
         let mut later = now;
@@ -811,7 +918,10 @@ mod tests {
             later += Duration::seconds(5);
             s.advance(later, 6, 2);
             for x in s.segments() {
-                if !seen.iter().any(|y: &ScheduledSegment| y.sequence == x.sequence) {
+                if !seen
+                    .iter()
+                    .any(|y: &ScheduledSegment| y.sequence == x.sequence)
+                {
                     seen.push(x.clone());
                 }
             }
@@ -826,12 +936,23 @@ mod tests {
         let last_old = scheduled.last().unwrap();
         let first_new = seen.iter().find(|x| x.item_id.starts_with('n')).unwrap();
         assert!(first_new.discontinuity);
-        let before_new: Vec<&ScheduledSegment> = seen.iter().filter(|x| x.sequence < first_new.sequence).collect();
-        let old_item_segments = before_new.iter().filter(|x| x.item_id == last_old.item_id).count();
+        let before_new: Vec<&ScheduledSegment> = seen
+            .iter()
+            .filter(|x| x.sequence < first_new.sequence)
+            .collect();
+        let old_item_segments = before_new
+            .iter()
+            .filter(|x| x.item_id == last_old.item_id)
+            .count();
         assert!(old_item_segments >= 1);
         // The item in progress is not in the new rotation: it goes on from the same
         // position (index) in the new one, then cycles in order.
-        let ids: Vec<&str> = seen.iter().filter(|x| x.sequence >= first_new.sequence && x.discontinuity).map(|x| x.item_id.as_str()).take(4).collect();
+        let ids: Vec<&str> = seen
+            .iter()
+            .filter(|x| x.sequence >= first_new.sequence && x.discontinuity)
+            .map(|x| x.item_id.as_str())
+            .take(4)
+            .collect();
         assert_eq!(ids, ["n2", "n1", "n2", "n1"]);
     }
 
@@ -843,10 +964,18 @@ mod tests {
         // Scheduled so far: j1, t1 x4, t2 seg 0 -> t2 is in progress.
         assert_eq!(s.segments().last().unwrap().item_id, "t2");
         let t2 = rotation().entries[2].clone();
-        let new = Arc::new(Rotation::new(vec![item("n1", ItemKind::Track, &[5.0]), t2, item("n2", ItemKind::Track, &[5.0])]));
+        let new = Arc::new(Rotation::new(vec![
+            item("n1", ItemKind::Track, &[5.0]),
+            t2,
+            item("n2", ItemKind::Track, &[5.0]),
+        ]));
         s.set_rotation(new).unwrap();
         s.advance(now + Duration::seconds(60), 6, 2);
-        let order: Vec<&str> = s.segments().filter(|x| x.discontinuity).map(|x| x.item_id.as_str()).collect();
+        let order: Vec<&str> = s
+            .segments()
+            .filter(|x| x.discontinuity)
+            .map(|x| x.item_id.as_str())
+            .collect();
         let pos = order.iter().position(|x| *x == "n2").unwrap();
         assert_eq!(&order[pos..pos + 3], ["n2", "n1", "t2"]);
     }
@@ -878,6 +1007,9 @@ mod tests {
         assert_eq!(up, ["t1", "t2", "j1", "t3", "j1", "t1"]);
         let times: Vec<DateTime<Utc>> = s.next_up(t0(), 3).into_iter().map(|x| x.2).collect();
         assert_eq!(times[0], t0() + Duration::milliseconds(4100));
-        assert_eq!(times[1], t0() + Duration::milliseconds(4100 + 6006 * 3 + 2500));
+        assert_eq!(
+            times[1],
+            t0() + Duration::milliseconds(4100 + 6006 * 3 + 2500)
+        );
     }
 }

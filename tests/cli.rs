@@ -18,14 +18,29 @@ fn station_bin() -> &'static str {
 fn shim(dir: &Path, log: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     for tool in ["ffmpeg", "ffprobe"] {
-        let real = String::from_utf8(Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().stdout).unwrap();
-        let script = format!("#!/bin/sh\necho \"{tool} $*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real.trim());
+        let real = String::from_utf8(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let script = format!(
+            "#!/bin/sh\necho \"{tool} $*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.trim()
+        );
         let p = dir.join(tool);
         std::fs::write(&p, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 fn setup_cli(st: &Path, path_env: &str) -> (i32, String) {
@@ -35,7 +50,10 @@ fn setup_cli(st: &Path, path_env: &str) -> (i32, String) {
         .env("PATH", path_env)
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 #[tokio::test]
@@ -48,14 +66,25 @@ async fn second_setup_runs_no_ffmpeg_and_makes_no_add() {
     let (code, out) = setup_cli(&st, &path);
     assert_eq!(code, 0, "{out}");
     let first = std::fs::read_to_string(&log).unwrap();
-    assert!(first.lines().filter(|l| l.starts_with("ffmpeg")).count() >= 6, "{first}");
+    assert!(
+        first.lines().filter(|l| l.starts_with("ffmpeg")).count() >= 6,
+        "{first}"
+    );
     let adds = node.double().map(|d| d.add_requests());
     std::fs::remove_file(&log).unwrap();
     let (code, out) = setup_cli(&st, &path);
     assert_eq!(code, 0, "{out}");
-    assert!(!log.exists(), "a cached setup ran tools: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        !log.exists(),
+        "a cached setup ran tools: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     if let Some(d) = node.double() {
-        assert_eq!(Some(d.add_requests()), adds, "a cached setup made an add request");
+        assert_eq!(
+            Some(d.add_requests()),
+            adds,
+            "a cached setup made an add request"
+        );
     }
     assert!(out.contains("0 encoded, 6 reused"), "{out}");
 }
@@ -69,24 +98,69 @@ async fn hostile_input_is_reported_per_file_and_the_rest_goes_on() {
     std::fs::write(music.join("empty.mp3"), b"").unwrap();
     std::fs::write(music.join("notes.mp3"), b"this is not audio, just text\n").unwrap();
     let good_mp3 = tmp.path().join("good.mp3");
-    gen_audio(&good_mp3, "sine=frequency=300", 4.0, &["-c:a", "libmp3lame", "-metadata", "title=Tagged", "-metadata", "artist=Tagger"]);
+    gen_audio(
+        &good_mp3,
+        "sine=frequency=300",
+        4.0,
+        &[
+            "-c:a",
+            "libmp3lame",
+            "-metadata",
+            "title=Tagged",
+            "-metadata",
+            "artist=Tagger",
+        ],
+    );
     let bytes = std::fs::read(&good_mp3).unwrap();
     std::fs::write(music.join("truncated.mp3"), &bytes[..600]).unwrap();
     std::fs::copy(&good_mp3, music.join("-leading dash.mp3")).ok();
-    gen_audio(&music.join("quotes 'single' \"double\" ünïcødé ♪.ogg"), "sine=frequency=350", 3.0, &["-c:a", "libvorbis"]);
+    gen_audio(
+        &music.join("quotes 'single' \"double\" ünïcødé ♪.ogg"),
+        "sine=frequency=350",
+        3.0,
+        &["-c:a", "libvorbis"],
+    );
     let outside = tmp.path().join("outside.ogg");
     gen_audio(&outside, "sine=frequency=370", 3.0, &["-c:a", "libvorbis"]);
     std::os::unix::fs::symlink(&outside, music.join("link.ogg")).unwrap();
     std::os::unix::fs::symlink(tmp.path().join("nowhere.ogg"), music.join("dangling.ogg")).unwrap();
     // An mp3 with cover art (a video stream that must be dropped).
     let png = tmp.path().join("cover.png");
-    assert!(Command::new("ffmpeg").args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x64", "-frames:v", "1"]).arg(&png).status().unwrap().success());
+    assert!(Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x64",
+            "-frames:v",
+            "1"
+        ])
+        .arg(&png)
+        .status()
+        .unwrap()
+        .success());
     assert!(Command::new("ffmpeg")
         .args(["-loglevel", "error", "-y", "-i"])
         .arg(&good_mp3)
         .arg("-i")
         .arg(&png)
-        .args(["-map", "0:a", "-map", "1:v", "-c:a", "copy", "-c:v", "png", "-disposition:v", "attached_pic", "-id3v2_version", "3"])
+        .args([
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-c:a",
+            "copy",
+            "-c:v",
+            "png",
+            "-disposition:v",
+            "attached_pic",
+            "-id3v2_version",
+            "3"
+        ])
         .arg(music.join("cover art.mp3"))
         .status()
         .unwrap()
@@ -108,16 +182,30 @@ async fn hostile_input_is_reported_per_file_and_the_rest_goes_on() {
     let (code, out) = setup_cli(&st, &std::env::var("PATH").unwrap());
     assert_eq!(code, 1, "some items failed: {out}");
     for bad in ["empty.mp3", "notes.mp3", "truncated.mp3", "dangling.ogg"] {
-        assert!(out.lines().any(|l| l.contains("FAILED") && l.contains(bad)), "{bad} not reported: {out}");
+        assert!(
+            out.lines().any(|l| l.contains("FAILED") && l.contains(bad)),
+            "{bad} not reported: {out}"
+        );
     }
     for good in ["-leading dash.mp3", "ünïcødé", "link.ogg", "cover art.mp3"] {
-        assert!(!out.lines().any(|l| l.contains("FAILED") && l.contains(good)), "{good} failed: {out}");
+        assert!(
+            !out.lines()
+                .any(|l| l.contains("FAILED") && l.contains(good)),
+            "{good} failed: {out}"
+        );
     }
     let m = ipfs_station::manifest::Manifest::load(&st.join("data/processed")).unwrap();
-    let tracks = m.items.iter().filter(|i| i.kind == ipfs_station::library::ItemKind::Track).count();
+    let tracks = m
+        .items
+        .iter()
+        .filter(|i| i.kind == ipfs_station::library::ItemKind::Track)
+        .count();
     // 4 generated + leading dash (same content as cover art? no: cover art has a picture) + quotes + link + cover art
     assert!(tracks >= 7, "{tracks} tracks: {out}");
-    assert!(m.items.iter().any(|i| i.title == "Tagged" && i.artist.as_deref() == Some("Tagger")));
+    assert!(m
+        .items
+        .iter()
+        .any(|i| i.title == "Tagged" && i.artist.as_deref() == Some("Tagger")));
     assert_eq!(snapshot(&music), before, "sources were modified");
 }
 
@@ -133,7 +221,9 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 }
 
 fn publishes(st: &Path) -> Option<StreamState> {
-    StreamState::load(&st.join("data/state")).ok().filter(|s| s.last_publish.as_ref().is_some_and(|p| p.ok))
+    StreamState::load(&st.join("data/state"))
+        .ok()
+        .filter(|s| s.last_publish.as_ref().is_some_and(|p| p.ok))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -141,10 +231,22 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = small_station(tmp.path(), &node.api_url());
-    patch_config(&st, "streaming.config.json", serde_json::json!({"update_interval": 0.5}));
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"update_interval": 0.5}),
+    );
     let (code, out) = setup_cli(&st, &std::env::var("PATH").unwrap());
     assert_eq!(code, 0, "{out}");
-    let spawn = || Command::new(station_bin()).args(["stream", "--station"]).arg(&st).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let spawn = || {
+        Command::new(station_bin())
+            .args(["stream", "--station"])
+            .arg(&st)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
     let mut child = spawn();
     let first = wait_for("two publishes", Duration::from_secs(30), || {
         publishes(&st).filter(|s| s.publish_log.iter().filter(|p| p.ok).count() >= 2)
@@ -159,17 +261,40 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     // Status says off air once the heartbeat is stale; on air again after restart.
     let mut child = spawn();
     let again = wait_for("a publish after restart", Duration::from_secs(30), || {
-        publishes(&st).filter(|s| s.pid != killed.pid && s.last_publish.as_ref().unwrap().at > killed.last_tick_at)
+        publishes(&st).filter(|s| {
+            s.pid != killed.pid && s.last_publish.as_ref().unwrap().at > killed.last_tick_at
+        })
     });
-    assert!(again.media_sequence >= killed.media_sequence, "{} after {}", again.media_sequence, killed.media_sequence);
-    assert_eq!(again.ipns_name.as_deref(), Some(name.as_str()), "same IPNS name after restart");
-    let out = Command::new(station_bin()).args(["status", "--json", "--station"]).arg(&st).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        again.media_sequence >= killed.media_sequence,
+        "{} after {}",
+        again.media_sequence,
+        killed.media_sequence
+    );
+    assert_eq!(
+        again.ipns_name.as_deref(),
+        Some(name.as_str()),
+        "same IPNS name after restart"
+    );
+    let out = Command::new(station_bin())
+        .args(["status", "--json", "--station"])
+        .arg(&st)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["on_air"], true);
     assert_eq!(v["ipns_name"], name);
     // SIGTERM: a clean stop marks the state off air.
-    Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     child.wait().unwrap();
     let stopped = StreamState::load(&st.join("data/state")).unwrap();
     assert!(!stopped.on_air);
@@ -180,31 +305,73 @@ async fn an_hls_client_plays_the_ipns_stream_for_20_seconds() {
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = small_station(tmp.path(), &node.api_url());
-    patch_config(&st, "streaming.config.json", serde_json::json!({"update_interval": 1}));
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"update_interval": 1}),
+    );
     let (code, out) = setup_cli(&st, &std::env::var("PATH").unwrap());
     assert_eq!(code, 0, "{out}");
-    let mut child = Command::new(station_bin()).args(["stream", "--station"]).arg(&st).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(station_bin())
+        .args(["stream", "--station"])
+        .arg(&st)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let s = wait_for("first publish", Duration::from_secs(30), || publishes(&st));
     let url = format!("{}/ipns/{}", node.gateway_url(), s.ipns_name.unwrap());
     let wav = tmp.path().join("heard.wav");
     let started = Instant::now();
     let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "hls", "-i", &url, "-t", "20", "-ac", "1", "-ar", "8000"])
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "hls",
+            "-i",
+            &url,
+            "-t",
+            "20",
+            "-ac",
+            "1",
+            "-ar",
+            "8000",
+        ])
         .arg(&wav)
         .output()
         .unwrap();
     child.kill().ok();
     child.wait().ok();
-    assert!(out.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let errors = String::from_utf8_lossy(&out.stderr);
     assert!(errors.trim().is_empty(), "ffmpeg reported errors: {errors}");
     // 20 s of audio at 8 kHz mono s16 (plus a 44-byte header), heard in about real time.
     let len = std::fs::metadata(&wav).unwrap().len();
     assert!(len >= 44 + 19 * 8000 * 2, "only {len} bytes of audio");
-    assert!(started.elapsed() >= Duration::from_secs(10), "live, not a download");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "live, not a download"
+    );
     // It is the station's sine tones, not silence.
-    let vd = Command::new("ffmpeg").args(["-hide_banner", "-nostdin", "-i"]).arg(&wav).args(["-af", "volumedetect", "-f", "null", "-"]).output().unwrap();
+    let vd = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(&wav)
+        .args(["-af", "volumedetect", "-f", "null", "-"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&vd.stderr);
-    let mean: f64 = text.lines().find_map(|l| l.split("mean_volume:").nth(1)).and_then(|v| v.trim().trim_end_matches(" dB").parse().ok()).unwrap();
+    let mean: f64 = text
+        .lines()
+        .find_map(|l| l.split("mean_volume:").nth(1))
+        .and_then(|v| v.trim().trim_end_matches(" dB").parse().ok())
+        .unwrap();
     assert!(mean > -40.0, "mean volume {mean} dB: silence?");
 }

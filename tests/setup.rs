@@ -33,7 +33,11 @@ pub fn small_station(root: &Path, api: &str) -> PathBuf {
         "setup.config.json",
         serde_json::json!({"segment_duration": 2, "kubo_api": api, "jingle_cycle": 3, "jobs": 2}),
     );
-    patch_config(&st, "streaming.config.json", serde_json::json!({"kubo_api": api, "window_size": 12, "lookahead_segments": 3}));
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": api, "window_size": 12, "lookahead_segments": 3}),
+    );
     st
 }
 
@@ -58,28 +62,58 @@ async fn setup_prechunks_adds_and_writes_the_rotation() {
     let r = run_setup(&st).await;
     assert!(r.ok(), "{r:?}");
     assert_eq!((r.tracks, r.jingles, r.encoded, r.reused), (4, 2, 6, 0));
-    assert!(r.add_requests >= 1 && r.add_requests < r.segments_added, "batched: {r:?}");
+    assert!(
+        r.add_requests >= 1 && r.add_requests < r.segments_added,
+        "batched: {r:?}"
+    );
     let processed = st.join("data/processed");
     let m = Manifest::load(&processed).unwrap();
     let kubo = client(&node.api_url());
     let pins = kubo.pins().await.unwrap();
     for it in &m.items {
-        assert!((it.duration - if it.kind == ItemKind::Track { 5.0 } else { 1.5 }).abs() < 0.2, "{}: {}", it.id, it.duration);
+        assert!(
+            (it.duration - if it.kind == ItemKind::Track { 5.0 } else { 1.5 }).abs() < 0.2,
+            "{}: {}",
+            it.id,
+            it.duration
+        );
         for s in &it.segments {
             let cid = s.cid.as_ref().unwrap();
             assert!(pins.contains(cid), "{cid} pinned");
             let local = std::fs::read(processed.join("items").join(&it.id).join(&s.file)).unwrap();
             assert_eq!(local.len() as u64, s.bytes);
-            assert_eq!(kubo.cat(&format!("/ipfs/{cid}")).await.unwrap(), local, "CID content matches the file");
+            assert_eq!(
+                kubo.cat(&format!("/ipfs/{cid}")).await.unwrap(),
+                local,
+                "CID content matches the file"
+            );
         }
     }
-    let t: Vec<&str> = m.items.iter().filter(|i| i.kind == ItemKind::Track).map(|i| i.title.as_str()).collect();
+    let t: Vec<&str> = m
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Track)
+        .map(|i| i.title.as_str())
+        .collect();
     assert_eq!(t, ["Song 0", "Song 1", "Song 2", "Song 3"]);
     assert_eq!(m.items[0].artist.as_deref(), Some("Artist 0"));
     // Rotation: J1, T1..T3, J2, T4.
     let ids = manifest::load_playlist(&processed).unwrap();
-    let kinds: Vec<String> = ids.iter().map(|id| m.item(id).unwrap().display_title()).collect();
-    assert_eq!(kinds, ["a-id", "Artist 0 - Song 0", "Artist 1 - Song 1", "Artist 2 - Song 2", "b-id", "Artist 3 - Song 3"]);
+    let kinds: Vec<String> = ids
+        .iter()
+        .map(|id| m.item(id).unwrap().display_title())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "a-id",
+            "Artist 0 - Song 0",
+            "Artist 1 - Song 1",
+            "Artist 2 - Song 2",
+            "b-id",
+            "Artist 3 - Song 3"
+        ]
+    );
     // Sources untouched.
     for (p, b) in before {
         assert_eq!(std::fs::read(&p).unwrap(), b, "{} modified", p.display());
@@ -95,7 +129,11 @@ async fn config_changes_redo_exactly_what_they_should() {
     let processed = st.join("data/processed");
     let m1 = Manifest::load(&processed).unwrap();
     // jingle_cycle: only the playlist changes.
-    patch_config(&st, "setup.config.json", serde_json::json!({"jingle_cycle": 1}));
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"jingle_cycle": 1}),
+    );
     let r = run_setup(&st).await;
     assert_eq!((r.encoded, r.reused, r.segments_added), (0, 6, 0), "{r:?}");
     assert!(r.playlist_written);
@@ -103,15 +141,30 @@ async fn config_changes_redo_exactly_what_they_should() {
     assert_eq!(m1.items, m2.items);
     assert_eq!(manifest::load_playlist(&processed).unwrap().len(), 8);
     // bitrate: everything is encoded and added again.
-    patch_config(&st, "setup.config.json", serde_json::json!({"bitrate": "96k"}));
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"bitrate": "96k"}),
+    );
     let r = run_setup(&st).await;
     assert_eq!((r.encoded, r.reused), (6, 0), "{r:?}");
     assert!(r.segments_added > 0);
     // A renamed source is not encoded again; a removed one leaves manifest and items/.
     let music = st.join("music");
-    std::fs::rename(music.join("Artist 0 - Song 0.ogg"), music.join("renamed.ogg")).unwrap();
+    std::fs::rename(
+        music.join("Artist 0 - Song 0.ogg"),
+        music.join("renamed.ogg"),
+    )
+    .unwrap();
     std::fs::remove_file(music.join("Artist 3 - Song 3.ogg")).unwrap();
-    let gone = Manifest::load(&processed).unwrap().items.iter().find(|i| i.title == "Song 3").unwrap().id.clone();
+    let gone = Manifest::load(&processed)
+        .unwrap()
+        .items
+        .iter()
+        .find(|i| i.title == "Song 3")
+        .unwrap()
+        .id
+        .clone();
     let r = run_setup(&st).await;
     assert_eq!((r.encoded, r.reused), (0, 5), "{r:?}");
     assert_eq!(r.removed, vec![gone.clone()]);
@@ -130,9 +183,17 @@ async fn kubo_down_during_setup_loses_no_work() {
     assert_eq!(r.encoded, 6);
     assert!(!r.ok());
     let e = r.kubo_error.clone().unwrap();
-    assert!(e.contains("no Kubo answers") && e.contains("ipfs daemon"), "{e}");
+    assert!(
+        e.contains("no Kubo answers") && e.contains("ipfs daemon"),
+        "{e}"
+    );
     assert!(r.missing_cids > 0);
-    assert_eq!(manifest::load_playlist(&st.join("data/processed")).unwrap().len(), 6);
+    assert_eq!(
+        manifest::load_playlist(&st.join("data/processed"))
+            .unwrap()
+            .len(),
+        6
+    );
     double.faults().set_down(false).await;
     let r = run_setup(&st).await;
     assert_eq!((r.encoded, r.reused), (0, 6), "{r:?}");
@@ -146,8 +207,15 @@ async fn no_tracks_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("st");
     station::init(&st).unwrap();
-    patch_config(&st, "setup.config.json", serde_json::json!({"kubo_api": node.api_url()}));
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"kubo_api": node.api_url()}),
+    );
     let cfg = SetupConfig::load(&st).unwrap();
-    let e = setup::run(&cfg, Arc::new(|_| {})).await.unwrap_err().to_string();
+    let e = setup::run(&cfg, Arc::new(|_| {}))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no tracks"), "{e}");
 }

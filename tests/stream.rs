@@ -18,7 +18,8 @@ fn cfg(station: &Path, api: &str) -> StreamingConfig {
     raw.lookahead_segments = Some(2);
     raw.kubo_api = Some(api.to_string());
     raw.publish_timeout = Some(10.0);
-    raw.validate(station, &station.join("streaming.config.json")).unwrap()
+    raw.validate(station, &station.join("streaming.config.json"))
+        .unwrap()
 }
 
 const ITEMS: &[(&str, ipfs_station::library::ItemKind, &[f64])] = &[
@@ -34,7 +35,13 @@ async fn publishes_the_live_window_under_ipns() {
     let dir = tempfile::tempdir().unwrap();
     let kubo = client(&node.api_url());
     let processed = dir.path().join("data/processed");
-    synthetic_processed(&processed, &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    synthetic_processed(
+        &processed,
+        &kubo,
+        ITEMS,
+        &["j-1", "t-1", "t-2", "j-1", "t-3"],
+    )
+    .await;
     let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let out = s.tick(t0()).await.unwrap();
     let rec = out.publish.expect("a publish");
@@ -70,7 +77,13 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
     let node = TestNode::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubo = client(&node.api_url());
-    synthetic_processed(&dir.path().join("data/processed"), &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    synthetic_processed(
+        &dir.path().join("data/processed"),
+        &kubo,
+        ITEMS,
+        &["j-1", "t-1", "t-2", "j-1", "t-3"],
+    )
+    .await;
     let c = cfg(dir.path(), &node.api_url());
     let mut s = Streamer::open(c.clone(), Mode::Ipns, t0()).unwrap();
     let mut last = None;
@@ -79,26 +92,39 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
     }
     let before = last.unwrap();
     drop(s); // as if killed: no clean shutdown
-    // Back 30 s later.
+             // Back 30 s later.
     let again = t0() + Duration::seconds(54 + 30);
     let mut s = Streamer::open(c.clone(), Mode::Ipns, again).unwrap();
     let after = s.tick(again).await.unwrap();
-    assert!(after.media_sequence > before.media_sequence, "{} then {}", before.media_sequence, after.media_sequence);
+    assert!(
+        after.media_sequence > before.media_sequence,
+        "{} then {}",
+        before.media_sequence,
+        after.media_sequence
+    );
     let before_pl = m3u8_rs::parse_media_playlist_res(before.playlist.as_bytes()).unwrap();
     let after_pl = m3u8_rs::parse_media_playlist_res(after.playlist.as_bytes()).unwrap();
     assert_eq!(before_pl.target_duration, after_pl.target_duration);
     // Segments present in both windows are the same segments (same sequence, same URI).
     for (i, seg) in after_pl.segments.iter().enumerate() {
         let seq = after_pl.media_sequence + i as u64;
-        if seq >= before_pl.media_sequence && seq < before_pl.media_sequence + before_pl.segments.len() as u64 {
-            assert_eq!(seg.uri, before_pl.segments[(seq - before_pl.media_sequence) as usize].uri);
+        if seq >= before_pl.media_sequence
+            && seq < before_pl.media_sequence + before_pl.segments.len() as u64
+        {
+            assert_eq!(
+                seg.uri,
+                before_pl.segments[(seq - before_pl.media_sequence) as usize].uri
+            );
         }
     }
     // The live point is the wall clock.
     let live = after_pl.segments.len() - 1 - 2;
     let pdt = after_pl.segments[live].program_date_time.unwrap();
     let end = pdt + Duration::milliseconds((after_pl.segments[live].duration * 1000.0) as i64);
-    assert!(pdt <= again && again < end, "live edge {pdt} .. {end} vs {again}");
+    assert!(
+        pdt <= again && again < end,
+        "live edge {pdt} .. {end} vs {again}"
+    );
 }
 
 #[tokio::test]
@@ -107,14 +133,29 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
     let Some(double) = node.double() else { return };
     let dir = tempfile::tempdir().unwrap();
     let kubo = client(&node.api_url());
-    synthetic_processed(&dir.path().join("data/processed"), &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    synthetic_processed(
+        &dir.path().join("data/processed"),
+        &kubo,
+        ITEMS,
+        &["j-1", "t-1", "t-2", "j-1", "t-3"],
+    )
+    .await;
     let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     assert!(s.tick(t0()).await.unwrap().publish.unwrap().ok);
     // Kubo answers 500 to everything.
     double.faults().set_rpc_error(Some("repo is locked".into()));
-    let r = s.tick(t0() + Duration::seconds(6)).await.unwrap().publish.unwrap();
+    let r = s
+        .tick(t0() + Duration::seconds(6))
+        .await
+        .unwrap()
+        .publish
+        .unwrap();
     assert!(!r.ok);
-    assert!(r.error.as_deref().unwrap().contains("repo is locked"), "{:?}", r.error);
+    assert!(
+        r.error.as_deref().unwrap().contains("repo is locked"),
+        "{:?}",
+        r.error
+    );
     // Within the backoff (2 s) no new attempt is made; the window still advances.
     let calls = double.rpc_calls().len();
     let quiet = s.tick(t0() + Duration::milliseconds(7000)).await.unwrap();
@@ -123,8 +164,17 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
     // Kubo gone entirely.
     double.faults().set_rpc_error(None);
     double.faults().set_down(true).await;
-    let r = s.tick(t0() + Duration::seconds(12)).await.unwrap().publish.unwrap();
-    assert!(!r.ok && r.error.as_deref().unwrap().contains("no Kubo answers"), "{:?}", r.error);
+    let r = s
+        .tick(t0() + Duration::seconds(12))
+        .await
+        .unwrap()
+        .publish
+        .unwrap();
+    assert!(
+        !r.ok && r.error.as_deref().unwrap().contains("no Kubo answers"),
+        "{:?}",
+        r.error
+    );
     let st = StreamState::load(&dir.path().join("data/state")).unwrap();
     assert!(!st.last_publish.as_ref().unwrap().ok);
     // Back: the newest window is published.
@@ -133,7 +183,10 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
     let r = out.publish.unwrap();
     assert!(r.ok, "{:?}", r.error);
     let name = s.state().ipns_name.clone().unwrap();
-    assert_eq!(double.ipns_value(&name).unwrap(), format!("/ipfs/{}", r.cid.unwrap()));
+    assert_eq!(
+        double.ipns_value(&name).unwrap(),
+        format!("/ipfs/{}", r.cid.unwrap())
+    );
     let log = &s.state().publish_log;
     assert!(log.iter().filter(|p| !p.ok).count() >= 2);
 }
@@ -144,7 +197,13 @@ async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
     let dir = tempfile::tempdir().unwrap();
     let kubo = client(&node.api_url());
     let processed = dir.path().join("data/processed");
-    let m = synthetic_processed(&processed, &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    let m = synthetic_processed(
+        &processed,
+        &kubo,
+        ITEMS,
+        &["j-1", "t-1", "t-2", "j-1", "t-3"],
+    )
+    .await;
     let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let first = s.tick(t0() + Duration::seconds(1)).await.unwrap();
     // Setup rewrites the rotation: only t-3 from now on.
@@ -168,8 +227,16 @@ async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
     }
     let titles: Vec<&str> = items.iter().map(|(_, t)| t.as_str()).collect();
     // What was already published plays out; then only t-3.
-    let first_only_t3 = titles.iter().position(|t| *t == "Artist - Title t-3").unwrap();
-    assert!(titles[first_only_t3..].iter().all(|t| *t == "Artist - Title t-3"), "{titles:?}");
+    let first_only_t3 = titles
+        .iter()
+        .position(|t| *t == "Artist - Title t-3")
+        .unwrap();
+    assert!(
+        titles[first_only_t3..]
+            .iter()
+            .all(|t| *t == "Artist - Title t-3"),
+        "{titles:?}"
+    );
     assert!(titles.len() - first_only_t3 >= 3, "{titles:?}");
 }
 
@@ -179,14 +246,25 @@ async fn preview_serves_the_window_and_segment_files() {
     let node = TestNode::start().await.unwrap();
     let kubo = client(&node.api_url());
     let processed = dir.path().join("data/processed");
-    synthetic_processed(&processed, &kubo, ITEMS, &["j-1", "t-1", "t-2", "j-1", "t-3"]).await;
+    synthetic_processed(
+        &processed,
+        &kubo,
+        ITEMS,
+        &["j-1", "t-1", "t-2", "j-1", "t-3"],
+    )
+    .await;
     let mut s = Streamer::open(cfg(dir.path(), "http://127.0.0.1:9"), Mode::Preview, t0()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ipfs_station::streamer::serve_preview(listener, s.live_playlist(), processed.clone(), async {
-        let _ = rx.await;
-    }));
+    let server = tokio::spawn(ipfs_station::streamer::serve_preview(
+        listener,
+        s.live_playlist(),
+        processed.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
     let out = s.tick(t0()).await.unwrap();
     assert!(out.publish.is_none());
     let (st, body) = get(&format!("{base}/live.m3u8")).await;

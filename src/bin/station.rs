@@ -17,7 +17,11 @@ use std::sync::{Arc, Mutex};
 const DEMO_MUSIC: &str = "/usr/share/games/lincity-ng/music/default";
 
 #[derive(Parser)]
-#[command(name = "station", version, about = "IPFS Station: a 24/7 internet radio station on IPFS")]
+#[command(
+    name = "station",
+    version,
+    about = "IPFS Station: a 24/7 internet radio station on IPFS"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -74,7 +78,9 @@ enum Cmd {
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -99,15 +105,30 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Init { dir } => {
             let r = station::init(&dir)?;
             println!("Created station {}", r.dir.display());
-            println!("  jingles: {}", if r.jingles.is_empty() { "(kept existing)".into() } else { r.jingles.join(", ") });
-            println!("Drop music into {}, then run: station setup --station {}", dir.join("music").display(), dir.display());
+            println!(
+                "  jingles: {}",
+                if r.jingles.is_empty() {
+                    "(kept existing)".into()
+                } else {
+                    r.jingles.join(", ")
+                }
+            );
+            println!(
+                "Drop music into {}, then run: station setup --station {}",
+                dir.join("music").display(),
+                dir.display()
+            );
             Ok(0)
         }
         Cmd::Setup { station, quiet } => {
             let report = run_setup(&station, quiet).await?;
             Ok(if report.ok() { 0 } else { 1 })
         }
-        Cmd::Stream { station, preview, port } => {
+        Cmd::Stream {
+            station,
+            preview,
+            port,
+        } => {
             stream(&station, preview, port).await?;
             Ok(0)
         }
@@ -119,7 +140,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Runs setup with progress bars and prints the report.
 async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
     let cfg = SetupConfig::load(station)?;
-    let mp = if quiet { MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden()) } else { MultiProgress::new() };
+    let mp = if quiet {
+        MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    };
     let overall = mp.add(ProgressBar::new(0));
     overall.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40.green/white}] {pos}/{len} {msg}")
@@ -127,16 +152,23 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
             .progress_chars("=> "),
     );
     overall.set_prefix("scanning");
-    let item_style = ProgressStyle::with_template("{prefix:>10} [{bar:40.cyan/blue}] {percent:>3}% {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let item_style =
+        ProgressStyle::with_template("{prefix:>10} [{bar:40.cyan/blue}] {percent:>3}% {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     let bars: Arc<Mutex<HashMap<String, ProgressBar>>> = Default::default();
     let (mp2, overall2) = (mp.clone(), overall.clone());
     let on_event: setup::OnEvent = Arc::new(move |ev| match ev {
-        SetupEvent::Scanned { tracks, jingles, to_encode } => {
+        SetupEvent::Scanned {
+            tracks,
+            jingles,
+            to_encode,
+        } => {
             overall2.set_prefix("prechunk");
             overall2.set_length(to_encode as u64);
-            overall2.set_message(format!("{tracks} tracks, {jingles} jingles, {to_encode} to encode"));
+            overall2.set_message(format!(
+                "{tracks} tracks, {jingles} jingles, {to_encode} to encode"
+            ));
             if quiet {
                 eprintln!("scanned: {tracks} tracks, {jingles} jingles, {to_encode} to encode");
             }
@@ -151,9 +183,17 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
                     b.set_message(id.clone());
                     bars.insert(id, b);
                 }
-                ProgressEvent::Progress { id, done_seconds, total_seconds } => {
+                ProgressEvent::Progress {
+                    id,
+                    done_seconds,
+                    total_seconds,
+                } => {
                     if let Some(b) = bars.get(&id) {
-                        let f = if total_seconds > 0.0 { (done_seconds / total_seconds).clamp(0.0, 1.0) } else { 0.0 };
+                        let f = if total_seconds > 0.0 {
+                            (done_seconds / total_seconds).clamp(0.0, 1.0)
+                        } else {
+                            0.0
+                        };
                         b.set_position((f * 1000.0) as u64);
                     }
                 }
@@ -191,7 +231,10 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
         println!("  FAILED {}: {}", f.path.display(), f.reason);
     }
     if !report.removed.is_empty() {
-        println!("  removed {} item(s) whose source is gone", report.removed.len());
+        println!(
+            "  removed {} item(s) whose source is gone",
+            report.removed.len()
+        );
     }
     if let Some(e) = &report.kubo_error {
         println!("  Kubo: {e}");
@@ -206,13 +249,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -235,17 +279,29 @@ async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Res
         let port = port.unwrap_or(cfg.preview_port);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{port} (set --port or preview_port)"))?;
+            .with_context(|| {
+                format!("cannot listen on 127.0.0.1:{port} (set --port or preview_port)")
+            })?;
         let url = format!("http://{}/live.m3u8", listener.local_addr()?);
         println!("Preview on air: {url}");
         println!("Listen with: ffplay {url}   (or any HLS player)");
         s.set_preview_url(url);
         let mut rx = stop_rx.clone();
-        server = Some(tokio::spawn(streamer::serve_preview(listener, s.live_playlist(), s.processed_dir(), async move {
-            let _ = rx.changed().await;
-        })));
+        server = Some(tokio::spawn(streamer::serve_preview(
+            listener,
+            s.live_playlist(),
+            s.processed_dir(),
+            async move {
+                let _ = rx.changed().await;
+            },
+        )));
     } else {
-        println!("On air: publishing every {:.1} s under key `{}` via Kubo at {}", s.update_interval(), cfg.ipns_key, cfg.kubo_api);
+        println!(
+            "On air: publishing every {:.1} s under key `{}` via Kubo at {}",
+            s.update_interval(),
+            cfg.ipns_key,
+            cfg.kubo_api
+        );
     }
     let mut rx = stop_rx;
     let run = s.run(Arc::new(SystemClock), async move {
@@ -270,11 +326,16 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
     let cfg = StreamingConfig::load(station)?;
     let st = match StreamState::load(&cfg.state_dir) {
         Ok(s) => s,
-        Err(ipfs_station::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(ipfs_station::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
             if json {
                 println!("{{\"on_air\":false,\"state\":null}}");
             } else {
-                println!("Never streamed: start with `station stream --station {}`", station.display());
+                println!(
+                    "Never streamed: start with `station stream --station {}`",
+                    station.display()
+                );
             }
             return Ok(3);
         }
@@ -294,15 +355,25 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
     println!("{}", if on_air { "ON AIR" } else { "off air" });
     match (&st.mode, &st.ipns_name, &st.preview_url) {
         (Mode::Preview, _, Some(u)) => println!("  preview:        {u}"),
-        (_, Some(n), _) => println!("  IPNS name:      {n}\n  listen:         http://127.0.0.1:8080/ipns/{n}"),
+        (_, Some(n), _) => {
+            println!("  IPNS name:      {n}\n  listen:         http://127.0.0.1:8080/ipns/{n}")
+        }
         _ => println!("  IPNS name:      (not published yet)"),
     }
     println!("  media sequence: {}", st.media_sequence);
     if let Some(np) = &st.now_playing {
-        println!("  now playing:    {} (since {})", np.title, np.air_time.format("%H:%M:%S"));
+        println!(
+            "  now playing:    {} (since {})",
+            np.title,
+            np.air_time.format("%H:%M:%S")
+        );
     }
     for n in st.next_up.iter().take(3) {
-        println!("  next up:        {} at {}", n.title, n.air_time.format("%H:%M:%S"));
+        println!(
+            "  next up:        {} at {}",
+            n.title,
+            n.air_time.format("%H:%M:%S")
+        );
     }
     match &st.last_publish {
         Some(p) if p.ok => println!(
@@ -311,10 +382,18 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
             p.duration_ms,
             p.cid.as_deref().unwrap_or("-")
         ),
-        Some(p) => println!("  last publish:   {} FAILED: {}", p.at.format("%H:%M:%S"), p.error.as_deref().unwrap_or("?")),
+        Some(p) => println!(
+            "  last publish:   {} FAILED: {}",
+            p.at.format("%H:%M:%S"),
+            p.error.as_deref().unwrap_or("?")
+        ),
         None => println!("  last publish:   none"),
     }
-    println!("  last tick:      {} ({} s ago)", st.last_tick_at.format("%H:%M:%S"), (now - st.last_tick_at).num_seconds());
+    println!(
+        "  last tick:      {} ({} s ago)",
+        st.last_tick_at.format("%H:%M:%S"),
+        (now - st.last_tick_at).num_seconds()
+    );
     if let Some(n) = &st.notice {
         println!("  notice:         {n}");
     }
@@ -337,7 +416,8 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
         if let Some(name) = p.file_name() {
             let to = music.join(name);
             if !to.exists() {
-                std::fs::copy(&p, &to).with_context(|| format!("copy {} to {}", p.display(), to.display()))?;
+                std::fs::copy(&p, &to)
+                    .with_context(|| format!("copy {} to {}", p.display(), to.display()))?;
             }
         }
     }
@@ -352,7 +432,10 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     let kubo = ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(5))?;
     let preview = match kubo.id().await {
         Ok(id) if report.missing_cids == 0 => {
-            println!("Kubo {} answers at {}: publishing under IPNS", id.id, cfg.kubo_api);
+            println!(
+                "Kubo {} answers at {}: publishing under IPNS",
+                id.id, cfg.kubo_api
+            );
             false
         }
         Ok(_) => {

@@ -22,14 +22,27 @@ pub fn gen_audio(path: &Path, source: &str, seconds: f64, extra: &[&str]) {
         std::fs::create_dir_all(d).unwrap();
     }
     let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("{source}:duration={seconds}"))
         .args(["-ac", "2"])
         .args(extra)
         .arg(path)
         .output()
         .expect("ffmpeg must be installed (scripts/deps.sh)");
-    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Writes `value`'s keys over `<station>/<file>` (a config file).
@@ -45,7 +58,12 @@ pub fn patch_config(station: &Path, file: &str, value: serde_json::Value) {
 /// A synthetic processed folder: each item's segments are small distinct byte strings
 /// added to Kubo, so streaming can be tested without encoding. Items are
 /// `(id, kind, segment durations)`; `rotation` lists ids in air order.
-pub async fn synthetic_processed(processed: &Path, kubo: &Kubo, items: &[(&str, ItemKind, &[f64])], rotation: &[&str]) -> Manifest {
+pub async fn synthetic_processed(
+    processed: &Path,
+    kubo: &Kubo,
+    items: &[(&str, ItemKind, &[f64])],
+    rotation: &[&str],
+) -> Manifest {
     let mut out = Vec::new();
     for (id, kind, durs) in items {
         let dir = processed.join(manifest::ITEMS_DIR).join(id);
@@ -55,8 +73,16 @@ pub async fn synthetic_processed(processed: &Path, kubo: &Kubo, items: &[(&str, 
             let file = format!("seg_{i:05}.ts");
             let bytes = format!("segment {i} of {id}").into_bytes();
             std::fs::write(dir.join(&file), &bytes).unwrap();
-            let cid = kubo.add_bytes(&format!("{id}_{file}"), bytes.clone(), true).await.unwrap();
-            segments.push(ManifestSegment { file, cid: Some(cid), duration: *d, bytes: bytes.len() as u64 });
+            let cid = kubo
+                .add_bytes(&format!("{id}_{file}"), bytes.clone(), true)
+                .await
+                .unwrap();
+            segments.push(ManifestSegment {
+                file,
+                cid: Some(cid),
+                duration: *d,
+                bytes: bytes.len() as u64,
+            });
         }
         out.push(ManifestItem {
             id: id.to_string(),
@@ -64,7 +90,10 @@ pub async fn synthetic_processed(processed: &Path, kubo: &Kubo, items: &[(&str, 
             title: format!("Title {id}"),
             artist: Some("Artist".into()),
             source: PathBuf::from(format!("/nonexistent/{id}.ogg")),
-            source_fingerprint: SourceFingerprint { sha256: "0".repeat(64), bytes: 1 },
+            source_fingerprint: SourceFingerprint {
+                sha256: "0".repeat(64),
+                bytes: 1,
+            },
             source_mtime: 0,
             duration: durs.iter().sum(),
             loudness: None,
@@ -72,7 +101,13 @@ pub async fn synthetic_processed(processed: &Path, kubo: &Kubo, items: &[(&str, 
             segments,
         });
     }
-    let m = Manifest { format: MANIFEST_FORMAT, config_hash: "synthetic".into(), segment_duration: 6.0, jingle_cycle: 1, items: out };
+    let m = Manifest {
+        format: MANIFEST_FORMAT,
+        config_hash: "synthetic".into(),
+        segment_duration: 6.0,
+        jingle_cycle: 1,
+        items: out,
+    };
     m.save(processed).unwrap();
     let text = manifest::render_playlist(&m, rotation).unwrap();
     manifest::save_playlist(processed, &text).unwrap();
@@ -81,7 +116,14 @@ pub async fn synthetic_processed(processed: &Path, kubo: &Kubo, items: &[(&str, 
 
 /// GET `url` (loopback) and return status + body.
 pub async fn get(url: &str) -> (u16, Vec<u8>) {
-    let r = reqwest::Client::builder().no_proxy().build().unwrap().get(url).send().await.unwrap();
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
     let s = r.status().as_u16();
     (s, r.bytes().await.unwrap().to_vec())
 }
