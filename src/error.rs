@@ -137,6 +137,17 @@ impl Error {
         }
     }
 
+    /// The message without the file name, for reports that list the file beside it
+    /// (e.g. `not audio (no audio stream found)` instead of `x.mp3: not audio ...`).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::BadSource { reason, .. } => reason.clone(),
+            Error::Ffmpeg { reason, .. } => format!("ffmpeg failed: {reason}"),
+            Error::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// Shorthand for an [`Error::Io`] about `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -184,12 +184,22 @@ pub fn ffmpeg_input(path: &Path) -> std::ffi::OsString {
     s
 }
 
-/// `Artist - Title` from a file stem.
+/// `(title, artist)` from a file stem shaped `[NN - |NN. ]Artist - Title`: a leading
+/// track number is dropped, the first ` - ` splits artist from title.
 fn from_file_name(path: &Path) -> (String, Option<String>) {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    let stem = if (1..=3).contains(&digits) {
+        let rest = &stem[digits..];
+        rest.strip_prefix(" - ")
+            .or_else(|| rest.strip_prefix(". "))
+            .map_or(stem.clone(), str::to_string)
+    } else {
+        stem
+    };
     match stem.split_once(" - ") {
         Some((a, t)) if !a.trim().is_empty() && !t.trim().is_empty() => {
             (t.trim().to_string(), Some(a.trim().to_string()))
@@ -241,7 +251,10 @@ pub fn probe(path: &Path) -> Result<AudioInfo> {
     )?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("").trim().to_string();
+        let last = err.lines().last().unwrap_or("").trim();
+        // ffprobe prefixes the input name ("file:/abs/path: ..."): the file is named already.
+        let input = ffmpeg_input(path).to_string_lossy().to_string();
+        let last = last.strip_prefix(&format!("{input}: ")).unwrap_or(last).to_string();
         return Err(bad(format!(
             "not readable audio ({})",
             if last.is_empty() {
@@ -351,6 +364,15 @@ mod tests {
         assert_eq!(
             (i.title.as_str(), i.artist.as_deref()),
             ("Some Title", Some("-Some Artist"))
+        );
+        let numbered = d
+            .path()
+            .join("03 - Robert van Herk - Architectural Contemplations.flac");
+        gen(&numbered, 1.0, &[]);
+        let i = probe(&numbered).unwrap();
+        assert_eq!(
+            (i.title.as_str(), i.artist.as_deref()),
+            ("Architectural Contemplations", Some("Robert van Herk"))
         );
         for ext in ["ogg", "opus", "flac", "m4a"] {
             let p = d.path().join(format!("a.{ext}"));

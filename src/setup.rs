@@ -217,7 +217,7 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
                     Err(e) => {
                         report.failures.push(ItemFailure {
                             path,
-                            reason: e.to_string(),
+                            reason: e.reason(),
                         });
                         continue;
                     }
@@ -250,7 +250,7 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
                 Err(e) => {
                     report.failures.push(ItemFailure {
                         path,
-                        reason: e.to_string(),
+                        reason: e.reason(),
                     });
                     continue;
                 }
@@ -323,7 +323,7 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
                 }
                 Err(e) => report.failures.push(ItemFailure {
                     path: item.source.clone(),
-                    reason: e.to_string(),
+                    reason: e.reason(),
                 }),
             }
         }
@@ -437,7 +437,7 @@ async fn add_to_kubo(
         Ok(p) => p,
         Err(e) => {
             report.kubo_error = Some(format!(
-                "{e}. The segments are prechunked; start Kubo (`ipfs daemon`) and run `station setup` again: it only adds what is missing, nothing is encoded again"
+                "{e}. The segments are prechunked: once Kubo runs, `station setup` only adds what is missing (nothing is encoded again)"
             ));
             return;
         }

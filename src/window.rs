@@ -295,15 +295,14 @@ impl LiveWindow<'_> {
 }
 
 impl Schedule {
-    /// A new stream born at `now`: media sequence 0 is the rotation's first segment,
-    /// airing at `now`.
-    pub fn new(rotation: Arc<Rotation>, now: DateTime<Utc>) -> Schedule {
+    /// A new stream whose media sequence 0 (the rotation's first segment) airs at `start`.
+    pub fn new(rotation: Arc<Rotation>, start: DateTime<Utc>) -> Schedule {
         let first = rotation.entries[0].as_ref().clone();
         Schedule {
             target_duration: rotation.target_duration(),
             cursor: Cursor {
                 sequence: 0,
-                air_time: now,
+                air_time: start,
                 discontinuity_count: 0,
                 item: first,
                 segment: 0,
@@ -313,6 +312,25 @@ impl Schedule {
             pending: None,
             segments: VecDeque::new(),
         }
+    }
+
+    /// A new stream going on air at `now` with a full window from the first publish: the
+    /// rotation's first `window_size - lookahead - 1` segments are back-dated (as if they
+    /// had aired), so the live edge at `now` is followed by exactly `lookahead` segments.
+    /// Players that ignore `#EXT-X-START` and start near the end of the playlist (e.g.
+    /// ffmpeg, 3 segments from the end) then stay close to the true air time.
+    pub fn born(rotation: Arc<Rotation>, now: DateTime<Utc>, window_size: usize, lookahead: usize) -> Schedule {
+        let history = window_size.max(1) - lookahead.min(window_size.max(1) - 1) - 1;
+        let back: f64 = rotation
+            .entries
+            .iter()
+            .cycle()
+            .flat_map(|e| e.segments.iter())
+            .take(history)
+            .map(|s| s.duration)
+            .sum();
+        // Land `now` inside the live-edge segment, not on its first instant.
+        Schedule::new(rotation, now - seconds(back) - Duration::milliseconds(1))
     }
 
     /// Continues a stream from saved state over `rotation` (which may differ from the one
@@ -810,14 +828,15 @@ mod tests {
     }
 
     #[test]
-    fn first_window_starts_at_the_live_edge_and_is_full() {
-        let mut s = Schedule::new(rotation(), t0());
+    fn first_window_is_full_and_ends_lookahead_past_the_live_edge() {
+        let mut s = Schedule::born(rotation(), t0(), 10, 3);
         s.advance(t0(), 10, 3);
         let w = s.window(t0(), 10);
         assert_eq!(w.media_sequence, 0);
         assert_eq!(w.discontinuity_sequence, 0);
-        assert_eq!(w.live_index, 0);
+        assert_eq!(w.live_index, 6);
         assert_eq!(w.segments.len(), 10);
+        assert!(w.live().air_time <= t0() && t0() < w.live().end_time());
         let text = render(&w, &UriStyle::IpfsPath).unwrap();
         let (_, pl) = m3u8_rs::parse_media_playlist(text.as_bytes()).unwrap();
         assert!(!pl.end_list);
@@ -827,21 +846,12 @@ mod tests {
         assert!(pl.segments[0].discontinuity);
         assert_eq!(pl.segments[0].uri, "/ipfs/Qmj1x0?filename=seg_00000.ts");
         assert_eq!(pl.segments[0].title.as_deref(), Some("Artist - j1"));
-        assert_eq!(
-            pl.segments[1].program_date_time.unwrap().timestamp_millis(),
-            (t0() + Duration::milliseconds(4100)).timestamp_millis()
-        );
+        let p0 = pl.segments[0].program_date_time.unwrap();
+        assert_eq!(pl.segments[1].program_date_time.unwrap() - p0, chrono::TimeDelta::milliseconds(4100));
         let start = pl.start.unwrap();
-        assert!(
-            (start.time_offset + w.duration()).abs() < 0.01,
-            "{} vs {}",
-            start.time_offset,
-            w.duration()
-        );
-        assert!(
-            text.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-24T12:00:00.000Z"),
-            "{text}"
-        );
+        assert!((start.time_offset + w.live_offset()).abs() < 0.01, "{} vs {}", start.time_offset, w.live_offset());
+        let ahead: f64 = w.segments[7..].iter().map(|x| x.duration).sum::<f64>() + w.live().duration;
+        assert!((w.live_offset() - ahead).abs() < 1e-9);
     }
 
     #[test]
