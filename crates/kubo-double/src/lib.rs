@@ -1,1 +1,361 @@
-//! Kubo test double (being written).
+//! A Kubo (IPFS) test double on loopback: the real RPC API (`/api/v0/*`, POST only) and
+//! path gateway (`/ipfs/`, `/ipns/`) protocols, with real CIDs, as `kubo-rpc.md` (beside
+//! the project's DESIGN.md) describes Kubo 0.32. It behaves like a daemon started with
+//! `--offline`: publishing needs `allow-offline`, content not added here is not found.
+//! [`Faults`] makes it fail on purpose: 500s, delays, down, a stale IPNS view.
+//!
+//! [`TestNode`] picks a real Kubo instead when an `ipfs` binary is on PATH.
+
+pub mod cid;
+mod gateway;
+mod rpc;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use store::Store;
+
+/// Fault knobs shared with the running servers.
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub(crate) rpc_error: Mutex<Option<String>>,
+    pub(crate) command_errors: Mutex<Vec<(String, String)>>,
+    pub(crate) rpc_delay: Mutex<Duration>,
+    pub(crate) gateway_status: Mutex<Option<u16>>,
+    pub(crate) gateway_delay: Mutex<Duration>,
+    pub(crate) ipns_lag: Mutex<Duration>,
+    servers: tokio::sync::Mutex<Option<Servers>>,
+}
+
+fn set<T>(m: &Mutex<T>, v: T) {
+    if let Ok(mut g) = m.lock() {
+        *g = v;
+    }
+}
+
+pub(crate) fn get<T: Clone>(m: &Mutex<T>) -> Option<T> {
+    m.lock().ok().map(|g| g.clone())
+}
+
+impl Faults {
+    /// Every RPC command answers HTTP 500 with Kubo's JSON error body carrying `msg`
+    /// (`None`: behave normally).
+    pub fn set_rpc_error(&self, msg: Option<String>) {
+        set(&self.rpc_error, msg);
+    }
+
+    /// Commands whose path ends with `cmd` (e.g. `name/publish`) fail like
+    /// [`Faults::set_rpc_error`]; `None` clears that command's fault.
+    pub fn set_command_error(&self, cmd: &str, msg: Option<String>) {
+        if let Ok(mut v) = self.command_errors.lock() {
+            v.retain(|(c, _)| c != cmd);
+            if let Some(m) = msg {
+                v.push((cmd.to_string(), m));
+            }
+        }
+    }
+
+    /// Delay before answering every RPC request.
+    pub fn set_rpc_delay(&self, d: Duration) {
+        set(&self.rpc_delay, d);
+    }
+
+    /// Gateway: every request answers `status` with a text body (`None`: normal).
+    pub fn set_gateway_status(&self, status: Option<u16>) {
+        set(&self.gateway_status, status);
+    }
+
+    /// Gateway: delay before answering (for timeouts).
+    pub fn set_gateway_delay(&self, d: Duration) {
+        set(&self.gateway_delay, d);
+    }
+
+    /// Gateway `/ipns/`: serve the value that was current `lag` ago, as a gateway holding
+    /// a cached record would.
+    pub fn set_ipns_lag(&self, lag: Duration) {
+        set(&self.ipns_lag, lag);
+    }
+
+    /// Down: both ports stop listening (connections are refused); `false` listens again
+    /// on the same ports with everything stored kept.
+    pub async fn set_down(&self, down: bool) {
+        let mut guard = self.servers.lock().await;
+        let Some(servers) = guard.as_mut() else { return };
+        if down {
+            servers.stop().await;
+        } else if servers.tasks.is_empty() {
+            // The ports were ours a moment ago; retry briefly if the OS still holds them.
+            for _ in 0..50 {
+                if servers.start().await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+struct Servers {
+    api: SocketAddr,
+    gateway: SocketAddr,
+    shared: Arc<Shared>,
+    tasks: Vec<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for Servers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Servers").field("api", &self.api).field("gateway", &self.gateway).finish()
+    }
+}
+
+impl Servers {
+    async fn start(&mut self) -> std::io::Result<()> {
+        let api = tokio::net::TcpListener::bind(self.api).await?;
+        let gw = tokio::net::TcpListener::bind(self.gateway).await?;
+        self.api = api.local_addr()?;
+        self.gateway = gw.local_addr()?;
+        for (listener, app) in [(api, rpc::router(self.shared.clone())), (gw, gateway::router(self.shared.clone()))] {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let h = tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+            self.tasks.push((tx, h));
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) {
+        for (tx, h) in self.tasks.drain(..) {
+            let _ = tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    }
+}
+
+/// What the servers share: the store and the fault knobs.
+pub(crate) struct Shared {
+    pub(crate) store: Mutex<Store>,
+    pub(crate) faults: Arc<Faults>,
+    pub(crate) api_port: Mutex<u16>,
+}
+
+/// A running Kubo double: RPC API and gateway on two loopback ports.
+pub struct KuboDouble {
+    shared: Arc<Shared>,
+    api: SocketAddr,
+    gateway: SocketAddr,
+}
+
+impl std::fmt::Debug for KuboDouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KuboDouble").field("api", &self.api).field("gateway", &self.gateway).finish()
+    }
+}
+
+impl KuboDouble {
+    /// Starts the RPC API and the gateway on `127.0.0.1:0` (two free ports).
+    ///
+    /// Errors: when a port cannot be bound.
+    pub async fn start() -> std::io::Result<KuboDouble> {
+        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?, "127.0.0.1:0".parse().map_err(std::io::Error::other)?).await
+    }
+
+    /// Starts on the given loopback addresses (port 0 = any free port).
+    ///
+    /// Errors: a non-loopback address, or a port that cannot be bound.
+    pub async fn start_on(api: SocketAddr, gateway: SocketAddr) -> std::io::Result<KuboDouble> {
+        if !api.ip().is_loopback() || !gateway.ip().is_loopback() {
+            return Err(std::io::Error::other("the Kubo double only listens on loopback"));
+        }
+        let faults = Arc::new(Faults::default());
+        let shared = Arc::new(Shared { store: Mutex::new(Store::new()), faults: faults.clone(), api_port: Mutex::new(0) });
+        let mut servers = Servers { api, gateway, shared: shared.clone(), tasks: Vec::new() };
+        servers.start().await?;
+        set(&shared.api_port, servers.api.port());
+        let (api, gateway) = (servers.api, servers.gateway);
+        *faults.servers.lock().await = Some(servers);
+        Ok(KuboDouble { shared, api, gateway })
+    }
+
+    /// `http://127.0.0.1:<port>` of the RPC API.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+
+    /// `http://127.0.0.1:<port>` of the gateway.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway)
+    }
+
+    /// The fault knobs.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> Option<T> {
+        self.shared.store.lock().ok().map(|s| f(&s))
+    }
+
+    /// Every RPC call received: (command path like `/api/v0/add`, raw query string).
+    pub fn rpc_calls(&self) -> Vec<(String, String)> {
+        self.with_store(|s| s.calls.clone()).unwrap_or_default()
+    }
+
+    /// Number of `/api/v0/add` requests received (requests, not files).
+    pub fn add_requests(&self) -> usize {
+        self.rpc_calls().iter().filter(|(p, _)| p == "/api/v0/add").count()
+    }
+
+    /// CIDs pinned recursively now, as they were printed when added.
+    pub fn pins(&self) -> Vec<String> {
+        self.with_store(|s| s.pin_list()).unwrap_or_default()
+    }
+
+    /// Bytes of a file stored under `cid` (any CID form), if any.
+    pub fn file_bytes(&self, cid: &str) -> Option<Vec<u8>> {
+        self.with_store(|s| s.file(cid).map(|b| b.to_vec())).flatten()
+    }
+
+    /// Current value (e.g. `/ipfs/Qm...`) published under the IPNS name, if any.
+    pub fn ipns_value(&self, name: &str) -> Option<String> {
+        self.with_store(|s| s.ipns_current(name)).flatten()
+    }
+
+    /// Stops both servers.
+    pub async fn shutdown(self) {
+        if let Some(mut s) = self.shared.faults.servers.lock().await.take() {
+            s.stop().await;
+        }
+    }
+}
+
+/// A Kubo to test against: the double, or a real `ipfs` daemon (temp repo, offline)
+/// when an `ipfs` binary is on PATH.
+pub enum TestNode {
+    /// The loopback double.
+    Double(KuboDouble),
+    /// A real Kubo.
+    Real(RealKubo),
+}
+
+impl TestNode {
+    /// Starts a real Kubo when `ipfs` is on PATH (and `IPFS_STATION_NO_REAL_KUBO` is not
+    /// set), else the double.
+    ///
+    /// Errors: when neither can be started.
+    pub async fn start() -> std::io::Result<TestNode> {
+        if std::env::var_os("IPFS_STATION_NO_REAL_KUBO").is_none() && RealKubo::available() {
+            return Ok(TestNode::Real(RealKubo::start().await?));
+        }
+        Ok(TestNode::Double(KuboDouble::start().await?))
+    }
+
+    /// RPC API base URL.
+    pub fn api_url(&self) -> String {
+        match self {
+            TestNode::Double(d) => d.api_url(),
+            TestNode::Real(r) => r.api_url(),
+        }
+    }
+
+    /// Gateway base URL.
+    pub fn gateway_url(&self) -> String {
+        match self {
+            TestNode::Double(d) => d.gateway_url(),
+            TestNode::Real(r) => r.gateway_url(),
+        }
+    }
+
+    /// Whether this is a real Kubo.
+    pub fn is_real(&self) -> bool {
+        matches!(self, TestNode::Real(_))
+    }
+
+    /// The double, for fault injection and call counting.
+    pub fn double(&self) -> Option<&KuboDouble> {
+        match self {
+            TestNode::Double(d) => Some(d),
+            TestNode::Real(_) => None,
+        }
+    }
+}
+
+/// A real Kubo daemon in a temp repo, offline, API and gateway on free loopback ports;
+/// killed and its repo deleted on drop.
+pub struct RealKubo {
+    child: std::process::Child,
+    repo: std::path::PathBuf,
+    api: u16,
+    gateway: u16,
+}
+
+impl RealKubo {
+    /// Whether an `ipfs` binary is on PATH.
+    pub fn available() -> bool {
+        std::process::Command::new("ipfs").arg("version").output().is_ok_and(|o| o.status.success())
+    }
+
+    fn free_port() -> std::io::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    }
+
+    /// `ipfs init --profile=test`, ports set with `ipfs config`, `Ipns.MaxCacheTTL` 1s,
+    /// `ipfs daemon --offline`, then waits until `/api/v0/id` answers (30 s at most).
+    ///
+    /// Errors: when a step fails or the daemon does not answer.
+    pub async fn start() -> std::io::Result<RealKubo> {
+        let repo = std::env::temp_dir().join(format!("kubo-test-{}-{}", std::process::id(), rand::random::<u32>()));
+        let (api, gateway) = (Self::free_port()?, Self::free_port()?);
+        let ipfs = |args: &[&str]| -> std::io::Result<()> {
+            let out = std::process::Command::new("ipfs").args(args).env("IPFS_PATH", &repo).output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("ipfs {args:?}: {}", String::from_utf8_lossy(&out.stderr))))
+            }
+        };
+        ipfs(&["init", "--profile=test"])?;
+        ipfs(&["config", "Addresses.API", &format!("/ip4/127.0.0.1/tcp/{api}")])?;
+        ipfs(&["config", "Addresses.Gateway", &format!("/ip4/127.0.0.1/tcp/{gateway}")])?;
+        ipfs(&["config", "Ipns.MaxCacheTTL", "1s"])?;
+        let child = std::process::Command::new("ipfs")
+            .args(["daemon", "--offline"])
+            .env("IPFS_PATH", &repo)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let node = RealKubo { child, repo, api, gateway };
+        for _ in 0..150 {
+            let ok = tokio::net::TcpStream::connect(("127.0.0.1", api)).await.is_ok();
+            if ok {
+                return Ok(node);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(std::io::Error::other("ipfs daemon did not answer within 30 s"))
+    }
+
+    /// RPC API base URL.
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api)
+    }
+
+    /// Gateway base URL.
+    pub fn gateway_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.gateway)
+    }
+}
+
+impl Drop for RealKubo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.repo);
+    }
+}

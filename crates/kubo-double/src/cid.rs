@@ -1,0 +1,395 @@
+//! CIDs exactly as Kubo's `ipfs add` computes them (kubo-rpc.md section 2 "DAG bytes"):
+//! UnixFS in dag-pb, fixed-size chunker, balanced layout with at most 174 links per node,
+//! CIDv0 (base58btc `Qm...`) or CIDv1 (base32 `b...`), optional raw leaves.
+//!
+//! Limits: directories are always plain UnixFS directories (Kubo turns directories whose
+//! link names and CIDs exceed 256 KiB into HAMT shards; the double does not).
+
+use sha2::{Digest, Sha256};
+
+/// Multicodec of dag-pb nodes.
+pub const DAG_PB: u64 = 0x70;
+/// Multicodec of raw leaves.
+pub const RAW: u64 = 0x55;
+/// Multicodec of libp2p public keys (IPNS names).
+pub const LIBP2P_KEY: u64 = 0x72;
+/// Kubo's default chunk size in bytes (`size-262144`).
+pub const DEFAULT_CHUNK: usize = 262_144;
+/// Links per node in the balanced layout (8192 / 47).
+pub const MAX_LINKS: usize = 174;
+
+/// Options of `add` that change CIDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddOptions {
+    /// 0 or 1.
+    pub cid_version: u8,
+    /// Leaves as raw blocks (implied by CIDv1 unless set).
+    pub raw_leaves: bool,
+    /// Chunk size in bytes.
+    pub chunk: usize,
+}
+
+impl Default for AddOptions {
+    fn default() -> Self {
+        AddOptions { cid_version: 0, raw_leaves: false, chunk: DEFAULT_CHUNK }
+    }
+}
+
+/// A computed node: its CID bytes (binary CIDv1 form, or the multihash for v0), string,
+/// and cumulative DAG size in bytes (what `add` prints as `Size`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The CID as text (`Qm...` or `b...`).
+    pub cid: String,
+    /// Binary CID (v0: the multihash alone; v1: version, codec, multihash).
+    pub bytes: Vec<u8>,
+    /// Cumulative DAG size in bytes.
+    pub size: u64,
+    /// UnixFS content size (file bytes) for files.
+    pub file_size: u64,
+}
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn field_bytes(field: u32, data: &[u8], out: &mut Vec<u8>) {
+    varint(u64::from(field << 3 | 2), out);
+    varint(data.len() as u64, out);
+    out.extend_from_slice(data);
+}
+
+fn field_varint(field: u32, v: u64, out: &mut Vec<u8>) {
+    varint(u64::from(field << 3), out);
+    varint(v, out);
+}
+
+/// sha2-256 multihash of `data`.
+pub fn multihash(data: &[u8]) -> Vec<u8> {
+    let mut mh = vec![0x12, 0x20];
+    mh.extend_from_slice(&Sha256::digest(data));
+    mh
+}
+
+/// Builds the CID of a block with `codec` under the version in `opts`.
+fn make_cid(version: u8, codec: u64, block: &[u8]) -> (String, Vec<u8>) {
+    let mh = multihash(block);
+    if version == 0 && codec == DAG_PB {
+        return (bs58::encode(&mh).into_string(), mh);
+    }
+    let mut b = vec![1u8];
+    varint(codec, &mut b);
+    b.extend_from_slice(&mh);
+    (cid_v1_string(&b), b)
+}
+
+/// Base32 lower multibase (`b` prefix) of binary CIDv1 bytes.
+pub fn cid_v1_string(bytes: &[u8]) -> String {
+    format!("b{}", data_encoding::BASE32_NOPAD.encode(bytes).to_ascii_lowercase())
+}
+
+/// A dag-pb link.
+struct Link<'a> {
+    hash: &'a [u8],
+    name: &'a str,
+    tsize: u64,
+}
+
+/// dag-pb node bytes: Links (field 2) before Data (field 1); links always write Name and
+/// Tsize (as go-merkledag does).
+fn pb_node(links: &[Link<'_>], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in links {
+        let mut lb = Vec::new();
+        field_bytes(1, l.hash, &mut lb);
+        field_bytes(2, l.name.as_bytes(), &mut lb);
+        field_varint(3, l.tsize, &mut lb);
+        field_bytes(2, &lb, &mut out);
+    }
+    field_bytes(1, data, &mut out);
+    out
+}
+
+/// UnixFS `Data` message: Type, Data (omitted when empty), filesize, blocksizes.
+fn unixfs(kind: u64, data: &[u8], filesize: Option<u64>, blocksizes: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    field_varint(1, kind, &mut out);
+    if !data.is_empty() {
+        field_bytes(2, data, &mut out);
+    }
+    if let Some(fs) = filesize {
+        field_varint(3, fs, &mut out);
+    }
+    for b in blocksizes {
+        field_varint(4, *b, &mut out);
+    }
+    out
+}
+
+const T_DIRECTORY: u64 = 1;
+const T_FILE: u64 = 2;
+
+/// One block produced while importing (CID bytes -> block bytes), for a block store.
+pub type Blocks = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn leaf(chunk: &[u8], opts: &AddOptions, blocks: &mut Blocks) -> Node {
+    if opts.raw_leaves {
+        let (cid, bytes) = make_cid(1, RAW, chunk);
+        blocks.push((bytes.clone(), chunk.to_vec()));
+        return Node { cid, bytes, size: chunk.len() as u64, file_size: chunk.len() as u64 };
+    }
+    let block = pb_node(&[], &unixfs(T_FILE, chunk, Some(chunk.len() as u64), &[]));
+    let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
+    let size = block.len() as u64;
+    blocks.push((bytes.clone(), block));
+    Node { cid, bytes, size, file_size: chunk.len() as u64 }
+}
+
+fn internal(children: &[Node], opts: &AddOptions, blocks: &mut Blocks) -> Node {
+    let file_size: u64 = children.iter().map(|c| c.file_size).sum();
+    let sizes: Vec<u64> = children.iter().map(|c| c.file_size).collect();
+    let links: Vec<Link<'_>> = children.iter().map(|c| Link { hash: &c.bytes, name: "", tsize: c.size }).collect();
+    let block = pb_node(&links, &unixfs(T_FILE, &[], Some(file_size), &sizes));
+    let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
+    let size = block.len() as u64 + children.iter().map(|c| c.size).sum::<u64>();
+    blocks.push((bytes.clone(), block));
+    Node { cid, bytes, size, file_size }
+}
+
+/// Imports `data` as a UnixFS file (balanced layout, go-unixfs `balanced.Layout`);
+/// returns the root and every block.
+pub fn file(data: &[u8], opts: &AddOptions) -> (Node, Blocks) {
+    let mut blocks = Vec::new();
+    let chunk = opts.chunk.max(1);
+    let mut chunks = data.chunks(chunk).peekable();
+    let root = match chunks.next() {
+        None => {
+            // Empty file: a leaf with no data (raw: the empty raw block).
+            if opts.raw_leaves {
+                leaf(&[], opts, &mut blocks)
+            } else {
+                let block = pb_node(&[], &unixfs(T_FILE, &[], Some(0), &[]));
+                let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
+                let size = block.len() as u64;
+                blocks.push((bytes.clone(), block));
+                Node { cid, bytes, size, file_size: 0 }
+            }
+        }
+        Some(first) => {
+            let mut root = leaf(first, opts, &mut blocks);
+            let mut depth = 1;
+            while chunks.peek().is_some() {
+                let mut children = vec![root];
+                fill(&mut children, depth, &mut chunks, opts, &mut blocks);
+                root = internal(&children, opts, &mut blocks);
+                depth += 1;
+            }
+            root
+        }
+    };
+    (root, blocks)
+}
+
+/// `fillNodeRec`: adds children of `depth` to `children` until full or out of data.
+fn fill<'a, I: Iterator<Item = &'a [u8]>>(children: &mut Vec<Node>, depth: usize, chunks: &mut std::iter::Peekable<I>, opts: &AddOptions, blocks: &mut Blocks) {
+    while children.len() < MAX_LINKS && chunks.peek().is_some() {
+        if depth == 1 {
+            if let Some(c) = chunks.next() {
+                children.push(leaf(c, opts, blocks));
+            }
+        } else {
+            let mut sub = Vec::new();
+            fill(&mut sub, depth - 1, chunks, opts, blocks);
+            children.push(internal(&sub, opts, blocks));
+        }
+    }
+}
+
+/// A UnixFS directory of `(name, child)` entries (sorted by name bytes here).
+pub fn directory(entries: &[(String, Node)], opts: &AddOptions) -> (Node, Blocks) {
+    let mut sorted: Vec<&(String, Node)> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let links: Vec<Link<'_>> = sorted.iter().map(|(n, c)| Link { hash: &c.bytes, name: n, tsize: c.size }).collect();
+    let block = pb_node(&links, &unixfs(T_DIRECTORY, &[], None, &[]));
+    let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
+    let size = block.len() as u64 + sorted.iter().map(|(_, c)| c.size).sum::<u64>();
+    (Node { cid: cid.clone(), bytes: bytes.clone(), size, file_size: 0 }, vec![(bytes, block)])
+}
+
+/// Decodes a CID string (`Qm...` v0, or multibase `b...` base32 / `k...` base36 /
+/// `z...` base58btc v1) into `(codec, multihash)`. `None` when it is not a CID.
+pub fn parse(s: &str) -> Option<(u64, Vec<u8>)> {
+    if s.len() == 46 && s.starts_with("Qm") {
+        let mh = bs58::decode(s).into_vec().ok()?;
+        return (mh.len() == 34 && mh[0] == 0x12 && mh[1] == 0x20).then_some((DAG_PB, mh));
+    }
+    let mut chars = s.chars();
+    let bytes = match chars.next()? {
+        'b' => data_encoding::BASE32_NOPAD.decode(chars.as_str().to_ascii_uppercase().as_bytes()).ok()?,
+        'k' => base36_decode(chars.as_str())?,
+        'z' => bs58::decode(chars.as_str()).into_vec().ok()?,
+        _ => return None,
+    };
+    let (version, rest) = read_varint(&bytes)?;
+    if version != 1 {
+        return None;
+    }
+    let (codec, mh) = read_varint(rest)?;
+    let (_, after_code) = read_varint(mh)?;
+    let (len, digest) = read_varint(after_code)?;
+    (digest.len() as u64 == len).then(|| (codec, mh.to_vec()))
+}
+
+fn read_varint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, byte) in b.iter().enumerate().take(9) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, &b[i + 1..]));
+        }
+    }
+    None
+}
+
+const B36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// Base36 lower encoding (multibase `k`) of bytes, leading zero bytes as `0`.
+pub fn base36_encode(bytes: &[u8]) -> String {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    let mut digits: Vec<u8> = Vec::new();
+    for &b in &bytes[zeros..] {
+        let mut carry = u32::from(b);
+        for d in digits.iter_mut() {
+            carry += u32::from(*d) << 8;
+            *d = (carry % 36) as u8;
+            carry /= 36;
+        }
+        while carry > 0 {
+            digits.push((carry % 36) as u8);
+            carry /= 36;
+        }
+    }
+    let mut s = "0".repeat(zeros);
+    s.extend(digits.iter().rev().map(|d| B36[*d as usize] as char));
+    s
+}
+
+fn base36_decode(s: &str) -> Option<Vec<u8>> {
+    let zeros = s.bytes().take_while(|c| *c == b'0').count();
+    let mut bytes: Vec<u8> = Vec::new();
+    for c in s[zeros..].bytes() {
+        let v = B36.iter().position(|x| *x == c.to_ascii_lowercase())? as u32;
+        let mut carry = v;
+        for b in bytes.iter_mut() {
+            carry += u32::from(*b) * 36;
+            *b = (carry & 0xff) as u8;
+            carry >>= 8;
+        }
+        while carry > 0 {
+            bytes.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    let mut out = vec![0u8; zeros];
+    out.extend(bytes.iter().rev());
+    Some(out)
+}
+
+/// IPNS name (`k51...`) and peer ID (`12D3KooW...`) of an ed25519 public key.
+pub fn ed25519_names(public_key: &[u8; 32]) -> (String, String) {
+    let mut pb = vec![0x08, 0x01, 0x12, 0x20];
+    pb.extend_from_slice(public_key);
+    let mut mh = vec![0x00, pb.len() as u8];
+    mh.extend_from_slice(&pb);
+    let peer_id = bs58::encode(&mh).into_string();
+    let mut cid = vec![1u8];
+    varint(LIBP2P_KEY, &mut cid);
+    cid.extend_from_slice(&mh);
+    (format!("k{}", base36_encode(&cid)), peer_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+
+    fn v0() -> AddOptions {
+        AddOptions::default()
+    }
+
+    fn seeded(seed: &str, len: usize) -> Vec<u8> {
+        let key: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
+        let mut c = chacha20::ChaCha20::new(&key.into(), &[0u8; 12].into());
+        let mut buf = vec![0u8; len];
+        c.apply_keystream(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn vectors_small_files() {
+        assert_eq!(file(b"hello world", &v0()).0.cid, "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+        let v1 = AddOptions { cid_version: 1, raw_leaves: true, ..v0() };
+        assert_eq!(file(b"hello world", &v1).0.cid, "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
+        let v1pb = AddOptions { cid_version: 1, raw_leaves: false, ..v0() };
+        assert_eq!(file(b"hello world", &v1pb).0.cid, "bafybeihykld7uyxzogax6vgyvag42y7464eywpf55gxi5qpoisibh3c5wa");
+        let (n, _) = file(b"Hello Worlds!\n", &v0());
+        assert_eq!(n.cid, "QmVr26fY1tKyspEJBniVhqxQeEjhF78XerGiqWAwraVLQH");
+        assert_eq!(n.size, 22);
+        assert_eq!(file(b"Helloo Worlds!\n", &v0()).0.cid, "Qmf35k66MZNW2GijohUmXQEWKZU4cCGTCwK6idfnt152wJ");
+        assert_eq!(file(b"", &v0()).0.cid, "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
+        assert_eq!(file(b"", &v1).0.cid, "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        assert_eq!(file(b"IPFS\n", &v0()).0.cid, "QmdFyxZXsFiP4csgfM5uPu99AvFiKH62CSPDw5TP92nr7w");
+        // cid-base=base32 upgrades v0 to v1 (dag-pb leaf).
+        assert_eq!(file(b"base32 test\n", &v1pb).0.cid, "bafybeibyosqxljd2eptb4ebbtvk7pb4aoxzqa6ttdsflty6rsslz5y6i34");
+    }
+
+    #[test]
+    fn vectors_directories() {
+        let planets = |o: &AddOptions| {
+            let mars = file(b"Hello Mars!\n", o).0;
+            let venus = file(b"Hello Venus!\n", o).0;
+            let d = directory(&[("venus.txt".into(), venus.clone()), ("mars.txt".into(), mars.clone())], o).0;
+            (d, mars, venus)
+        };
+        let (d, mars, venus) = planets(&v0());
+        assert_eq!(d.cid, "QmWSgS32xQEcXMeqd3YPJLrNBLSdsfYCep2U7CFkyrjXwY");
+        assert_eq!(mars.cid, "QmPrrHqJzto9m7SyiRzarwkqPcCSsKR2EB1AyqJfe8L8tN");
+        assert_eq!(venus.cid, "QmU5kp3BH3B8tnWUU2Pikdb2maksBNkb92FHRr56hyghh4");
+        assert_eq!(planets(&AddOptions { cid_version: 1, raw_leaves: true, ..v0() }).0.cid, "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi");
+        let (d, mars, _) = planets(&AddOptions { raw_leaves: true, ..v0() });
+        assert_eq!(d.cid, "QmfWfQfKCY5Ukv9peBbxM5vqWM9BzmqUSXvdCgjT2wsiBT");
+        assert_eq!(mars.cid, "bafkreibmlvvgdyihetgocpof6xk64kjjzdeq2e4c7hqs3krdheosk4tgj4");
+        let empty = file(b"", &v0()).0;
+        assert_eq!(directory(&[("example.jpg".into(), empty)], &v0()).0.cid, "QmaG4FuMqEBnQNn3C8XJ5bpW8kLs7zq2ZXgHptJHbKDDVx");
+    }
+
+    #[test]
+    fn vectors_chunked_and_balanced() {
+        assert_eq!(file(&seeded("chunk-v0-seed", 262_144), &v0()).0.cid, "QmWmRj3dFDZdb6ABvbmKhEL6TmPbAfBZ1t5BxsEyJrcZhE");
+        assert_eq!(file(&seeded("chunk-v0-seed", 262_145), &v0()).0.cid, "QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQNWoRkJ");
+        let big = seeded("v0-seed", 174 * 262_144 + 1);
+        assert_eq!(file(&big[..174 * 262_144], &v0()).0.cid, "QmUbBALi174SnogsUzLpYbD4xPiBSFANF4iztWCsHbMKh2");
+        assert_eq!(file(&big, &v0()).0.cid, "QmV81WL765sC8DXsRhE5fJv2rwhS4icHRaf3J9Zk5FdRnW");
+        let o = AddOptions { cid_version: 1, raw_leaves: true, chunk: 1_048_576 };
+        assert_eq!(file(&seeded("chunk-v1-seed", 1_048_577), &o).0.cid, "bafybeigmix7t42i6jacydtquhet7srwvgpizfg7gjbq7627d35mjomtu64");
+    }
+
+    #[test]
+    fn parse_round_trips_and_names_have_their_shape() {
+        let n = file(b"hello world", &v0()).0;
+        assert_eq!(parse(&n.cid).unwrap().1, n.bytes);
+        let n1 = file(b"hello world", &AddOptions { cid_version: 1, raw_leaves: true, ..v0() }).0;
+        assert_eq!(parse(&n1.cid).unwrap().0, RAW);
+        assert!(parse("Qmnotacid").is_none());
+        assert!(parse("").is_none());
+        let (name, peer) = ed25519_names(&[7u8; 32]);
+        assert!(name.starts_with("k51qzi5uqu5d"), "{name}");
+        assert!(peer.starts_with("12D3KooW"), "{peer}");
+        assert_eq!(parse(&name).unwrap().0, LIBP2P_KEY);
+        assert_eq!(base36_decode(&base36_encode(&[0, 0, 1, 2, 255])).unwrap(), vec![0, 0, 1, 2, 255]);
+    }
+}
