@@ -254,7 +254,10 @@ pub fn probe(path: &Path) -> Result<AudioInfo> {
         let last = err.lines().last().unwrap_or("").trim();
         // ffprobe prefixes the input name ("file:/abs/path: ..."): the file is named already.
         let input = ffmpeg_input(path).to_string_lossy().to_string();
-        let last = last.strip_prefix(&format!("{input}: ")).unwrap_or(last).to_string();
+        let last = last
+            .strip_prefix(&format!("{input}: "))
+            .unwrap_or(last)
+            .to_string();
         return Err(bad(format!(
             "not readable audio ({})",
             if last.is_empty() {

@@ -240,7 +240,15 @@ impl Streamer {
                 }
                 (sched, Some(s))
             }
-            None => (Schedule::born(rotation.clone(), now, cfg.window_size, cfg.lookahead_segments), None),
+            None => (
+                Schedule::born(
+                    rotation.clone(),
+                    now,
+                    cfg.window_size,
+                    cfg.lookahead_segments,
+                ),
+                None,
+            ),
         };
         let uri = match (mode, &cfg.segment_uri_style) {
             (Mode::Preview, _) => UriStyle::Preview,

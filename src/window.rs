@@ -319,7 +319,12 @@ impl Schedule {
     /// had aired), so the live edge at `now` is followed by exactly `lookahead` segments.
     /// Players that ignore `#EXT-X-START` and start near the end of the playlist (e.g.
     /// ffmpeg, 3 segments from the end) then stay close to the true air time.
-    pub fn born(rotation: Arc<Rotation>, now: DateTime<Utc>, window_size: usize, lookahead: usize) -> Schedule {
+    pub fn born(
+        rotation: Arc<Rotation>,
+        now: DateTime<Utc>,
+        window_size: usize,
+        lookahead: usize,
+    ) -> Schedule {
         let history = window_size.max(1) - lookahead.min(window_size.max(1) - 1) - 1;
         let back: f64 = rotation
             .entries
@@ -847,10 +852,19 @@ mod tests {
         assert_eq!(pl.segments[0].uri, "/ipfs/Qmj1x0?filename=seg_00000.ts");
         assert_eq!(pl.segments[0].title.as_deref(), Some("Artist - j1"));
         let p0 = pl.segments[0].program_date_time.unwrap();
-        assert_eq!(pl.segments[1].program_date_time.unwrap() - p0, chrono::TimeDelta::milliseconds(4100));
+        assert_eq!(
+            pl.segments[1].program_date_time.unwrap() - p0,
+            chrono::TimeDelta::milliseconds(4100)
+        );
         let start = pl.start.unwrap();
-        assert!((start.time_offset + w.live_offset()).abs() < 0.01, "{} vs {}", start.time_offset, w.live_offset());
-        let ahead: f64 = w.segments[7..].iter().map(|x| x.duration).sum::<f64>() + w.live().duration;
+        assert!(
+            (start.time_offset + w.live_offset()).abs() < 0.01,
+            "{} vs {}",
+            start.time_offset,
+            w.live_offset()
+        );
+        let ahead: f64 =
+            w.segments[7..].iter().map(|x| x.duration).sum::<f64>() + w.live().duration;
         assert!((w.live_offset() - ahead).abs() < 1e-9);
     }
 

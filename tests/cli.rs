@@ -56,7 +56,8 @@ fn setup_cli(st: &Path, path_env: &str) -> (i32, String) {
     )
 }
 
-#[tokio::test]
+// Multi-threaded: the test blocks on subprocesses while the double serves them.
+#[tokio::test(flavor = "multi_thread")]
 async fn second_setup_runs_no_ffmpeg_and_makes_no_add() {
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -89,7 +90,7 @@ async fn second_setup_runs_no_ffmpeg_and_makes_no_add() {
     assert!(out.contains("0 encoded, 6 reused"), "{out}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn hostile_input_is_reported_per_file_and_the_rest_goes_on() {
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();

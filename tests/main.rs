@@ -3,6 +3,9 @@
 //! Kubo is the loopback double from `crates/kubo-double` (or a real Kubo in a temp repo
 //! when an `ipfs` binary is on PATH); audio is generated with the real ffmpeg.
 
+// Test code: a failed unwrap is a failed test with its line number.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod cli;

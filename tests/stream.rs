@@ -67,8 +67,15 @@ async fn publishes_the_live_window_under_ipns() {
     // The state file tells the console what is on air.
     let st = StreamState::load(&dir.path().join("data/state")).unwrap();
     assert!(st.is_on_air(t0()));
-    assert_eq!(st.now_playing.unwrap().item_id, "j-1");
-    assert_eq!(st.next_up[0].item_id, "t-1");
+    // Now playing is the live-edge segment's item (lookahead 2: third from the end).
+    let live = &pl.segments[pl.segments.len() - 3];
+    let np = st.now_playing.unwrap();
+    assert_eq!(Some(format!("Artist - Title {}", np.item_id)), live.title);
+    assert!(np.air_time <= t0());
+    let order = ["j-1", "t-1", "t-2", "j-1", "t-3"];
+    let pos = order.iter().position(|x| *x == np.item_id).unwrap();
+    assert_eq!(st.next_up[0].item_id, order[(pos + 1) % order.len()]);
+    assert!(st.next_up[0].air_time > t0());
     assert_eq!(st.last_publish.unwrap().cid, rec.cid);
 }
 

@@ -413,7 +413,11 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     }
     for e in std::fs::read_dir(src)? {
         let p = e?.path();
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let audio = ["ogg", "oga", "opus", "mp3", "flac", "wav", "m4a"].contains(&ext.as_str());
         if let (true, Some(name)) = (audio, p.file_name()) {
             let to = music.join(name);

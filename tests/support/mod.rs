@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub use kubo_double::{KuboDouble, TestNode};
+pub use kubo_double::TestNode;
 
 /// A Kubo RPC client for `api`.
 pub fn client(api: &str) -> Kubo {

@@ -31,7 +31,11 @@ pub struct AddOptions {
 
 impl Default for AddOptions {
     fn default() -> Self {
-        AddOptions { cid_version: 0, raw_leaves: false, chunk: DEFAULT_CHUNK }
+        AddOptions {
+            cid_version: 0,
+            raw_leaves: false,
+            chunk: DEFAULT_CHUNK,
+        }
     }
 }
 
@@ -89,7 +93,12 @@ fn make_cid(version: u8, codec: u64, block: &[u8]) -> (String, Vec<u8>) {
 
 /// Base32 lower multibase (`b` prefix) of binary CIDv1 bytes.
 pub fn cid_v1_string(bytes: &[u8]) -> String {
-    format!("b{}", data_encoding::BASE32_NOPAD.encode(bytes).to_ascii_lowercase())
+    format!(
+        "b{}",
+        data_encoding::BASE32_NOPAD
+            .encode(bytes)
+            .to_ascii_lowercase()
+    )
 }
 
 /// A dag-pb link.
@@ -140,24 +149,46 @@ fn leaf(chunk: &[u8], opts: &AddOptions, blocks: &mut Blocks) -> Node {
     if opts.raw_leaves {
         let (cid, bytes) = make_cid(1, RAW, chunk);
         blocks.push((bytes.clone(), chunk.to_vec()));
-        return Node { cid, bytes, size: chunk.len() as u64, file_size: chunk.len() as u64 };
+        return Node {
+            cid,
+            bytes,
+            size: chunk.len() as u64,
+            file_size: chunk.len() as u64,
+        };
     }
     let block = pb_node(&[], &unixfs(T_FILE, chunk, Some(chunk.len() as u64), &[]));
     let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
     let size = block.len() as u64;
     blocks.push((bytes.clone(), block));
-    Node { cid, bytes, size, file_size: chunk.len() as u64 }
+    Node {
+        cid,
+        bytes,
+        size,
+        file_size: chunk.len() as u64,
+    }
 }
 
 fn internal(children: &[Node], opts: &AddOptions, blocks: &mut Blocks) -> Node {
     let file_size: u64 = children.iter().map(|c| c.file_size).sum();
     let sizes: Vec<u64> = children.iter().map(|c| c.file_size).collect();
-    let links: Vec<Link<'_>> = children.iter().map(|c| Link { hash: &c.bytes, name: "", tsize: c.size }).collect();
+    let links: Vec<Link<'_>> = children
+        .iter()
+        .map(|c| Link {
+            hash: &c.bytes,
+            name: "",
+            tsize: c.size,
+        })
+        .collect();
     let block = pb_node(&links, &unixfs(T_FILE, &[], Some(file_size), &sizes));
     let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
     let size = block.len() as u64 + children.iter().map(|c| c.size).sum::<u64>();
     blocks.push((bytes.clone(), block));
-    Node { cid, bytes, size, file_size }
+    Node {
+        cid,
+        bytes,
+        size,
+        file_size,
+    }
 }
 
 /// Imports `data` as a UnixFS file (balanced layout, go-unixfs `balanced.Layout`);
@@ -176,7 +207,12 @@ pub fn file(data: &[u8], opts: &AddOptions) -> (Node, Blocks) {
                 let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
                 let size = block.len() as u64;
                 blocks.push((bytes.clone(), block));
-                Node { cid, bytes, size, file_size: 0 }
+                Node {
+                    cid,
+                    bytes,
+                    size,
+                    file_size: 0,
+                }
             }
         }
         Some(first) => {
@@ -195,7 +231,13 @@ pub fn file(data: &[u8], opts: &AddOptions) -> (Node, Blocks) {
 }
 
 /// `fillNodeRec`: adds children of `depth` to `children` until full or out of data.
-fn fill<'a, I: Iterator<Item = &'a [u8]>>(children: &mut Vec<Node>, depth: usize, chunks: &mut std::iter::Peekable<I>, opts: &AddOptions, blocks: &mut Blocks) {
+fn fill<'a, I: Iterator<Item = &'a [u8]>>(
+    children: &mut Vec<Node>,
+    depth: usize,
+    chunks: &mut std::iter::Peekable<I>,
+    opts: &AddOptions,
+    blocks: &mut Blocks,
+) {
     while children.len() < MAX_LINKS && chunks.peek().is_some() {
         if depth == 1 {
             if let Some(c) = chunks.next() {
@@ -213,11 +255,26 @@ fn fill<'a, I: Iterator<Item = &'a [u8]>>(children: &mut Vec<Node>, depth: usize
 pub fn directory(entries: &[(String, Node)], opts: &AddOptions) -> (Node, Blocks) {
     let mut sorted: Vec<&(String, Node)> = entries.iter().collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let links: Vec<Link<'_>> = sorted.iter().map(|(n, c)| Link { hash: &c.bytes, name: n, tsize: c.size }).collect();
+    let links: Vec<Link<'_>> = sorted
+        .iter()
+        .map(|(n, c)| Link {
+            hash: &c.bytes,
+            name: n,
+            tsize: c.size,
+        })
+        .collect();
     let block = pb_node(&links, &unixfs(T_DIRECTORY, &[], None, &[]));
     let (cid, bytes) = make_cid(opts.cid_version, DAG_PB, &block);
     let size = block.len() as u64 + sorted.iter().map(|(_, c)| c.size).sum::<u64>();
-    (Node { cid: cid.clone(), bytes: bytes.clone(), size, file_size: 0 }, vec![(bytes, block)])
+    (
+        Node {
+            cid: cid.clone(),
+            bytes: bytes.clone(),
+            size,
+            file_size: 0,
+        },
+        vec![(bytes, block)],
+    )
 }
 
 /// Decodes a CID string (`Qm...` v0, or multibase `b...` base32 / `k...` base36 /
@@ -229,7 +286,9 @@ pub fn parse(s: &str) -> Option<(u64, Vec<u8>)> {
     }
     let mut chars = s.chars();
     let bytes = match chars.next()? {
-        'b' => data_encoding::BASE32_NOPAD.decode(chars.as_str().to_ascii_uppercase().as_bytes()).ok()?,
+        'b' => data_encoding::BASE32_NOPAD
+            .decode(chars.as_str().to_ascii_uppercase().as_bytes())
+            .ok()?,
         'k' => base36_decode(chars.as_str())?,
         'z' => bs58::decode(chars.as_str()).into_vec().ok()?,
         _ => return None,
@@ -331,20 +390,52 @@ mod tests {
 
     #[test]
     fn vectors_small_files() {
-        assert_eq!(file(b"hello world", &v0()).0.cid, "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
-        let v1 = AddOptions { cid_version: 1, raw_leaves: true, ..v0() };
-        assert_eq!(file(b"hello world", &v1).0.cid, "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
-        let v1pb = AddOptions { cid_version: 1, raw_leaves: false, ..v0() };
-        assert_eq!(file(b"hello world", &v1pb).0.cid, "bafybeihykld7uyxzogax6vgyvag42y7464eywpf55gxi5qpoisibh3c5wa");
+        assert_eq!(
+            file(b"hello world", &v0()).0.cid,
+            "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"
+        );
+        let v1 = AddOptions {
+            cid_version: 1,
+            raw_leaves: true,
+            ..v0()
+        };
+        assert_eq!(
+            file(b"hello world", &v1).0.cid,
+            "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+        );
+        let v1pb = AddOptions {
+            cid_version: 1,
+            raw_leaves: false,
+            ..v0()
+        };
+        assert_eq!(
+            file(b"hello world", &v1pb).0.cid,
+            "bafybeihykld7uyxzogax6vgyvag42y7464eywpf55gxi5qpoisibh3c5wa"
+        );
         let (n, _) = file(b"Hello Worlds!\n", &v0());
         assert_eq!(n.cid, "QmVr26fY1tKyspEJBniVhqxQeEjhF78XerGiqWAwraVLQH");
         assert_eq!(n.size, 22);
-        assert_eq!(file(b"Helloo Worlds!\n", &v0()).0.cid, "Qmf35k66MZNW2GijohUmXQEWKZU4cCGTCwK6idfnt152wJ");
-        assert_eq!(file(b"", &v0()).0.cid, "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
-        assert_eq!(file(b"", &v1).0.cid, "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
-        assert_eq!(file(b"IPFS\n", &v0()).0.cid, "QmdFyxZXsFiP4csgfM5uPu99AvFiKH62CSPDw5TP92nr7w");
+        assert_eq!(
+            file(b"Helloo Worlds!\n", &v0()).0.cid,
+            "Qmf35k66MZNW2GijohUmXQEWKZU4cCGTCwK6idfnt152wJ"
+        );
+        assert_eq!(
+            file(b"", &v0()).0.cid,
+            "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+        );
+        assert_eq!(
+            file(b"", &v1).0.cid,
+            "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        );
+        assert_eq!(
+            file(b"IPFS\n", &v0()).0.cid,
+            "QmdFyxZXsFiP4csgfM5uPu99AvFiKH62CSPDw5TP92nr7w"
+        );
         // cid-base=base32 upgrades v0 to v1 (dag-pb leaf).
-        assert_eq!(file(b"base32 test\n", &v1pb).0.cid, "bafybeibyosqxljd2eptb4ebbtvk7pb4aoxzqa6ttdsflty6rsslz5y6i34");
+        assert_eq!(
+            file(b"base32 test\n", &v1pb).0.cid,
+            "bafybeibyosqxljd2eptb4ebbtvk7pb4aoxzqa6ttdsflty6rsslz5y6i34"
+        );
     }
 
     #[test]
@@ -352,37 +443,89 @@ mod tests {
         let planets = |o: &AddOptions| {
             let mars = file(b"Hello Mars!\n", o).0;
             let venus = file(b"Hello Venus!\n", o).0;
-            let d = directory(&[("venus.txt".into(), venus.clone()), ("mars.txt".into(), mars.clone())], o).0;
+            let d = directory(
+                &[
+                    ("venus.txt".into(), venus.clone()),
+                    ("mars.txt".into(), mars.clone()),
+                ],
+                o,
+            )
+            .0;
             (d, mars, venus)
         };
         let (d, mars, venus) = planets(&v0());
         assert_eq!(d.cid, "QmWSgS32xQEcXMeqd3YPJLrNBLSdsfYCep2U7CFkyrjXwY");
         assert_eq!(mars.cid, "QmPrrHqJzto9m7SyiRzarwkqPcCSsKR2EB1AyqJfe8L8tN");
         assert_eq!(venus.cid, "QmU5kp3BH3B8tnWUU2Pikdb2maksBNkb92FHRr56hyghh4");
-        assert_eq!(planets(&AddOptions { cid_version: 1, raw_leaves: true, ..v0() }).0.cid, "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi");
-        let (d, mars, _) = planets(&AddOptions { raw_leaves: true, ..v0() });
+        assert_eq!(
+            planets(&AddOptions {
+                cid_version: 1,
+                raw_leaves: true,
+                ..v0()
+            })
+            .0
+            .cid,
+            "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi"
+        );
+        let (d, mars, _) = planets(&AddOptions {
+            raw_leaves: true,
+            ..v0()
+        });
         assert_eq!(d.cid, "QmfWfQfKCY5Ukv9peBbxM5vqWM9BzmqUSXvdCgjT2wsiBT");
-        assert_eq!(mars.cid, "bafkreibmlvvgdyihetgocpof6xk64kjjzdeq2e4c7hqs3krdheosk4tgj4");
+        assert_eq!(
+            mars.cid,
+            "bafkreibmlvvgdyihetgocpof6xk64kjjzdeq2e4c7hqs3krdheosk4tgj4"
+        );
         let empty = file(b"", &v0()).0;
-        assert_eq!(directory(&[("example.jpg".into(), empty)], &v0()).0.cid, "QmaG4FuMqEBnQNn3C8XJ5bpW8kLs7zq2ZXgHptJHbKDDVx");
+        assert_eq!(
+            directory(&[("example.jpg".into(), empty)], &v0()).0.cid,
+            "QmaG4FuMqEBnQNn3C8XJ5bpW8kLs7zq2ZXgHptJHbKDDVx"
+        );
     }
 
     #[test]
     fn vectors_chunked_and_balanced() {
-        assert_eq!(file(&seeded("chunk-v0-seed", 262_144), &v0()).0.cid, "QmWmRj3dFDZdb6ABvbmKhEL6TmPbAfBZ1t5BxsEyJrcZhE");
-        assert_eq!(file(&seeded("chunk-v0-seed", 262_145), &v0()).0.cid, "QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQNWoRkJ");
+        assert_eq!(
+            file(&seeded("chunk-v0-seed", 262_144), &v0()).0.cid,
+            "QmWmRj3dFDZdb6ABvbmKhEL6TmPbAfBZ1t5BxsEyJrcZhE"
+        );
+        assert_eq!(
+            file(&seeded("chunk-v0-seed", 262_145), &v0()).0.cid,
+            "QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQNWoRkJ"
+        );
         let big = seeded("v0-seed", 174 * 262_144 + 1);
-        assert_eq!(file(&big[..174 * 262_144], &v0()).0.cid, "QmUbBALi174SnogsUzLpYbD4xPiBSFANF4iztWCsHbMKh2");
-        assert_eq!(file(&big, &v0()).0.cid, "QmV81WL765sC8DXsRhE5fJv2rwhS4icHRaf3J9Zk5FdRnW");
-        let o = AddOptions { cid_version: 1, raw_leaves: true, chunk: 1_048_576 };
-        assert_eq!(file(&seeded("chunk-v1-seed", 1_048_577), &o).0.cid, "bafybeigmix7t42i6jacydtquhet7srwvgpizfg7gjbq7627d35mjomtu64");
+        assert_eq!(
+            file(&big[..174 * 262_144], &v0()).0.cid,
+            "QmUbBALi174SnogsUzLpYbD4xPiBSFANF4iztWCsHbMKh2"
+        );
+        assert_eq!(
+            file(&big, &v0()).0.cid,
+            "QmV81WL765sC8DXsRhE5fJv2rwhS4icHRaf3J9Zk5FdRnW"
+        );
+        let o = AddOptions {
+            cid_version: 1,
+            raw_leaves: true,
+            chunk: 1_048_576,
+        };
+        assert_eq!(
+            file(&seeded("chunk-v1-seed", 1_048_577), &o).0.cid,
+            "bafybeigmix7t42i6jacydtquhet7srwvgpizfg7gjbq7627d35mjomtu64"
+        );
     }
 
     #[test]
     fn parse_round_trips_and_names_have_their_shape() {
         let n = file(b"hello world", &v0()).0;
         assert_eq!(parse(&n.cid).unwrap().1, n.bytes);
-        let n1 = file(b"hello world", &AddOptions { cid_version: 1, raw_leaves: true, ..v0() }).0;
+        let n1 = file(
+            b"hello world",
+            &AddOptions {
+                cid_version: 1,
+                raw_leaves: true,
+                ..v0()
+            },
+        )
+        .0;
         assert_eq!(parse(&n1.cid).unwrap().0, RAW);
         assert!(parse("Qmnotacid").is_none());
         assert!(parse("").is_none());
@@ -390,6 +533,9 @@ mod tests {
         assert!(name.starts_with("k51qzi5uqu5d"), "{name}");
         assert!(peer.starts_with("12D3KooW"), "{peer}");
         assert_eq!(parse(&name).unwrap().0, LIBP2P_KEY);
-        assert_eq!(base36_decode(&base36_encode(&[0, 0, 1, 2, 255])).unwrap(), vec![0, 0, 1, 2, 255]);
+        assert_eq!(
+            base36_decode(&base36_encode(&[0, 0, 1, 2, 255])).unwrap(),
+            vec![0, 0, 1, 2, 255]
+        );
     }
 }

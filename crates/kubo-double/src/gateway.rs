@@ -15,17 +15,32 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 fn cors(h: &mut HeaderMap) {
     h.insert("Access-Control-Allow-Origin", HeaderValue::from_static("*"));
-    h.insert("Access-Control-Allow-Methods", HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    h.insert(
+        "Access-Control-Allow-Methods",
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
     for v in ["Content-Type", "Range", "User-Agent", "X-Requested-With"] {
         h.append("Access-Control-Allow-Headers", HeaderValue::from_static(v));
     }
-    for v in ["Content-Length", "Content-Range", "X-Chunked-Output", "X-Ipfs-Path", "X-Ipfs-Roots", "X-Stream-Output"] {
+    for v in [
+        "Content-Length",
+        "Content-Range",
+        "X-Chunked-Output",
+        "X-Ipfs-Path",
+        "X-Ipfs-Roots",
+        "X-Stream-Output",
+    ] {
         h.append("Access-Control-Expose-Headers", HeaderValue::from_static(v));
     }
 }
 
 fn text(status: StatusCode, body: String) -> Response {
-    let mut r = (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response();
     cors(r.headers_mut());
     r
 }
@@ -51,7 +66,9 @@ fn content_type(ext: Option<&str>, data: &[u8]) -> Option<&'static str> {
     }
     Some(if data.starts_with(b"#EXTM3U") {
         "application/vnd.apple.mpegurl"
-    } else if std::str::from_utf8(&data[..data.len().min(512)]).is_ok() && !data.iter().take(512).any(|b| *b == 0) {
+    } else if std::str::from_utf8(&data[..data.len().min(512)]).is_ok()
+        && !data.iter().take(512).any(|b| *b == 0)
+    {
         "text/plain; charset=utf-8"
     } else {
         "application/octet-stream"
@@ -60,7 +77,9 @@ fn content_type(ext: Option<&str>, data: &[u8]) -> Option<&'static str> {
 
 /// RFC 7231 date of a system time.
 fn http_date(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     // Civil from days (Howard Hinnant).
@@ -74,18 +93,33 @@ fn http_date(t: std::time::SystemTime) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(m - 1) as usize];
-    format!("{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} GMT", rem / 3600, rem % 3600 / 60, rem % 60)
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    format!(
+        "{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
-async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn handle(
+    axum::extract::State(sh): axum::extract::State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if method == Method::OPTIONS {
         let mut r = StatusCode::OK.into_response();
         cors(r.headers_mut());
         return r;
     }
     if method != Method::GET && method != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, format!("Method {method} not allowed: read only access\n"));
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Method {method} not allowed: read only access\n"),
+        );
     }
     let delay = get(&sh.faults.gateway_delay).unwrap_or_default();
     if !delay.is_zero() {
@@ -95,7 +129,8 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return text(status, format!("{code} injected by the Kubo double\n"));
     }
-    let path = crate::rpc::query_unescape(&uri.path().replace('+', "%2B")).unwrap_or_else(|| uri.path().to_string());
+    let path = crate::rpc::query_unescape(&uri.path().replace('+', "%2B"))
+        .unwrap_or_else(|| uri.path().to_string());
     let query = uri.query().unwrap_or("");
     let filename = query
         .split('&')
@@ -106,9 +141,16 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
         let lag = get(&sh.faults.ipns_lag).unwrap_or_default();
         let rec = sh.store.lock().ok().and_then(|s| s.ipns_at(name, lag));
         let Some(rec) = rec else {
-            return text(StatusCode::INTERNAL_SERVER_ERROR, format!("failed to resolve /ipns/{name}: could not resolve name\n"));
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to resolve /ipns/{name}: could not resolve name\n"),
+            );
         };
-        let sub = if sub.is_empty() { String::new() } else { format!("/{sub}") };
+        let sub = if sub.is_empty() {
+            String::new()
+        } else {
+            format!("/{sub}")
+        };
         (format!("{}{sub}", rec.value), Some((rec.ttl, rec.wall)))
     } else if path.starts_with("/ipfs/") {
         (path.clone(), None)
@@ -118,10 +160,19 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
     let resolved = sh.store.lock().ok().map(|s| s.resolve(&ipfs_path));
     let (entry, roots) = match resolved {
         Some(Ok(x)) => x,
-        Some(Err(e)) if e.contains("invalid") => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
-        Some(Err(e)) if e.contains("no link named") => return text(StatusCode::NOT_FOUND, format!("{e}\n")),
+        Some(Err(e)) if e.contains("invalid") => {
+            return text(StatusCode::BAD_REQUEST, format!("{e}\n"))
+        }
+        Some(Err(e)) if e.contains("no link named") => {
+            return text(StatusCode::NOT_FOUND, format!("{e}\n"))
+        }
         Some(Err(e)) => return text(StatusCode::GATEWAY_TIMEOUT, format!("{e}\n")),
-        None => return text(StatusCode::INTERNAL_SERVER_ERROR, "store unavailable\n".into()),
+        None => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store unavailable\n".into(),
+            )
+        }
     };
     let mut h = HeaderMap::new();
     cors(&mut h);
@@ -141,7 +192,10 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
             }
         }
         None => {
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=29030400, immutable"));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=29030400, immutable"),
+            );
         }
     }
     let last_cid = roots.last().cloned().unwrap_or_default();
@@ -155,17 +209,26 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
                 return r;
             }
             if children.iter().any(|(n, _, _)| n == "index.html") {
-                let p = format!("{}index.html", ipfs_path.trim_end_matches('/').to_string() + "/");
+                let p = format!(
+                    "{}index.html",
+                    ipfs_path.trim_end_matches('/').to_string() + "/"
+                );
                 let idx = sh.store.lock().ok().and_then(|s| s.resolve(&p).ok());
                 match idx {
                     Some((Entry::File(b), _)) => {
-                        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                        h.insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/html; charset=utf-8"),
+                        );
                         b
                     }
                     _ => return text(StatusCode::NOT_FOUND, "no index.html\n".into()),
                 }
             } else {
-                let list: String = children.iter().map(|(n, _, c)| format!("<li><a href=\"{n}\">{n}</a> {c}</li>")).collect();
+                let list: String = children
+                    .iter()
+                    .map(|(n, _, c)| format!("<li><a href=\"{n}\">{n}</a> {c}</li>"))
+                    .collect();
                 h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
                 Arc::new(format!("<!DOCTYPE html><html><body><h1>Index of {path}</h1><ul>{list}</ul></body></html>").into_bytes())
             }
@@ -173,7 +236,11 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
         Entry::File(b) => b,
     };
     let etag = format!("\"{last_cid}\"");
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -181,14 +248,20 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
     }
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(f) = &filename {
-        if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{f}\"; filename*=UTF-8''{f}")) {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("inline; filename=\"{f}\"; filename*=UTF-8''{f}"))
+        {
             h.insert(header::CONTENT_DISPOSITION, v);
         }
     }
     let total = bytes.len();
     let mut status = StatusCode::OK;
     let (mut start, mut end) = (0usize, total);
-    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("bytes=")) {
+    if let Some(range) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+    {
         let first = range.split(',').next().unwrap_or("");
         if let Some((a, b)) = first.split_once('-') {
             let (s, e) = if a.is_empty() {
@@ -208,7 +281,9 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
             }
             status = StatusCode::PARTIAL_CONTENT;
             (start, end) = (s, e.max(s));
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{total}", end.saturating_sub(1))) {
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("bytes {start}-{}/{total}", end.saturating_sub(1)))
+            {
                 h.insert(header::CONTENT_RANGE, v);
             }
         }
@@ -218,7 +293,10 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
         // the root CID; content sniffing only when the range starts at 0.
         let seg_ext = filename
             .as_deref()
-            .or_else(|| (ipfs_path.trim_start_matches("/ipfs/").contains('/')).then(|| path.rsplit('/').next().unwrap_or("")))
+            .or_else(|| {
+                (ipfs_path.trim_start_matches("/ipfs/").contains('/'))
+                    .then(|| path.rsplit('/').next().unwrap_or(""))
+            })
             .and_then(|f| f.rsplit_once('.').map(|(_, e)| e));
         let sniff = if start == 0 { Some(&bytes[..]) } else { None };
         let ct = match (seg_ext, sniff) {
@@ -234,6 +312,10 @@ async fn handle(axum::extract::State(sh): axum::extract::State<Arc<Shared>>, met
     if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {
         h.insert(header::CONTENT_LENGTH, v);
     }
-    let body = if method == Method::HEAD { Body::empty() } else { Body::from(bytes[start..end].to_vec()) };
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(bytes[start..end].to_vec())
+    };
     (status, h, body).into_response()
 }

@@ -82,7 +82,9 @@ impl Faults {
     /// on the same ports with everything stored kept.
     pub async fn set_down(&self, down: bool) {
         let mut guard = self.servers.lock().await;
-        let Some(servers) = guard.as_mut() else { return };
+        let Some(servers) = guard.as_mut() else {
+            return;
+        };
         if down {
             servers.stop().await;
         } else if servers.tasks.is_empty() {
@@ -101,12 +103,18 @@ struct Servers {
     api: SocketAddr,
     gateway: SocketAddr,
     shared: Arc<Shared>,
-    tasks: Vec<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    tasks: Vec<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl std::fmt::Debug for Servers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Servers").field("api", &self.api).field("gateway", &self.gateway).finish()
+        f.debug_struct("Servers")
+            .field("api", &self.api)
+            .field("gateway", &self.gateway)
+            .finish()
     }
 }
 
@@ -116,7 +124,10 @@ impl Servers {
         let gw = tokio::net::TcpListener::bind(self.gateway).await?;
         self.api = api.local_addr()?;
         self.gateway = gw.local_addr()?;
-        for (listener, app) in [(api, rpc::router(self.shared.clone())), (gw, gateway::router(self.shared.clone()))] {
+        for (listener, app) in [
+            (api, rpc::router(self.shared.clone())),
+            (gw, gateway::router(self.shared.clone())),
+        ] {
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let h = tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
@@ -154,7 +165,10 @@ pub struct KuboDouble {
 
 impl std::fmt::Debug for KuboDouble {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KuboDouble").field("api", &self.api).field("gateway", &self.gateway).finish()
+        f.debug_struct("KuboDouble")
+            .field("api", &self.api)
+            .field("gateway", &self.gateway)
+            .finish()
     }
 }
 
@@ -163,7 +177,11 @@ impl KuboDouble {
     ///
     /// Errors: when a port cannot be bound.
     pub async fn start() -> std::io::Result<KuboDouble> {
-        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?, "127.0.0.1:0".parse().map_err(std::io::Error::other)?).await
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+        )
+        .await
     }
 
     /// Starts on the given loopback addresses (port 0 = any free port).
@@ -171,16 +189,31 @@ impl KuboDouble {
     /// Errors: a non-loopback address, or a port that cannot be bound.
     pub async fn start_on(api: SocketAddr, gateway: SocketAddr) -> std::io::Result<KuboDouble> {
         if !api.ip().is_loopback() || !gateway.ip().is_loopback() {
-            return Err(std::io::Error::other("the Kubo double only listens on loopback"));
+            return Err(std::io::Error::other(
+                "the Kubo double only listens on loopback",
+            ));
         }
         let faults = Arc::new(Faults::default());
-        let shared = Arc::new(Shared { store: Mutex::new(Store::new()), faults: faults.clone(), api_port: Mutex::new(0) });
-        let mut servers = Servers { api, gateway, shared: shared.clone(), tasks: Vec::new() };
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::new()),
+            faults: faults.clone(),
+            api_port: Mutex::new(0),
+        });
+        let mut servers = Servers {
+            api,
+            gateway,
+            shared: shared.clone(),
+            tasks: Vec::new(),
+        };
         servers.start().await?;
         set(&shared.api_port, servers.api.port());
         let (api, gateway) = (servers.api, servers.gateway);
         *faults.servers.lock().await = Some(servers);
-        Ok(KuboDouble { shared, api, gateway })
+        Ok(KuboDouble {
+            shared,
+            api,
+            gateway,
+        })
     }
 
     /// `http://127.0.0.1:<port>` of the RPC API.
@@ -209,7 +242,10 @@ impl KuboDouble {
 
     /// Number of `/api/v0/add` requests received (requests, not files).
     pub fn add_requests(&self) -> usize {
-        self.rpc_calls().iter().filter(|(p, _)| p == "/api/v0/add").count()
+        self.rpc_calls()
+            .iter()
+            .filter(|(p, _)| p == "/api/v0/add")
+            .count()
     }
 
     /// CIDs pinned recursively now, as they were printed when added.
@@ -219,7 +255,8 @@ impl KuboDouble {
 
     /// Bytes of a file stored under `cid` (any CID form), if any.
     pub fn file_bytes(&self, cid: &str) -> Option<Vec<u8>> {
-        self.with_store(|s| s.file(cid).map(|b| b.to_vec())).flatten()
+        self.with_store(|s| s.file(cid).map(|b| b.to_vec()))
+            .flatten()
     }
 
     /// Current value (e.g. `/ipfs/Qm...`) published under the IPNS name, if any.
@@ -298,11 +335,16 @@ pub struct RealKubo {
 impl RealKubo {
     /// Whether an `ipfs` binary is on PATH.
     pub fn available() -> bool {
-        std::process::Command::new("ipfs").arg("version").output().is_ok_and(|o| o.status.success())
+        std::process::Command::new("ipfs")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     fn free_port() -> std::io::Result<u16> {
-        Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
     }
 
     /// `ipfs init --profile=test`, ports set with `ipfs config`, `Ipns.MaxCacheTTL` 1s,
@@ -310,19 +352,37 @@ impl RealKubo {
     ///
     /// Errors: when a step fails or the daemon does not answer.
     pub async fn start() -> std::io::Result<RealKubo> {
-        let repo = std::env::temp_dir().join(format!("kubo-test-{}-{}", std::process::id(), rand::random::<u32>()));
+        let repo = std::env::temp_dir().join(format!(
+            "kubo-test-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         let (api, gateway) = (Self::free_port()?, Self::free_port()?);
         let ipfs = |args: &[&str]| -> std::io::Result<()> {
-            let out = std::process::Command::new("ipfs").args(args).env("IPFS_PATH", &repo).output()?;
+            let out = std::process::Command::new("ipfs")
+                .args(args)
+                .env("IPFS_PATH", &repo)
+                .output()?;
             if out.status.success() {
                 Ok(())
             } else {
-                Err(std::io::Error::other(format!("ipfs {args:?}: {}", String::from_utf8_lossy(&out.stderr))))
+                Err(std::io::Error::other(format!(
+                    "ipfs {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )))
             }
         };
         ipfs(&["init", "--profile=test"])?;
-        ipfs(&["config", "Addresses.API", &format!("/ip4/127.0.0.1/tcp/{api}")])?;
-        ipfs(&["config", "Addresses.Gateway", &format!("/ip4/127.0.0.1/tcp/{gateway}")])?;
+        ipfs(&[
+            "config",
+            "Addresses.API",
+            &format!("/ip4/127.0.0.1/tcp/{api}"),
+        ])?;
+        ipfs(&[
+            "config",
+            "Addresses.Gateway",
+            &format!("/ip4/127.0.0.1/tcp/{gateway}"),
+        ])?;
         ipfs(&["config", "Ipns.MaxCacheTTL", "1s"])?;
         let child = std::process::Command::new("ipfs")
             .args(["daemon", "--offline"])
@@ -330,15 +390,24 @@ impl RealKubo {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()?;
-        let node = RealKubo { child, repo, api, gateway };
+        let node = RealKubo {
+            child,
+            repo,
+            api,
+            gateway,
+        };
         for _ in 0..150 {
-            let ok = tokio::net::TcpStream::connect(("127.0.0.1", api)).await.is_ok();
+            let ok = tokio::net::TcpStream::connect(("127.0.0.1", api))
+                .await
+                .is_ok();
             if ok {
                 return Ok(node);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Err(std::io::Error::other("ipfs daemon did not answer within 30 s"))
+        Err(std::io::Error::other(
+            "ipfs daemon did not answer within 30 s",
+        ))
     }
 
     /// RPC API base URL.

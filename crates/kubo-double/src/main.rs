@@ -29,7 +29,11 @@ async fn main() -> std::process::ExitCode {
     }
     match kubo_double::KuboDouble::start_on(api, gateway).await {
         Ok(d) => {
-            println!("Kubo double: RPC API {} gateway {} (Ctrl-C stops it)", d.api_url(), d.gateway_url());
+            println!(
+                "Kubo double: RPC API {} gateway {} (Ctrl-C stops it)",
+                d.api_url(),
+                d.gateway_url()
+            );
             let _ = tokio::signal::ctrl_c().await;
             d.shutdown().await;
             std::process::ExitCode::SUCCESS

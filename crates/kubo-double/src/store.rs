@@ -56,7 +56,13 @@ impl Default for Store {
 impl Store {
     /// An empty node with its `self` key.
     pub fn new() -> Store {
-        let mut s = Store { calls: Vec::new(), entries: HashMap::new(), pins: HashMap::new(), keys: Vec::new(), ipns: HashMap::new() };
+        let mut s = Store {
+            calls: Vec::new(),
+            entries: HashMap::new(),
+            pins: HashMap::new(),
+            keys: Vec::new(),
+            ipns: HashMap::new(),
+        };
         s.new_key("self");
         s
     }
@@ -64,7 +70,12 @@ impl Store {
     pub(crate) fn new_key(&mut self, name: &str) -> KeyInfo {
         let public_key: [u8; 32] = rand::random();
         let (ipns_name, peer_id) = cid::ed25519_names(&public_key);
-        let k = KeyInfo { name: name.to_string(), ipns_name, peer_id, public_key };
+        let k = KeyInfo {
+            name: name.to_string(),
+            ipns_name,
+            peer_id,
+            public_key,
+        };
         self.keys.push(k.clone());
         k
     }
@@ -89,31 +100,50 @@ impl Store {
     /// Resolves `/ipfs/<cid>[/a/b]` (or a bare CID) to its entry and the CIDs along the
     /// path. Errors are Kubo's messages.
     pub(crate) fn resolve(&self, path: &str) -> Result<(Entry, Vec<String>), String> {
-        let p = path.strip_prefix("/ipfs/").unwrap_or(path.trim_start_matches('/'));
+        let p = path
+            .strip_prefix("/ipfs/")
+            .unwrap_or(path.trim_start_matches('/'));
         let mut parts = p.split('/').filter(|s| !s.is_empty());
-        let root = parts.next().ok_or_else(|| "invalid path: empty".to_string())?;
-        let key = Self::key_of(root).ok_or_else(|| format!("invalid path {path:?}: invalid cid"))?;
-        let mut entry = self.entries.get(&key).cloned().ok_or_else(|| "block was not found locally (offline): ipld: could not find node".to_string())?;
+        let root = parts
+            .next()
+            .ok_or_else(|| "invalid path: empty".to_string())?;
+        let key =
+            Self::key_of(root).ok_or_else(|| format!("invalid path {path:?}: invalid cid"))?;
+        let mut entry = self.entries.get(&key).cloned().ok_or_else(|| {
+            "block was not found locally (offline): ipld: could not find node".to_string()
+        })?;
         let mut along = vec![root.to_string()];
         for name in parts {
             let Entry::Dir(children) = &entry else {
                 return Err(format!("no link named {name:?} under a file"));
             };
-            let (_, k, text) = children.iter().find(|(n, _, _)| n == name).ok_or_else(|| format!("no link named {name:?}"))?;
+            let (_, k, text) = children
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(|| format!("no link named {name:?}"))?;
             along.push(text.clone());
-            entry = self.entries.get(k).cloned().ok_or_else(|| "block was not found locally (offline)".to_string())?;
+            entry = self
+                .entries
+                .get(k)
+                .cloned()
+                .ok_or_else(|| "block was not found locally (offline)".to_string())?;
         }
         Ok((entry, along))
     }
 
     pub(crate) fn find_key(&self, name_or_id: &str) -> Option<&KeyInfo> {
-        self.keys.iter().find(|k| k.name == name_or_id || k.ipns_name == name_or_id || k.peer_id == name_or_id)
+        self.keys
+            .iter()
+            .find(|k| k.name == name_or_id || k.ipns_name == name_or_id || k.peer_id == name_or_id)
     }
 
     /// The IPNS name (`k51...`) for any accepted form (k51, peer ID).
     pub(crate) fn normalize_name(&self, name: &str) -> String {
         let n = name.trim_start_matches("/ipns/");
-        self.keys.iter().find(|k| k.peer_id == n).map_or(n.to_string(), |k| k.ipns_name.clone())
+        self.keys
+            .iter()
+            .find(|k| k.peer_id == n)
+            .map_or(n.to_string(), |k| k.ipns_name.clone())
     }
 
     pub(crate) fn ipns_current(&self, name: &str) -> Option<String> {
