@@ -22,6 +22,7 @@
 //! assert_eq!(order[0].kind, ItemKind::Jingle);
 //! ```
 
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod fsutil;

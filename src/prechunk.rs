@@ -197,6 +197,90 @@ fn pattern_escape(p: &Path) -> String {
     p.to_string_lossy().replace('%', "%%")
 }
 
+/// The normalization for a source measured at `measured` LUFS: gain to `target`,
+/// limited to [`MIN_GAIN_DB`]..[`MAX_GAIN_DB`], none for silence ([`SILENT_LUFS`]).
+pub fn loudness_for(measured: f64, target: f64) -> Loudness {
+    let gain = if measured <= SILENT_LUFS {
+        0.0
+    } else {
+        (target - measured).clamp(MIN_GAIN_DB, MAX_GAIN_DB)
+    };
+    Loudness {
+        measured_lufs: measured,
+        target_lufs: target,
+        applied_gain_db: (gain * 100.0).round() / 100.0,
+    }
+}
+
+/// The ffmpeg arguments of one encode, up to (not including) `-progress` and the output
+/// playlist: input as `file:<abs path>`, `-vn` (drops cover art), the first audio stream,
+/// resampling, the loudness gain (with a limiter when boosting), AAC at the configured
+/// bitrate/rate/channels, and the HLS muxer (`-hls_time`, `-hls_list_size 0`, MPEG-TS
+/// segments `seg_%05d.ts` in `dir`).
+pub fn encode_args(
+    job: &PrechunkJob,
+    loudness: Option<&Loudness>,
+    dir: &Path,
+) -> Vec<std::ffi::OsString> {
+    let s = &job.settings;
+    let mut filters = vec!["aresample=async=1:first_pts=0".to_string()];
+    if let Some(l) = loudness {
+        if l.applied_gain_db != 0.0 {
+            filters.push(format!("volume={:.2}dB", l.applied_gain_db));
+        }
+        if l.applied_gain_db > 0.0 {
+            // Keep boosted peaks under -0.5 dBFS.
+            filters.push("alimiter=limit=0.944:level=false:latency=true".into());
+        }
+    }
+    let mut v: Vec<std::ffi::OsString> = [
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    v.push(ffmpeg_input(&job.source));
+    let rest = [
+        "-vn".to_string(),
+        "-sn".into(),
+        "-dn".into(),
+        "-map".into(),
+        "0:a:0".into(),
+        "-map_metadata".into(),
+        "-1".into(),
+        "-af".into(),
+        filters.join(","),
+        "-c:a".into(),
+        s.codec.clone(),
+        "-b:a".into(),
+        s.bitrate.clone(),
+        "-ar".into(),
+        s.sample_rate.to_string(),
+        "-ac".into(),
+        s.channels.to_string(),
+        "-f".into(),
+        "hls".into(),
+        "-hls_time".into(),
+        s.segment_duration.to_string(),
+        "-hls_list_size".into(),
+        "0".into(),
+        "-hls_segment_type".into(),
+        "mpegts".into(),
+        "-hls_flags".into(),
+        "independent_segments".into(),
+        "-hls_segment_filename".into(),
+        format!("{}/seg_%05d.ts", pattern_escape(dir)),
+    ];
+    v.extend(rest.into_iter().map(Into::into));
+    v
+}
+
 /// Encodes one item: measures loudness (when a target is set), runs ffmpeg (HLS muxer,
 /// `-vn`, AAC at the configured bitrate/rate/channels, gain to the target with a limiter
 /// when boosting) into a temp folder beside `out_dir`, parses `-progress` into
@@ -234,84 +318,16 @@ fn encode(
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     let loudness = match s.loudness_target_lufs {
-        Some(target) => {
-            let measured = measure_loudness(&job.source)?;
-            let gain = if measured <= SILENT_LUFS {
-                0.0
-            } else {
-                (target - measured).clamp(MIN_GAIN_DB, MAX_GAIN_DB)
-            };
-            Some(Loudness {
-                measured_lufs: measured,
-                target_lufs: target,
-                applied_gain_db: (gain * 100.0).round() / 100.0,
-            })
-        }
+        Some(target) => Some(loudness_for(measure_loudness(&job.source)?, target)),
         None => None,
     };
-    let mut filters = vec!["aresample=async=1:first_pts=0".to_string()];
-    if let Some(l) = &loudness {
-        if l.applied_gain_db != 0.0 {
-            filters.push(format!("volume={:.2}dB", l.applied_gain_db));
-        }
-        if l.applied_gain_db > 0.0 {
-            // Keep boosted peaks under -0.5 dBFS.
-            filters.push("alimiter=limit=0.944:level=false:latency=true".into());
-        }
-    }
     let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "error",
-        "-y",
-        "-i",
-    ])
-    .arg(ffmpeg_input(&job.source))
-    .args([
-        "-vn",
-        "-sn",
-        "-dn",
-        "-map",
-        "0:a:0",
-        "-map_metadata",
-        "-1",
-        "-af",
-        &filters.join(","),
-    ])
-    .args([
-        "-c:a",
-        &s.codec,
-        "-b:a",
-        &s.bitrate,
-        "-ar",
-        &s.sample_rate.to_string(),
-        "-ac",
-        &s.channels.to_string(),
-    ])
-    .args([
-        "-f",
-        "hls",
-        "-hls_time",
-        &s.segment_duration.to_string(),
-        "-hls_list_size",
-        "0",
-    ])
-    .args([
-        "-hls_segment_type",
-        "mpegts",
-        "-hls_flags",
-        "independent_segments",
-        "-hls_segment_filename",
-    ])
-    .arg(format!("{}/seg_%05d.ts", pattern_escape(tmp.path())))
-    .args(["-progress", "pipe:1"])
-    .arg(tmp.path().join("index.m3u8"))
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.args(encode_args(job, loudness.as_ref(), tmp.path()))
+        .args(["-progress", "pipe:1"])
+        .arg(tmp.path().join("index.m3u8"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::ToolMissing {

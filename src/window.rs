@@ -63,6 +63,8 @@ pub struct Rotation {
     /// Hex SHA-256 over the entries (ids, segment CIDs, durations): equal hashes mean
     /// the same programme.
     pub hash: String,
+    /// Longest segment, seconds.
+    longest: f64,
 }
 
 impl Rotation {
@@ -132,18 +134,20 @@ impl Rotation {
             }
             h.update([1]);
         }
+        let longest = entries
+            .iter()
+            .flat_map(|e| e.segments.iter().map(|s| s.duration))
+            .fold(0.0, f64::max);
         Rotation {
             entries,
             hash: hex::encode(h.finalize()),
+            longest,
         }
     }
 
-    /// The longest segment in seconds.
+    /// The longest segment in seconds (computed once: the tick path asks every time).
     pub fn longest_segment(&self) -> f64 {
-        self.entries
-            .iter()
-            .flat_map(|e| e.segments.iter().map(|s| s.duration))
-            .fold(0.0, f64::max)
+        self.longest
     }
 
     /// `#EXT-X-TARGETDURATION` for a stream born on this rotation: the longest segment

@@ -65,6 +65,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Measure: prechunk vs bare ffmpeg, a cached second setup, one window tick.
+    Bench {
+        /// Music to prechunk (default: the demo's tracks from lincity-ng-data).
+        #[arg(long)]
+        music: Option<PathBuf>,
+        /// Items in the second-setup measurement.
+        #[arg(long, default_value_t = 200)]
+        items: usize,
+        /// Run one measurement only: `prechunk`, `setup` or `window`.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Create a demo station with real music, set it up and put it on air.
     Demo {
         /// Folder of the demo station (default: <data dir>/ipfs-station/demo).
@@ -134,6 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Cmd::Status { station, json } => status(&station, json),
         Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
+        Cmd::Bench { music, items, only } => bench(music, items, only).await,
     }
 }
 
@@ -302,6 +315,20 @@ async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Res
             cfg.ipns_key,
             cfg.kubo_api
         );
+        // Name the listener URL up front when Kubo answers (the streamer retries otherwise).
+        let kubo =
+            ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(10))?;
+        match kubo.ensure_key(&cfg.ipns_key).await {
+            Ok(k) => println!(
+                "Listen: {}/ipns/{}   (on any gateway: /ipns/{})",
+                ipfs_station::config::DEFAULT_GATEWAY,
+                k.id,
+                k.id
+            ),
+            Err(e) => println!(
+                "Kubo is not answering yet ({e}); the stream is published as soon as it does."
+            ),
+        }
     }
     let mut rx = stop_rx;
     let run = s.run(Arc::new(SystemClock), async move {
@@ -453,9 +480,54 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
             true
         }
     };
-    if !preview {
-        println!("Listeners open http://127.0.0.1:8080/ipns/<name> (shown by `station status --station {}`)", dir.display());
-    }
     stream(&dir, preview, None).await?;
+    Ok(0)
+}
+
+async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> anyhow::Result<u8> {
+    use ipfs_station::bench;
+    let dir = music.unwrap_or_else(|| PathBuf::from(DEMO_MUSIC));
+    let sources = ipfs_station::library::list_candidates(&dir).files;
+    let sources: Vec<PathBuf> = sources
+        .into_iter()
+        .filter(|p| ipfs_station::library::probe(p).is_ok())
+        .collect();
+    if sources.is_empty() {
+        bail!(
+            "no audio in {} (apt-get install lincity-ng-data, or pass --music DIR)",
+            dir.display()
+        );
+    }
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let work = tempfile::tempdir()?;
+    println!("machine: {} cores, {}", parallel, std::env::consts::ARCH);
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let mut rows = Vec::new();
+    if want("prechunk") {
+        rows.push(bench::prechunk_vs_bare_ffmpeg(
+            &sources,
+            parallel,
+            work.path(),
+        )?);
+    }
+    if want("setup") {
+        rows.push(bench::second_setup(items, &work.path().join("setup")).await?);
+    }
+    if want("window") {
+        rows.push(bench::window_tick(10_000, 2_000));
+    }
+    println!("| measurement | ours | baseline | ratio | goal |");
+    println!("|---|---|---|---|---|");
+    for m in rows {
+        println!(
+            "| {} | {:.3} ms | {:.3} ms ({}) | {:.2} | {} |",
+            m.name,
+            m.ours.as_secs_f64() * 1e3,
+            m.baseline.as_secs_f64() * 1e3,
+            m.baseline_name,
+            m.ratio(),
+            m.goal
+        );
+    }
     Ok(0)
 }

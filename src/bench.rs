@@ -1,0 +1,240 @@
+//! The `station bench` measurements (issue #2), each against its natural baseline in the
+//! same run:
+//! 1. prechunking a real multi-track library with [`crate::prechunk::run_pool`] against
+//!    the same ffmpeg commands (loudness measure + encode, argument vectors from
+//!    [`crate::prechunk::encode_args`]) run bare with the same parallelism;
+//! 2. a second `setup` over an unchanged library of N items (goal: under 1 s), against
+//!    the first run that encoded them;
+//! 3. one window tick (advance + render, window 50) over a 10,000-item rotation, against
+//!    parsing the same playlist with m3u8-rs (goal: under 1 ms).
+
+use crate::config::RawSetupConfig;
+use crate::error::{Error, Result};
+use crate::library::ItemKind;
+use crate::prechunk::{self, EncodeSettings, PrechunkJob};
+use crate::window::{render, PlayItem, PlaySegment, Rotation, Schedule, UriStyle};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One measured comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// What was measured.
+    pub name: String,
+    /// Our time.
+    pub ours: Duration,
+    /// What the baseline is.
+    pub baseline_name: String,
+    /// The baseline's time.
+    pub baseline: Duration,
+    /// The goal, in words.
+    pub goal: String,
+}
+
+impl Measurement {
+    /// `ours / baseline`.
+    pub fn ratio(&self) -> f64 {
+        self.ours.as_secs_f64() / self.baseline.as_secs_f64().max(1e-12)
+    }
+}
+
+/// The default encode settings of a new station (as `station init` writes them).
+fn settings() -> EncodeSettings {
+    EncodeSettings {
+        segment_duration: 6.0,
+        codec: "aac".into(),
+        bitrate: "128k".into(),
+        sample_rate: 44100,
+        channels: 2,
+        loudness_target_lufs: Some(-16.0),
+    }
+}
+
+/// Prechunks `sources` with the pool and with bare ffmpeg, `parallel` at a time.
+///
+/// Errors: ffmpeg failures, I/O in `work`.
+pub fn prechunk_vs_bare_ffmpeg(
+    sources: &[PathBuf],
+    parallel: usize,
+    work: &Path,
+) -> Result<Measurement> {
+    let s = settings();
+    let audio: f64 = sources
+        .iter()
+        .filter_map(|p| crate::library::probe(p).ok())
+        .map(|i| i.duration)
+        .sum();
+    let jobs = |root: &str| -> Vec<PrechunkJob> {
+        sources
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PrechunkJob {
+                id: format!("t-{i}"),
+                source: p.clone(),
+                out_dir: work.join(root).join(format!("t-{i}")),
+                settings: s.clone(),
+                duration: 0.0,
+            })
+            .collect()
+    };
+    // Ours.
+    let t = Instant::now();
+    for (_, r) in prechunk::run_pool(jobs("ours"), parallel, &|_| {}) {
+        r?;
+    }
+    let ours = t.elapsed();
+    // Bare: the same two ffmpeg commands per source, a plain worker pool.
+    let bare_jobs = jobs("bare");
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(None);
+    let t = Instant::now();
+    std::thread::scope(|sc| {
+        for _ in 0..parallel.max(1) {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = bare_jobs.get(i) else { break };
+                let r = (|| -> Result<()> {
+                    std::fs::create_dir_all(&job.out_dir)
+                        .map_err(|e| Error::io(&job.out_dir, e))?;
+                    let l = match s.loudness_target_lufs {
+                        Some(target) => Some(prechunk::loudness_for(
+                            prechunk::measure_loudness(&job.source)?,
+                            target,
+                        )),
+                        None => None,
+                    };
+                    let st = Command::new("ffmpeg")
+                        .args(prechunk::encode_args(job, l.as_ref(), &job.out_dir))
+                        .arg(job.out_dir.join("index.m3u8"))
+                        .status()
+                        .map_err(|e| Error::io("ffmpeg", e))?;
+                    if st.success() {
+                        Ok(())
+                    } else {
+                        Err(Error::Ffmpeg {
+                            file: job.source.clone(),
+                            reason: st.to_string(),
+                        })
+                    }
+                })();
+                if let (Err(e), Ok(mut f)) = (r, failed.lock()) {
+                    *f = Some(e);
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let bare = t.elapsed();
+    Ok(Measurement {
+        name: format!(
+            "prechunk {} sources ({:.0} s of audio), {parallel} jobs",
+            sources.len(),
+            audio
+        ),
+        ours,
+        baseline_name: "the same ffmpeg commands, bare".into(),
+        baseline: bare,
+        goal: "ratio <= 1.10".into(),
+    })
+}
+
+/// Sets up a station of `items` generated 1 s tracks twice (no Kubo: `kubo_api` points
+/// at a closed loopback port) and times both runs.
+///
+/// Errors: setup failures.
+pub async fn second_setup(items: usize, work: &Path) -> Result<Measurement> {
+    let st = work.join("station");
+    crate::station::init(&st)?;
+    let music = st.join("music");
+    for i in 0..items {
+        let p = music.join(format!("Bench Artist - Track {i:04}.wav"));
+        let ok = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency={}:duration=1", 200 + i % 800))
+            .arg(&p)
+            .status()
+            .map_err(|e| Error::io("ffmpeg", e))?;
+        if !ok.success() {
+            return Err(Error::Ffmpeg {
+                file: p,
+                reason: ok.to_string(),
+            });
+        }
+    }
+    let mut raw: RawSetupConfig = crate::fsutil::read_json(&st.join(crate::config::SETUP_FILE))?;
+    raw.kubo_api = Some("http://127.0.0.1:9".into());
+    crate::fsutil::write_json_atomic(&st.join(crate::config::SETUP_FILE), &raw)?;
+    let cfg = crate::config::SetupConfig::load(&st)?;
+    let t = Instant::now();
+    crate::setup::run(&cfg, Arc::new(|_| {})).await?;
+    let first = t.elapsed();
+    let t = Instant::now();
+    let r = crate::setup::run(&cfg, Arc::new(|_| {})).await?;
+    let second = t.elapsed();
+    if r.encoded != 0 {
+        return Err(Error::Station {
+            dir: st,
+            message: format!("the second run encoded {} items", r.encoded),
+        });
+    }
+    Ok(Measurement {
+        name: format!("second setup, {} unchanged items", r.tracks + r.jingles),
+        ours: second,
+        baseline_name: "first setup (encodes everything)".into(),
+        baseline: first,
+        goal: "second run < 1 s".into(),
+    })
+}
+
+/// One window tick over a rotation of `items` items (3-42 segments each), window 50,
+/// lookahead 10; the mean of `ticks` ticks, against parsing the rendered playlist.
+pub fn window_tick(items: usize, ticks: u32) -> Measurement {
+    let entries = (0..items)
+        .map(|i| {
+            Arc::new(PlayItem {
+                id: format!("t-{i:016x}"),
+                title: format!("Artist {i} - Title {i}"),
+                kind: if i % 4 == 0 {
+                    ItemKind::Jingle
+                } else {
+                    ItemKind::Track
+                },
+                segments: (0..(3 + i % 40))
+                    .map(|s| PlaySegment {
+                        file: format!("seg_{s:05}.ts"),
+                        cid: Some(format!("QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQN{i:05}")),
+                        duration: 6.006,
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    let rot = Arc::new(Rotation::new(entries));
+    let mut now = chrono::Utc::now();
+    let mut sched = Schedule::born(rot, now, 50, 10);
+    sched.advance(now, 50, 10);
+    let mut text = String::new();
+    let t = Instant::now();
+    for _ in 0..ticks {
+        now += chrono::Duration::milliseconds(6006);
+        sched.advance(now, 50, 10);
+        text = render(&sched.window(now, 50), &UriStyle::IpfsPath).unwrap_or_default();
+    }
+    let ours = t.elapsed() / ticks.max(1);
+    let t = Instant::now();
+    for _ in 0..ticks {
+        let _ = m3u8_rs::parse_media_playlist_res(text.as_bytes());
+    }
+    let baseline = t.elapsed() / ticks.max(1);
+    Measurement {
+        name: format!("window tick, {items}-item rotation, window 50"),
+        ours,
+        baseline_name: "m3u8-rs parse of the same playlist".into(),
+        baseline,
+        goal: "< 1 ms".into(),
+    }
+}
