@@ -106,6 +106,14 @@ pub enum Error {
     /// duration, RFC 8216 section 4.3.3.1).
     #[error("live window: {0}")]
     Window(String),
+    /// A media segment cannot be demuxed or decoded at all.
+    #[error("{what}: {reason}")]
+    Decode {
+        /// The segment (URI, CID or file).
+        what: String,
+        /// What failed.
+        reason: String,
+    },
     /// A station directory is missing or already initialized.
     #[error("{}: {message}", dir.display())]
     Station {
@@ -133,6 +141,7 @@ impl Error {
             Error::Manifest { .. } => "manifest",
             Error::Rotation(_) => "rotation",
             Error::Window(_) => "window",
+            Error::Decode { .. } => "decode",
             Error::Station { .. } => "station",
         }
     }

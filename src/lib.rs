@@ -27,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod kubo;
+pub mod levels;
 pub mod library;
 pub mod manifest;
 pub mod prechunk;
