@@ -238,3 +238,88 @@ pub fn window_tick(items: usize, ticks: u32) -> Measurement {
         goal: "< 1 ms".into(),
     }
 }
+
+/// The in-process level check of one segment (read from disk, demux, decode, levels),
+/// `runs` times, against `ffmpeg -af volumedetect -f null -` on the same file.
+///
+/// Errors: when ffmpeg cannot make or read the segment.
+pub fn level_check(segment: &Path, runs: u32) -> Result<Measurement> {
+    let t = Instant::now();
+    let mut audio = 0.0;
+    for _ in 0..runs {
+        let bytes = std::fs::read(segment).map_err(|e| Error::io(segment, e))?;
+        audio = crate::levels::analyze_ts("bench", &bytes, -50.0)?.decoded_seconds;
+    }
+    let ours = t.elapsed() / runs.max(1);
+    let t = Instant::now();
+    for _ in 0..runs {
+        let out = Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-i"])
+            .arg(segment)
+            .args(["-af", "volumedetect", "-f", "null", "-"])
+            .output()
+            .map_err(|e| Error::io("ffmpeg", e))?;
+        if !out.status.success() {
+            return Err(Error::Ffmpeg {
+                file: segment.to_path_buf(),
+                reason: out.status.to_string(),
+            });
+        }
+    }
+    let baseline = t.elapsed() / runs.max(1);
+    Ok(Measurement {
+        name: format!(
+            "level check of a {audio:.1} s AAC segment ({:.0}x realtime)",
+            audio / ours.as_secs_f64().max(1e-9)
+        ),
+        ours,
+        baseline_name: "ffmpeg -af volumedetect".into(),
+        baseline,
+        goal: "at least 5x faster than ffmpeg".into(),
+    })
+}
+
+/// Makes a 6 s, 128 kbit/s AAC MPEG-TS segment of music-like noise in `work` (the second
+/// segment of a 12 s encode, so it is cut from continuous audio).
+///
+/// Errors: when ffmpeg fails.
+pub fn make_segment(work: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(work).map_err(|e| Error::io(work, e))?;
+    let st = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "anoisesrc=c=pink:a=0.3:d=12,aformat=channel_layouts=stereo",
+        ])
+        .args([
+            "-ar",
+            "44100",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "hls",
+            "-hls_time",
+            "6",
+            "-hls_list_size",
+            "0",
+            "-hls_segment_filename",
+        ])
+        .arg(work.join("s%d.ts"))
+        .arg(work.join("i.m3u8"))
+        .status()
+        .map_err(|e| Error::io("ffmpeg", e))?;
+    if !st.success() {
+        return Err(Error::Ffmpeg {
+            file: work.join("s1.ts"),
+            reason: st.to_string(),
+        });
+    }
+    Ok(work.join("s1.ts"))
+}

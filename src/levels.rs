@@ -54,7 +54,10 @@ fn dbfs(x: f64) -> f64 {
 pub fn demux_adts(what: &str, ts: &[u8]) -> Result<Vec<u8>> {
     use mpeg2ts::pes::{PesPacketReader, ReadPesPacket};
     use mpeg2ts::ts::TsPacketReader;
-    let bad = |reason: String| Error::Decode { what: what.to_string(), reason };
+    let bad = |reason: String| Error::Decode {
+        what: what.to_string(),
+        reason,
+    };
     if ts.first() != Some(&0x47) {
         return Err(bad("not an MPEG-TS segment (no sync byte)".into()));
     }
@@ -99,13 +102,22 @@ pub fn analyze_ts(what: &str, ts: &[u8], silence_threshold_dbfs: f64) -> Result<
 /// Decodes and measures an ADTS AAC stream.
 ///
 /// Errors: [`Error::Decode`] when nothing can be decoded.
-pub fn analyze_adts(what: &str, adts: Vec<u8>, silence_threshold_dbfs: f64) -> Result<SegmentLevels> {
+pub fn analyze_adts(
+    what: &str,
+    adts: Vec<u8>,
+    silence_threshold_dbfs: f64,
+) -> Result<SegmentLevels> {
     use symphonia::core::codecs::audio::AudioDecoderOptions;
     use symphonia::core::formats::{FormatOptions, FormatReader};
     use symphonia::core::io::MediaSourceStream;
-    let bad = |reason: String| Error::Decode { what: what.to_string(), reason };
+    let bad = |reason: String| Error::Decode {
+        what: what.to_string(),
+        reason,
+    };
     let mss = MediaSourceStream::new(Box::new(std::io::Cursor::new(adts)), Default::default());
-    let mut reader = symphonia::default::formats::AdtsReader::try_new(mss, FormatOptions::default()).map_err(|e| bad(format!("not an ADTS AAC stream: {e}")))?;
+    let mut reader =
+        symphonia::default::formats::AdtsReader::try_new(mss, FormatOptions::default())
+            .map_err(|e| bad(format!("not an ADTS AAC stream: {e}")))?;
     let params = reader
         .tracks()
         .first()
@@ -146,13 +158,27 @@ pub fn analyze_adts(what: &str, adts: Vec<u8>, silence_threshold_dbfs: f64) -> R
         }
     }
     if samples.is_empty() || channels == 0 || rate == 0 {
-        return Err(bad(format!("no audio could be decoded ({errors} bad packets)")));
+        return Err(bad(format!(
+            "no audio could be decoded ({errors} bad packets)"
+        )));
     }
-    Ok(measure(&samples, channels, rate, errors, silence_threshold_dbfs))
+    Ok(measure(
+        &samples,
+        channels,
+        rate,
+        errors,
+        silence_threshold_dbfs,
+    ))
 }
 
 /// Measures interleaved `samples` (`channels` per frame, `rate` Hz).
-pub fn measure(samples: &[f32], channels: usize, rate: u32, decode_errors: usize, silence_threshold_dbfs: f64) -> SegmentLevels {
+pub fn measure(
+    samples: &[f32],
+    channels: usize,
+    rate: u32,
+    decode_errors: usize,
+    silence_threshold_dbfs: f64,
+) -> SegmentLevels {
     let frames = samples.len() / channels.max(1);
     let mut peak = vec![0f64; channels];
     let mut sq = vec![0f64; channels];
@@ -164,7 +190,10 @@ pub fn measure(samples: &[f32], channels: usize, rate: u32, decode_errors: usize
         }
     }
     let chans = (0..channels)
-        .map(|c| ChannelLevels { peak_dbfs: dbfs(peak[c]), rms_dbfs: dbfs((sq[c] / frames.max(1) as f64).sqrt()) })
+        .map(|c| ChannelLevels {
+            peak_dbfs: dbfs(peak[c]),
+            rms_dbfs: dbfs((sq[c] / frames.max(1) as f64).sqrt()),
+        })
         .collect();
     // Silence: 100 ms windows whose RMS over all channels is under the threshold.
     let win = ((f64::from(rate) * SILENCE_WINDOW) as usize).max(1) * channels;
@@ -205,7 +234,21 @@ mod tests {
         let ok = Command::new("ffmpeg")
             .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
             .arg(format!("{source}:d={seconds}"))
-            .args(["-ar", "44100", "-c:a", "aac", "-b:a", "128k", "-f", "hls", "-hls_time", "6", "-hls_list_size", "0", "-hls_segment_filename"])
+            .args([
+                "-ar",
+                "44100",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-f",
+                "hls",
+                "-hls_time",
+                "6",
+                "-hls_list_size",
+                "0",
+                "-hls_segment_filename",
+            ])
             .arg(d.path().join("s%d.ts"))
             .arg(d.path().join("i.m3u8"))
             .status()
@@ -252,7 +295,9 @@ mod tests {
     #[test]
     fn corrupt_and_truncated_segments_are_errors_or_partial_never_panics() {
         let ts = hls_segment(&tone(0.3), 4.0, 0);
-        let e = analyze_ts("junk", b"definitely not a transport stream", -50.0).unwrap_err().to_string();
+        let e = analyze_ts("junk", b"definitely not a transport stream", -50.0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("junk") && e.contains("MPEG-TS"), "{e}");
         // Truncated: what is there decodes.
         let l = analyze_ts("half", &ts[..ts.len() / 2], -50.0).unwrap();
@@ -268,5 +313,49 @@ mod tests {
         }
         assert!(analyze_ts("empty", &[], -50.0).is_err());
         assert!(analyze_ts("sync only", &[0x47; 188 * 3], -50.0).is_err());
+    }
+
+    #[test]
+    fn levels_match_ffmpeg_volumedetect_on_a_two_channel_mix() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = hls_segment("aevalsrc=0.3*sin(2*PI*220*t)*sin(2*PI*3*t)+0.1*sin(2*PI*1870*t)|0.25*sin(2*PI*330*t)+0.05*sin(2*PI*4400*t):s=44100", 12.0, 1);
+        let p = d.path().join("mix.ts");
+        std::fs::write(&p, &ts).unwrap();
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostdin", "-i"])
+            .arg(&p)
+            .args(["-af", "volumedetect", "-f", "null", "-"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).to_string();
+        let grab = |key: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.split(key).nth(1))
+                .unwrap()
+                .trim()
+                .trim_end_matches(" dB")
+                .parse()
+                .unwrap()
+        };
+        let (mean, max) = (grab("mean_volume:"), grab("max_volume:"));
+        let l = analyze_ts("mix", &ts, -50.0).unwrap();
+        let peak = l
+            .channels
+            .iter()
+            .map(|c| c.peak_dbfs)
+            .fold(f64::MIN, f64::max);
+        // volumedetect's mean is the RMS over all channels together.
+        let ms: f64 = l
+            .channels
+            .iter()
+            .map(|c| 10f64.powf(c.rms_dbfs / 10.0))
+            .sum::<f64>()
+            / l.channels.len() as f64;
+        assert!((peak - max).abs() < 0.15, "peak {peak} vs ffmpeg {max}");
+        assert!(
+            (10.0 * ms.log10() - mean).abs() < 0.15,
+            "rms {} vs ffmpeg {mean}",
+            10.0 * ms.log10()
+        );
     }
 }

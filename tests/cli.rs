@@ -291,6 +291,35 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["on_air"], true);
     assert_eq!(v["ipns_name"], name);
+    // The health monitor hears the restarted stream: exit 0, and a readable SVG.
+    patch_config(
+        &st,
+        "health.config.json",
+        serde_json::json!({"gateways": [node.gateway_url()], "public_gateways": []}),
+    );
+    let svg = tmp.path().join("meters.svg");
+    let out = Command::new(station_bin())
+        .args(["health", "--once", "--station"])
+        .arg(&st)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    roxmltree::Document::parse(&text).unwrap();
+    let report = ipfs_station::health::HealthReport::load(&st.join("data/state")).unwrap();
+    assert_eq!(
+        report.status,
+        ipfs_station::health::Status::Ok,
+        "{:?}",
+        report.reasons
+    );
     // SIGTERM: a clean stop marks the state off air.
     Command::new("kill")
         .arg(child.id().to_string())
@@ -299,6 +328,19 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     child.wait().unwrap();
     let stopped = StreamState::load(&st.join("data/state")).unwrap();
     assert!(!stopped.on_air);
+    // Off air: the monitor fails (exit 2) and says why.
+    let out = Command::new(station_bin())
+        .args(["health", "--once", "--station"])
+        .arg(&st)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("streamer is not running"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -65,6 +65,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check the stream as listeners get it: gateways, playlist rules, levels, Kubo.
+    Health {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// One check, then exit 0 (ok), 1 (warn) or 2 (fail).
+        #[arg(long)]
+        once: bool,
+        /// Write the level meters and history as SVG to FILE after each check.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
     /// Measure: prechunk vs bare ffmpeg, a cached second setup, one window tick.
     Bench {
         /// Music to prechunk (default: the demo's tracks from lincity-ng-data).
@@ -73,7 +85,7 @@ enum Cmd {
         /// Items in the second-setup measurement.
         #[arg(long, default_value_t = 200)]
         items: usize,
-        /// Run one measurement only: `prechunk`, `setup` or `window`.
+        /// Run one measurement only: `prechunk`, `setup`, `window` or `levels`.
         #[arg(long)]
         only: Option<String>,
     },
@@ -91,7 +103,8 @@ enum Cmd {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,symphonia=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -145,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Cmd::Status { station, json } => status(&station, json),
+        Cmd::Health { station, once, svg } => health(&station, once, svg.as_deref()).await,
         Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
         Cmd::Bench { music, items, only } => bench(music, items, only).await,
     }
@@ -516,6 +530,10 @@ async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> an
     if want("window") {
         rows.push(bench::window_tick(10_000, 2_000));
     }
+    if want("levels") {
+        let seg = bench::make_segment(&work.path().join("levels"))?;
+        rows.push(bench::level_check(&seg, 50)?);
+    }
     println!("| measurement | ours | baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
     for m in rows {
@@ -530,4 +548,70 @@ async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> an
         );
     }
     Ok(0)
+}
+
+/// Prints one health report and writes the SVG when asked.
+fn print_health(
+    r: &ipfs_station::health::HealthReport,
+    svg: Option<&Path>,
+    cfg: &ipfs_station::config::HealthConfig,
+) -> anyhow::Result<()> {
+    use ipfs_station::health::Status;
+    let word = match r.status {
+        Status::Ok => "OK",
+        Status::Warn => "WARN",
+        Status::Fail => "FAIL",
+    };
+    println!(
+        "{} health {word}: {}",
+        r.checked_at.format("%H:%M:%S"),
+        r.ipns_name.as_deref().unwrap_or("(no IPNS name)")
+    );
+    for g in &r.gateways {
+        let lv = g.segments.iter().rev().find_map(|s| s.levels.as_ref());
+        println!(
+            "  {} {}: seq {} lag {} resolve {} {}",
+            if g.ok { "ok  " } else { "FAIL" },
+            g.gateway,
+            g.media_sequence.map_or("-".into(), |v| v.to_string()),
+            g.lag_seconds.map_or("-".into(), |v| format!("{v:.0} s")),
+            g.resolve_ms.map_or("-".into(), |v| format!("{v} ms")),
+            lv.map_or(String::new(), |l| l
+                .channels
+                .iter()
+                .map(|c| format!("peak {:.1} rms {:.1} dBFS", c.peak_dbfs, c.rms_dbfs))
+                .collect::<Vec<_>>()
+                .join(" | ")),
+        );
+    }
+    for why in &r.reasons {
+        println!("  - {why}");
+    }
+    if let Some(path) = svg {
+        let text = ipfs_station::meters::render_svg(
+            &r.latest_levels(),
+            &r.history,
+            cfg.silence_threshold_dbfs,
+            cfg.clip_threshold_dbfs,
+            800,
+            500,
+        );
+        ipfs_station::fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+async fn health(station: &Path, once: bool, svg: Option<&Path>) -> anyhow::Result<u8> {
+    let cfg = ipfs_station::config::HealthConfig::load(station)?;
+    loop {
+        let r = ipfs_station::health::check_once(station, chrono::Utc::now()).await?;
+        print_health(&r, svg, &cfg)?;
+        if once {
+            return Ok(r.status.exit_code());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs_f64(cfg.interval)) => {}
+            _ = shutdown_signal() => return Ok(0),
+        }
+    }
 }

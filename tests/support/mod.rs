@@ -127,3 +127,133 @@ pub async fn get(url: &str) -> (u16, Vec<u8>) {
     let s = r.status().as_u16();
     (s, r.bytes().await.unwrap().to_vec())
 }
+
+/// A processed folder of real audio: each `(id, source)` item is ffmpeg's HLS encode
+/// (AAC, `segment` s segments) of the lavfi `source` (`seconds` long), added to Kubo.
+pub async fn real_processed(
+    processed: &Path,
+    kubo: &Kubo,
+    items: &[(&str, &str, f64)],
+    segment: f64,
+) -> Manifest {
+    let mut out = Vec::new();
+    for (id, source, seconds) in items {
+        let dir = processed.join(manifest::ITEMS_DIR).join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("{source}:d={seconds}"))
+            .args([
+                "-ar",
+                "44100",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-f",
+                "hls",
+                "-hls_time",
+            ])
+            .arg(segment.to_string())
+            .args(["-hls_list_size", "0", "-hls_segment_filename"])
+            .arg(dir.join("seg_%05d.ts"))
+            .arg(dir.join("index.m3u8"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let pl = m3u8_rs::parse_media_playlist_res(&std::fs::read(dir.join("index.m3u8")).unwrap())
+            .unwrap();
+        let mut segments = Vec::new();
+        for s in &pl.segments {
+            let bytes = std::fs::read(dir.join(&s.uri)).unwrap();
+            let cid = kubo
+                .add_bytes(&format!("{id}_{}", s.uri), bytes.clone(), true)
+                .await
+                .unwrap();
+            segments.push(ManifestSegment {
+                file: s.uri.clone(),
+                cid: Some(cid),
+                duration: f64::from(s.duration),
+                bytes: bytes.len() as u64,
+            });
+        }
+        out.push(ManifestItem {
+            id: id.to_string(),
+            kind: ItemKind::Track,
+            title: format!("Tone {id}"),
+            artist: Some("Test".into()),
+            source: PathBuf::from(format!("/nonexistent/{id}.wav")),
+            source_fingerprint: SourceFingerprint {
+                sha256: "0".repeat(64),
+                bytes: 1,
+            },
+            source_mtime: 0,
+            duration: segments.iter().map(|s| s.duration).sum(),
+            loudness: None,
+            encode_hash: "test".into(),
+            segments,
+        });
+    }
+    let ids: Vec<&str> = items.iter().map(|i| i.0).collect();
+    let m = Manifest {
+        format: MANIFEST_FORMAT,
+        config_hash: "test".into(),
+        segment_duration: segment,
+        jingle_cycle: 1,
+        items: out,
+    };
+    m.save(processed).unwrap();
+    manifest::save_playlist(processed, &manifest::render_playlist(&m, &ids).unwrap()).unwrap();
+    m
+}
+
+/// A loopback HTTP proxy in front of `upstream` that can be told to answer a status or
+/// to stall: for gateway fault tests where another gateway must keep working.
+pub struct FaultyProxy {
+    pub url: String,
+    pub mode: std::sync::Arc<std::sync::Mutex<(Option<u16>, Duration)>>,
+}
+
+impl FaultyProxy {
+    pub async fn start(upstream: String) -> FaultyProxy {
+        use axum::extract::State;
+        use axum::http::{StatusCode, Uri};
+        use axum::response::IntoResponse;
+        type Mode = std::sync::Arc<std::sync::Mutex<(Option<u16>, Duration)>>;
+        let mode: Mode = Default::default();
+        async fn fwd(
+            State((up, mode)): State<(String, Mode)>,
+            uri: Uri,
+        ) -> axum::response::Response {
+            let (status, delay) = *mode.lock().unwrap();
+            tokio::time::sleep(delay).await;
+            if let Some(s) = status {
+                return (StatusCode::from_u16(s).unwrap(), "injected").into_response();
+            }
+            let r = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
+                .get(format!("{up}{uri}"))
+                .send()
+                .await
+                .unwrap();
+            let st = StatusCode::from_u16(r.status().as_u16()).unwrap();
+            (st, r.bytes().await.unwrap().to_vec()).into_response()
+        }
+        let app = axum::Router::new()
+            .fallback(fwd)
+            .with_state((upstream, mode.clone()));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        });
+        FaultyProxy { url, mode }
+    }
+
+    pub fn set(&self, status: Option<u16>, delay: Duration) {
+        *self.mode.lock().unwrap() = (status, delay);
+    }
+}

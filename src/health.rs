@@ -1,0 +1,616 @@
+//! The health monitor (`station health`): hear the stream as listeners get it.
+//!
+//! Each check resolves `/ipns/<name>` on every configured gateway, parses the live
+//! playlist (m3u8-rs) and checks it against RFC 8216 and against the previous check
+//! (target duration constant, section 6.2.1; media sequence never going back, 6.2.1;
+//! discontinuity sequence consistent, 6.2.2), that it advanced, and how far behind the
+//! wall clock a listener starting now would be (the program date time at the
+//! `#EXT-X-START` point). It fetches the segments at the live point, measures their
+//! levels ([`crate::levels`]) and flags silence, clipping, decode errors and durations
+//! that disagree with `#EXTINF`. It also asks Kubo (`id`, `version`) and reads the
+//! streamer's heartbeat in `stream_state.json`. The result goes to `health.json`
+//! (atomically), with a level history ring of the last hour for the meters.
+//!
+//! Severity: `fail` = listeners hear nothing (Kubo down, no local gateway serves the
+//! stream, the stream is stale); `warn` = something to look at (a public gateway down,
+//! silence, clipping, decode errors, lag over `max_lag_seconds`).
+
+use crate::config::{HealthConfig, StreamingConfig};
+use crate::levels::{self, SegmentLevels};
+use crate::meters::LevelPoint;
+use crate::streamer::StreamState;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// File name of the health report inside `state_dir`.
+pub const HEALTH_FILE: &str = "health.json";
+/// How long the level history reaches back, seconds.
+pub const HISTORY_SECONDS: i64 = 3600;
+
+/// Overall verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// All good.
+    Ok,
+    /// Something to look at; listeners still hear the station.
+    Warn,
+    /// Listeners hear nothing, or the station is not advancing.
+    Fail,
+}
+
+impl Status {
+    /// Exit status for `--once`: 0 ok, 1 warn, 2 fail.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Warn => 1,
+            Status::Fail => 2,
+        }
+    }
+}
+
+/// One fetched and measured segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentCheck {
+    /// Media sequence number.
+    pub sequence: u64,
+    /// URI as written in the playlist.
+    pub uri: String,
+    /// Program date time (air time), when given.
+    pub air_time: Option<DateTime<Utc>>,
+    /// `#EXTINF` duration, seconds.
+    pub extinf_seconds: f64,
+    /// Time to first byte, milliseconds.
+    pub ttfb_ms: Option<u64>,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Transfer rate, bytes per second.
+    pub bytes_per_second: Option<f64>,
+    /// Levels, when it decoded.
+    pub levels: Option<SegmentLevels>,
+    /// Problems: `silence`, `clipping`, `decode errors`, `duration`, fetch errors.
+    pub problems: Vec<String>,
+}
+
+/// One gateway's view of the stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayCheck {
+    /// Gateway base URL.
+    pub gateway: String,
+    /// Whether it is a public gateway (its failures only warn).
+    pub public: bool,
+    /// Whether it served a valid, current playlist and decodable segments.
+    pub ok: bool,
+    /// Milliseconds to resolve and fetch `/ipns/<name>`.
+    pub resolve_ms: Option<u64>,
+    /// `#EXT-X-MEDIA-SEQUENCE`.
+    pub media_sequence: Option<u64>,
+    /// `#EXT-X-DISCONTINUITY-SEQUENCE`.
+    pub discontinuity_sequence: Option<u64>,
+    /// `#EXT-X-TARGETDURATION`, seconds.
+    pub target_duration: Option<u64>,
+    /// Segments in the playlist.
+    pub segment_count: usize,
+    /// Seconds a listener starting now would be behind the wall clock.
+    pub lag_seconds: Option<f64>,
+    /// Whether the media sequence advanced since the previous check (`None` on the first).
+    pub advanced: Option<bool>,
+    /// What is wrong, one line each.
+    pub problems: Vec<String>,
+    /// Measured segments.
+    pub segments: Vec<SegmentCheck>,
+}
+
+/// Kubo's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KuboCheck {
+    /// Whether `id` and `version` answered.
+    pub ok: bool,
+    /// Peer ID.
+    pub peer_id: Option<String>,
+    /// Kubo version.
+    pub version: Option<String>,
+    /// Why not.
+    pub error: Option<String>,
+}
+
+/// `health.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// When the check ran.
+    pub checked_at: DateTime<Utc>,
+    /// Overall verdict.
+    pub status: Status,
+    /// Why, one line per problem (empty when ok).
+    pub reasons: Vec<String>,
+    /// The IPNS name checked.
+    pub ipns_name: Option<String>,
+    /// Kubo.
+    pub kubo: KuboCheck,
+    /// Whether the streamer's heartbeat is fresh.
+    pub streamer_on_air: bool,
+    /// Seconds since the streamer's last tick.
+    pub streamer_age_seconds: Option<f64>,
+    /// Per gateway.
+    pub gateways: Vec<GatewayCheck>,
+    /// Level history of the last hour (oldest first).
+    pub history: Vec<LevelPoint>,
+}
+
+impl HealthReport {
+    /// Reads `<state_dir>/health.json`.
+    ///
+    /// Errors: [`crate::Error::Io`], [`crate::Error::Parse`].
+    pub fn load(state_dir: &Path) -> crate::Result<HealthReport> {
+        crate::fsutil::read_json(&state_dir.join(HEALTH_FILE))
+    }
+
+    /// The newest measured channel levels (for the meters).
+    pub fn latest_levels(&self) -> Vec<levels::ChannelLevels> {
+        self.gateways
+            .iter()
+            .flat_map(|g| g.segments.iter().rev())
+            .find_map(|s| s.levels.as_ref().map(|l| l.channels.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// Everything one check needs.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    health: HealthConfig,
+    streaming: StreamingConfig,
+    http: reqwest::Client,
+}
+
+impl Checker {
+    /// A checker for a station's configs.
+    ///
+    /// Errors: [`crate::Error::KuboUnreachable`] when the HTTP client cannot be built.
+    pub fn new(health: HealthConfig, streaming: StreamingConfig) -> crate::Result<Checker> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ipfs-station-health/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_secs_f64(health.request_timeout))
+            .connect_timeout(Duration::from_secs_f64(health.request_timeout.min(10.0)))
+            .build()
+            .map_err(|e| crate::Error::KuboUnreachable {
+                url: "http client".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Checker {
+            health,
+            streaming,
+            http,
+        })
+    }
+
+    /// Runs one check at `now`, comparing with `previous` (the last report), and returns
+    /// the new report (not yet written).
+    pub async fn check(&self, now: DateTime<Utc>, previous: Option<&HealthReport>) -> HealthReport {
+        let mut reasons = Vec::new();
+        let mut status = Status::Ok;
+        let mut raise = |s: Status, why: String, reasons: &mut Vec<String>| {
+            status = status.max(s);
+            reasons.push(why);
+        };
+        // Kubo.
+        let kubo = match crate::kubo::Kubo::new(
+            &self.streaming.kubo_api,
+            Duration::from_secs_f64(self.health.request_timeout),
+        ) {
+            Ok(k) => match (k.id().await, k.version().await) {
+                (Ok(id), Ok(v)) => KuboCheck {
+                    ok: true,
+                    peer_id: Some(id.id),
+                    version: Some(v),
+                    error: None,
+                },
+                (Err(e), _) | (_, Err(e)) => KuboCheck {
+                    ok: false,
+                    peer_id: None,
+                    version: None,
+                    error: Some(e.to_string()),
+                },
+            },
+            Err(e) => KuboCheck {
+                ok: false,
+                peer_id: None,
+                version: None,
+                error: Some(e.to_string()),
+            },
+        };
+        if let Some(e) = &kubo.error {
+            raise(Status::Fail, format!("Kubo: {e}"), &mut reasons);
+        }
+        // The streamer's heartbeat and the name to check.
+        let state = StreamState::load(&self.streaming.state_dir).ok();
+        let streamer_on_air = state.as_ref().is_some_and(|s| s.is_on_air(now));
+        let streamer_age_seconds = state
+            .as_ref()
+            .map(|s| (now - s.last_tick_at).num_milliseconds() as f64 / 1000.0);
+        if !streamer_on_air {
+            raise(
+                Status::Fail,
+                match streamer_age_seconds {
+                    Some(a) => format!("the streamer is not running (last tick {a:.0} s ago): start `station stream`"),
+                    None => "the station has never streamed: start `station stream`".into(),
+                },
+                &mut reasons,
+            );
+        }
+        let ipns_name = state.as_ref().and_then(|s| s.ipns_name.clone());
+        let mut gateways = Vec::new();
+        if let Some(name) = &ipns_name {
+            let all = self
+                .health
+                .gateways
+                .iter()
+                .map(|g| (g, false))
+                .chain(self.health.public_gateways.iter().map(|g| (g, true)));
+            for (gw, public) in all {
+                let prev = previous.and_then(|p| p.gateways.iter().find(|g| &g.gateway == gw));
+                let g = self.check_gateway(gw, public, name, now, prev).await;
+                gateways.push(g);
+            }
+        } else {
+            raise(
+                Status::Fail,
+                "no IPNS name yet: the station has not published".into(),
+                &mut reasons,
+            );
+        }
+        let local_ok = gateways.iter().any(|g| !g.public && g.ok);
+        for g in &gateways {
+            for p in &g.problems {
+                let severe = !g.public
+                    && (p.starts_with("unreachable")
+                        || p.starts_with("stale")
+                        || p.starts_with("invalid"));
+                raise(
+                    if severe && !local_ok {
+                        Status::Fail
+                    } else {
+                        Status::Warn
+                    },
+                    format!("{}: {p}", g.gateway),
+                    &mut reasons,
+                );
+            }
+            for s in &g.segments {
+                for p in &s.problems {
+                    raise(
+                        Status::Warn,
+                        format!("{}: segment {}: {p}", g.gateway, s.sequence),
+                        &mut reasons,
+                    );
+                }
+            }
+        }
+        if ipns_name.is_some() && !gateways.iter().any(|g| !g.public) {
+            raise(
+                Status::Warn,
+                "no local gateway configured".into(),
+                &mut reasons,
+            );
+        } else if ipns_name.is_some() && !local_ok && !gateways.iter().all(|g| g.public) {
+            raise(
+                Status::Fail,
+                "no local gateway serves the stream".into(),
+                &mut reasons,
+            );
+        }
+        // Level history: the segments measured on the first gateway that had any.
+        let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
+        if let Some(g) = gateways
+            .iter()
+            .find(|g| g.segments.iter().any(|s| s.levels.is_some()))
+        {
+            for s in &g.segments {
+                if let (Some(l), Some(at)) = (&s.levels, s.air_time) {
+                    if history.iter().all(|p| p.at != at) {
+                        history.push(LevelPoint {
+                            at,
+                            peak_dbfs: l
+                                .channels
+                                .iter()
+                                .map(|c| c.peak_dbfs)
+                                .fold(f64::MIN, f64::max),
+                            rms_dbfs: l
+                                .channels
+                                .iter()
+                                .map(|c| c.rms_dbfs)
+                                .fold(f64::MIN, f64::max),
+                            loudness_lufs: l.loudness_lufs,
+                        });
+                    }
+                }
+            }
+        }
+        history.sort_by_key(|p| p.at);
+        history.retain(|p| (now - p.at).num_seconds() <= HISTORY_SECONDS);
+        HealthReport {
+            checked_at: now,
+            status,
+            reasons,
+            ipns_name,
+            kubo,
+            streamer_on_air,
+            streamer_age_seconds,
+            gateways,
+            history,
+        }
+    }
+
+    async fn check_gateway(
+        &self,
+        gw: &str,
+        public: bool,
+        name: &str,
+        now: DateTime<Utc>,
+        prev: Option<&GatewayCheck>,
+    ) -> GatewayCheck {
+        let mut g = GatewayCheck {
+            gateway: gw.to_string(),
+            public,
+            ok: false,
+            resolve_ms: None,
+            media_sequence: None,
+            discontinuity_sequence: None,
+            target_duration: None,
+            segment_count: 0,
+            lag_seconds: None,
+            advanced: None,
+            problems: Vec::new(),
+            segments: Vec::new(),
+        };
+        let url = format!("{gw}/ipns/{name}");
+        let started = Instant::now();
+        let body = match self.http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    g.problems
+                        .push(format!("unreachable: reading the playlist failed: {e}"));
+                    return g;
+                }
+            },
+            Ok(r) => {
+                g.problems.push(format!(
+                    "unreachable: HTTP {} for /ipns/{name}",
+                    r.status().as_u16()
+                ));
+                return g;
+            }
+            Err(e) => {
+                g.problems.push(format!(
+                    "unreachable: {}",
+                    if e.is_timeout() {
+                        "timed out".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                ));
+                return g;
+            }
+        };
+        g.resolve_ms = Some(started.elapsed().as_millis() as u64);
+        let pl = match m3u8_rs::parse_playlist_res(&body) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
+            Ok(m3u8_rs::Playlist::MasterPlaylist(_)) => {
+                g.problems
+                    .push("invalid: a master playlist, not a live media playlist".into());
+                return g;
+            }
+            Err(_) => {
+                g.problems.push("invalid: not an HLS playlist".into());
+                return g;
+            }
+        };
+        g.media_sequence = Some(pl.media_sequence);
+        g.discontinuity_sequence = Some(pl.discontinuity_sequence);
+        g.target_duration = Some(pl.target_duration);
+        g.segment_count = pl.segments.len();
+        // RFC 8216 rules, alone and against the previous check.
+        if pl.end_list {
+            g.problems
+                .push("invalid: #EXT-X-ENDLIST in a live playlist".into());
+        }
+        if pl.segments.is_empty() {
+            g.problems.push("invalid: no segments".into());
+            return g;
+        }
+        for s in &pl.segments {
+            if (f64::from(s.duration)).round() as u64 > pl.target_duration {
+                g.problems.push(format!(
+                    "invalid: #EXTINF {} exceeds the target duration {} (RFC 8216 4.3.3.1)",
+                    s.duration, pl.target_duration
+                ));
+                break;
+            }
+        }
+        let total: f64 = pl.segments.iter().map(|s| f64::from(s.duration)).sum();
+        if total < 3.0 * pl.target_duration as f64 {
+            g.problems.push(format!(
+                "invalid: playlist is {total:.1} s, under three target durations (RFC 8216 6.2.2)"
+            ));
+        }
+        if let Some(p) = prev {
+            if let (Some(pt), true) = (p.target_duration, p.media_sequence.is_some()) {
+                if pt != pl.target_duration {
+                    g.problems.push(format!(
+                        "invalid: target duration changed from {pt} to {} (RFC 8216 6.2.1)",
+                        pl.target_duration
+                    ));
+                }
+            }
+            if let (Some(pm), Some(pd)) = (p.media_sequence, p.discontinuity_sequence) {
+                if pl.media_sequence < pm {
+                    g.problems.push(format!(
+                        "invalid: media sequence went back from {pm} to {} (RFC 8216 6.2.1)",
+                        pl.media_sequence
+                    ));
+                }
+                if pl.discontinuity_sequence < pd
+                    || pl.discontinuity_sequence - pd > pl.media_sequence.saturating_sub(pm)
+                {
+                    g.problems.push(format!(
+                        "invalid: discontinuity sequence {} is inconsistent with {pd} before (media sequence {pm} -> {}) (RFC 8216 6.2.2)",
+                        pl.discontinuity_sequence, pl.media_sequence
+                    ));
+                }
+                g.advanced = Some(pl.media_sequence > pm);
+            }
+        }
+        // Where a listener starting now lands: the #EXT-X-START point, else three target
+        // durations from the end (RFC 8216 6.3.3).
+        let from_end = pl
+            .start
+            .as_ref()
+            .map_or(3.0 * pl.target_duration as f64, |s| -s.time_offset);
+        let mut acc = 0.0;
+        let mut start_idx = 0;
+        for (i, s) in pl.segments.iter().enumerate().rev() {
+            acc += f64::from(s.duration);
+            start_idx = i;
+            if acc >= from_end - 1e-3 {
+                break;
+            }
+        }
+        let start_seg = &pl.segments[start_idx];
+        if let Some(pdt) = start_seg.program_date_time {
+            let lag = (now - pdt.with_timezone(&Utc)).num_milliseconds() as f64 / 1000.0
+                - f64::from(start_seg.duration);
+            g.lag_seconds = Some(lag.max(0.0));
+            if lag > self.health.max_lag_seconds {
+                // The playlist is older than the lookahead covers: stale.
+                let stale = g.advanced == Some(false) || lag > 2.0 * self.health.max_lag_seconds;
+                g.problems.push(format!(
+                    "{}: a listener starting now is {lag:.0} s behind the wall clock (allowed {:.0} s)",
+                    if stale { "stale" } else { "lagging" },
+                    self.health.max_lag_seconds
+                ));
+            }
+        } else {
+            g.problems
+                .push("invalid: no #EXT-X-PROGRAM-DATE-TIME to place the live point".into());
+        }
+        // The segments at the live point (what listeners hear now), oldest first.
+        let n = self.health.segments_per_check.min(start_idx + 1);
+        let base = reqwest::Url::parse(&url).ok();
+        for i in (start_idx + 1 - n)..=start_idx {
+            let s = &pl.segments[i];
+            let seq = pl.media_sequence + i as u64;
+            let seg_url = base
+                .as_ref()
+                .and_then(|b| b.join(&s.uri).ok())
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| s.uri.clone());
+            g.segments.push(self.check_segment(seq, s, &seg_url).await);
+        }
+        g.ok = !g.problems.iter().any(|p| {
+            p.starts_with("unreachable") || p.starts_with("invalid") || p.starts_with("stale")
+        }) && g.segments.iter().all(|s| s.levels.is_some());
+        g
+    }
+
+    async fn check_segment(
+        &self,
+        sequence: u64,
+        s: &m3u8_rs::MediaSegment,
+        url: &str,
+    ) -> SegmentCheck {
+        let mut c = SegmentCheck {
+            sequence,
+            uri: s.uri.clone(),
+            air_time: s.program_date_time.map(|t| t.with_timezone(&Utc)),
+            extinf_seconds: f64::from(s.duration),
+            ttfb_ms: None,
+            bytes: 0,
+            bytes_per_second: None,
+            levels: None,
+            problems: Vec::new(),
+        };
+        let started = Instant::now();
+        let bytes = match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => {
+                c.ttfb_ms = Some(started.elapsed().as_millis() as u64);
+                match r.bytes().await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        c.problems.push(format!("fetch failed: {e}"));
+                        return c;
+                    }
+                }
+            }
+            Ok(r) => {
+                c.problems
+                    .push(format!("fetch failed: HTTP {}", r.status().as_u16()));
+                return c;
+            }
+            Err(e) => {
+                c.problems.push(format!("fetch failed: {e}"));
+                return c;
+            }
+        };
+        let secs = started.elapsed().as_secs_f64().max(1e-6);
+        c.bytes = bytes.len() as u64;
+        c.bytes_per_second = Some(bytes.len() as f64 / secs);
+        let threshold = self.health.silence_threshold_dbfs;
+        let what = s.uri.clone();
+        // Decoding is CPU work: off the async runtime.
+        let r =
+            tokio::task::spawn_blocking(move || levels::analyze_ts(&what, &bytes, threshold)).await;
+        match r {
+            Ok(Ok(l)) => {
+                if l.longest_silence_seconds >= self.health.silence_min_seconds {
+                    c.problems.push(format!(
+                        "silence: {:.1} s under {:.0} dBFS",
+                        l.longest_silence_seconds, threshold
+                    ));
+                }
+                if l.channels
+                    .iter()
+                    .any(|ch| ch.peak_dbfs >= self.health.clip_threshold_dbfs)
+                {
+                    c.problems.push(format!(
+                        "clipping: peak at or over {:.1} dBFS",
+                        self.health.clip_threshold_dbfs
+                    ));
+                }
+                if l.decode_errors > 0 {
+                    c.problems.push(format!(
+                        "decode errors: {} packets skipped",
+                        l.decode_errors
+                    ));
+                }
+                // AAC frames are 1024 samples (23 ms); allow a frame at each end.
+                if (l.decoded_seconds - c.extinf_seconds).abs() > 0.1 {
+                    c.problems.push(format!(
+                        "duration: decoded {:.3} s, #EXTINF says {:.3} s",
+                        l.decoded_seconds, c.extinf_seconds
+                    ));
+                }
+                c.levels = Some(l);
+            }
+            Ok(Err(e)) => c.problems.push(format!("decode errors: {}", e.reason())),
+            Err(e) => c.problems.push(format!("decode errors: {e}")),
+        }
+        c
+    }
+}
+
+/// Runs one check for the station in `station` and writes `health.json`.
+///
+/// Errors: config errors; [`crate::Error::Io`] when the report cannot be written.
+pub async fn check_once(station: &Path, now: DateTime<Utc>) -> crate::Result<HealthReport> {
+    let health = HealthConfig::load(station)?;
+    let streaming = StreamingConfig::load(station)?;
+    let previous = HealthReport::load(&streaming.state_dir).ok();
+    let checker = Checker::new(health, streaming.clone())?;
+    let report = checker.check(now, previous.as_ref()).await;
+    crate::fsutil::write_json_atomic(&streaming.state_dir.join(HEALTH_FILE), &report)?;
+    Ok(report)
+}
