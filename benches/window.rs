@@ -6,36 +6,10 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use ipfs_station::library::ItemKind;
-use ipfs_station::window::{render, PlayItem, PlaySegment, Rotation, Schedule, UriStyle};
-use std::sync::Arc;
-
-fn rotation(items: usize) -> Arc<Rotation> {
-    let entries = (0..items)
-        .map(|i| {
-            Arc::new(PlayItem {
-                id: format!("t-{i:016x}"),
-                title: format!("Artist {i} - Title {i}"),
-                kind: if i % 4 == 0 {
-                    ItemKind::Jingle
-                } else {
-                    ItemKind::Track
-                },
-                segments: (0..(3 + i % 40))
-                    .map(|s| PlaySegment {
-                        file: format!("seg_{s:05}.ts"),
-                        cid: Some(format!("QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQN{i:05}")),
-                        duration: 6.006,
-                    })
-                    .collect(),
-            })
-        })
-        .collect();
-    Arc::new(Rotation::new(entries))
-}
+use ipfs_station::window::{render, Schedule, UriStyle};
 
 fn bench(c: &mut Criterion) {
-    let rot = rotation(10_000);
+    let rot = ipfs_station::bench::synthetic_rotation(10_000);
     let t0 = Utc
         .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
         .single()

@@ -190,9 +190,9 @@ pub async fn second_setup(items: usize, work: &Path) -> Result<Measurement> {
     })
 }
 
-/// One window tick over a rotation of `items` items (3-42 segments each), window 50,
-/// lookahead 10; the mean of `ticks` ticks, against parsing the rendered playlist.
-pub fn window_tick(items: usize, ticks: u32) -> Measurement {
+/// A rotation of `items` items, every fourth a jingle, with 3 to 42 segments of 6.006 s
+/// each (CIDs are placeholders): the window benchmarks' input.
+pub fn synthetic_rotation(items: usize) -> Arc<Rotation> {
     let entries = (0..items)
         .map(|i| {
             Arc::new(PlayItem {
@@ -213,7 +213,13 @@ pub fn window_tick(items: usize, ticks: u32) -> Measurement {
             })
         })
         .collect();
-    let rot = Arc::new(Rotation::new(entries));
+    Arc::new(Rotation::new(entries))
+}
+
+/// One window tick over a rotation of `items` items (3-42 segments each), window 50,
+/// lookahead 10; the mean of `ticks` ticks, against parsing the rendered playlist.
+pub fn window_tick(items: usize, ticks: u32) -> Measurement {
+    let rot = synthetic_rotation(items);
     let mut now = chrono::Utc::now();
     let mut sched = Schedule::born(rot, now, 50, 10);
     sched.advance(now, 50, 10);
@@ -279,23 +285,16 @@ pub fn level_check(segment: &Path, runs: u32) -> Result<Measurement> {
     })
 }
 
-/// Makes a 6 s, 128 kbit/s AAC MPEG-TS segment of music-like noise in `work` (the second
-/// segment of a 12 s encode, so it is cut from continuous audio).
+/// Encodes `seconds` of the ffmpeg lavfi audio `source` (e.g. `aevalsrc=...` or
+/// `anullsrc=...`) as HLS into `dir`: AAC 128 kbit/s, 44.1 kHz, `segment` s MPEG-TS
+/// segments `seg_00000.ts`... and `index.m3u8`. Test and benchmark fixtures use it.
 ///
-/// Errors: when ffmpeg fails.
-pub fn make_segment(work: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(work).map_err(|e| Error::io(work, e))?;
+/// Errors: [`Error::Ffmpeg`] when ffmpeg fails; [`Error::Io`].
+pub fn encode_lavfi_hls(source: &str, seconds: f64, segment: f64, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let st = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "anoisesrc=c=pink:a=0.3:d=12,aformat=channel_layouts=stereo",
-        ])
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("{source}:d={seconds}"))
         .args([
             "-ar",
             "44100",
@@ -306,20 +305,32 @@ pub fn make_segment(work: &Path) -> Result<PathBuf> {
             "-f",
             "hls",
             "-hls_time",
-            "6",
-            "-hls_list_size",
-            "0",
-            "-hls_segment_filename",
         ])
-        .arg(work.join("s%d.ts"))
-        .arg(work.join("i.m3u8"))
+        .arg(segment.to_string())
+        .args(["-hls_list_size", "0", "-hls_segment_filename"])
+        .arg(dir.join("seg_%05d.ts"))
+        .arg(dir.join("index.m3u8"))
         .status()
         .map_err(|e| Error::io("ffmpeg", e))?;
     if !st.success() {
         return Err(Error::Ffmpeg {
-            file: work.join("s1.ts"),
+            file: PathBuf::from(source),
             reason: st.to_string(),
         });
     }
-    Ok(work.join("s1.ts"))
+    Ok(())
+}
+
+/// Makes a 6 s, 128 kbit/s AAC MPEG-TS segment of a two-tone mix in `work` (the second
+/// segment of a 12 s encode, so it is cut from continuous audio).
+///
+/// Errors: when ffmpeg fails.
+pub fn make_segment(work: &Path) -> Result<PathBuf> {
+    encode_lavfi_hls(
+        "aevalsrc=0.3*sin(2*PI*220*t)*sin(2*PI*3*t)+0.1*sin(2*PI*1870*t)|0.25*sin(2*PI*330*t)+0.05*sin(2*PI*4400*t):s=44100",
+        12.0,
+        6.0,
+        work,
+    )?;
+    Ok(work.join("seg_00001.ts"))
 }

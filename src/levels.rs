@@ -231,31 +231,8 @@ mod tests {
     /// `source`, `seconds` long: a segment cut from continuous audio, as on air.
     pub(crate) fn hls_segment(source: &str, seconds: f64, index: usize) -> Vec<u8> {
         let d = tempfile::tempdir().unwrap();
-        let ok = Command::new("ffmpeg")
-            .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-            .arg(format!("{source}:d={seconds}"))
-            .args([
-                "-ar",
-                "44100",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "128k",
-                "-f",
-                "hls",
-                "-hls_time",
-                "6",
-                "-hls_list_size",
-                "0",
-                "-hls_segment_filename",
-            ])
-            .arg(d.path().join("s%d.ts"))
-            .arg(d.path().join("i.m3u8"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        std::fs::read(d.path().join(format!("s{index}.ts"))).unwrap()
+        crate::bench::encode_lavfi_hls(source, seconds, 6.0, d.path()).unwrap();
+        std::fs::read(d.path().join(format!("seg_{index:05}.ts"))).unwrap()
     }
 
     fn tone(amplitude: f64) -> String {

@@ -29,19 +29,30 @@ const ITEMS: &[(&str, ipfs_station::library::ItemKind, &[f64])] = &[
     ("t-3", Track, &[6.0, 6.0, 6.0, 6.0, 6.0]),
 ];
 
-#[tokio::test]
-async fn publishes_the_live_window_under_ipns() {
+/// A Kubo, a temp station and a synthetic processed folder on it (rotation
+/// j-1, t-1, t-2, j-1, t-3); returns the manifest too.
+async fn station() -> (
+    TestNode,
+    tempfile::TempDir,
+    ipfs_station::kubo::Kubo,
+    ipfs_station::manifest::Manifest,
+) {
     let node = TestNode::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubo = client(&node.api_url());
-    let processed = dir.path().join("data/processed");
-    synthetic_processed(
-        &processed,
+    let m = synthetic_processed(
+        &dir.path().join("data/processed"),
         &kubo,
         ITEMS,
         &["j-1", "t-1", "t-2", "j-1", "t-3"],
     )
     .await;
+    (node, dir, kubo, m)
+}
+
+#[tokio::test]
+async fn publishes_the_live_window_under_ipns() {
+    let (node, dir, kubo, _) = station().await;
     let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let out = s.tick(t0()).await.unwrap();
     let rec = out.publish.expect("a publish");
@@ -81,16 +92,7 @@ async fn publishes_the_live_window_under_ipns() {
 
 #[tokio::test]
 async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
-    let node = TestNode::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubo = client(&node.api_url());
-    synthetic_processed(
-        &dir.path().join("data/processed"),
-        &kubo,
-        ITEMS,
-        &["j-1", "t-1", "t-2", "j-1", "t-3"],
-    )
-    .await;
+    let (node, dir, _, _) = station().await;
     let c = cfg(dir.path(), &node.api_url());
     let mut s = Streamer::open(c.clone(), Mode::Ipns, t0()).unwrap();
     let mut last = None;
@@ -136,17 +138,8 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
 
 #[tokio::test]
 async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
-    let node = TestNode::start().await.unwrap();
+    let (node, dir, _, _) = station().await;
     let Some(double) = node.double() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let kubo = client(&node.api_url());
-    synthetic_processed(
-        &dir.path().join("data/processed"),
-        &kubo,
-        ITEMS,
-        &["j-1", "t-1", "t-2", "j-1", "t-3"],
-    )
-    .await;
     let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     assert!(s.tick(t0()).await.unwrap().publish.unwrap().ok);
     // Kubo answers 500 to everything.
@@ -200,17 +193,8 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
 
 #[tokio::test]
 async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
-    let node = TestNode::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubo = client(&node.api_url());
+    let (node, dir, _, m) = station().await;
     let processed = dir.path().join("data/processed");
-    let m = synthetic_processed(
-        &processed,
-        &kubo,
-        ITEMS,
-        &["j-1", "t-1", "t-2", "j-1", "t-3"],
-    )
-    .await;
     let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let first = s.tick(t0() + Duration::seconds(1)).await.unwrap();
     // Setup rewrites the rotation: only t-3 from now on.
@@ -249,17 +233,8 @@ async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
 
 #[tokio::test]
 async fn preview_serves_the_window_and_segment_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start().await.unwrap();
-    let kubo = client(&node.api_url());
+    let (_node, dir, _, _) = station().await;
     let processed = dir.path().join("data/processed");
-    synthetic_processed(
-        &processed,
-        &kubo,
-        ITEMS,
-        &["j-1", "t-1", "t-2", "j-1", "t-3"],
-    )
-    .await;
     let mut s = Streamer::open(cfg(dir.path(), "http://127.0.0.1:9"), Mode::Preview, t0()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -139,29 +139,7 @@ pub async fn real_processed(
     let mut out = Vec::new();
     for (id, source, seconds) in items {
         let dir = processed.join(manifest::ITEMS_DIR).join(id);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ok = Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-            .arg(format!("{source}:d={seconds}"))
-            .args([
-                "-ar",
-                "44100",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "128k",
-                "-f",
-                "hls",
-                "-hls_time",
-            ])
-            .arg(segment.to_string())
-            .args(["-hls_list_size", "0", "-hls_segment_filename"])
-            .arg(dir.join("seg_%05d.ts"))
-            .arg(dir.join("index.m3u8"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        ipfs_station::bench::encode_lavfi_hls(source, *seconds, segment, &dir).unwrap();
         let pl = m3u8_rs::parse_media_playlist_res(&std::fs::read(dir.join("index.m3u8")).unwrap())
             .unwrap();
         let mut segments = Vec::new();
