@@ -612,5 +612,10 @@ pub async fn check_once(station: &Path, now: DateTime<Utc>) -> crate::Result<Hea
     let checker = Checker::new(health, streaming.clone())?;
     let report = checker.check(now, previous.as_ref()).await;
     crate::fsutil::write_json_atomic(&streaming.state_dir.join(HEALTH_FILE), &report)?;
+    match report.status {
+        Status::Ok => tracing::info!("health ok: {} gateway(s) checked", report.gateways.len()),
+        Status::Warn => tracing::warn!("health warn: {}", report.reasons.join("; ")),
+        Status::Fail => tracing::error!("health FAIL: {}", report.reasons.join("; ")),
+    }
     Ok(report)
 }
