@@ -75,6 +75,14 @@ async fn publishes_the_live_window_under_ipns() {
         assert_eq!(st, 200, "{}", seg.uri);
         assert!(bytes.starts_with(b"segment "));
     }
+    // Published as configured: the playlist's CID under the key, ttl, lifetime, offline ok.
+    if let Some(d) = node.double() {
+        let publish = d.rpc_calls().into_iter().find(|(p, _)| p == "/api/v0/name/publish").unwrap().1;
+        for part in ["key=ipfs-station", "lifetime=48h", "ttl=5s", "allow-offline=true"] {
+            assert!(publish.contains(part), "{part} in {publish}");
+        }
+        assert!(publish.contains(&rec.cid.clone().unwrap()), "{publish}");
+    }
     // The state file tells the console what is on air.
     let st = StreamState::load(&dir.path().join("data/state")).unwrap();
     assert!(st.is_on_air(t0()));
