@@ -112,6 +112,8 @@ pub enum ProgressEvent {
     Queued {
         /// Item id.
         id: String,
+        /// The source's file name, for display.
+        name: String,
     },
     /// ffmpeg started.
     Started {
@@ -451,7 +453,13 @@ pub fn run_pool(
         parallel
     };
     for j in &jobs {
-        on_progress(ProgressEvent::Queued { id: j.id.clone() });
+        on_progress(ProgressEvent::Queued {
+            id: j.id.clone(),
+            name: j
+                .source
+                .file_name()
+                .map_or_else(|| j.id.clone(), |n| n.to_string_lossy().to_string()),
+        });
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<PrechunkOutput>>>> =

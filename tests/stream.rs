@@ -77,8 +77,18 @@ async fn publishes_the_live_window_under_ipns() {
     }
     // Published as configured: the playlist's CID under the key, ttl, lifetime, offline ok.
     if let Some(d) = node.double() {
-        let publish = d.rpc_calls().into_iter().find(|(p, _)| p == "/api/v0/name/publish").unwrap().1;
-        for part in ["key=ipfs-station", "lifetime=48h", "ttl=5s", "allow-offline=true"] {
+        let publish = d
+            .rpc_calls()
+            .into_iter()
+            .find(|(p, _)| p == "/api/v0/name/publish")
+            .unwrap()
+            .1;
+        for part in [
+            "key=ipfs-station",
+            "lifetime=48h",
+            "ttl=5s",
+            "allow-offline=true",
+        ] {
             assert!(publish.contains(part), "{part} in {publish}");
         }
         assert!(publish.contains(&rec.cid.clone().unwrap()), "{publish}");

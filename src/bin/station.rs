@@ -184,6 +184,7 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
     let bars: Arc<Mutex<HashMap<String, ProgressBar>>> = Default::default();
+    let names: Arc<Mutex<HashMap<String, String>>> = Default::default();
     let (mp2, overall2) = (mp.clone(), overall.clone());
     let on_event: setup::OnEvent = Arc::new(move |ev| match ev {
         SetupEvent::Scanned {
@@ -203,11 +204,22 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
         SetupEvent::Prechunk(p) => {
             let Ok(mut bars) = bars.lock() else { return };
             match p {
+                ProgressEvent::Queued { id, name } => {
+                    if let Ok(mut n) = names.lock() {
+                        n.insert(id, name);
+                    }
+                }
                 ProgressEvent::Started { id } => {
                     let b = mp2.insert_before(&overall2, ProgressBar::new(1000));
                     b.set_style(item_style.clone());
                     b.set_prefix("encoding");
-                    b.set_message(id.clone());
+                    b.set_message(
+                        names
+                            .lock()
+                            .ok()
+                            .and_then(|n| n.get(&id).cloned())
+                            .unwrap_or_else(|| id.clone()),
+                    );
                     bars.insert(id, b);
                 }
                 ProgressEvent::Progress {
@@ -235,9 +247,13 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
                         b.finish_and_clear();
                     }
                     overall2.inc(1);
-                    let _ = mp2.println(format!("failed {id}: {error}"));
+                    let name = names
+                        .lock()
+                        .ok()
+                        .and_then(|n| n.get(&id).cloned())
+                        .unwrap_or_else(|| id.clone());
+                    let _ = mp2.println(format!("failed {name}: {error}"));
                 }
-                _ => {}
             }
         }
         SetupEvent::Adding { done, total } => {
