@@ -36,6 +36,33 @@ pub fn default_root() -> PathBuf {
         .join("ipfs-station")
 }
 
+/// The Kubo key name `station init` gives a station in `dir`: `ipfs-station-<folder
+/// name>` reduced to letters, digits, `-`, `_` (at most 64 characters), so two stations
+/// on one Kubo never publish under the same IPNS name by accident.
+pub fn key_name_for(dir: &Path) -> String {
+    let folder: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let folder = folder.trim_matches('-');
+    let mut name = if folder.is_empty() {
+        "ipfs-station".to_string()
+    } else {
+        format!("ipfs-station-{folder}")
+    };
+    name.truncate(64);
+    name
+}
+
 /// What [`init`] created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitReport {
@@ -77,7 +104,9 @@ pub fn init(dir: &Path) -> Result<InitReport> {
         }
     }
     crate::fsutil::write_json_atomic(&dir.join(SETUP_FILE), &RawSetupConfig::defaults())?;
-    crate::fsutil::write_json_atomic(&dir.join(STREAMING_FILE), &RawStreamingConfig::defaults())?;
+    let mut streaming = RawStreamingConfig::defaults();
+    streaming.ipns_key = Some(key_name_for(dir));
+    crate::fsutil::write_json_atomic(&dir.join(STREAMING_FILE), &streaming)?;
     crate::fsutil::write_json_atomic(&dir.join(HEALTH_FILE), &RawHealthConfig::defaults())?;
     Ok(InitReport {
         dir: dir.to_path_buf(),
@@ -99,6 +128,14 @@ mod tests {
         crate::config::StreamingConfig::load(&st).unwrap();
         crate::config::HealthConfig::load(&st).unwrap();
         assert!(st.join("music").is_dir() && st.join("data/processed").is_dir());
+        assert_eq!(
+            crate::config::StreamingConfig::load(&st).unwrap().ipns_key,
+            "ipfs-station-st"
+        );
+        assert_eq!(
+            key_name_for(Path::new("/x/My Radio ♪")),
+            "ipfs-station-my-radio"
+        );
         std::fs::write(st.join(SETUP_FILE), "{\"jingle_cycle\": 5}").unwrap();
         let e = init(&st).unwrap_err().to_string();
         assert!(e.contains("already a station"), "{e}");
