@@ -227,28 +227,37 @@ fn publishes(st: &Path) -> Option<StreamState> {
         .filter(|s| s.last_publish.as_ref().is_some_and(|p| p.ok))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn kill_9_and_restart_continue_the_media_sequence() {
+/// A small station on a fresh Kubo, ticking every `update_interval` s, set up by the
+/// CLI.
+async fn set_up_and_prechunk(update_interval: f64) -> (TestNode, tempfile::TempDir, PathBuf) {
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = small_station(tmp.path(), &node.api_url());
     patch_config(
         &st,
         "streaming.config.json",
-        serde_json::json!({"update_interval": 0.5}),
+        serde_json::json!({ "update_interval": update_interval }),
     );
     let (code, out) = setup_cli(&st, &std::env::var("PATH").unwrap());
     assert_eq!(code, 0, "{out}");
-    let spawn = || {
-        Command::new(station_bin())
-            .args(["stream", "--station"])
-            .arg(&st)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut child = spawn();
+    (node, tmp, st)
+}
+
+/// `station stream` as its own process.
+fn spawn_stream(st: &Path) -> std::process::Child {
+    Command::new(station_bin())
+        .args(["stream", "--station"])
+        .arg(st)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_and_restart_continue_the_media_sequence() {
+    let (node, tmp, st) = set_up_and_prechunk(0.5).await;
+    let mut child = spawn_stream(&st);
     let first = wait_for("two publishes", Duration::from_secs(30), || {
         publishes(&st).filter(|s| s.publish_log.iter().filter(|p| p.ok).count() >= 2)
     });
@@ -260,7 +269,7 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     assert!(killed.media_sequence >= first.media_sequence);
     let name = killed.ipns_name.clone().unwrap();
     // Status says off air once the heartbeat is stale; on air again after restart.
-    let mut child = spawn();
+    let mut child = spawn_stream(&st);
     let again = wait_for("a publish after restart", Duration::from_secs(30), || {
         publishes(&st).filter(|s| {
             s.pid != killed.pid && s.last_publish.as_ref().unwrap().at > killed.last_tick_at
@@ -345,23 +354,8 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_hls_client_plays_the_ipns_stream_for_20_seconds() {
-    let node = TestNode::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let st = small_station(tmp.path(), &node.api_url());
-    patch_config(
-        &st,
-        "streaming.config.json",
-        serde_json::json!({"update_interval": 1}),
-    );
-    let (code, out) = setup_cli(&st, &std::env::var("PATH").unwrap());
-    assert_eq!(code, 0, "{out}");
-    let mut child = Command::new(station_bin())
-        .args(["stream", "--station"])
-        .arg(&st)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (node, tmp, st) = set_up_and_prechunk(1.0).await;
+    let mut child = spawn_stream(&st);
     let s = wait_for("first publish", Duration::from_secs(30), || publishes(&st));
     let url = format!("{}/ipns/{}", node.gateway_url(), s.ipns_name.unwrap());
     let wav = tmp.path().join("heard.wav");
