@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages IPFS Station needs on Debian/Ubuntu, only when missing.
-#   scripts/deps.sh            runtime: ffmpeg (ffprobe), the demo's music (lincity-ng-data)
-#   scripts/deps.sh --test     also what the test suite needs
+#   scripts/deps.sh            runtime and build: ffmpeg (ffprobe), the demo's music
+#                              (lincity-ng-data), WebKitGTK 4.1 and ALSA headers for the console
+#   scripts/deps.sh --test     also what the test suite needs: Xvfb, xauth, WebKitWebDriver,
+#                              and tauri-driver (from crates.io) for the console's end-to-end test
 set -euo pipefail
 
 need=()
@@ -11,8 +13,13 @@ want() { have_pkg "$1" || need+=("$1"); }
 want ffmpeg
 want lincity-ng-data
 want ca-certificates
+want pkg-config
+want libwebkit2gtk-4.1-dev
+want libasound2-dev
 if [[ "${1:-}" == "--test" ]]; then
-  want pkg-config
+  want xvfb
+  want xauth
+  want webkit2gtk-driver
 fi
 
 if ((${#need[@]})); then
@@ -26,4 +33,9 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo (Rust >= 1.85) is needed: install Rust with rustup (https://rustup.rs) and run this again." >&2
   exit 1
+fi
+
+if [[ "${1:-}" == "--test" ]] && ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "Installing tauri-driver (WebDriver bridge for the console's end-to-end test)" >&2
+  cargo install tauri-driver --locked --quiet
 fi

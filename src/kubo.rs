@@ -197,6 +197,15 @@ impl Kubo {
         Ok(self.call::<V>("version", &[]).await?.version)
     }
 
+    /// `shutdown`: asks the daemon to stop (it answers, then exits).
+    ///
+    /// Errors: as [`Kubo::id`].
+    pub async fn shutdown(&self) -> Result<()> {
+        self.send("shutdown", self.http.post(self.url("shutdown")))
+            .await
+            .map(|_| ())
+    }
+
     /// `add` of many files in one multipart request, each a top-level file named by its
     /// `name` (names must be unique in the batch; `[A-Za-z0-9._-]` keeps them exact).
     /// Returns one [`Added`] per file, in input order.

@@ -22,7 +22,10 @@
 //! assert_eq!(order[0].kind, ItemKind::Jingle);
 //! ```
 
+#[cfg(feature = "audition")]
+pub mod audition;
 pub mod bench;
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod fsutil;
@@ -32,8 +35,10 @@ pub mod levels;
 pub mod library;
 pub mod manifest;
 pub mod meters;
+pub mod node;
 pub mod prechunk;
 pub mod rotation;
+pub mod settings;
 pub mod setup;
 pub mod station;
 pub mod streamer;

@@ -114,6 +114,8 @@ pub enum ProgressEvent {
         id: String,
         /// The source's file name, for display.
         name: String,
+        /// The source file (absolute), so a display can match the event to its file.
+        path: PathBuf,
     },
     /// ffmpeg started.
     Started {
@@ -459,6 +461,7 @@ pub fn run_pool(
                 .source
                 .file_name()
                 .map_or_else(|| j.id.clone(), |n| n.to_string_lossy().to_string()),
+            path: j.source.clone(),
         });
     }
     let next = std::sync::atomic::AtomicUsize::new(0);

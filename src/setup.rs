@@ -397,12 +397,31 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
         .filter(|i| i.kind == ItemKind::Jingle)
         .map(|i| i.id.as_str())
         .collect();
-    let rotation = build_rotation(&tracks, &jingles, cfg.jingle_cycle)?;
-    let ids: Vec<&str> = rotation.iter().map(|e| e.id).collect();
-    report.rotation_len = ids.len();
-    let text = manifest::render_playlist(&manifest, &ids)?;
-    report.playlist_written = manifest::save_playlist(&processed, &text)?;
+    let (len, written) = write_rotation(&manifest, &tracks, &jingles, cfg)?;
+    report.rotation_len = len;
+    report.playlist_written = written;
     Ok(report)
+}
+
+/// Builds the rotation of `tracks` and `jingles` (item ids of `manifest`, in library
+/// order) with `cfg.jingle_cycle` and writes it to `playlist.m3u` in `cfg.processed_dir`
+/// when it changed. Returns `(entries in the rotation, whether the file was written)`.
+///
+/// Errors: [`Error::Rotation`] when `tracks` is empty; [`Error::Manifest`] for an id the
+/// manifest lacks; [`Error::Io`].
+pub fn write_rotation(
+    manifest: &Manifest,
+    tracks: &[&str],
+    jingles: &[&str],
+    cfg: &SetupConfig,
+) -> Result<(usize, bool)> {
+    let rotation = build_rotation(tracks, jingles, cfg.jingle_cycle)?;
+    let ids: Vec<&str> = rotation.iter().map(|e| e.id).collect();
+    let text = manifest::render_playlist(manifest, &ids)?;
+    Ok((
+        ids.len(),
+        manifest::save_playlist(&cfg.processed_dir, &text)?,
+    ))
 }
 
 async fn add_to_kubo(

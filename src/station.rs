@@ -114,6 +114,85 @@ pub fn init(dir: &Path) -> Result<InitReport> {
     })
 }
 
+/// Where the demo station's music comes from: Debian's `lincity-ng-data` package (free
+/// music under the GPL, shipped as Ogg Vorbis).
+pub const DEMO_MUSIC: &str = "/usr/share/games/lincity-ng/music/default";
+
+/// Creates (when needed) a demo station in `dir`: [`init`], then the audio files of
+/// [`DEMO_MUSIC`] copied into `music/` (files already there are kept). Returns how many
+/// files were copied.
+///
+/// Errors: those of [`init`]; [`Error::Station`] when [`DEMO_MUSIC`] is missing (with the
+/// package to install); [`Error::Io`] when a copy fails.
+pub fn create_demo(dir: &Path) -> Result<usize> {
+    if !dir.join(SETUP_FILE).exists() {
+        init(dir)?;
+    }
+    let src = Path::new(DEMO_MUSIC);
+    let rd = std::fs::read_dir(src).map_err(|_| Error::Station {
+        dir: src.to_path_buf(),
+        message: "the demo's music comes from Debian's lincity-ng-data package: apt-get install lincity-ng-data".into(),
+    })?;
+    let music = dir.join("music");
+    std::fs::create_dir_all(&music).map_err(|e| Error::io(&music, e))?;
+    let mut copied = 0;
+    for e in rd.flatten() {
+        let p = e.path();
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let audio = ["ogg", "oga", "opus", "mp3", "flac", "wav", "m4a"].contains(&ext.as_str());
+        if let (true, Some(name)) = (audio, p.file_name()) {
+            let to = music.join(name);
+            if !to.exists() {
+                let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                crate::fsutil::write_atomic(&to, &bytes)?;
+                copied += 1;
+            }
+        }
+    }
+    Ok(copied)
+}
+
+/// The console's own settings file: `<config dir>/ipfs-station/console.json` (via
+/// `dirs`, e.g. `~/.config/ipfs-station/console.json`).
+pub fn console_file() -> PathBuf {
+    dirs::config_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("ipfs-station")
+        .join("console.json")
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct ConsoleFile {
+    last_station: Option<PathBuf>,
+}
+
+/// The station the console opened last, when it still is a station.
+pub fn last_opened() -> Option<PathBuf> {
+    let f: ConsoleFile = crate::fsutil::read_json(&console_file()).ok()?;
+    f.last_station.filter(|d| d.join(SETUP_FILE).is_file())
+}
+
+/// Records `dir` as the station the console opens next time (atomically).
+///
+/// Errors: [`Error::Io`] when the console file cannot be written.
+pub fn remember_opened(dir: &Path) -> Result<()> {
+    let file = console_file();
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    crate::fsutil::write_json_atomic(
+        &file,
+        &ConsoleFile {
+            last_station: Some(dir.to_path_buf()),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 mod support;
 
 mod cli;
+mod console;
 mod health;
 mod setup;
 mod stream;

@@ -204,7 +204,7 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
         SetupEvent::Prechunk(p) => {
             let Ok(mut bars) = bars.lock() else { return };
             match p {
-                ProgressEvent::Queued { id, name } => {
+                ProgressEvent::Queued { id, name, .. } => {
                     if let Ok(mut n) = names.lock() {
                         n.insert(id, name);
                     }

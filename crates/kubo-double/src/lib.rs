@@ -154,6 +154,8 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) faults: Arc<Faults>,
     pub(crate) api_port: Mutex<u16>,
+    /// Signalled by `/api/v0/shutdown`.
+    pub(crate) shutdown: tokio::sync::Notify,
 }
 
 /// A running Kubo double: RPC API and gateway on two loopback ports.
@@ -198,6 +200,7 @@ impl KuboDouble {
             store: Mutex::new(Store::new()),
             faults: faults.clone(),
             api_port: Mutex::new(0),
+            shutdown: tokio::sync::Notify::new(),
         });
         let mut servers = Servers {
             api,
@@ -262,6 +265,11 @@ impl KuboDouble {
     /// Current value (e.g. `/ipfs/Qm...`) published under the IPNS name, if any.
     pub fn ipns_value(&self, name: &str) -> Option<String> {
         self.with_store(|s| s.ipns_current(name)).flatten()
+    }
+
+    /// Resolves when a client called `/api/v0/shutdown` (Kubo's "shut down the daemon").
+    pub async fn shutdown_requested(&self) {
+        self.shared.shutdown.notified().await;
     }
 
     /// Stops both servers.

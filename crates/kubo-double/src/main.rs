@@ -34,7 +34,10 @@ async fn main() -> std::process::ExitCode {
                 d.api_url(),
                 d.gateway_url()
             );
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = d.shutdown_requested() => {}
+            }
             d.shutdown().await;
             std::process::ExitCode::SUCCESS
         }

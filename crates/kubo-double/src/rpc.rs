@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const COMMANDS: &[&str] = &[
+    "shutdown",
     "add",
     "cat",
     "pin/add",
@@ -288,6 +289,10 @@ async fn handle(
         "name/publish" => publish(&sh, &args),
         "name/resolve" => resolve(&sh, &args),
         "id" => id(&sh),
+        "shutdown" => {
+            sh.shutdown.notify_one();
+            Ok(StatusCode::OK.into_response())
+        }
         _ => Ok(json(
             serde_json::json!({"Version":"0.32.1","Commit":"","Repo":"16","System":"amd64/linux","Golang":"go1.23.4"}),
         )),

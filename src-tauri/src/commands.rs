@@ -1,0 +1,596 @@
+//! The console's commands: each takes the [`Console`] state, makes one engine call and
+//! maps the engine's error to [`UiError`] (`{code, message}`). Long work (setup) runs on
+//! a task and reports through events:
+//!
+//! - `setup://event`: a [`SetupEvent`] other than prechunk progress (`{type: "scanned" |
+//!   "adding", ...}`).
+//! - `setup://prechunk`: one [`ipfs_station::prechunk::ProgressEvent`] (`{type: "queued" |
+//!   "started" | "progress" | "finished" | "failed", id, ...}`), at most every 100 ms per
+//!   item ([`ipfs_station::prechunk::PROGRESS_EVERY`]).
+//! - `setup://finished`: `{ok, report?, error?}` when a run ends.
+//! - `library://dropped`: `{paths, x, y}` (physical pixels) when files are dropped on the
+//!   window; the page picks the drop zone and calls `library_add`.
+//!
+//! Paths from the page are only accepted inside the station folder or when the operator
+//! dropped or picked them (recorded on the Rust side, never taken from the page).
+
+use ipfs_station::audition::{Audition, AuditionInput, AuditionStatus};
+use ipfs_station::catalog::{self, ImportReport, LibraryView, Refused, Removed};
+use ipfs_station::config::{HealthConfig, SetupConfig, StreamingConfig, DEFAULT_GATEWAY};
+use ipfs_station::library::ItemKind;
+use ipfs_station::manifest::{Manifest, ITEMS_DIR};
+use ipfs_station::node::{self, ManagedKubo, NodeStatus};
+use ipfs_station::settings::{self, Edits, FieldValue, Outcome};
+use ipfs_station::setup::SetupEvent;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tauri::{AppHandle, Emitter, State};
+
+/// An error as the page gets it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UiError {
+    /// Stable code ([`ipfs_station::Error::code`], or `bad_request` for bad arguments).
+    pub code: String,
+    /// What went wrong, naming the file or field.
+    pub message: String,
+}
+
+impl From<ipfs_station::Error> for UiError {
+    fn from(e: ipfs_station::Error) -> Self {
+        UiError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> UiError {
+    UiError {
+        code: "bad_request".into(),
+        message: message.into(),
+    }
+}
+
+/// Sends one event to the page: `(event name, JSON payload)`.
+pub type Emit = Arc<dyn Fn(&str, serde_json::Value) + Send + Sync>;
+
+fn emitter(app: &AppHandle) -> Emit {
+    let app = app.clone();
+    Arc::new(move |name, payload| {
+        let _ = app.emit(name, payload);
+    })
+}
+
+/// What the header shows about the open station.
+#[derive(Debug, Clone, Serialize)]
+pub struct StationInfo {
+    /// The station folder.
+    pub dir: PathBuf,
+    /// Its folder name.
+    pub name: String,
+    /// Kubo key the stream is published under, when the streaming config is valid.
+    pub ipns_key: Option<String>,
+    /// The console's version.
+    pub version: &'static str,
+}
+
+/// Kubo as the page shows it: the engine's status plus whether the console manages it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KuboView {
+    /// The engine's view.
+    #[serde(flatten)]
+    pub status: NodeStatus,
+    /// Whether the console started this Kubo (and stops it on quit when not on air).
+    pub managed: bool,
+}
+
+/// Audition availability and state.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditionView {
+    /// Whether an audio device is open.
+    pub available: bool,
+    /// Why not, when unavailable.
+    pub reason: Option<String>,
+    /// What plays.
+    pub status: AuditionStatus,
+}
+
+/// The console's state: one open station.
+pub struct Console {
+    station: PathBuf,
+    allowed: Mutex<Vec<PathBuf>>,
+    setup_running: Arc<AtomicBool>,
+    setup_again: Arc<AtomicBool>,
+    managed: tokio::sync::Mutex<Option<ManagedKubo>>,
+    audition: OnceLock<Result<Audition, String>>,
+    started: Instant,
+    first_paint_ms: Mutex<Option<f64>>,
+}
+
+impl Console {
+    /// A console on the station folder `station` (canonical path).
+    pub fn new(station: PathBuf) -> Console {
+        Console {
+            station,
+            allowed: Mutex::new(Vec::new()),
+            setup_running: Arc::new(AtomicBool::new(false)),
+            setup_again: Arc::new(AtomicBool::new(false)),
+            managed: tokio::sync::Mutex::new(None),
+            audition: OnceLock::new(),
+            started: Instant::now(),
+            first_paint_ms: Mutex::new(None),
+        }
+    }
+
+    /// Records paths the operator dropped or picked: the only paths outside the station
+    /// folder the console reads.
+    pub fn allow_paths(&self, paths: &[PathBuf]) {
+        if let Ok(mut a) = self.allowed.lock() {
+            a.extend(paths.iter().filter_map(|p| p.canonicalize().ok()));
+        }
+    }
+
+    /// Whether `path` may be read: inside the station, or dropped/picked (or inside a
+    /// dropped/picked folder).
+    fn is_allowed(&self, path: &Path) -> bool {
+        let Ok(c) = path.canonicalize() else {
+            return false;
+        };
+        if c.starts_with(&self.station) {
+            return true;
+        }
+        self.allowed
+            .lock()
+            .map(|a| a.iter().any(|p| c.starts_with(p)))
+            .unwrap_or(false)
+    }
+
+    fn setup_cfg(&self) -> Result<SetupConfig, UiError> {
+        Ok(SetupConfig::load(&self.station)?)
+    }
+
+    /// The open station.
+    pub fn info(&self) -> StationInfo {
+        StationInfo {
+            dir: self.station.clone(),
+            name: self
+                .station
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().to_string()),
+            ipns_key: StreamingConfig::load(&self.station)
+                .ok()
+                .map(|c| c.ipns_key),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+
+    /// The library tables ([`catalog::overview`]).
+    ///
+    /// Errors: the setup config is invalid (`config`), or the state cannot be read.
+    pub fn library(&self) -> Result<LibraryView, UiError> {
+        let cfg = self.setup_cfg()?;
+        Ok(catalog::overview(&self.station, &cfg)?)
+    }
+
+    /// Copies the audio among `paths` into the station (`kind` is `track` or `jingle`,
+    /// [`catalog::import`]) and starts setup when anything was added. Paths neither in
+    /// the station nor dropped/picked are refused, each with the reason.
+    ///
+    /// Errors: unknown `kind` (`bad_request`); invalid setup config; ffprobe missing.
+    pub async fn add(
+        &self,
+        kind: &str,
+        paths: Vec<String>,
+        emit: Emit,
+    ) -> Result<ImportReport, UiError> {
+        let kind = match kind {
+            "track" | "music" => ItemKind::Track,
+            "jingle" | "jingles" => ItemKind::Jingle,
+            other => {
+                return Err(bad_request(format!(
+                    "kind `{other}`: expected track or jingle"
+                )))
+            }
+        };
+        let cfg = self.setup_cfg()?;
+        let mut refused = Vec::new();
+        let mut ok = Vec::new();
+        for p in paths.into_iter().map(PathBuf::from) {
+            if self.is_allowed(&p) {
+                ok.push(p);
+            } else {
+                refused.push(Refused {
+                    path: p,
+                    reason: "not dropped or picked: the console only reads files you drop on it or pick with Add files".into(),
+                });
+            }
+        }
+        let mut report = tokio::task::spawn_blocking(move || catalog::import(&cfg, kind, &ok))
+            .await
+            .map_err(|e| bad_request(format!("import stopped: {e}")))??;
+        report.refused.splice(0..0, refused);
+        if !report.added.is_empty() {
+            self.start_setup(emit);
+        }
+        Ok(report)
+    }
+
+    /// Starts a setup run on a task unless one runs; then the running one goes again
+    /// when it ends (so files added meanwhile are prechunked too). Returns whether a new
+    /// run started.
+    pub fn start_setup(&self, emit: Emit) -> bool {
+        if self.setup_running.swap(true, Ordering::SeqCst) {
+            self.setup_again.store(true, Ordering::SeqCst);
+            return false;
+        }
+        let station = self.station.clone();
+        let running = self.setup_running.clone();
+        let again = self.setup_again.clone();
+        tauri::async_runtime::spawn(async move {
+            loop {
+                again.store(false, Ordering::SeqCst);
+                let ev = emit.clone();
+                let on_event: ipfs_station::setup::OnEvent = Arc::new(move |e| {
+                    let (name, v) = match &e {
+                        SetupEvent::Prechunk(p) => ("setup://prechunk", serde_json::to_value(p)),
+                        other => ("setup://event", serde_json::to_value(other)),
+                    };
+                    if let Ok(v) = v {
+                        ev(name, v);
+                    }
+                });
+                let result = match SetupConfig::load(&station) {
+                    Ok(cfg) => catalog::run_setup(&station, &cfg, on_event).await,
+                    Err(e) => Err(e),
+                };
+                let payload = match result {
+                    Ok(r) => serde_json::json!({"ok": r.ok(), "report": r}),
+                    Err(e) => serde_json::json!({"ok": false, "error": UiError::from(e)}),
+                };
+                if !again.load(Ordering::SeqCst) {
+                    running.store(false, Ordering::SeqCst);
+                    emit("setup://finished", payload);
+                    break;
+                }
+                emit("setup://finished", payload);
+            }
+        });
+        true
+    }
+
+    /// Whether a setup run is going on.
+    pub fn setup_running(&self) -> bool {
+        self.setup_running.load(Ordering::SeqCst)
+    }
+
+    /// Takes a source out of the library ([`catalog::remove`]: to the station's trash).
+    ///
+    /// Errors: the path is not a source of this station (`bad_source`); I/O.
+    pub fn remove(&self, source: &str) -> Result<Removed, UiError> {
+        let cfg = self.setup_cfg()?;
+        Ok(catalog::remove(&self.station, &cfg, Path::new(source))?)
+    }
+
+    fn kubo_endpoints(&self) -> (String, String) {
+        let api = StreamingConfig::load(&self.station)
+            .map(|c| c.kubo_api)
+            .unwrap_or_else(|_| ipfs_station::config::DEFAULT_KUBO_API.into());
+        let gateway = HealthConfig::load(&self.station)
+            .ok()
+            .and_then(|h| h.gateways.first().cloned())
+            .unwrap_or_else(|| DEFAULT_GATEWAY.into());
+        (api, gateway)
+    }
+
+    /// Is Kubo there ([`node::status`], 3 s per call)?
+    pub async fn kubo_status(&self) -> KuboView {
+        let (api, gateway) = self.kubo_endpoints();
+        KuboView {
+            status: node::status(&api, &gateway, Duration::from_secs(3)).await,
+            managed: self.managed.lock().await.is_some(),
+        }
+    }
+
+    /// Starts the managed Kubo ([`ManagedKubo::start`]) unless one answers already.
+    ///
+    /// Errors: no `ipfs` on PATH (`tool_missing`); the daemon did not come up
+    /// (`kubo_unreachable`, with its log's last lines); a non-loopback API (`config`).
+    pub async fn kubo_start(&self) -> Result<KuboView, UiError> {
+        let current = self.kubo_status().await;
+        if current.status.reachable {
+            return Ok(current);
+        }
+        let (api, gateway) = self.kubo_endpoints();
+        let mut managed = self.managed.lock().await;
+        let daemon = ManagedKubo::start(&self.station, &api, &gateway).await?;
+        tracing::info!(
+            "started Kubo (pid {}) on {}",
+            daemon.pid(),
+            daemon.repo().display()
+        );
+        *managed = Some(daemon);
+        drop(managed);
+        Ok(self.kubo_status().await)
+    }
+
+    /// Every setting with its value ([`settings::load`]).
+    ///
+    /// Errors: a config file is not JSON (`parse`).
+    pub fn settings(&self) -> Result<Vec<FieldValue>, UiError> {
+        Ok(settings::load(&self.station)?)
+    }
+
+    /// Validates edits and says what they redo ([`settings::check`]).
+    ///
+    /// Errors: as [`Console::settings`].
+    pub fn settings_check(&self, edits: &Edits) -> Result<Outcome, UiError> {
+        Ok(settings::check(&self.station, edits)?)
+    }
+
+    /// Validates and writes edits ([`settings::apply`]).
+    ///
+    /// Errors: as [`Console::settings`].
+    pub fn settings_apply(&self, edits: &Edits) -> Result<Outcome, UiError> {
+        Ok(settings::apply(&self.station, edits)?)
+    }
+
+    fn audition(&self) -> &Result<Audition, String> {
+        self.audition.get_or_init(Audition::open)
+    }
+
+    /// Audition state; opens the audio device on first use.
+    pub fn audition_view(&self) -> AuditionView {
+        match self.audition() {
+            Ok(a) => AuditionView {
+                available: true,
+                reason: None,
+                status: a.status(),
+            },
+            Err(e) => AuditionView {
+                available: false,
+                reason: Some(e.clone()),
+                status: AuditionStatus::default(),
+            },
+        }
+    }
+
+    /// Plays the item of `source`: `what` = `source` (the file) or `segments` (its
+    /// prechunked segments, through the item's `index.m3u8`).
+    ///
+    /// Errors: no audio device (`audio`), not a source of the library, or not prechunked
+    /// yet for `segments` (`bad_request`).
+    pub fn audition_play(&self, source: &str, what: &str) -> Result<AuditionView, UiError> {
+        let player = self.audition().as_ref().map_err(|e| UiError {
+            code: "audio".into(),
+            message: e.clone(),
+        })?;
+        let cfg = self.setup_cfg()?;
+        let view = catalog::overview(&self.station, &cfg)?;
+        let row = view
+            .tracks
+            .iter()
+            .chain(view.jingles.iter())
+            .find(|r| r.source == Path::new(source))
+            .ok_or_else(|| bad_request(format!("{source} is not in the library")))?;
+        let input = match what {
+            "source" => AuditionInput {
+                path: row.source.clone(),
+                label: row.title.clone(),
+                duration: row.duration.unwrap_or(0.0),
+            },
+            "segments" => {
+                let id = row
+                    .id
+                    .clone()
+                    .ok_or_else(|| bad_request(format!("{} is not prechunked yet", row.title)))?;
+                let m = Manifest::load(&cfg.processed_dir)?;
+                let duration = m.item(&id).map_or(0.0, |i| i.duration);
+                AuditionInput {
+                    path: cfg
+                        .processed_dir
+                        .join(ITEMS_DIR)
+                        .join(&id)
+                        .join("index.m3u8"),
+                    label: format!("{} (prechunked)", row.title),
+                    duration,
+                }
+            }
+            other => {
+                return Err(bad_request(format!(
+                    "`{other}`: expected source or segments"
+                )))
+            }
+        };
+        let input = if input.duration > 0.0 {
+            input
+        } else {
+            let d = ipfs_station::library::probe(&input.path).map_or(0.0, |i| i.duration);
+            AuditionInput {
+                duration: d,
+                ..input
+            }
+        };
+        player.play(input);
+        Ok(self.audition_view())
+    }
+
+    /// Stops the audition.
+    pub fn audition_stop(&self) -> AuditionView {
+        if let Ok(a) = self.audition() {
+            a.stop();
+        }
+        self.audition_view()
+    }
+
+    /// Records the first drawn library: milliseconds since the console started.
+    pub fn ui_ready(&self, rows: usize) -> f64 {
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(mut f) = self.first_paint_ms.lock() {
+            if f.is_none() {
+                *f = Some(ms);
+                tracing::info!("first library paint {ms:.0} ms after launch ({rows} rows)");
+                eprintln!("ipfs-station-console: first library paint {ms:.0} ms after launch ({rows} rows)");
+            }
+            return f.unwrap_or(ms);
+        }
+        ms
+    }
+
+    /// On quit: stop the managed Kubo unless the station is on air.
+    pub async fn on_exit(&self) {
+        let on_air = StreamingConfig::load(&self.station)
+            .ok()
+            .and_then(|c| ipfs_station::streamer::StreamState::load(&c.state_dir).ok())
+            .is_some_and(|s| s.is_on_air(chrono::Utc::now()));
+        if let Some(daemon) = self.managed.lock().await.take() {
+            if on_air {
+                tracing::info!(
+                    "the station is on air: Kubo keeps running (pid {})",
+                    daemon.pid()
+                );
+                daemon.detach();
+            } else if let Err(e) = daemon.stop().await {
+                tracing::warn!("stopping Kubo: {e}");
+            }
+        }
+    }
+}
+
+/// The open station.
+#[tauri::command]
+pub fn station_info(state: State<'_, Console>) -> StationInfo {
+    state.info()
+}
+
+/// The library tables.
+#[tauri::command]
+pub async fn library(state: State<'_, Console>) -> Result<LibraryView, UiError> {
+    state.library()
+}
+
+/// Adds files (the same command a drop uses): `kind` = `track` | `jingle`.
+#[tauri::command]
+pub async fn library_add(
+    state: State<'_, Console>,
+    app: AppHandle,
+    kind: String,
+    paths: Vec<String>,
+) -> Result<ImportReport, UiError> {
+    state.add(&kind, paths, emitter(&app)).await
+}
+
+/// "Add files" / "Add folder": the system file picker, then [`library_add`].
+#[tauri::command]
+pub async fn library_pick(
+    state: State<'_, Console>,
+    app: AppHandle,
+    kind: String,
+    folders: bool,
+) -> Result<ImportReport, UiError> {
+    use tauri_plugin_dialog::DialogExt;
+    let a = app.clone();
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        let d = a.dialog().file().set_title(if folders {
+            "Add folders to the library"
+        } else {
+            "Add audio files to the library"
+        });
+        if folders {
+            d.blocking_pick_folders()
+        } else {
+            d.blocking_pick_files()
+        }
+    })
+    .await
+    .map_err(|e| bad_request(format!("file picker: {e}")))?;
+    let paths: Vec<PathBuf> = picked
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .collect();
+    state.allow_paths(&paths);
+    let paths = paths
+        .into_iter()
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
+    state.add(&kind, paths, emitter(&app)).await
+}
+
+/// Moves a source to the station's trash and takes its item out of the rotation.
+#[tauri::command]
+pub async fn library_remove(state: State<'_, Console>, source: String) -> Result<Removed, UiError> {
+    state.remove(&source)
+}
+
+/// Runs setup now (or again after the running one).
+#[tauri::command]
+pub fn setup_start(state: State<'_, Console>, app: AppHandle) -> bool {
+    state.start_setup(emitter(&app))
+}
+
+/// Whether setup runs.
+#[tauri::command]
+pub fn setup_running(state: State<'_, Console>) -> bool {
+    state.setup_running()
+}
+
+/// Kubo's status.
+#[tauri::command]
+pub async fn kubo_status(state: State<'_, Console>) -> Result<KuboView, UiError> {
+    Ok(state.kubo_status().await)
+}
+
+/// Starts the managed Kubo.
+#[tauri::command]
+pub async fn kubo_start(state: State<'_, Console>) -> Result<KuboView, UiError> {
+    state.kubo_start().await
+}
+
+/// Every setting.
+#[tauri::command]
+pub async fn settings_get(state: State<'_, Console>) -> Result<Vec<FieldValue>, UiError> {
+    state.settings()
+}
+
+/// Validates edits without writing.
+#[tauri::command]
+pub async fn settings_check(state: State<'_, Console>, edits: Edits) -> Result<Outcome, UiError> {
+    state.settings_check(&edits)
+}
+
+/// Validates and writes edits.
+#[tauri::command]
+pub async fn settings_apply(state: State<'_, Console>, edits: Edits) -> Result<Outcome, UiError> {
+    state.settings_apply(&edits)
+}
+
+/// Plays an item: `what` = `source` | `segments`.
+#[tauri::command]
+pub async fn audition_play(
+    state: State<'_, Console>,
+    source: String,
+    what: String,
+) -> Result<AuditionView, UiError> {
+    state.audition_play(&source, &what)
+}
+
+/// Stops the audition.
+#[tauri::command]
+pub async fn audition_stop(state: State<'_, Console>) -> Result<AuditionView, UiError> {
+    Ok(state.audition_stop())
+}
+
+/// Audition availability and position.
+#[tauri::command]
+pub async fn audition_status(state: State<'_, Console>) -> Result<AuditionView, UiError> {
+    Ok(state.audition_view())
+}
+
+/// The page drew the library for the first time: returns ms since launch.
+#[tauri::command]
+pub fn ui_ready(state: State<'_, Console>, rows: usize) -> f64 {
+    state.ui_ready(rows)
+}

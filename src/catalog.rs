@@ -1,0 +1,536 @@
+//! The station's library as the operator manages it: what is in it and in what state
+//! ([`overview`]), bringing files in ([`import`]), taking items out ([`remove`]), and a
+//! setup run that remembers its outcome ([`run_setup`]).
+//!
+//! Sources are never modified: an import copies, a removal moves the source into the
+//! station's `trash/` folder (never deletes it), and every state file is written
+//! atomically.
+
+use crate::config::SetupConfig;
+use crate::error::{Error, Result};
+use crate::library::{self, ItemKind};
+use crate::manifest::{Manifest, ITEMS_DIR};
+use crate::setup::{self, ItemFailure, OnEvent, SetupReport};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Folder (inside the station) that removed sources are moved to.
+pub const TRASH_DIR: &str = "trash";
+/// File (inside `data/state/`) holding the outcome of the last setup run.
+pub const LAST_SETUP_FILE: &str = "last_setup.json";
+
+/// Where an item stands, as the library table shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// The source is in the folder but not prechunked yet (the next setup run does it).
+    Pending,
+    /// Prechunked, but some segments have no CID yet (Kubo was unreachable).
+    WaitingForKubo,
+    /// Prechunked and every segment added to Kubo: in the rotation.
+    Ready,
+    /// The last setup run could not use the source; `reason` says why.
+    Failed,
+}
+
+/// One row of a library table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LibraryRow {
+    /// The source file (absolute).
+    pub source: PathBuf,
+    /// Track or jingle.
+    pub kind: ItemKind,
+    /// Item id once prechunked (e.g. `t-0123456789abcdef`).
+    pub id: Option<String>,
+    /// Title from the tags, else the file name.
+    pub title: String,
+    /// Artist, when the tags name one.
+    pub artist: Option<String>,
+    /// Duration in seconds, once prechunked.
+    pub duration: Option<f64>,
+    /// Measured integrated loudness of the source in LUFS (EBU R128), when normalized.
+    pub loudness_lufs: Option<f64>,
+    /// Gain applied by the encode in dB, when normalized.
+    pub gain_db: Option<f64>,
+    /// Segments of the prechunked item.
+    pub segments: usize,
+    /// Where the item stands.
+    pub status: ItemStatus,
+    /// Why it failed, for [`ItemStatus::Failed`].
+    pub reason: Option<String>,
+}
+
+/// The outcome of the last setup run, kept in `data/state/last_setup.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastSetup {
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Sources that failed, each with the reason.
+    pub failures: Vec<LastFailure>,
+    /// Why adding to Kubo stopped, if it did.
+    pub kubo_error: Option<String>,
+    /// Segments still without a CID.
+    pub missing_cids: usize,
+    /// Items encoded by ffmpeg in that run.
+    pub encoded: usize,
+    /// Items reused from the cache.
+    pub reused: usize,
+    /// Entries in the rotation.
+    pub rotation_len: usize,
+    /// Set when the run stopped as a whole (e.g. no tracks, ffmpeg missing).
+    pub error: Option<String>,
+}
+
+/// One failed source of [`LastSetup`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastFailure {
+    /// The source file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// The whole library: one table per kind plus totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LibraryView {
+    /// Music rows, in library (path) order.
+    pub tracks: Vec<LibraryRow>,
+    /// Jingle rows, in library (path) order.
+    pub jingles: Vec<LibraryRow>,
+    /// Entries in `playlist.m3u` (0 when there is none yet).
+    pub rotation_len: usize,
+    /// Seconds of audio in the ready items.
+    pub ready_seconds: f64,
+    /// Rows not ready (pending, waiting for Kubo or failed).
+    pub not_ready: usize,
+    /// The last setup run, when there was one.
+    pub last_setup: Option<LastSetup>,
+}
+
+fn state_dir(station: &Path) -> PathBuf {
+    station.join("data/state")
+}
+
+/// Reads `data/state/last_setup.json`; `None` when there is none or it is unreadable.
+pub fn last_setup(station: &Path) -> Option<LastSetup> {
+    crate::fsutil::read_json(&state_dir(station).join(LAST_SETUP_FILE)).ok()
+}
+
+/// The library of the station in `station` whose validated setup config is `cfg`: every
+/// source file in `music_dir` and `jingles_dir` with its status, joined with
+/// `manifest.json` and the failures of the last setup run.
+///
+/// Errors: none for a missing manifest or folder (they are empty); [`Error::Io`] only
+/// when the state folder cannot be read.
+pub fn overview(station: &Path, cfg: &SetupConfig) -> Result<LibraryView> {
+    let manifest = Manifest::load(&cfg.processed_dir).ok();
+    let by_source: HashMap<&Path, &crate::manifest::ManifestItem> = manifest
+        .iter()
+        .flat_map(|m| m.items.iter().map(|i| (i.source.as_path(), i)))
+        .collect();
+    let last = last_setup(station);
+    let failed: HashMap<&Path, &str> = last
+        .iter()
+        .flat_map(|l| {
+            l.failures
+                .iter()
+                .map(|f| (f.path.as_path(), f.reason.as_str()))
+        })
+        .collect();
+    let mut view = LibraryView {
+        tracks: Vec::new(),
+        jingles: Vec::new(),
+        rotation_len: crate::manifest::load_playlist(&cfg.processed_dir).map_or(0, |p| p.len()),
+        ready_seconds: 0.0,
+        not_ready: 0,
+        last_setup: None,
+    };
+    for (kind, dir) in [
+        (ItemKind::Track, &cfg.music_dir),
+        (ItemKind::Jingle, &cfg.jingles_dir),
+    ] {
+        let listing = library::list_candidates(dir);
+        let mut rows = Vec::with_capacity(listing.files.len());
+        for path in listing.files {
+            let row = match by_source.get(path.as_path()).filter(|i| i.kind == kind) {
+                Some(item) => {
+                    let status = if item.has_all_cids() {
+                        ItemStatus::Ready
+                    } else {
+                        ItemStatus::WaitingForKubo
+                    };
+                    LibraryRow {
+                        source: path.clone(),
+                        kind,
+                        id: Some(item.id.clone()),
+                        title: item.title.clone(),
+                        artist: item.artist.clone(),
+                        duration: Some(item.duration),
+                        loudness_lufs: item.loudness.as_ref().map(|l| l.measured_lufs),
+                        gain_db: item.loudness.as_ref().map(|l| l.applied_gain_db),
+                        segments: item.segments.len(),
+                        status,
+                        reason: None,
+                    }
+                }
+                None => {
+                    let reason = failed.get(path.as_path()).map(|r| r.to_string());
+                    LibraryRow {
+                        source: path.clone(),
+                        kind,
+                        id: None,
+                        title: path
+                            .file_stem()
+                            .map_or_else(String::new, |s| s.to_string_lossy().to_string()),
+                        artist: None,
+                        duration: None,
+                        loudness_lufs: None,
+                        gain_db: None,
+                        segments: 0,
+                        status: if reason.is_some() {
+                            ItemStatus::Failed
+                        } else {
+                            ItemStatus::Pending
+                        },
+                        reason,
+                    }
+                }
+            };
+            if row.status == ItemStatus::Ready {
+                view.ready_seconds += row.duration.unwrap_or(0.0);
+            } else {
+                view.not_ready += 1;
+            }
+            rows.push(row);
+        }
+        match kind {
+            ItemKind::Track => view.tracks = rows,
+            ItemKind::Jingle => view.jingles = rows,
+        }
+    }
+    view.last_setup = last;
+    Ok(view)
+}
+
+/// Runs [`setup::run`] for the station in `station` and records its outcome in
+/// `data/state/last_setup.json` (also when the run fails as a whole), so the library
+/// can show each failed source with its reason later.
+///
+/// Errors: those of [`setup::run`] (after recording them); [`Error::Io`] when the record
+/// cannot be written.
+pub async fn run_setup(
+    station: &Path,
+    cfg: &SetupConfig,
+    on_event: OnEvent,
+) -> Result<SetupReport> {
+    let result = setup::run(cfg, on_event).await;
+    let record = match &result {
+        Ok(r) => LastSetup {
+            finished_at: chrono::Utc::now().to_rfc3339(),
+            failures: r.failures.iter().map(failure).collect(),
+            kubo_error: r.kubo_error.clone(),
+            missing_cids: r.missing_cids,
+            encoded: r.encoded,
+            reused: r.reused,
+            rotation_len: r.rotation_len,
+            error: None,
+        },
+        Err(e) => LastSetup {
+            finished_at: chrono::Utc::now().to_rfc3339(),
+            failures: Vec::new(),
+            kubo_error: None,
+            missing_cids: 0,
+            encoded: 0,
+            reused: 0,
+            rotation_len: 0,
+            error: Some(e.to_string()),
+        },
+    };
+    let dir = state_dir(station);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    crate::fsutil::write_json_atomic(&dir.join(LAST_SETUP_FILE), &record)?;
+    result
+}
+
+fn failure(f: &ItemFailure) -> LastFailure {
+    LastFailure {
+        path: f.path.clone(),
+        reason: f.reason.clone(),
+    }
+}
+
+/// One file brought into the library by [`import`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Imported {
+    /// Where it came from.
+    pub from: PathBuf,
+    /// Where the copy is (inside `music_dir` or `jingles_dir`).
+    pub to: PathBuf,
+}
+
+/// One file [`import`] did not bring in, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refused {
+    /// The file (or folder) as given.
+    pub path: PathBuf,
+    /// Why (not audio, unreadable, already in the library, ...).
+    pub reason: String,
+}
+
+/// What [`import`] did, per file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    /// Files copied in.
+    pub added: Vec<Imported>,
+    /// Files left out, each with the reason; the rest went on.
+    pub refused: Vec<Refused>,
+}
+
+/// Copies the audio among `paths` (files, or folders taken recursively) into the
+/// station's `music_dir` (tracks) or `jingles_dir` (jingles). Each file is probed with
+/// ffprobe first: anything without an audio stream is refused with ffprobe's reason.
+/// A folder keeps its name as a subfolder. A file whose name is taken by different
+/// content gets ` (2)`, ` (3)`, ... before its extension; a file already there with the
+/// same content, or a file already inside the destination, is refused as "already in
+/// the library". Copies are written to a temp file and renamed, so a half-copied file is
+/// never seen by setup. The originals are only read.
+///
+/// Errors: [`Error::Io`] when the destination folder cannot be created; per-file
+/// problems are in [`ImportReport::refused`]; [`Error::ToolMissing`] without ffprobe.
+pub fn import(cfg: &SetupConfig, kind: ItemKind, paths: &[PathBuf]) -> Result<ImportReport> {
+    let dest_root = match kind {
+        ItemKind::Track => &cfg.music_dir,
+        ItemKind::Jingle => &cfg.jingles_dir,
+    };
+    std::fs::create_dir_all(dest_root).map_err(|e| Error::io(dest_root, e))?;
+    let dest_canon = dest_root
+        .canonicalize()
+        .map_err(|e| Error::io(dest_root, e))?;
+    let mut report = ImportReport::default();
+    for path in paths {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                report.refused.push(Refused {
+                    path: path.clone(),
+                    reason: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            let base = path.file_name().map(PathBuf::from).unwrap_or_default();
+            let listing = library::list_candidates(path);
+            report
+                .refused
+                .extend(listing.failures.into_iter().map(|f| Refused {
+                    path: f.path,
+                    reason: f.reason,
+                }));
+            if listing.files.is_empty() {
+                report.refused.push(Refused {
+                    path: path.clone(),
+                    reason: "the folder holds no files".into(),
+                });
+            }
+            for file in listing.files {
+                let rel = file.strip_prefix(path).unwrap_or(&file);
+                let sub = base.join(rel.parent().unwrap_or(Path::new("")));
+                import_file(&file, &dest_root.join(sub), &dest_canon, &mut report)?;
+            }
+        } else {
+            import_file(path, dest_root, &dest_canon, &mut report)?;
+        }
+    }
+    Ok(report)
+}
+
+fn import_file(
+    file: &Path,
+    dest_dir: &Path,
+    dest_canon: &Path,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let refuse = |report: &mut ImportReport, reason: String| {
+        report.refused.push(Refused {
+            path: file.to_path_buf(),
+            reason,
+        })
+    };
+    if file.canonicalize().is_ok_and(|c| c.starts_with(dest_canon)) {
+        refuse(report, "already in the library".into());
+        return Ok(());
+    }
+    match library::probe(file) {
+        Ok(_) => {}
+        Err(e @ Error::ToolMissing { .. }) => return Err(e),
+        Err(e) => {
+            refuse(report, format!("not usable audio: {}", e.reason()));
+            return Ok(());
+        }
+    }
+    let Some(name) = file.file_name() else {
+        refuse(report, "no file name".into());
+        return Ok(());
+    };
+    if let Err(e) = std::fs::create_dir_all(dest_dir) {
+        refuse(report, format!("cannot create {}: {e}", dest_dir.display()));
+        return Ok(());
+    }
+    let fp = match library::fingerprint(file) {
+        Ok(f) => f,
+        Err(e) => {
+            refuse(report, e.reason());
+            return Ok(());
+        }
+    };
+    let stem = Path::new(name)
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().to_string());
+    let ext = Path::new(name)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let mut n = 1;
+    let target = loop {
+        let candidate = if n == 1 {
+            dest_dir.join(name)
+        } else {
+            dest_dir.join(format!("{stem} ({n}){ext}"))
+        };
+        if !candidate.exists() {
+            break candidate;
+        }
+        if library::fingerprint(&candidate).is_ok_and(|f| f == fp) {
+            refuse(
+                report,
+                format!("already in the library as {}", candidate.display()),
+            );
+            return Ok(());
+        }
+        n += 1;
+    };
+    match copy_atomic(file, &target) {
+        Ok(()) => report.added.push(Imported {
+            from: file.to_path_buf(),
+            to: target,
+        }),
+        Err(e) => refuse(report, e.to_string()),
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` through a hidden temp file in the same folder (skipped by the
+/// library scan) and a rename.
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".import-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let mut src = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+    let mut out = tmp.as_file();
+    std::io::copy(&mut src, &mut out).map_err(|e| Error::io(to, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(to, e))?;
+    tmp.persist_noclobber(to)
+        .map_err(|e| Error::io(to, e.error))?;
+    Ok(())
+}
+
+/// What [`remove`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Removed {
+    /// Where the source now is (inside the station's `trash/`).
+    pub trashed_to: PathBuf,
+    /// The item taken out of the manifest and the rotation, when it was prechunked.
+    pub item_id: Option<String>,
+    /// Entries left in the rotation.
+    pub rotation_len: usize,
+}
+
+/// Takes the source `source` out of the library of the station in `station`: the
+/// source moves to `<station>/trash/<unix time>-<name>` (never deleted), its item leaves
+/// `manifest.json`, `playlist.m3u` and `items/`. Segments stay pinned in Kubo: a
+/// listener holding an older live playlist still plays them.
+///
+/// Errors: [`Error::BadSource`] when `source` is not inside `music_dir` or `jingles_dir`,
+/// or it is the last ready track (the rotation needs one: add another first);
+/// [`Error::Io`] when it cannot be moved or the state written.
+pub fn remove(station: &Path, cfg: &SetupConfig, source: &Path) -> Result<Removed> {
+    let canon = source.canonicalize().map_err(|e| Error::io(source, e))?;
+    let inside = [&cfg.music_dir, &cfg.jingles_dir]
+        .iter()
+        .any(|d| d.canonicalize().is_ok_and(|d| canon.starts_with(d)));
+    if !inside {
+        return Err(Error::BadSource {
+            file: source.to_path_buf(),
+            reason: "not in the station's music or jingles folder".into(),
+        });
+    }
+    let mut manifest = Manifest::load(&cfg.processed_dir).ok();
+    let item = manifest
+        .as_ref()
+        .and_then(|m| {
+            m.items
+                .iter()
+                .find(|i| i.source == source || i.source == canon)
+        })
+        .cloned();
+    if let (Some(m), Some(item)) = (&manifest, &item) {
+        let tracks_left = m
+            .items
+            .iter()
+            .filter(|i| i.kind == ItemKind::Track && i.id != item.id)
+            .count();
+        if item.kind == ItemKind::Track && tracks_left == 0 {
+            return Err(Error::BadSource {
+                file: source.to_path_buf(),
+                reason:
+                    "this is the last track of the rotation: add another track before removing it"
+                        .into(),
+            });
+        }
+    }
+    let trash = station.join(TRASH_DIR);
+    std::fs::create_dir_all(&trash).map_err(|e| Error::io(&trash, e))?;
+    let name = source
+        .file_name()
+        .map_or_else(|| "source".to_string(), |n| n.to_string_lossy().to_string());
+    let mut target = trash.join(format!("{}-{name}", chrono::Utc::now().timestamp()));
+    let mut n = 2;
+    while target.exists() {
+        target = trash.join(format!("{}-{n}-{name}", chrono::Utc::now().timestamp()));
+        n += 1;
+    }
+    if std::fs::rename(source, &target).is_err() {
+        // Another file system: copy, then remove the original only once the copy is safe.
+        copy_atomic(source, &target)?;
+        std::fs::remove_file(source).map_err(|e| Error::io(source, e))?;
+    }
+    let mut rotation_len =
+        crate::manifest::load_playlist(&cfg.processed_dir).map_or(0, |p| p.len());
+    if let (Some(m), Some(item)) = (manifest.as_mut(), &item) {
+        m.items.retain(|i| i.id != item.id);
+        m.save(&cfg.processed_dir)?;
+        let ids = |k: ItemKind| -> Vec<&str> {
+            m.items
+                .iter()
+                .filter(|i| i.kind == k)
+                .map(|i| i.id.as_str())
+                .collect()
+        };
+        let (len, _) =
+            setup::write_rotation(m, &ids(ItemKind::Track), &ids(ItemKind::Jingle), cfg)?;
+        rotation_len = len;
+        let dir = cfg.processed_dir.join(ITEMS_DIR).join(&item.id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!("could not remove {}: {e}", dir.display());
+        }
+    }
+    Ok(Removed {
+        trashed_to: target,
+        item_id: item.map(|i| i.id),
+        rotation_len,
+    })
+}

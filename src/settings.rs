@@ -1,0 +1,638 @@
+//! Every key of the three config files as one settings form: what each key is
+//! ([`fields`]), its current value as text ([`load`]), and applying edits with the
+//! engine's own validation, an error per field, and what a change will redo
+//! ([`apply`]).
+//!
+//! The form sends text (as typed); each key's [`FieldKind`] turns it into the JSON the
+//! file holds, so "abc" for a number is reported on that field like any other error.
+//! Validation is the same code `station setup`/`stream`/`health` run
+//! ([`crate::config`]); nothing is written unless every edited key is valid.
+
+use crate::config::{
+    RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE,
+};
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How a key's text is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// Free text (paths, URLs, names, Go durations like `48h`).
+    Text,
+    /// A number (decimal point allowed).
+    Number,
+    /// A whole number, 0 or more.
+    Integer,
+    /// A number, or empty for `null` (e.g. normalization off).
+    OptionalNumber,
+    /// Text, or empty for `null`.
+    OptionalText,
+    /// One of [`FieldSpec::choices`].
+    Choice,
+    /// A list, one entry per line (empty lines are dropped).
+    List,
+}
+
+/// What a change of the key makes the station redo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Re-encodes (prechunks again) every item whose encode settings change.
+    Reencode,
+    /// Rewrites the rotation (`playlist.m3u`) at the next setup.
+    Rotation,
+    /// Where setup reads or writes: the next setup scans again.
+    Setup,
+    /// Read by the streamer when it starts: restart the stream to apply.
+    Stream,
+    /// Read by the health monitor when it starts.
+    Health,
+}
+
+/// One key of one config file.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FieldSpec {
+    /// The config file (`setup.config.json`, ...).
+    pub file: &'static str,
+    /// The key in that file.
+    pub key: &'static str,
+    /// Form group: `Library`, `Encoding`, `On air`, `Health` or `Kubo`.
+    pub group: &'static str,
+    /// Label for the form.
+    pub label: &'static str,
+    /// How the text is read.
+    pub kind: FieldKind,
+    /// Allowed values for [`FieldKind::Choice`].
+    pub choices: &'static [&'static str],
+    /// One line of help: meaning, unit, range.
+    pub help: &'static str,
+    /// What a change redoes.
+    pub effect: Effect,
+}
+
+const fn f(
+    file: &'static str,
+    key: &'static str,
+    group: &'static str,
+    label: &'static str,
+    kind: FieldKind,
+    help: &'static str,
+    effect: Effect,
+) -> FieldSpec {
+    FieldSpec {
+        file,
+        key,
+        group,
+        label,
+        kind,
+        choices: &[],
+        help,
+        effect,
+    }
+}
+
+use Effect as E;
+use FieldKind as K;
+
+static FIELDS: &[FieldSpec] = &[
+    f(SETUP_FILE, "music_dir", "Library", "Music folder", K::Text, "Folder of music sources, relative to the station folder or absolute.", E::Setup),
+    f(SETUP_FILE, "jingles_dir", "Library", "Jingles folder", K::Text, "Folder of jingle sources (station IDs).", E::Setup),
+    f(SETUP_FILE, "processed_dir", "Library", "Processed folder", K::Text, "Where setup writes segments, manifest.json and playlist.m3u; must not overlap the source folders.", E::Setup),
+    f(SETUP_FILE, "jingle_cycle", "Library", "Tracks between jingles", K::Integer, "A jingle plays after this many tracks (1 to 1000); jingles take turns.", E::Rotation),
+    f(SETUP_FILE, "segment_duration", "Encoding", "Segment duration", K::Number, "Target HLS segment length in seconds (1 to 30).", E::Reencode),
+    FieldSpec { choices: &["aac"], ..f(SETUP_FILE, "codec", "Encoding", "Codec", K::Choice, "Audio codec of the segments.", E::Reencode) },
+    f(SETUP_FILE, "bitrate", "Encoding", "Bitrate", K::Text, "Audio bitrate in kilobits per second, like 128k (32k to 320k).", E::Reencode),
+    FieldSpec { choices: &["22050", "24000", "32000", "44100", "48000"], ..f(SETUP_FILE, "sample_rate", "Encoding", "Sample rate", K::Choice, "Output sample rate in Hz.", E::Reencode) },
+    FieldSpec { choices: &["1", "2"], ..f(SETUP_FILE, "channels", "Encoding", "Channels", K::Choice, "1 (mono) or 2 (stereo).", E::Reencode) },
+    f(SETUP_FILE, "loudness_target_lufs", "Encoding", "Loudness target", K::OptionalNumber, "EBU R128 integrated loudness every item is normalized to, in LUFS (-40 to -5); empty turns normalization off.", E::Reencode),
+    f(SETUP_FILE, "jobs", "Encoding", "Parallel encodes", K::Integer, "ffmpeg processes at once; 0 uses every core.", E::Setup),
+    f(SETUP_FILE, "kubo_api", "Kubo", "Kubo API (setup)", K::Text, "Kubo RPC API that setup adds segments to, e.g. http://127.0.0.1:5001.", E::Setup),
+    f(SETUP_FILE, "add_batch_size", "Kubo", "Segments per add", K::Integer, "Segments sent to Kubo in one add request (1 to 1000).", E::Setup),
+    f(STREAMING_FILE, "kubo_api", "Kubo", "Kubo API (stream)", K::Text, "Kubo RPC API the streamer publishes through.", E::Stream),
+    f(STREAMING_FILE, "ipns_key", "Kubo", "IPNS key", K::Text, "Name of the Kubo key the stream is published under (the IPNS name).", E::Stream),
+    f(STREAMING_FILE, "ipns_lifetime", "Kubo", "IPNS record lifetime", K::Text, "How long a published record stays valid, as a Go duration (e.g. 48h).", E::Stream),
+    f(STREAMING_FILE, "ipns_ttl", "Kubo", "IPNS record TTL", K::Text, "How long resolvers may cache the record, as a Go duration (e.g. 5s).", E::Stream),
+    f(STREAMING_FILE, "publish_timeout", "Kubo", "Publish timeout", K::Number, "Seconds one IPNS publish may take before it is abandoned and retried.", E::Stream),
+    f(STREAMING_FILE, "processed_dir", "On air", "Stream input folder", K::Text, "The streamer's only input; normally the same as the processed folder.", E::Stream),
+    f(STREAMING_FILE, "state_dir", "On air", "State folder", K::Text, "Where stream_state.json and health.json live.", E::Stream),
+    f(STREAMING_FILE, "window_size", "On air", "Live window", K::Integer, "Segments in each published playlist, lookahead included (3 to 1000).", E::Stream),
+    f(STREAMING_FILE, "lookahead_segments", "On air", "Lookahead", K::Integer, "Segments published past the live point, so listeners keep playing while a new IPNS record spreads; less than the live window.", E::Stream),
+    f(STREAMING_FILE, "update_interval", "On air", "Update interval", K::OptionalNumber, "Seconds between publishes; empty uses the segment duration.", E::Stream),
+    FieldSpec { choices: &["path", "bare", "absolute"], ..f(STREAMING_FILE, "segment_uri_style", "On air", "Segment URIs", K::Choice, "path: /ipfs/<cid>?filename=seg.ts (default, works with ffmpeg); bare: /ipfs/<cid>; absolute: <segment base URL>/ipfs/<cid>.", E::Stream) },
+    f(STREAMING_FILE, "segment_base_url", "On air", "Segment base URL", K::OptionalText, "Gateway base URL for absolute segment URIs, e.g. https://ipfs.io.", E::Stream),
+    f(STREAMING_FILE, "preview_port", "On air", "Preview port", K::Integer, "Loopback port of the local preview server.", E::Stream),
+    f(HEALTH_FILE, "gateways", "Health", "Local gateways", K::List, "Gateways checked every interval, one URL per line (e.g. http://127.0.0.1:8080).", E::Health),
+    f(HEALTH_FILE, "public_gateways", "Health", "Public gateways", K::List, "Public gateways checked too, one URL per line; empty turns them off.", E::Health),
+    f(HEALTH_FILE, "interval", "Health", "Check interval", K::Number, "Seconds between checks.", E::Health),
+    f(HEALTH_FILE, "segments_per_check", "Health", "Segments per check", K::Integer, "Segments at the live point fetched and decoded per check.", E::Health),
+    f(HEALTH_FILE, "silence_threshold_dbfs", "Health", "Silence threshold", K::Number, "RMS level in dBFS under which audio counts as silence.", E::Health),
+    f(HEALTH_FILE, "silence_min_seconds", "Health", "Silence alarm after", K::Number, "Seconds of silence before the alarm.", E::Health),
+    f(HEALTH_FILE, "clip_threshold_dbfs", "Health", "Clipping threshold", K::Number, "Peak level in dBFS at or over which audio counts as clipped.", E::Health),
+    f(HEALTH_FILE, "max_lag_seconds", "Health", "Allowed lag", K::Number, "Seconds the live point may trail the wall clock before the stream counts as stale.", E::Health),
+    f(HEALTH_FILE, "request_timeout", "Health", "Request timeout", K::Number, "Seconds per gateway request.", E::Health),
+];
+
+/// Every key of the three config files, in form order (grouped).
+pub fn fields() -> &'static [FieldSpec] {
+    FIELDS
+}
+
+/// A key with its current value, as the form shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldValue {
+    /// What the key is.
+    #[serde(flatten)]
+    pub spec: FieldSpec,
+    /// The value as text ([`FieldKind::List`]: one entry per line; `null`: empty).
+    pub value: String,
+}
+
+/// Text edits keyed by file, then key.
+pub type Edits = BTreeMap<String, BTreeMap<String, String>>;
+
+/// An invalid edit: which key, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The config file.
+    pub file: String,
+    /// The key.
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+/// What applying edits redoes, said before it happens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Impact {
+    /// Items that the next setup encodes again (their encode settings change).
+    pub reencode_items: usize,
+    /// Seconds of audio those items hold.
+    pub reencode_seconds: f64,
+    /// Whether the rotation is rebuilt.
+    pub rotation: bool,
+    /// Whether the next setup scans again from other folders or Kubo.
+    pub setup: bool,
+    /// Whether the stream must restart to apply a change.
+    pub stream_restart: bool,
+    /// Whether the health monitor must restart to apply a change.
+    pub health_restart: bool,
+    /// One sentence per consequence, for the operator.
+    pub summary: Vec<String>,
+}
+
+/// The result of [`check`] or [`apply`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Invalid edits; when not empty nothing was written.
+    pub errors: Vec<FieldError>,
+    /// What the edits redo.
+    pub impact: Impact,
+    /// Whether the files were written.
+    pub applied: bool,
+}
+
+fn defaults(file: &str) -> Value {
+    match file {
+        SETUP_FILE => serde_json::to_value(RawSetupConfig::defaults()),
+        STREAMING_FILE => serde_json::to_value(RawStreamingConfig::defaults()),
+        _ => serde_json::to_value(RawHealthConfig::defaults()),
+    }
+    .unwrap_or(Value::Null)
+}
+
+/// The file's keys over the defaults: `(merged, as on disk)`.
+fn current(station: &Path, file: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    let path = station.join(file);
+    let on_disk: Map<String, Value> = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Parse {
+            file: path.clone(),
+            message: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut merged = match defaults(file) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for (k, v) in &on_disk {
+        merged.insert(k.clone(), v.clone());
+    }
+    Ok((merged, on_disk))
+}
+
+fn as_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Every key with its current value (the file's, else the default).
+///
+/// Errors: [`Error::Parse`] when a config file is not a JSON object; [`Error::Io`].
+pub fn load(station: &Path) -> Result<Vec<FieldValue>> {
+    let mut files = BTreeMap::new();
+    for file in [SETUP_FILE, STREAMING_FILE, HEALTH_FILE] {
+        files.insert(file, current(station, file)?.0);
+    }
+    Ok(FIELDS
+        .iter()
+        .map(|spec| FieldValue {
+            spec: *spec,
+            value: as_text(files.get(spec.file).and_then(|m| m.get(spec.key))),
+        })
+        .collect())
+}
+
+/// Reads `text` as `spec` says. Errors are the message for the field.
+fn parse_text(spec: &FieldSpec, text: &str) -> std::result::Result<Value, String> {
+    let t = text.trim();
+    match spec.kind {
+        K::Text => Ok(Value::String(t.to_string())),
+        K::OptionalText => Ok(if t.is_empty() {
+            Value::Null
+        } else {
+            Value::String(t.to_string())
+        }),
+        K::Number | K::OptionalNumber => {
+            if t.is_empty() {
+                return if spec.kind == K::OptionalNumber {
+                    Ok(Value::Null)
+                } else {
+                    Err("a number is required".into())
+                };
+            }
+            let n: f64 = t.parse().map_err(|_| format!("`{t}` is not a number"))?;
+            serde_json::Number::from_f64(n)
+                .map(Value::Number)
+                .ok_or_else(|| format!("`{t}` is not a finite number"))
+        }
+        K::Integer => t
+            .parse::<u64>()
+            .map(|n| Value::Number(n.into()))
+            .map_err(|_| format!("`{t}` is not a whole number (0 or more)")),
+        K::Choice => {
+            if !spec.choices.contains(&t) {
+                return Err(format!(
+                    "`{t}` is not allowed: choose one of {}",
+                    spec.choices.join(", ")
+                ));
+            }
+            Ok(match t.parse::<u64>() {
+                Ok(n) if spec.key != "codec" && spec.key != "segment_uri_style" => {
+                    Value::Number(n.into())
+                }
+                _ => Value::String(t.to_string()),
+            })
+        }
+        K::List => Ok(Value::Array(
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| Value::String(l.to_string()))
+                .collect(),
+        )),
+    }
+}
+
+/// Validates one file's merged keys with the engine's validation; `Err((key, message))`
+/// for the first invalid key.
+fn validate(
+    station: &Path,
+    file: &str,
+    obj: &Map<String, Value>,
+) -> std::result::Result<(), (String, String)> {
+    let value = Value::Object(obj.clone());
+    let path = station.join(file);
+    let r = match file {
+        SETUP_FILE => serde_json::from_value::<RawSetupConfig>(value)
+            .map_err(|e| e.to_string())
+            .map(|raw| raw.validate(station, &path).map(|_| ())),
+        STREAMING_FILE => serde_json::from_value::<RawStreamingConfig>(value)
+            .map_err(|e| e.to_string())
+            .map(|raw| raw.validate(station, &path).map(|_| ())),
+        _ => serde_json::from_value::<RawHealthConfig>(value)
+            .map_err(|e| e.to_string())
+            .map(|raw| raw.validate(&path).map(|_| ())),
+    };
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(Error::Config { field, message, .. })) => {
+            // `gateways[1]` belongs to the `gateways` field.
+            let key = field.split(['[', '.']).next().unwrap_or(&field).to_string();
+            Err((key, message))
+        }
+        Ok(Err(e)) => Err((String::new(), e.to_string())),
+        Err(serde) => Err((String::new(), serde)),
+    }
+}
+
+/// Checks `edits` without writing anything: every invalid key with its message, and
+/// what the edits would redo.
+///
+/// Errors: [`Error::Parse`]/[`Error::Io`] when a config file cannot be read; unknown
+/// files or keys are reported as [`FieldError`]s.
+pub fn check(station: &Path, edits: &Edits) -> Result<Outcome> {
+    Ok(evaluate(station, edits)?.0)
+}
+
+type Merged = BTreeMap<&'static str, (Map<String, Value>, Map<String, Value>)>;
+
+fn evaluate(station: &Path, edits: &Edits) -> Result<(Outcome, Merged)> {
+    let mut out = Outcome::default();
+    let mut merged: Merged = BTreeMap::new();
+    for file in [SETUP_FILE, STREAMING_FILE, HEALTH_FILE] {
+        let (all, disk) = current(station, file)?;
+        merged.insert(file, (all, disk));
+    }
+    let mut changed: Vec<&FieldSpec> = Vec::new();
+    for (file, keys) in edits {
+        for (key, text) in keys {
+            let Some(spec) = FIELDS.iter().find(|s| s.file == file && s.key == key) else {
+                out.errors.push(FieldError {
+                    file: file.clone(),
+                    key: key.clone(),
+                    message: "not a setting of IPFS Station".into(),
+                });
+                continue;
+            };
+            let Some((all, disk)) = merged.get_mut(spec.file) else {
+                continue;
+            };
+            match parse_text(spec, text) {
+                Ok(v) => {
+                    if all.get(spec.key) != Some(&v) {
+                        changed.push(spec);
+                    }
+                    all.insert(spec.key.to_string(), v.clone());
+                    disk.insert(spec.key.to_string(), v);
+                }
+                Err(message) => out.errors.push(FieldError {
+                    file: file.clone(),
+                    key: key.clone(),
+                    message,
+                }),
+            }
+        }
+    }
+    // Validate each file; an invalid key is put back to its old value so the next
+    // invalid key is found too.
+    for file in [SETUP_FILE, STREAMING_FILE, HEALTH_FILE] {
+        let Some((all, _)) = merged.get(file) else {
+            continue;
+        };
+        let mut trial = all.clone();
+        let (old, _) = current(station, file)?;
+        let dflt = defaults(file);
+        for _ in 0..FIELDS.len() {
+            match validate(station, file, &trial) {
+                Ok(()) => break,
+                Err((key, message)) => {
+                    let edited = edits.get(file).is_some_and(|k| k.contains_key(&key));
+                    if !out.errors.iter().any(|e| e.file == file && e.key == key) {
+                        out.errors.push(FieldError {
+                            file: file.to_string(),
+                            key: if edited || !key.is_empty() {
+                                key.clone()
+                            } else {
+                                String::new()
+                            },
+                            message,
+                        });
+                    }
+                    let fallback = if trial.get(&key) != old.get(&key) {
+                        old.get(&key).cloned()
+                    } else {
+                        dflt.get(&key).cloned()
+                    };
+                    match fallback {
+                        Some(v) if trial.get(&key) != Some(&v) && !key.is_empty() => {
+                            trial.insert(key, v);
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+    out.impact = impact(station, &changed, &merged);
+    Ok((out, merged))
+}
+
+fn impact(station: &Path, changed: &[&FieldSpec], merged: &Merged) -> Impact {
+    let mut imp = Impact::default();
+    let has = |e: Effect| changed.iter().any(|s| s.effect == e);
+    let names = |e: Effect| -> String {
+        changed
+            .iter()
+            .filter(|s| s.effect == e)
+            .map(|s| s.label.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if has(Effect::Reencode) {
+        let new_cfg = merged.get(SETUP_FILE).and_then(|(all, _)| {
+            serde_json::from_value::<RawSetupConfig>(Value::Object(all.clone()))
+                .ok()?
+                .validate(station, &station.join(SETUP_FILE))
+                .ok()
+        });
+        let old_cfg = crate::config::SetupConfig::load(station).ok();
+        if let (Some(new_cfg), Some(old_cfg)) = (new_cfg, old_cfg) {
+            let hash = crate::setup::encode_settings(&new_cfg).encode_hash();
+            if let Ok(m) = Manifest::load(&old_cfg.processed_dir) {
+                for item in m.items.iter().filter(|i| i.encode_hash != hash) {
+                    imp.reencode_items += 1;
+                    imp.reencode_seconds += item.duration;
+                }
+            }
+        }
+        imp.summary.push(if imp.reencode_items == 0 {
+            format!("Changing {} re-encodes nothing: no prechunked item uses other settings.", names(Effect::Reencode))
+        } else {
+            format!(
+                "Changing {} re-encodes {} item{} ({:.0} minutes of audio) at the next setup; the old segments stay on air until then.",
+                names(Effect::Reencode),
+                imp.reencode_items,
+                if imp.reencode_items == 1 { "" } else { "s" },
+                imp.reencode_seconds / 60.0
+            )
+        });
+    }
+    if has(Effect::Rotation) {
+        imp.rotation = true;
+        imp.summary.push("The rotation is rebuilt at the next setup (no re-encoding); on air it takes over at the next item.".into());
+    }
+    if has(Effect::Setup) {
+        imp.setup = true;
+        imp.summary.push(format!(
+            "Changing {} takes effect at the next setup.",
+            names(Effect::Setup)
+        ));
+    }
+    if has(Effect::Stream) {
+        imp.stream_restart = true;
+        imp.summary.push(format!(
+            "Changing {} takes effect when the stream restarts.",
+            names(Effect::Stream)
+        ));
+    }
+    if has(Effect::Health) {
+        imp.health_restart = true;
+        imp.summary.push(format!(
+            "Changing {} takes effect when the health monitor restarts.",
+            names(Effect::Health)
+        ));
+    }
+    imp
+}
+
+/// Validates `edits` as [`check`] does and, when every edit is valid, writes each
+/// changed config file atomically (keys not edited keep their text on disk).
+///
+/// Errors: [`Error::Parse`]/[`Error::Io`] reading or writing a config file. Invalid
+/// edits are not an `Err`: they come back in [`Outcome::errors`] and nothing is written.
+pub fn apply(station: &Path, edits: &Edits) -> Result<Outcome> {
+    let (mut out, merged) = evaluate(station, edits)?;
+    if !out.errors.is_empty() {
+        return Ok(out);
+    }
+    for file in [SETUP_FILE, STREAMING_FILE, HEALTH_FILE] {
+        if !edits.contains_key(file) {
+            continue;
+        }
+        if let Some((_, disk)) = merged.get(file) {
+            crate::fsutil::write_json_atomic(&station.join(file), &Value::Object(disk.clone()))?;
+        }
+    }
+    out.applied = true;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edits(list: &[(&str, &str, &str)]) -> Edits {
+        let mut e = Edits::new();
+        for (f, k, v) in list {
+            e.entry(f.to_string())
+                .or_default()
+                .insert(k.to_string(), v.to_string());
+        }
+        e
+    }
+
+    #[test]
+    fn every_raw_key_has_a_field_and_back() {
+        for (file, v) in [
+            (SETUP_FILE, defaults(SETUP_FILE)),
+            (STREAMING_FILE, defaults(STREAMING_FILE)),
+            (HEALTH_FILE, defaults(HEALTH_FILE)),
+        ] {
+            let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+            for k in &keys {
+                assert!(
+                    FIELDS.iter().any(|s| s.file == file && s.key == *k),
+                    "{file}: {k} has no field"
+                );
+            }
+            for s in FIELDS.iter().filter(|s| s.file == file) {
+                assert!(
+                    keys.iter().any(|k| *k == s.key),
+                    "{file}: field {} is no key",
+                    s.key
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_edits_name_each_field_and_write_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        crate::station::init(d.path()).unwrap();
+        let before = std::fs::read_to_string(d.path().join(SETUP_FILE)).unwrap();
+        let out = apply(
+            d.path(),
+            &edits(&[
+                (SETUP_FILE, "segment_duration", "45"),
+                (SETUP_FILE, "bitrate", "lots"),
+                (SETUP_FILE, "jingle_cycle", "abc"),
+                (STREAMING_FILE, "lookahead_segments", "60"),
+                (HEALTH_FILE, "gateways", "http://127.0.0.1:8080\nnot a url"),
+            ]),
+        )
+        .unwrap();
+        assert!(!out.applied);
+        let keys: Vec<(&str, &str)> = out
+            .errors
+            .iter()
+            .map(|e| (e.file.as_str(), e.key.as_str()))
+            .collect();
+        for want in [
+            (SETUP_FILE, "segment_duration"),
+            (SETUP_FILE, "bitrate"),
+            (SETUP_FILE, "jingle_cycle"),
+            (STREAMING_FILE, "lookahead_segments"),
+            (HEALTH_FILE, "gateways"),
+        ] {
+            assert!(
+                keys.contains(&want),
+                "{want:?} missing from {:?}",
+                out.errors
+            );
+        }
+        let msg = &out
+            .errors
+            .iter()
+            .find(|e| e.key == "segment_duration")
+            .unwrap()
+            .message;
+        assert!(msg.contains("30"), "{msg}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join(SETUP_FILE)).unwrap(),
+            before
+        );
+    }
+
+    #[test]
+    fn valid_edits_are_written_and_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        crate::station::init(d.path()).unwrap();
+        let out = apply(
+            d.path(),
+            &edits(&[
+                (SETUP_FILE, "jingle_cycle", "5"),
+                (SETUP_FILE, "loudness_target_lufs", ""),
+                (STREAMING_FILE, "window_size", "80"),
+                (HEALTH_FILE, "public_gateways", ""),
+            ]),
+        )
+        .unwrap();
+        assert!(out.applied, "{:?}", out.errors);
+        assert!(out.impact.rotation && out.impact.stream_restart && out.impact.health_restart);
+        let cfg = crate::config::SetupConfig::load(d.path()).unwrap();
+        assert_eq!(cfg.jingle_cycle, 5);
+        assert_eq!(cfg.loudness_target_lufs, None);
+        let h = crate::config::HealthConfig::load(d.path()).unwrap();
+        assert!(h.public_gateways.is_empty());
+        let v = load(d.path()).unwrap();
+        let get = |k: &str| v.iter().find(|f| f.spec.key == k).unwrap().value.clone();
+        assert_eq!(get("window_size"), "80");
+        assert_eq!(get("loudness_target_lufs"), "");
+        assert_eq!(get("gateways"), "http://127.0.0.1:8080");
+        assert_eq!(get("ipns_key"), crate::station::key_name_for(d.path()));
+    }
+}
