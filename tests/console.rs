@@ -91,7 +91,7 @@ fn import_copies_audio_refuses_the_rest_per_file_and_never_touches_sources() {
     );
     let other = tmp.path().join("other/one.ogg");
     gen_audio(&other, "sine=frequency=660", 1.0, &["-c:a", "libvorbis"]);
-    let r = catalog::import(&cfg, ItemKind::Jingle, &[other.clone()]).unwrap();
+    let r = catalog::import(&cfg, ItemKind::Jingle, std::slice::from_ref(&other)).unwrap();
     assert_eq!(r.added[0].to, cfg.jingles_dir.join("one.ogg"));
     let r = catalog::import(&cfg, ItemKind::Track, &[other]).unwrap();
     assert_eq!(r.added[0].to, cfg.music_dir.join("one (2).ogg"));

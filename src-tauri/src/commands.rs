@@ -594,3 +594,188 @@ pub async fn audition_status(state: State<'_, Console>) -> Result<AuditionView, 
 pub fn ui_ready(state: State<'_, Console>, rows: usize) -> f64 {
     state.ui_ready(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::Value;
+
+    fn gen_audio(path: &Path, freq: u32, seconds: f64) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let ok = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency={freq}:duration={seconds}"))
+            .args(["-ac", "2", "-c:a", "libvorbis"])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    fn station(root: &Path, api: &str) -> PathBuf {
+        let st = root.join("st");
+        ipfs_station::station::init(&st).unwrap();
+        let mut cfg: Value =
+            serde_json::from_slice(&std::fs::read(st.join("setup.config.json")).unwrap()).unwrap();
+        cfg["kubo_api"] = api.into();
+        cfg["segment_duration"] = 2.into();
+        std::fs::write(st.join("setup.config.json"), cfg.to_string()).unwrap();
+        let mut s: Value =
+            serde_json::from_slice(&std::fs::read(st.join("streaming.config.json")).unwrap())
+                .unwrap();
+        s["kubo_api"] = api.into();
+        std::fs::write(st.join("streaming.config.json"), s.to_string()).unwrap();
+        st.canonicalize().unwrap()
+    }
+
+    type Events = Arc<Mutex<Vec<(String, Value)>>>;
+
+    fn capture() -> (Emit, Events) {
+        let seen: Events = Default::default();
+        let s = seen.clone();
+        (
+            Arc::new(move |name: &str, v: Value| s.lock().unwrap().push((name.to_string(), v))),
+            seen,
+        )
+    }
+
+    async fn finished(seen: &Events, n: usize) {
+        let t = Instant::now();
+        while seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _)| e == "setup://finished")
+            .count()
+            < n
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "setup did not finish"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn add_reads_only_dropped_or_station_paths_and_runs_setup_with_events() {
+        let kubo = kubo_double::KuboDouble::start().await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let st = station(tmp.path(), &kubo.api_url());
+        let outside = tmp.path().join("desk/song.ogg");
+        gen_audio(&outside, 440, 5.0);
+        let console = Console::new(st.clone());
+        let (emit, seen) = capture();
+
+        // Not dropped or picked: refused, nothing copied, no setup.
+        let r = console
+            .add("track", vec![outside.display().to_string()], emit.clone())
+            .await
+            .unwrap();
+        assert!(r.added.is_empty());
+        assert!(r.refused[0].reason.contains("not dropped or picked"));
+        assert!(!console.setup_running());
+
+        // Dropped: copied and prechunked; the page gets progress and a finish event.
+        console.allow_paths(std::slice::from_ref(&outside));
+        let r = console
+            .add("track", vec![outside.display().to_string()], emit.clone())
+            .await
+            .unwrap();
+        assert_eq!(r.added.len(), 1);
+        finished(&seen, 1).await;
+        assert!(!console.setup_running());
+        let events = seen.lock().unwrap().clone();
+        let kinds: Vec<String> = events
+            .iter()
+            .filter(|(e, _)| e == "setup://prechunk")
+            .map(|(_, v)| v["type"].as_str().unwrap().to_string())
+            .collect();
+        for k in ["queued", "started", "progress", "finished"] {
+            assert!(kinds.iter().any(|x| x == k), "{k} missing: {kinds:?}");
+        }
+        let queued = events
+            .iter()
+            .find(|(e, v)| {
+                e == "setup://prechunk"
+                    && v["type"] == "queued"
+                    && v["path"].as_str().unwrap().ends_with("song.ogg")
+            })
+            .unwrap();
+        assert!(queued.1["id"].as_str().unwrap().starts_with("t-"));
+        assert!(events
+            .iter()
+            .any(|(e, v)| e == "setup://event" && v["type"] == "scanned"));
+        let (_, done) = events
+            .iter()
+            .find(|(e, _)| e == "setup://finished")
+            .unwrap();
+        assert_eq!(done["ok"], true, "{done}");
+
+        let lib = console.library().unwrap();
+        assert_eq!(lib.tracks.len(), 1);
+        assert_eq!(lib.tracks[0].status, catalog::ItemStatus::Ready);
+        assert_eq!(lib.jingles.len(), 3);
+
+        // Unknown kind: a clear bad request.
+        let e = console
+            .add("podcast", vec![], emit.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "bad_request");
+        assert!(e.message.contains("podcast"));
+
+        // Remove: maps the engine's refusal (last track) to {code, message}.
+        let e = console
+            .remove(&lib.tracks[0].source.display().to_string())
+            .unwrap_err();
+        assert_eq!(e.code, "bad_source");
+        assert!(e.message.contains("last track"), "{}", e.message);
+        kubo.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn kubo_status_and_settings_go_through_the_engine() {
+        let kubo = kubo_double::KuboDouble::start().await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let st = station(tmp.path(), &kubo.api_url());
+        let console = Console::new(st.clone());
+        let k = console.kubo_status().await;
+        assert!(k.status.reachable && !k.managed);
+        assert_eq!(k.status.version.as_deref(), Some("0.32.1"));
+        kubo.shutdown().await;
+        let k = console.kubo_status().await;
+        assert!(!k.status.reachable);
+        assert!(k.status.help.is_some());
+        let v = serde_json::to_value(&k).unwrap();
+        assert_eq!(v["reachable"], false, "flattened for the page: {v}");
+
+        let fields = console.settings().unwrap();
+        assert!(fields
+            .iter()
+            .any(|f| f.spec.key == "window_size" && f.value == "50"));
+        let mut edits = Edits::new();
+        edits
+            .entry("streaming.config.json".into())
+            .or_default()
+            .insert("window_size".into(), "2".into());
+        let out = console.settings_apply(&edits).unwrap();
+        assert!(!out.applied);
+        assert_eq!(out.errors[0].key, "window_size");
+        edits
+            .entry("streaming.config.json".into())
+            .or_default()
+            .insert("window_size".into(), "60".into());
+        let out = console.settings_apply(&edits).unwrap();
+        assert!(out.applied && out.impact.stream_restart);
+        assert_eq!(StreamingConfig::load(&st).unwrap().window_size, 60);
+
+        // A broken config file is reported with its name.
+        std::fs::write(st.join("setup.config.json"), "{ nope").unwrap();
+        let e = console.library().unwrap_err();
+        assert_eq!(e.code, "parse");
+        assert!(e.message.contains("setup.config.json"), "{}", e.message);
+    }
+}

@@ -153,8 +153,9 @@ function confirmRemove(btn, row) {
 
 // ---- notices -------------------------------------------------------------------------
 
-export function notice(kind, title, lines = [], { timeout } = {}) {
+export function notice(kind, title, lines = [], { timeout, key } = {}) {
   const box = document.getElementById("notices");
+  if (key) dismiss(key);
   const close = el("button", { class: "ghost", text: "Dismiss" });
   const n = el("div", { class: "notice " + kind, role: kind === "bad" ? "alert" : "status" },
     el("div", { class: "notice-head" }, el("span", { text: title }), el("span", { class: "spacer" }), close));
@@ -167,11 +168,17 @@ export function notice(kind, title, lines = [], { timeout } = {}) {
     if (lines.length > 200) ul.append(el("li", { text: `… and ${lines.length - 200} more` }));
     n.append(ul);
   }
+  if (key) n.dataset.key = key;
   close.addEventListener("click", () => n.remove());
   box.prepend(n);
   while (box.children.length > 4) box.lastChild.remove();
   if (timeout) setTimeout(() => n.remove(), timeout);
   return n;
+}
+
+/** Removes the notice shown under `key`, if any. */
+export function dismiss(key) {
+  for (const n of document.querySelectorAll(`#notices .notice[data-key="${key}"]`)) n.remove();
 }
 
 // ---- overall bar ---------------------------------------------------------------------
@@ -217,6 +224,7 @@ function renderOverall() {
     ? `Last setup ${new Date(last.finished_at).toLocaleString()}: ${last.encoded} encoded, ${last.reused} reused`
       + (last.kubo_error ? " · Kubo unreachable, segments wait to be added" : "")
       + (last.error ? ` · ${last.error}` : "")
+      + (last.failures.length ? ` · ${last.failures.length} failed` : "")
     : "";
 }
 
@@ -278,13 +286,16 @@ function scheduleOverall() {
 
 // ---- adding files --------------------------------------------------------------------
 
-async function addFiles(kind, paths) {
+/** What a drop on a zone does: copy in, report per file, prechunk. Returns the report. */
+export async function addFiles(kind, paths) {
   const where = kind === "track" ? "Music" : "Jingles";
   try {
     const r = await call("library_add", { kind, paths });
     reportImport(where, r);
+    return r;
   } catch (e) {
     notice("bad", `Could not add to ${where}`, [e.message]);
+    return { error: e };
   }
 }
 
@@ -359,6 +370,9 @@ function showAudition(v) {
 // ---- boot ----------------------------------------------------------------------------
 
 export async function initLibrary() {
+  // The drop path, for automation (the end-to-end test): a real drop cannot be sent
+  // over WebDriver.
+  window.stationConsole = Object.freeze({ addFiles });
   tables.track = new VTable(document.getElementById("table-track"), "track");
   tables.jingle = new VTable(document.getElementById("table-jingle"), "jingle");
 
@@ -369,8 +383,10 @@ export async function initLibrary() {
     run.adding = null;
     live.clear();
     idToSource.clear();
-    if (r.error) notice("bad", "Setup stopped", [r.error.message]);
-    else if (r.report && r.report.kubo_error) notice("warn", "Prechunked, but not added to IPFS yet", [r.report.kubo_error]);
+    dismiss("setup");
+    if (r.error && r.error.code === "rotation") notice("warn", "No rotation yet: add music", [r.error.message], { key: "setup" });
+    else if (r.error) notice("bad", "Setup stopped", [r.error.message], { key: "setup" });
+    else if (r.report && r.report.kubo_error) notice("warn", "Prechunked, but not added to IPFS yet", [r.report.kubo_error], { key: "setup" });
     reload();
   });
   on("library://dropped", ({ paths, x, y }) => {

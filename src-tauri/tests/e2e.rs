@@ -1,0 +1,515 @@
+//! The console end to end, as an operator uses it: the real app under Xvfb, driven over
+//! WebDriver (tauri-driver + WebKitWebDriver) against a temp station and the Kubo double.
+//!
+//! Adds files through the same command a drop uses (`library_add`; a real drop cannot be
+//! sent over WebDriver), watches the progress bars move and every item reach ready, sees
+//! a bad file reported, auditions an item on a null ALSA device, and gets a validation
+//! error in Settings for a bad value. Screenshots of each screen land in
+//! `target/tmp/console-e2e/`.
+//!
+//! Needs Xvfb, WebKitWebDriver (Debian's webkit2gtk-driver) and tauri-driver
+//! (`cargo install tauri-driver --locked`); `scripts/deps.sh --test` installs them. When
+//! any is missing this test fails: it never skips.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the child processes (Xvfb, tauri-driver) when the test ends, pass or fail.
+struct Procs(Vec<Child>);
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn need(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")))
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{tool}` is not installed: run scripts/deps.sh --test (the console's end-to-end test needs Xvfb, WebKitWebDriver and tauri-driver)")
+        })
+}
+
+/// Starts Xvfb on a free display number; returns (display, process).
+fn start_xvfb() -> (String, Child) {
+    let xvfb = need("Xvfb");
+    for n in 90..140 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
+            continue;
+        }
+        let mut child = Command::new(&xvfb)
+            .args([
+                format!(":{n}").as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                return (format!(":{n}"), child);
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("Xvfb did not start on any display from :90 to :139");
+}
+
+fn gen_audio(path: &Path, source: &str, seconds: f64) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("{source}:duration={seconds}"))
+        .args(["-ac", "2", "-c:a", "libvorbis"])
+        .arg(path)
+        .output()
+        .expect("ffmpeg must be installed (scripts/deps.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn patch(station: &Path, file: &str, v: Value) {
+    let p = station.join(file);
+    let mut cur: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    for (k, val) in v.as_object().unwrap() {
+        cur[k] = val.clone();
+    }
+    std::fs::write(&p, serde_json::to_vec_pretty(&cur).unwrap()).unwrap();
+}
+
+struct Shots(PathBuf);
+impl Shots {
+    async fn take(&self, c: &Client, name: &str) {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(self.0.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Runs `script` (a JS function body returning a value) in the page.
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+/// Waits until `script` returns a truthy value; panics with `what` after `secs`.
+async fn wait_for(c: &Client, script: &str, secs: u64, what: &str) -> Value {
+    let t = Instant::now();
+    loop {
+        let v = js(c, script).await;
+        if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+            return v;
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            panic!("timed out after {secs} s waiting for {what} (last: {v})");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const ROWS: &str = r#"return [...document.querySelectorAll('#table-track .row, #table-jingle .row')].map(r => ({
+    title: r.querySelector('.cell').textContent,
+    status: r.dataset.status,
+    label: r.querySelector('.status .label').textContent,
+    fill: r.querySelector('.status .fill').style.transform,
+    bar: !r.querySelector('.status .bar').hidden,
+}));"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_adds_files_shows_progress_and_validates_settings() {
+    let app = env!("CARGO_BIN_EXE_ipfs-station-console");
+    let tauri_driver = need("tauri-driver");
+    need("WebKitWebDriver");
+    let shots = Shots(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e"));
+    std::fs::create_dir_all(&shots.0).unwrap();
+
+    // A station on the Kubo double, with files waiting in the station's inbox folder.
+    let kubo = kubo_double::KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("Night Shift FM");
+    ipfs_station::station::init(&st).unwrap();
+    patch(
+        &st,
+        "setup.config.json",
+        json!({"kubo_api": kubo.api_url(), "segment_duration": 2, "jobs": 1}),
+    );
+    patch(
+        &st,
+        "streaming.config.json",
+        json!({"kubo_api": kubo.api_url()}),
+    );
+    patch(
+        &st,
+        "health.config.json",
+        json!({"gateways": [kubo.gateway_url()], "public_gateways": []}),
+    );
+    let inbox = st.join("inbox");
+    let tracks: Vec<PathBuf> = (1..=3)
+        .map(|i| {
+            let p = inbox.join(format!("Track {i}.ogg"));
+            gen_audio(&p, &format!("sine=frequency={}", 200 + 110 * i), 150.0);
+            p
+        })
+        .collect();
+    std::fs::write(inbox.join("broken.mp3"), b"ID3\x03\x00 not an mp3 at all").unwrap();
+    std::fs::write(inbox.join("notes.txt"), b"playlist ideas").unwrap();
+    let alsa = tmp.path().join("asound.conf");
+    std::fs::write(
+        &alsa,
+        "pcm.!default { type null }\nctl.!default { type hw card 0 }\n",
+    )
+    .unwrap();
+
+    let (display, xvfb) = start_xvfb();
+    let port = free_port();
+    let native = free_port();
+    let driver = Command::new(&tauri_driver)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("DISPLAY", &display)
+        .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+        .env("ALSA_CONFIG_PATH", &alsa)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let _procs = Procs(vec![xvfb, driver]);
+
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("wry"));
+    caps.insert(
+        "tauri:options".into(),
+        json!({"application": app, "args": ["--station", st.to_str().unwrap()]}),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let t = Instant::now();
+    let c = loop {
+        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(conn)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if t.elapsed() < Duration::from_secs(30) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("no WebDriver session from tauri-driver: {e}"),
+        }
+    };
+
+    // The library opens with the station's bundled jingles; setup runs for them.
+    wait_for(
+        &c,
+        "return document.getElementById('station-path').textContent.includes('Night Shift FM')",
+        20,
+        "the station path",
+    )
+    .await;
+    wait_for(
+        &c,
+        "return document.getElementById('kubo-title').textContent.startsWith('Kubo 0.32')",
+        20,
+        "Kubo found",
+    )
+    .await;
+    wait_for(
+        &c,
+        "return document.querySelectorAll('#table-jingle .row[data-status=ready]').length === 3",
+        60,
+        "bundled jingles ready",
+    )
+    .await;
+    shots.take(&c, "1-library-start").await;
+
+    // Record what the page receives, then add files with the command a drop uses.
+    js(&c, "window.__seen = []; window.__TAURI__.event.listen('setup://prechunk', e => window.__seen.push(e.payload)); return true;").await;
+    let paths: Vec<String> = tracks
+        .iter()
+        .chain([inbox.join("broken.mp3"), inbox.join("notes.txt")].iter())
+        .map(|p| p.display().to_string())
+        .collect();
+    let outside = tmp.path().join("not-dropped.ogg");
+    std::fs::copy(&tracks[0], &outside).unwrap();
+    let mut all = paths.clone();
+    all.push(outside.display().to_string());
+    let report = c
+        .execute_async(
+            "const [paths, done] = arguments; window.stationConsole.addFiles('track', paths).then(done);",
+            vec![json!(all)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(report["added"].as_array().unwrap().len(), 3, "{report}");
+    let refused = report["refused"].as_array().unwrap();
+    let reason = |name: &str| -> String {
+        refused
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not refused: {report}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason("broken.mp3").starts_with("not usable audio"));
+    assert!(reason("notes.txt").starts_with("not usable audio"));
+    assert!(reason("not-dropped.ogg").contains("not dropped or picked"));
+    // The page lists each refused file with its reason.
+    let notices = js(&c, "return document.getElementById('notices').textContent;").await;
+    let notices = notices.as_str().unwrap();
+    assert!(
+        notices.contains("3 files were not added to Music"),
+        "{notices}"
+    );
+    assert!(
+        notices.contains("broken.mp3 — not usable audio"),
+        "{notices}"
+    );
+    assert!(
+        notices.contains("not-dropped.ogg — not dropped or picked"),
+        "{notices}"
+    );
+
+    // Progress: rows go queued -> prechunking with a moving bar -> ready.
+    let mut fills_seen: Vec<f64> = Vec::new();
+    let mut queued_seen = false;
+    let mut shot_progress = false;
+    let t = Instant::now();
+    loop {
+        let rows = js(&c, ROWS).await;
+        let rows = rows.as_array().unwrap();
+        for r in rows {
+            if r["status"] == "queued" {
+                queued_seen = true;
+            }
+            if r["status"] == "prechunking" {
+                let f = r["fill"].as_str().unwrap_or("");
+                if let Some(v) = f.strip_prefix("scaleX(").and_then(|v| v.strip_suffix(')')) {
+                    let v: f64 = v.parse().unwrap();
+                    if v > 0.0 && v < 1.0 {
+                        fills_seen.push(v);
+                    }
+                }
+                assert!(
+                    r["bar"].as_bool().unwrap(),
+                    "a prechunking row shows its bar"
+                );
+                if !shot_progress && fills_seen.len() >= 2 {
+                    shots.take(&c, "2-library-prechunking").await;
+                    shot_progress = true;
+                }
+            }
+        }
+        let tracks_ready = rows
+            .iter()
+            .filter(|r| r["status"] == "ready" && r["title"].as_str().unwrap().starts_with("Track"))
+            .count();
+        if tracks_ready == 3 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "tracks not ready: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert!(queued_seen, "no row was shown queued");
+    let distinct: std::collections::BTreeSet<u64> =
+        fills_seen.iter().map(|f| (f * 1000.0) as u64).collect();
+    assert!(
+        distinct.len() >= 3,
+        "the progress bars did not move: {fills_seen:?}"
+    );
+    let seen = js(&c, "return window.__seen;").await;
+    let seen = seen.as_array().unwrap();
+    let progress_per_item: std::collections::BTreeMap<String, usize> = seen
+        .iter()
+        .filter(|e| e["type"] == "progress")
+        .fold(Default::default(), |mut m, e| {
+            *m.entry(e["id"].as_str().unwrap().to_string()).or_default() += 1;
+            m
+        });
+    assert_eq!(progress_per_item.len(), 3, "{seen:?}");
+    let finished = seen.iter().filter(|e| e["type"] == "finished").count();
+    assert_eq!(finished, 3);
+
+    // Every item ready; the refused files were listed with their reasons.
+    let rows = wait_for(
+        &c,
+        "const r = [...document.querySelectorAll('#table-track .row, #table-jingle .row')]; return r.length === 6 && r.every(x => x.dataset.status === 'ready') && r.length;",
+        60,
+        "all 6 items ready",
+    )
+    .await;
+    assert_eq!(rows, json!(6));
+    let overall = js(
+        &c,
+        "return document.getElementById('overall-text').textContent;",
+    )
+    .await;
+    assert!(
+        overall
+            .as_str()
+            .unwrap()
+            .starts_with("3 tracks · 3 jingles ready"),
+        "{overall}"
+    );
+    let durations = js(&c, "return [...document.querySelectorAll('#table-track .row')].map(r => r.children[2].textContent + ' ' + r.children[3].textContent);").await;
+    for d in durations.as_array().unwrap() {
+        assert!(
+            d.as_str().unwrap().starts_with("2:30 -"),
+            "duration and loudness shown: {d}"
+        );
+    }
+    // Setup wrote the rotation: 3 tracks, 1 jingle every 3 tracks.
+    let playlist = std::fs::read_to_string(st.join("data/processed/playlist.m3u")).unwrap();
+    assert_eq!(playlist.matches("items/").count(), 4, "{playlist}");
+
+    shots.take(&c, "3-library-ready").await;
+
+    // Audition on the null ALSA device: the position advances.
+    c.find(Locator::Css("#table-track .row .play-src"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('audition-label').textContent.startsWith('Playing: Track')",
+        10,
+        "audition playing",
+    )
+    .await;
+    // The null device takes samples without a clock, so only "it moved" is checked.
+    wait_for(&c, "const t = document.getElementById('audition-time').textContent; return /^\\d+:\\d\\d \\/ 2:30$/.test(t) && !t.startsWith('0:00 ') && t;", 20, "audition position advancing").await;
+    shots.take(&c, "4-library-audition").await;
+    c.find(Locator::Css("#audition-stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('audition-stop').disabled",
+        5,
+        "audition stopped",
+    )
+    .await;
+
+    // Settings: a bad value is refused next to its field, nothing written.
+    c.find(Locator::Css("#tab-settings"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let field = c
+        .find(Locator::Css(
+            "[data-file='setup.config.json'][data-key='segment_duration']",
+        ))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("45").await.unwrap();
+    c.find(Locator::Css("#settings-apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let err = wait_for(
+        &c,
+        "return document.querySelector(\".field[data-field='setup.config.json:segment_duration'] .error\").textContent;",
+        10,
+        "the validation error",
+    )
+    .await;
+    assert!(err.as_str().unwrap().contains("30"), "{err}");
+    let on_disk = std::fs::read_to_string(st.join("setup.config.json")).unwrap();
+    assert!(on_disk.contains("\"segment_duration\": 2"), "{on_disk}");
+    shots.take(&c, "5-settings-error").await;
+
+    // A valid encoding change says what it redoes before it is applied.
+    field.clear().await.unwrap();
+    field.send_keys("4").await.unwrap();
+    c.find(Locator::Css("#settings-apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let impact = wait_for(
+        &c,
+        "const b = document.getElementById('settings-impact'); return !b.hidden && b.textContent;",
+        10,
+        "the impact summary",
+    )
+    .await;
+    assert!(
+        impact.as_str().unwrap().contains("re-encodes 6 items"),
+        "{impact}"
+    );
+    assert!(std::fs::read_to_string(st.join("setup.config.json"))
+        .unwrap()
+        .contains("\"segment_duration\": 2"));
+    shots.take(&c, "6-settings-impact").await;
+    c.find(Locator::Css("#settings-apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('settings-status').textContent === 'Saved.'",
+        10,
+        "saved",
+    )
+    .await;
+    let cfg = ipfs_station::config::SetupConfig::load(&st).unwrap();
+    assert_eq!(cfg.segment_duration, 4.0);
+
+    c.close().await.unwrap();
+    kubo.shutdown().await;
+}
