@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the station on the bundled demo: installs what it needs, builds, sets up a demo
-# station with real music and puts it on air (IPNS via a local Kubo if one answers at
-# http://127.0.0.1:5001, else a local preview stream). Ctrl-C takes it off air.
+# Starts the IPFS Station console: installs the system packages it needs, builds, and opens
+# the station opened last (else creates a demo station with real music under
+# ~/.local/share/ipfs-station/demo). Pass `--station <dir>` to open another one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo run --release --bin station -- demo "$@"
+cargo run --release -p ipfs-station-console -- "$@"

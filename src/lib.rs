@@ -36,6 +36,7 @@ pub mod library;
 pub mod manifest;
 pub mod meters;
 pub mod node;
+pub mod onair;
 pub mod prechunk;
 pub mod rotation;
 pub mod settings;

@@ -30,6 +30,8 @@ pub const STATE_FORMAT: u32 = 1;
 pub const PINNED_PLAYLISTS: usize = 20;
 /// Publish log entries kept in the state.
 pub const PUBLISH_LOG: usize = 50;
+/// File (in the state folder) holding the newest rendered live playlist, for the console.
+pub const LIVE_FILE: &str = "live.m3u8";
 
 /// Where the live window goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -399,6 +401,9 @@ impl Streamer {
         self.state.schedule = self.schedule.state();
         self.persist()?;
         if let Ok(mut l) = self.live.write() {
+            if *l != text {
+                crate::fsutil::write_atomic(&self.cfg.state_dir.join(LIVE_FILE), text.as_bytes())?;
+            }
             l.clone_from(&text);
         }
         let mut publish = None;

@@ -20,6 +20,7 @@ use ipfs_station::config::{HealthConfig, SetupConfig, StreamingConfig, DEFAULT_G
 use ipfs_station::library::ItemKind;
 use ipfs_station::manifest::{Manifest, ITEMS_DIR};
 use ipfs_station::node::{self, ManagedKubo, NodeStatus};
+use ipfs_station::onair::{self, LiveWindow, Role, TimelineBlock};
 use ipfs_station::settings::{self, Edits, FieldValue, Outcome};
 use ipfs_station::setup::SetupEvent;
 use serde::Serialize;
@@ -108,6 +109,7 @@ pub struct Console {
     audition: OnceLock<Result<Audition, String>>,
     started: Instant,
     first_paint_ms: Mutex<Option<f64>>,
+    exit_allowed: AtomicBool,
 }
 
 impl Console {
@@ -122,6 +124,7 @@ impl Console {
             audition: OnceLock::new(),
             started: Instant::now(),
             first_paint_ms: Mutex::new(None),
+            exit_allowed: AtomicBool::new(false),
         }
     }
 
@@ -425,6 +428,18 @@ impl Console {
         self.audition_view()
     }
 
+    /// Whether closing the window needs the operator's answer first: the station is on
+    /// air and they have not chosen yet.
+    pub fn close_needs_answer(&self) -> bool {
+        !self.exit_allowed.load(Ordering::SeqCst)
+            && onair::running(&self.station, Role::Stream).is_some()
+    }
+
+    /// The operator chose: the window may close.
+    pub fn allow_exit(&self) {
+        self.exit_allowed.store(true, Ordering::SeqCst);
+    }
+
     /// Records the first drawn library: milliseconds since the console started.
     pub fn ui_ready(&self, rows: usize) -> f64 {
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
@@ -457,6 +472,255 @@ impl Console {
             }
         }
     }
+}
+
+/// Where listeners find the station.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerUrl {
+    /// Gateway label (`local` or the public gateway's host).
+    pub gateway: String,
+    /// The live playlist: `<gateway>/ipns/<name>`.
+    pub stream: String,
+    /// The listener page, once published: `<gateway>/ipfs/<cid>/`.
+    pub page: Option<String>,
+}
+
+/// Everything the On air screen shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnAirView {
+    /// Whether the streamer's heartbeat is fresh.
+    pub on_air: bool,
+    /// Process id of the running `station stream`, if any.
+    pub stream_pid: Option<u32>,
+    /// Process id of the running `station health`, if any.
+    pub health_pid: Option<u32>,
+    /// `stream_state.json` (now playing, next up, IPNS name, publish log).
+    pub state: Option<ipfs_station::streamer::StreamState>,
+    /// The live window listeners see.
+    pub window: Option<LiveWindow>,
+    /// `health.json`.
+    pub health: Option<ipfs_station::health::HealthReport>,
+    /// Level meters and the level history, as SVG (plotters).
+    pub meters_svg: Option<String>,
+    /// Listener URLs on the local gateway and on each public gateway.
+    pub urls: Vec<ListenerUrl>,
+    /// Why the last go-live step failed, if it did.
+    pub problem: Option<String>,
+}
+
+/// The `station` program the console runs the streamer and monitor with:
+/// `IPFS_STATION_BIN`, else `station` beside the console's own executable, else on PATH.
+fn station_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("IPFS_STATION_BIN") {
+        return PathBuf::from(p);
+    }
+    if let Some(beside) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("station")))
+        .filter(|p| p.is_file())
+    {
+        return beside;
+    }
+    PathBuf::from("station")
+}
+
+/// The listener page's CID, recorded when it was published.
+const LISTENER_FILE: &str = "listener.json";
+
+impl Console {
+    fn state_dir(&self) -> PathBuf {
+        StreamingConfig::load(&self.station)
+            .map(|c| c.state_dir)
+            .unwrap_or_else(|_| self.station.join("data/state"))
+    }
+
+    /// The On air screen's data, from the state files (works for a stream started by an
+    /// earlier console or by hand).
+    pub fn onair_view(&self) -> OnAirView {
+        let now = chrono::Utc::now();
+        let state_dir = self.state_dir();
+        let state = ipfs_station::streamer::StreamState::load(&state_dir).ok();
+        let health = ipfs_station::health::HealthReport::load(&state_dir).ok();
+        let hcfg = HealthConfig::load(&self.station).ok();
+        let meters_svg = health.as_ref().map(|h| {
+            let (silence, clip) = hcfg.as_ref().map_or((-50.0, -0.1), |c| {
+                (c.silence_threshold_dbfs, c.clip_threshold_dbfs)
+            });
+            ipfs_station::meters::render_svg(
+                &h.latest_levels(),
+                &h.history,
+                silence,
+                clip,
+                560,
+                300,
+            )
+        });
+        let (_, local) = self.kubo_endpoints();
+        let listener: Option<String> =
+            ipfs_station::fsutil::read_json::<serde_json::Value>(&state_dir.join(LISTENER_FILE))
+                .ok()
+                .and_then(|v| v["cid"].as_str().map(str::to_string));
+        let mut urls = Vec::new();
+        if let Some(name) = state.as_ref().and_then(|s| s.ipns_name.clone()) {
+            let mut gateways = vec![("local".to_string(), local)];
+            for g in hcfg.map(|c| c.public_gateways).unwrap_or_default() {
+                let label = g.split("://").nth(1).unwrap_or(&g).to_string();
+                gateways.push((label, g));
+            }
+            for (label, base) in gateways {
+                urls.push(ListenerUrl {
+                    gateway: label,
+                    stream: format!("{base}/ipns/{name}"),
+                    page: listener.as_ref().map(|c| format!("{base}/ipfs/{c}/")),
+                });
+            }
+        }
+        OnAirView {
+            on_air: state.as_ref().is_some_and(|s| s.is_on_air(now)),
+            stream_pid: onair::running(&self.station, Role::Stream),
+            health_pid: onair::running(&self.station, Role::Health),
+            window: onair::live_window(&self.station, now).ok().flatten(),
+            state,
+            health,
+            meters_svg,
+            urls,
+            problem: None,
+        }
+    }
+
+    /// Go live: setup first when sources wait for it, then Kubo must answer, then the
+    /// streamer and the health monitor start as processes of their own, then the
+    /// listener page is published.
+    ///
+    /// Errors: setup failed as a whole; no Kubo (`kubo_unreachable`, with how to get
+    /// one); the `station` program cannot be run (`tool_missing`).
+    pub async fn go_live(&self, emit: Emit) -> Result<OnAirView, UiError> {
+        let cfg = self.setup_cfg()?;
+        let view = catalog::overview(&self.station, &cfg)?;
+        let pending = view.tracks.iter().chain(&view.jingles).any(|r| {
+            r.status != catalog::ItemStatus::Ready && r.status != catalog::ItemStatus::Failed
+        });
+        if pending && !self.setup_running() {
+            let ev = emit.clone();
+            let on_event: ipfs_station::setup::OnEvent = Arc::new(move |e| {
+                let (name, v) = match &e {
+                    SetupEvent::Prechunk(p) => ("setup://prechunk", serde_json::to_value(p)),
+                    other => ("setup://event", serde_json::to_value(other)),
+                };
+                if let Ok(v) = v {
+                    ev(name, v);
+                }
+            });
+            let r = catalog::run_setup(&self.station, &cfg, on_event).await;
+            let payload = match &r {
+                Ok(r) => serde_json::json!({"ok": r.ok(), "report": r}),
+                Err(e) => {
+                    serde_json::json!({"ok": false, "error": UiError { code: e.code().into(), message: e.to_string() }})
+                }
+            };
+            emit("setup://finished", payload);
+            r?;
+        }
+        let k = self.kubo_status().await;
+        if !k.status.reachable {
+            return Err(UiError {
+                code: "kubo_unreachable".into(),
+                message: format!(
+                    "Going live publishes through Kubo, and none answers at {}. {}",
+                    k.status.api,
+                    k.status.help.unwrap_or_default()
+                ),
+            });
+        }
+        let bin = station_bin();
+        onair::start(&self.station, &bin, Role::Stream)?;
+        onair::start(&self.station, &bin, Role::Health)?;
+        let mut view = self.onair_view();
+        if let Err(e) = self.publish_listener_page().await {
+            view.problem = Some(format!(
+                "the listener page was not published: {}",
+                e.message
+            ));
+        }
+        Ok(view)
+    }
+
+    /// Adds the listener page (`ui/listener/`) to Kubo as a directory and records its CID.
+    async fn publish_listener_page(&self) -> Result<String, UiError> {
+        Err(UiError {
+            code: "not_available".into(),
+            message: "the listener page is not built into this console yet".into(),
+        })
+    }
+
+    /// Takes the station off air: stops the streamer and the monitor (SIGTERM, then
+    /// SIGKILL after 15 s).
+    ///
+    /// Errors: `kill` cannot be run (`io`).
+    pub fn off_air(&self) -> Result<OnAirView, UiError> {
+        onair::stop(&self.station, Role::Stream, Duration::from_secs(15))?;
+        onair::stop(&self.station, Role::Health, Duration::from_secs(15))?;
+        Ok(self.onair_view())
+    }
+
+    /// The rotation ahead ([`onair::timeline`]).
+    ///
+    /// Errors: no rotation yet (`manifest`, `rotation`, `io`).
+    pub fn timeline(
+        &self,
+        hours: f64,
+        jingle_cycle: Option<u32>,
+    ) -> Result<Vec<TimelineBlock>, UiError> {
+        Ok(onair::timeline(
+            &self.station,
+            chrono::Utc::now(),
+            hours.clamp(0.05, 24.0),
+            jingle_cycle,
+        )?)
+    }
+}
+
+/// The On air screen's data.
+#[tauri::command]
+pub async fn onair_view(state: State<'_, Console>) -> Result<OnAirView, UiError> {
+    Ok(state.onair_view())
+}
+
+/// Go live.
+#[tauri::command]
+pub async fn go_live(state: State<'_, Console>, app: AppHandle) -> Result<OnAirView, UiError> {
+    state.go_live(emitter(&app)).await
+}
+
+/// Take the station off air.
+#[tauri::command]
+pub async fn off_air(state: State<'_, Console>) -> Result<OnAirView, UiError> {
+    state.off_air()
+}
+
+/// The rotation ahead for `hours`, optionally with another `jingle_cycle` (a preview).
+#[tauri::command]
+pub async fn timeline(
+    state: State<'_, Console>,
+    hours: f64,
+    jingle_cycle: Option<u32>,
+) -> Result<Vec<TimelineBlock>, UiError> {
+    state.timeline(hours, jingle_cycle)
+}
+
+/// Quits the console; `keep_on_air: false` stops the stream first.
+#[tauri::command]
+pub async fn quit(
+    state: State<'_, Console>,
+    app: AppHandle,
+    keep_on_air: bool,
+) -> Result<(), UiError> {
+    if !keep_on_air {
+        state.off_air()?;
+    }
+    state.allow_exit();
+    app.exit(0);
+    Ok(())
 }
 
 /// The open station.
@@ -632,11 +896,16 @@ mod tests {
 
     type Events = Arc<Mutex<Vec<(String, Value)>>>;
 
+    /// Captures events; each payload gets `_t`, seconds since the capture began.
     fn capture() -> (Emit, Events) {
         let seen: Events = Default::default();
         let s = seen.clone();
+        let t0 = Instant::now();
         (
-            Arc::new(move |name: &str, v: Value| s.lock().unwrap().push((name.to_string(), v))),
+            Arc::new(move |name: &str, mut v: Value| {
+                v["_t"] = t0.elapsed().as_secs_f64().into();
+                s.lock().unwrap().push((name.to_string(), v))
+            }),
             seen,
         )
     }
@@ -665,7 +934,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let st = station(tmp.path(), &kubo.api_url());
         let outside = tmp.path().join("desk/song.ogg");
-        gen_audio(&outside, 440, 5.0);
+        gen_audio(&outside, 440, 60.0);
         let console = Console::new(st.clone());
         let (emit, seen) = capture();
 
@@ -708,6 +977,27 @@ mod tests {
         assert!(events
             .iter()
             .any(|(e, v)| e == "setup://event" && v["type"] == "scanned"));
+        // Throttled: at most ~10 progress events per second per item.
+        let mut times: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        for (_, v) in events
+            .iter()
+            .filter(|(e, v)| e == "setup://prechunk" && v["type"] == "progress")
+        {
+            times
+                .entry(v["id"].as_str().unwrap().to_string())
+                .or_default()
+                .push(v["_t"].as_f64().unwrap());
+        }
+        let track = times.iter().find(|(id, _)| id.starts_with("t-")).unwrap().1;
+        assert!(track.len() >= 2, "{times:?}");
+        // The last one (100 %, ffmpeg's `progress=end`) is always sent.
+        for (id, t) in &times {
+            let throttled = &t[..t.len() - 1];
+            assert!(
+                throttled.windows(2).all(|w| w[1] - w[0] >= 0.09),
+                "{id}: progress faster than 10/s: {t:?}"
+            );
+        }
         let (_, done) = events
             .iter()
             .find(|(e, _)| e == "setup://finished")

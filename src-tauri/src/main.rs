@@ -88,8 +88,22 @@ fn main() -> std::process::ExitCode {
             commands::audition_stop,
             commands::audition_status,
             commands::ui_ready,
+            commands::onair_view,
+            commands::go_live,
+            commands::off_air,
+            commands::timeline,
+            commands::quit,
         ])
         .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                // On air: ask whether to keep the station on air (the page's dialog
+                // defaults to keeping it); the stream runs on either way until told.
+                if window.state::<Console>().close_needs_answer() {
+                    api.prevent_close();
+                    let _ = window.emit("console://close-requested", ());
+                }
+                return;
+            }
             if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, position }) =
                 event
             {

@@ -112,6 +112,72 @@ fn patch(station: &Path, file: &str, v: Value) {
     std::fs::write(&p, serde_json::to_vec_pretty(&cur).unwrap()).unwrap();
 }
 
+/// One test at a time: each drives its own Xvfb, tauri-driver and app.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Xvfb + tauri-driver with the app's environment; `session` opens the app on `st`.
+struct Desktop {
+    port: u16,
+    _procs: Procs,
+}
+
+impl Desktop {
+    fn start(tmp: &Path, extra_env: &[(&str, &Path)]) -> Desktop {
+        let tauri_driver = need("tauri-driver");
+        need("WebKitWebDriver");
+        let (display, xvfb) = start_xvfb();
+        let port = free_port();
+        let native = free_port();
+        let mut cmd = Command::new(&tauri_driver);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("DISPLAY", &display)
+        .env("XDG_CONFIG_HOME", tmp.join("config"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().unwrap();
+        Desktop {
+            port,
+            _procs: Procs(vec![xvfb, driver]),
+        }
+    }
+
+    async fn session(&self, st: &Path) -> Client {
+        let app = env!("CARGO_BIN_EXE_ipfs-station-console");
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({"application": app, "args": ["--station", st.to_str().unwrap()]}),
+        );
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let t = Instant::now();
+        loop {
+            let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(conn)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => return c,
+                Err(e) if t.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => panic!("no WebDriver session from tauri-driver: {e}"),
+            }
+        }
+    }
+}
+
 struct Shots(PathBuf);
 impl Shots {
     async fn take(&self, c: &Client, name: &str) {
@@ -150,9 +216,7 @@ const ROWS: &str = r#"return [...document.querySelectorAll('#table-track .row, #
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_adds_files_shows_progress_and_validates_settings() {
-    let app = env!("CARGO_BIN_EXE_ipfs-station-console");
-    let tauri_driver = need("tauri-driver");
-    need("WebKitWebDriver");
+    let _one = SERIAL.lock().await;
     let shots = Shots(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e"));
     std::fs::create_dir_all(&shots.0).unwrap();
 
@@ -193,49 +257,8 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     )
     .unwrap();
 
-    let (display, xvfb) = start_xvfb();
-    let port = free_port();
-    let native = free_port();
-    let driver = Command::new(&tauri_driver)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("DISPLAY", &display)
-        .env("XDG_CONFIG_HOME", tmp.path().join("config"))
-        .env("ALSA_CONFIG_PATH", &alsa)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let _procs = Procs(vec![xvfb, driver]);
-
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({"application": app, "args": ["--station", st.to_str().unwrap()]}),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let t = Instant::now();
-    let c = loop {
-        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(conn)
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) if t.elapsed() < Duration::from_secs(30) => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => panic!("no WebDriver session from tauri-driver: {e}"),
-        }
-    };
+    let desktop = Desktop::start(tmp.path(), &[("ALSA_CONFIG_PATH", &alsa)]);
+    let c = desktop.session(&st).await;
 
     // The library opens with the station's bundled jingles; setup runs for them.
     wait_for(
@@ -510,6 +533,247 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     let cfg = ipfs_station::config::SetupConfig::load(&st).unwrap();
     assert_eq!(cfg.segment_duration, 4.0);
 
+    c.close().await.unwrap();
+    kubo.shutdown().await;
+}
+
+fn ipns_value(state: &Path) -> (u64, String) {
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(state.join("stream_state.json")).unwrap()).unwrap();
+    (
+        v["media_sequence"].as_u64().unwrap(),
+        v["last_tick_at"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches() {
+    let _one = SERIAL.lock().await;
+    let station_bin =
+        Path::new(env!("CARGO_BIN_EXE_ipfs-station-console")).with_file_name("station");
+    assert!(
+        station_bin.is_file(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build --bin station`)",
+        station_bin.display()
+    );
+    let shots = Shots(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e"));
+    std::fs::create_dir_all(&shots.0).unwrap();
+
+    let kubo = kubo_double::KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("Morning FM");
+    ipfs_station::station::init(&st).unwrap();
+    patch(
+        &st,
+        "setup.config.json",
+        json!({"kubo_api": kubo.api_url(), "segment_duration": 2}),
+    );
+    patch(
+        &st,
+        "streaming.config.json",
+        json!({"kubo_api": kubo.api_url(), "window_size": 20, "lookahead_segments": 5}),
+    );
+    patch(
+        &st,
+        "health.config.json",
+        json!({"gateways": [kubo.gateway_url()], "public_gateways": [], "interval": 3, "max_lag_seconds": 60}),
+    );
+    for i in 1..=3 {
+        gen_audio(
+            &st.join(format!("music/Song {i}.ogg")),
+            &format!("sine=frequency={}", 300 + 100 * i),
+            40.0,
+        );
+    }
+    let cfg = ipfs_station::config::SetupConfig::load(&st).unwrap();
+    ipfs_station::catalog::run_setup(&st, &cfg, std::sync::Arc::new(|_| {}))
+        .await
+        .unwrap();
+    let state = st.join("data/state");
+
+    let desktop = Desktop::start(tmp.path(), &[("IPFS_STATION_BIN", &station_bin)]);
+    let c = desktop.session(&st).await;
+    wait_for(
+        &c,
+        "return document.querySelectorAll('#table-track .row[data-status=ready]').length === 3",
+        30,
+        "library ready",
+    )
+    .await;
+    c.find(Locator::Css("#tab-onair"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'Off air'",
+        10,
+        "off air",
+    )
+    .await;
+
+    // Timeline: the rotation ahead; another jingle cycle redraws it as a preview.
+    let blocks = |cycle: Option<u32>| {
+        let c = c.clone();
+        async move {
+            let b = c
+                .execute_async(
+                    "const [cycle, done] = arguments; window.__TAURI__.core.invoke('timeline', {hours: 1, jingleCycle: cycle}).then(done, e => done({error: e}));",
+                    vec![json!(cycle)],
+                )
+                .await
+                .unwrap();
+            b.as_array().unwrap_or_else(|| panic!("{b}")).clone()
+        }
+    };
+    let every3 = blocks(None).await;
+    let jingles3 = every3.iter().filter(|b| b["kind"] == "jingle").count();
+    let every1 = blocks(Some(1)).await;
+    let jingles1 = every1.iter().filter(|b| b["kind"] == "jingle").count();
+    assert!(
+        jingles1 > jingles3 * 2,
+        "cycle 1: {jingles1} jingles, cycle 3: {jingles3}"
+    );
+    let cycle = c.find(Locator::Css("#tl-cycle")).await.unwrap();
+    cycle.clear().await.unwrap();
+    cycle.send_keys("1").await.unwrap();
+    wait_for(&c, "return document.getElementById('tl-note').textContent.startsWith('Preview with a jingle every 1 tracks') && !document.getElementById('tl-apply').hidden", 10, "the timeline preview").await;
+    js(
+        &c,
+        "document.getElementById('timeline').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shots.take(&c, "7-onair-timeline-preview").await;
+    cycle.clear().await.unwrap();
+    cycle.send_keys("3").await.unwrap();
+    wait_for(&c, "return document.getElementById('tl-note').textContent.includes('items in the next 1 hour') && document.getElementById('tl-apply').hidden", 10, "the timeline back to the saved cycle").await;
+
+    // Go live: streamer and monitor start as their own processes.
+    c.find(Locator::Css("#go-live"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'On air'",
+        60,
+        "on air",
+    )
+    .await;
+    let stream_pid: u32 = std::fs::read_to_string(state.join("stream.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(std::fs::read_to_string(state.join("health.pid")).is_ok());
+    // The live window slides with the media sequence.
+    let first = wait_for(&c, "const s = document.querySelector('#live-window .seg'); return s && document.querySelector('#live-window .seg.live') && Number(s.dataset.seq) + 1;", 30, "the live window").await;
+    let first = first.as_u64().unwrap() - 1;
+    let lookahead = js(
+        &c,
+        "return document.querySelectorAll('#live-window .seg.lookahead').length;",
+    )
+    .await;
+    assert!(
+        lookahead.as_u64().unwrap() >= 4,
+        "lookahead marked: {lookahead}"
+    );
+    wait_for(&c, &format!("const s = document.querySelector('#live-window .seg'); return s && Number(s.dataset.seq) > {first};"), 30, "the window to slide").await;
+    let now = js(
+        &c,
+        "return document.getElementById('now-playing').textContent;",
+    )
+    .await;
+    assert!(
+        !now.as_str().unwrap().starts_with('—'),
+        "now playing: {now}"
+    );
+    let urls = js(&c, "return document.getElementById('urls').textContent;").await;
+    assert!(
+        urls.as_str().unwrap().contains("/ipns/k51"),
+        "listener URLs: {urls}"
+    );
+    // The monitor's meters and gateway lights.
+    wait_for(&c, "return !document.getElementById('meters').hidden && document.querySelectorAll('#gateways .light.ok').length >= 2;", 60, "meters and gateway lights").await;
+    let log_rows = js(&c, "return document.querySelectorAll('#publog tr').length;").await;
+    assert!(log_rows.as_u64().unwrap() >= 1);
+    shots.take(&c, "8-onair-live").await;
+    js(
+        &c,
+        "document.getElementById('timeline').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shots.take(&c, "8b-onair-live-timeline").await;
+    js(
+        &c,
+        "document.querySelector('main').scrollTop = 0; return true;",
+    )
+    .await;
+
+    // Kill the console: the stream keeps publishing.
+    let app_pids = Command::new("pgrep")
+        .args([
+            "-f",
+            &format!("ipfs-station-console --station {}", st.display()),
+        ])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&app_pids.stdout).to_string();
+    assert!(!pids.trim().is_empty(), "console process not found");
+    for pid in pids.split_whitespace() {
+        Command::new("kill").args(["-KILL", pid]).status().unwrap();
+    }
+    let _ = c.close().await;
+    let (seq0, tick0) = ipns_value(&state);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (seq1, tick1) = ipns_value(&state);
+    assert!(
+        seq1 > seq0 && tick1 != tick0,
+        "the stream stopped with the console: {seq0} -> {seq1}"
+    );
+    assert!(ipfs_station::onair::pid_alive(stream_pid));
+
+    // A new console shows the running stream.
+    let c = desktop.session(&st).await;
+    wait_for(&c, "return document.getElementById('onair-badge').textContent === 'On air' && !document.getElementById('screen-onair').hidden", 30, "the console reattached").await;
+    wait_for(
+        &c,
+        "return document.querySelectorAll('#live-window .seg').length > 0",
+        20,
+        "the live window after reattaching",
+    )
+    .await;
+    shots.take(&c, "9-onair-reattached").await;
+
+    // Stop ends the stream cleanly.
+    c.find(Locator::Css("#go-off"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#go-off"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'Off air'",
+        30,
+        "off air after Stop",
+    )
+    .await;
+    assert!(!ipfs_station::onair::pid_alive(stream_pid));
+    let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
+    assert!(log.contains("Off air."), "clean stop: {log}");
     c.close().await.unwrap();
     kubo.shutdown().await;
 }

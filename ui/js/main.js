@@ -2,12 +2,14 @@
 import { call } from "./api.js";
 import { initLibrary, notice } from "./library.js";
 import { initSettings } from "./settings.js";
+import { initOnAir, setVisible as onAirVisible } from "./onair.js";
 
 function showScreen(name) {
   for (const b of document.querySelectorAll(".tabs [data-screen]")) {
     b.setAttribute("aria-selected", String(b.dataset.screen === name));
   }
   for (const s of document.querySelectorAll(".screen")) s.hidden = s.id !== `screen-${name}`;
+  onAirVisible(name === "onair");
 }
 
 async function refreshKubo(start = false) {
@@ -61,6 +63,10 @@ async function boot() {
     startBtn.textContent = "Start Kubo";
   });
   await initLibrary();
+  await initOnAir();
+  // A stream that kept running while the console was closed: show it.
+  const v = await call("onair_view").catch(() => null);
+  if (v && (v.on_air || v.stream_pid)) showScreen("onair");
   refreshKubo();
   setInterval(() => refreshKubo(), 15000);
   initSettings();

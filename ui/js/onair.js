@@ -1,0 +1,294 @@
+// On air screen: Go live / Stop, listener URLs, now playing, the live window, the rotation
+// timeline, level meters, gateway lights, alarms and the publish log. Everything comes
+// from the state files the streamer and the health monitor write (through onair_view),
+// so a console that was closed and reopened shows a stream that kept running.
+import { call, on, el, fmtDuration } from "./api.js";
+import { notice } from "./library.js";
+
+let view = null;
+let blocks = [];
+let cycleSaved = null;
+let visible = false;
+
+// FNV-1a, spread by the golden angle so near-identical titles get distinct colours.
+const hue = (s) => { let h = 0x811c9dc5; for (const c of s) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0; return Math.round(((h % 997) * 137.508) % 360); };
+const itemColour = (title, jingle) => jingle ? "hsl(32 85% 48%)" : `hsl(${hue(title)} 45% 42%)`;
+const hhmmss = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+function copyButton(text) {
+  const b = el("button", { class: "ghost", text: "Copy" });
+  b.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; }
+    catch { b.textContent = "Select and copy"; }
+    setTimeout(() => (b.textContent = "Copy"), 1500);
+  });
+  return b;
+}
+
+function renderHeader(v) {
+  const live = v.on_air;
+  const badge = document.getElementById("onair-badge");
+  badge.textContent = live ? "On air" : v.stream_pid ? "Starting" : "Off air";
+  badge.className = "onair-badge" + (live ? " live" : "");
+  document.getElementById("onair-dot").hidden = !live;
+  document.getElementById("go-live").hidden = !!v.stream_pid;
+  document.getElementById("go-off").hidden = !v.stream_pid;
+  const st = v.state;
+  document.getElementById("onair-title").textContent = live
+    ? `On air as ${st.ipns_name || st.preview_url || "…"}`
+    : v.stream_pid ? "The streamer is starting…" : "The station is off air.";
+  document.getElementById("onair-detail").textContent = st
+    ? `media sequence ${st.media_sequence} · started ${new Date(st.started_at).toLocaleString()} · last publish ${st.last_publish ? new Date(st.last_publish.at).toLocaleTimeString() : "—"}`
+      + (v.stream_pid ? ` · streamer pid ${v.stream_pid}` : "") + (v.health_pid ? ` · monitor pid ${v.health_pid}` : "")
+      + (st.notice ? ` · ${st.notice}` : "")
+    : "Go live runs setup if anything is pending, starts the streamer and the health monitor, and publishes the listener page.";
+  const urls = document.getElementById("urls");
+  urls.replaceChildren();
+  for (const u of v.urls) {
+    urls.append(el("span", { class: "gw", text: `${u.gateway} stream` }), el("code", { text: u.stream, title: u.stream }), copyButton(u.stream));
+    if (u.page) urls.append(el("span", { class: "gw", text: `${u.gateway} listener page` }), el("code", { text: u.page, title: u.page }), copyButton(u.page));
+  }
+}
+
+function renderNow(v) {
+  const np = document.getElementById("now-playing");
+  const st = v.state;
+  if (st && st.now_playing && v.on_air) {
+    np.replaceChildren(document.createTextNode(st.now_playing.title),
+      el("span", { class: "since", text: `${st.now_playing.kind || "item"} · since ${hhmmss(Date.parse(st.now_playing.air_time))}` }));
+  } else np.textContent = "—";
+  const next = document.getElementById("next-up");
+  next.replaceChildren(...(v.on_air && st ? st.next_up : []).map((e) =>
+    el("li", {}, el("span", { class: "t", text: hhmmss(Date.parse(e.air_time)) }), document.createTextNode(e.title))));
+}
+
+function renderHealth(v) {
+  const h = v.health;
+  const img = document.getElementById("meters");
+  const empty = document.getElementById("meters-empty");
+  if (v.meters_svg) {
+    // Only a new check replaces the picture (no flicker between polls).
+    if (img.dataset.svgLen !== String(v.meters_svg.length) || img.dataset.at !== (h && h.checked_at)) {
+      img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(v.meters_svg);
+      img.dataset.svgLen = String(v.meters_svg.length);
+      img.dataset.at = h ? h.checked_at : "";
+    }
+    img.hidden = false; empty.hidden = true;
+  } else { img.hidden = true; empty.hidden = false; }
+  document.getElementById("levels-when").textContent = h ? `checked ${new Date(h.checked_at).toLocaleTimeString()}` : "";
+  const badge = document.getElementById("health-badge");
+  badge.textContent = h ? h.status : "";
+  badge.className = "health-badge " + (h ? h.status : "");
+  const alarms = document.getElementById("alarms");
+  const reasons = h ? h.reasons : [];
+  alarms.replaceChildren(...(reasons.length
+    ? reasons.map((r) => el("li", { class: h.status, text: r }))
+    : [el("li", { class: h ? "ok" : "", text: h ? "No alarms: audio present, not clipping, the stream advances, gateways answer." : "No check yet." })]));
+  const gws = document.getElementById("gateways");
+  gws.replaceChildren(...(h ? h.gateways : []).map((g) => el("li", { title: g.problems.join("; ") },
+    el("span", { class: "light " + (g.ok ? "ok" : "bad") }),
+    el("span", { class: "name", text: `${g.gateway}${g.public ? " (public)" : ""}` }),
+    el("span", { class: "ms", text: g.resolve_ms != null ? `${g.resolve_ms} ms` : "—" }))));
+  if (h) gws.prepend(el("li", {}, el("span", { class: "light " + (h.kubo.ok ? "ok" : "bad") }), el("span", { class: "name", text: `Kubo ${h.kubo.version || ""}` }), el("span", { class: "ms", text: h.kubo.ok ? "up" : "down" })));
+}
+
+function renderWindow(v) {
+  const box = document.getElementById("live-window");
+  const w = v.window;
+  document.getElementById("window-info").textContent = w
+    ? `${w.segments.length} segments · media sequence ${w.media_sequence} · discontinuity sequence ${w.discontinuity_sequence} · target duration ${w.target_duration} s`
+    : "";
+  if (!w || !v.on_air) { box.replaceChildren(el("span", { class: "muted", text: v.on_air ? "Waiting for the first publish…" : "Off air." })); return; }
+  box.replaceChildren(...w.segments.map((s) => {
+    const jingle = /station id|jingle/i.test(s.title);
+    const n = el("span", {
+      class: "seg" + (s.discontinuity ? " disc" : "") + (s.live ? " live" : "") + (s.lookahead ? " lookahead" : ""),
+      title: `#${s.media_sequence} · ${s.title} · ${s.duration.toFixed(2)} s · airs ${s.air_time ? hhmmss(Date.parse(s.air_time)) : "?"}\n${s.uri}`,
+      "data-seq": String(s.media_sequence),
+    }, document.createTextNode(String(s.media_sequence)));
+    n.style.background = itemColour(s.title, jingle);
+    if (s.live) n.append(el("span", { class: "tag", text: "LIVE" }));
+    return n;
+  }));
+}
+
+function renderLog(v) {
+  const body = document.getElementById("publog");
+  const log = v.state ? [...v.state.publish_log].reverse() : [];
+  body.replaceChildren(...log.map((r) => el("tr", {},
+    el("td", { text: new Date(r.at).toLocaleTimeString() }),
+    el("td", { text: String(r.media_sequence) }),
+    el("td", { class: "cid", text: r.cid || "—", title: r.cid || "" }),
+    el("td", { class: "num", text: `${r.duration_ms} ms` }),
+    el("td", { class: r.ok ? "" : "err", text: r.ok ? "published" : r.error || "failed" }))));
+}
+
+export async function refresh() {
+  try {
+    view = await call("onair_view");
+  } catch (e) { return; }
+  renderHeader(view);
+  if (!visible) return;
+  renderNow(view);
+  renderHealth(view);
+  renderWindow(view);
+  renderLog(view);
+}
+
+// ---- timeline ------------------------------------------------------------------------
+
+function zoomHours() { return parseFloat(document.getElementById("tl-zoom").value); }
+
+async function loadTimeline() {
+  const cycle = parseInt(document.getElementById("tl-cycle").value, 10);
+  const preview = Number.isFinite(cycle) && cycle !== cycleSaved ? cycle : null;
+  document.getElementById("tl-apply").hidden = preview == null;
+  try {
+    blocks = await call("timeline", { hours: zoomHours(), jingleCycle: preview });
+    document.getElementById("tl-note").textContent = preview != null
+      ? `Preview with a jingle every ${preview} tracks: apply it to rebuild the rotation (no re-encoding).`
+      : `${blocks.length} items in the next ${document.getElementById("tl-zoom").selectedOptions[0].text}.`;
+  } catch (e) {
+    blocks = [];
+    document.getElementById("tl-note").textContent = e.message;
+  }
+  drawTimeline();
+}
+
+function drawTimeline() {
+  const c = document.getElementById("tl-canvas");
+  const dpr = window.devicePixelRatio || 1;
+  const W = c.clientWidth, H = c.clientHeight;
+  if (!W) return;
+  c.width = W * dpr; c.height = H * dpr;
+  const g = c.getContext("2d");
+  g.scale(dpr, dpr);
+  const css = getComputedStyle(document.body);
+  const range = zoomHours() * 3600e3;
+  const now = Date.now();
+  const t0 = now - range * 0.04;
+  const x = (t) => ((t - t0) / range) * W;
+  g.clearRect(0, 0, W, H);
+  // Time ticks.
+  const step = [60e3, 300e3, 600e3, 1800e3, 3600e3, 7200e3].find((s) => range / s <= 12) || 7200e3;
+  g.fillStyle = css.getPropertyValue("--muted");
+  g.font = "11px system-ui, sans-serif";
+  for (let t = Math.ceil(t0 / step) * step; t < t0 + range; t += step) {
+    g.fillRect(x(t), 0, 1, 16);
+    g.fillText(new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), x(t) + 3, 12);
+  }
+  for (const b of blocks) {
+    const x0 = x(b.start_ms), x1 = x(b.start_ms + b.duration * 1000);
+    if (x1 < 0 || x0 > W) continue;
+    const jingle = b.kind === "jingle";
+    g.fillStyle = itemColour(b.artist ? `${b.artist} - ${b.title}` : b.title, jingle);
+    const top = jingle ? 22 : 30, h = jingle ? H - 26 : H - 38;
+    g.fillRect(Math.max(0, x0) + 1, top, Math.max(1, x1 - x0 - 2), h);
+    if (x1 - x0 > 40) {
+      g.save();
+      g.beginPath(); g.rect(x0 + 2, top, x1 - x0 - 4, h); g.clip();
+      g.fillStyle = "#fff";
+      g.font = (jingle ? "bold " : "") + "12px system-ui, sans-serif";
+      g.fillText(jingle ? `♪ ${b.title}` : b.title, Math.max(0, x0) + 6, top + 18);
+      if (b.artist && !jingle) { g.font = "11px system-ui, sans-serif"; g.fillText(b.artist, Math.max(0, x0) + 6, top + 34); }
+      g.restore();
+    }
+  }
+  g.fillStyle = css.getPropertyValue("--bad");
+  g.fillRect(x(now) - 1, 0, 2, H);
+}
+
+function hover(ev) {
+  const c = document.getElementById("tl-canvas");
+  const tip = document.getElementById("tl-tip");
+  const r = c.getBoundingClientRect();
+  const range = zoomHours() * 3600e3;
+  const t = Date.now() - range * 0.04 + ((ev.clientX - r.left) / r.width) * range;
+  const b = blocks.find((b) => b.start_ms <= t && t < b.start_ms + b.duration * 1000);
+  if (!b) { tip.hidden = true; return; }
+  tip.textContent = `${b.kind === "jingle" ? "Jingle: " : ""}${b.title}${b.artist ? " — " + b.artist : ""} · ${hhmmss(b.start_ms)} · ${fmtDuration(b.duration)}`;
+  tip.hidden = false;
+  tip.style.left = Math.min(ev.clientX - r.left, r.width - tip.offsetWidth) + "px";
+}
+
+// ---- actions -------------------------------------------------------------------------
+
+async function goLive() {
+  const b = document.getElementById("go-live");
+  b.disabled = true;
+  b.textContent = "Going live…";
+  try {
+    const v = await call("go_live");
+    if (v.problem) notice("warn", "On air, with a problem", [v.problem]);
+    else notice("ok", "On air", v.urls.map((u) => u.page || u.stream), { timeout: 10000, key: "onair" });
+  } catch (e) {
+    notice("bad", "Could not go live", [e.message], { key: "onair" });
+  }
+  b.disabled = false;
+  b.textContent = "Go live";
+  refresh();
+  loadTimeline();
+}
+
+async function offAir() {
+  const b = document.getElementById("go-off");
+  if (!b.dataset.armed) {
+    b.dataset.armed = "1";
+    b.textContent = "Stop the stream?";
+    setTimeout(() => { delete b.dataset.armed; b.textContent = "Stop"; }, 4000);
+    return;
+  }
+  delete b.dataset.armed;
+  b.disabled = true;
+  b.textContent = "Stopping…";
+  try { await call("off_air"); } catch (e) { notice("bad", "Could not stop the stream", [e.message]); }
+  b.disabled = false;
+  b.textContent = "Stop";
+  refresh();
+}
+
+async function applyCycle() {
+  const v = document.getElementById("tl-cycle").value;
+  const out = await call("settings_apply", { edits: { "setup.config.json": { jingle_cycle: v } } }).catch((e) => ({ errors: [{ message: e.message }] }));
+  if (out.errors && out.errors.length) { notice("bad", "Tracks between jingles not changed", out.errors.map((e) => e.message)); return; }
+  cycleSaved = parseInt(v, 10);
+  await call("setup_start").catch(() => {});
+  notice("ok", `A jingle every ${v} tracks: the rotation is rebuilt; on air it takes over at the next item.`, [], { timeout: 8000 });
+  loadTimeline();
+}
+
+export function setVisible(v) {
+  visible = v;
+  if (v) { refresh(); loadTimeline(); }
+}
+
+export async function initOnAir() {
+  document.getElementById("go-live").addEventListener("click", goLive);
+  document.getElementById("go-off").addEventListener("click", offAir);
+  document.getElementById("tl-zoom").addEventListener("change", loadTimeline);
+  document.getElementById("tl-cycle").addEventListener("input", loadTimeline);
+  document.getElementById("tl-apply").addEventListener("click", applyCycle);
+  const c = document.getElementById("tl-canvas");
+  c.addEventListener("mousemove", hover);
+  c.addEventListener("mouseleave", () => (document.getElementById("tl-tip").hidden = true));
+  new ResizeObserver(drawTimeline).observe(c);
+  const fields = await call("settings_get").catch(() => []);
+  const f = fields.find((x) => x.key === "jingle_cycle");
+  cycleSaved = f ? parseInt(f.value, 10) : 3;
+  document.getElementById("tl-cycle").value = cycleSaved;
+
+  const dialog = document.getElementById("close-dialog");
+  on("console://close-requested", () => { if (!dialog.open) dialog.showModal(); });
+  dialog.addEventListener("close", () => {
+    if (dialog.returnValue === "keep" || dialog.returnValue === "stop") {
+      call("quit", { keepOnAir: dialog.returnValue === "keep" }).catch((e) => notice("bad", "Could not quit", [e.message]));
+    }
+  });
+  // Escape closes the dialog with "cancel"; the stream keeps running either way.
+  dialog.addEventListener("cancel", () => (dialog.returnValue = "cancel"));
+
+  setInterval(refresh, 2000);
+  setInterval(() => { if (visible) drawTimeline(); }, 1000);
+  setInterval(() => { if (visible) loadTimeline(); }, 30000);
+  refresh();
+}
