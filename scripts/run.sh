@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# The console runs the streamer and the health monitor as `station` processes beside it.
+cargo build --release --bin station
 cargo run --release -p ipfs-station-console -- "$@"

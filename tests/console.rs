@@ -336,3 +336,79 @@ async fn node_status_says_how_to_get_kubo_when_none_answers() {
         .is_some_and(|e| e.contains("127.0.0.1:9")));
     assert!(s.help.as_deref().is_some_and(|h| h.contains("ipfs daemon")));
 }
+
+#[tokio::test]
+async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process() {
+    use ipfs_station::onair::{self, Role};
+    let node = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    let cfg = SetupConfig::load(&st).unwrap();
+    catalog::run_setup(&st, &cfg, Arc::new(|_| {}))
+        .await
+        .unwrap();
+
+    // Off air: the rotation from now, back to back, 4 tracks then... a jingle first.
+    let now = chrono::Utc::now();
+    let blocks = onair::timeline(&st, now, 0.5, None).unwrap();
+    assert_eq!(blocks[0].start_ms, now.timestamp_millis());
+    assert_eq!(blocks[0].kind, ItemKind::Jingle);
+    for w in blocks.windows(2) {
+        let end = w[0].start_ms + (w[0].duration * 1000.0) as i64;
+        assert!((w[1].start_ms - end).abs() <= 1, "gapless: {w:?}");
+    }
+    assert!(blocks.last().unwrap().start_ms < now.timestamp_millis() + 1_800_000);
+    let jingles =
+        |b: &[onair::TimelineBlock]| b.iter().filter(|x| x.kind == ItemKind::Jingle).count();
+    let every1 = onair::timeline(&st, now, 0.5, Some(1)).unwrap();
+    assert!(
+        jingles(&every1) > jingles(&blocks),
+        "a shorter cycle plays more jingles"
+    );
+
+    // On air through the `station` program: the live window and the timeline follow it.
+    let bin = Path::new(env!("CARGO_BIN_EXE_station"));
+    let pid = onair::start(&st, bin, Role::Stream).unwrap();
+    assert_eq!(
+        onair::start(&st, bin, Role::Stream).unwrap(),
+        pid,
+        "one streamer per station"
+    );
+    let t = std::time::Instant::now();
+    let window = loop {
+        if let Some(w) = onair::live_window(&st, chrono::Utc::now()).unwrap() {
+            break w;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "no live.m3u8"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(window.segments.len(), 12);
+    assert_eq!(window.segments.iter().filter(|s| s.live).count(), 1);
+    assert_eq!(window.segments.iter().filter(|s| s.lookahead).count(), 3);
+    assert!(window.segments[0].discontinuity || window.segments.iter().any(|s| s.discontinuity));
+    for (i, s) in window.segments.iter().enumerate() {
+        assert_eq!(s.media_sequence, window.media_sequence + i as u64);
+        assert!(s.uri.starts_with("/ipfs/"));
+    }
+    let state = ipfs_station::streamer::StreamState::load(&st.join("data/state")).unwrap();
+    let on_air = onair::timeline(&st, chrono::Utc::now(), 0.25, None).unwrap();
+    let np = state.now_playing.unwrap();
+    assert_eq!(
+        on_air[0].id, np.item_id,
+        "the timeline starts with the item on air"
+    );
+    assert_eq!(on_air[0].start_ms, np.air_time.timestamp_millis());
+
+    assert!(onair::stop(&st, Role::Stream, std::time::Duration::from_secs(15)).unwrap());
+    assert!(!onair::pid_alive(pid));
+    assert!(onair::running(&st, Role::Stream).is_none());
+    let log = std::fs::read_to_string(st.join("data/state/stream.log")).unwrap();
+    assert!(
+        log.contains("Off air."),
+        "stopped cleanly by SIGTERM: {log}"
+    );
+    assert!(!onair::stop(&st, Role::Stream, std::time::Duration::from_secs(1)).unwrap());
+}
