@@ -16,10 +16,15 @@ want ca-certificates
 want pkg-config
 want libwebkit2gtk-4.1-dev
 want libasound2-dev
+# npm builds the listener page (hls.js from the npm registry).
+command -v npm >/dev/null 2>&1 || want npm
 if [[ "${1:-}" == "--test" ]]; then
   want xvfb
   want xauth
   want webkit2gtk-driver
+  # The listener page's test plays the stream in headless Chromium.
+  want chromium
+  want chromium-driver
 fi
 
 if ((${#need[@]})); then
@@ -31,7 +36,7 @@ if ((${#need[@]})); then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "cargo (Rust >= 1.85) is needed: install Rust with rustup (https://rustup.rs) and run this again." >&2
+  echo "cargo (Rust >= 1.90) is needed: install Rust with rustup (https://rustup.rs) and run this again." >&2
   exit 1
 fi
 
@@ -39,3 +44,6 @@ if [[ "${1:-}" == "--test" ]] && ! command -v tauri-driver >/dev/null 2>&1; then
   echo "Installing tauri-driver (WebDriver bridge for the console's end-to-end test)" >&2
   cargo install tauri-driver --locked --quiet
 fi
+
+# The listener page's player: hls.js from the npm registry, copied beside the page.
+"$(dirname "$0")/listener-page.sh"

@@ -256,6 +256,94 @@ impl Kubo {
             .collect()
     }
 
+    /// `add` of a directory tree as ONE wrapped directory, in one multipart request
+    /// (`wrap-with-directory=true`): `files` are `(relative path, bytes)` like
+    /// `index.html` or `vendor/hls.min.js` (`/`-separated, no `.`/`..` segments, unique).
+    /// Every sub-directory is sent as an `application/x-directory` part before its
+    /// entries, entries in path order (kubo-rpc.md section 2). Returns the CID of the
+    /// wrapping directory, which holds the files at their relative paths; with `pin` it is
+    /// pinned (and with it everything inside).
+    ///
+    /// Errors: as [`Kubo::id`]; [`Error::KuboResponse`] when a path is not a clean
+    /// relative path, or Kubo's reply lacks a file or the wrapper (an error arrived in the
+    /// `X-Stream-Error` trailer).
+    pub async fn add_directory(&self, files: Vec<(String, Vec<u8>)>, pin: bool) -> Result<String> {
+        let bad = |message: String| Error::KuboResponse {
+            endpoint: "/api/v0/add".into(),
+            message,
+        };
+        let mut files = files;
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, (path, _)) in files.iter().enumerate() {
+            let clean = !path.is_empty()
+                && path
+                    .split('/')
+                    .all(|s| !s.is_empty() && s != "." && s != "..");
+            if !clean {
+                return Err(bad(format!(
+                    "`{path}` is not a relative path for a directory add"
+                )));
+            }
+            if i > 0 && files[i - 1].0 == *path {
+                return Err(bad(format!("`{path}` is given twice")));
+            }
+        }
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        let mut form = reqwest::multipart::Form::new();
+        let mut dirs_sent: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for (path, bytes) in files {
+            // Parent directories first, outermost first, once each.
+            let segments: Vec<&str> = path.split('/').collect();
+            for depth in 1..segments.len() {
+                let dir = segments[..depth].join("/");
+                if dirs_sent.insert(dir.clone()) {
+                    let part = reqwest::multipart::Part::bytes(Vec::new())
+                        .file_name(dir)
+                        .mime_str("application/x-directory")
+                        .map_err(|e| self.transport(e))?;
+                    form = form.part("file", part);
+                }
+            }
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(path)
+                .mime_str("application/octet-stream")
+                .map_err(|e| self.transport(e))?;
+            form = form.part("file", part);
+        }
+        let pin = if pin { "true" } else { "false" };
+        let req = self
+            .http
+            .post(self.url("add"))
+            .query(&[
+                ("pin", pin),
+                ("cid-version", "0"),
+                ("progress", "false"),
+                ("wrap-with-directory", "true"),
+            ])
+            .multipart(form);
+        let resp = self.send("add", req).await?;
+        let body = resp.text().await.map_err(|e| self.transport(e))?;
+        let mut got = std::collections::HashSet::new();
+        let mut root = None;
+        for line in body.lines().filter(|l| !l.trim().is_empty()) {
+            let l: AddLine = serde_json::from_str(line)
+                .map_err(|e| bad(format!("bad output line ({e}): {line}")))?;
+            if let Some(hash) = l.hash {
+                if l.name.is_empty() {
+                    root = Some(hash);
+                } else {
+                    got.insert(l.name);
+                }
+            }
+        }
+        if let Some(missing) = names.iter().find(|n| !got.contains(*n)) {
+            return Err(bad(format!("the reply ended before `{missing}` was added (Kubo reported the error in the X-Stream-Error trailer)")));
+        }
+        root.ok_or_else(|| {
+            bad("the reply has no wrapping directory (the last line, with an empty Name)".into())
+        })
+    }
+
     /// `add` of one file; returns its CID.
     ///
     /// Errors: as [`Kubo::add_files`].

@@ -33,6 +33,7 @@ pub mod health;
 pub mod kubo;
 pub mod levels;
 pub mod library;
+pub mod listener;
 pub mod manifest;
 pub mod meters;
 pub mod node;

@@ -11,5 +11,6 @@ mod support;
 mod cli;
 mod console;
 mod health;
+mod listener;
 mod setup;
 mod stream;

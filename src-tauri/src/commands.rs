@@ -635,22 +635,40 @@ impl Console {
         let bin = station_bin();
         onair::start(&self.station, &bin, Role::Stream)?;
         onair::start(&self.station, &bin, Role::Health)?;
+        let problem = self
+            .publish_listener_page()
+            .await
+            .err()
+            .map(|e| format!("the listener page was not published: {}", e.message));
         let mut view = self.onair_view();
-        if let Err(e) = self.publish_listener_page().await {
-            view.problem = Some(format!(
-                "the listener page was not published: {}",
-                e.message
-            ));
-        }
+        view.problem = problem;
         Ok(view)
     }
 
-    /// Adds the listener page (`ui/listener/`) to Kubo as a directory and records its CID.
+    /// Adds the listener page (`ui/listener/`, or `IPFS_STATION_LISTENER_DIR`) to Kubo as
+    /// a directory with the station's IPNS name in its `station.json`, and records its
+    /// CID in `data/state/listener.json`.
     async fn publish_listener_page(&self) -> Result<String, UiError> {
-        Err(UiError {
-            code: "not_available".into(),
-            message: "the listener page is not built into this console yet".into(),
-        })
+        let scfg = StreamingConfig::load(&self.station)?;
+        let kubo = ipfs_station::kubo::Kubo::new(&scfg.kubo_api, Duration::from_secs(60))?;
+        let key = kubo.ensure_key(&scfg.ipns_key).await?;
+        let page_dir = std::env::var_os("IPFS_STATION_LISTENER_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(ipfs_station::listener::source_page_dir);
+        let info = ipfs_station::listener::ListenerInfo {
+            ipns_name: key.id.clone(),
+            title: self.info().name,
+        };
+        let cid = ipfs_station::listener::publish_listener_page(&kubo, &page_dir, &info).await?;
+        ipfs_station::fsutil::write_json_atomic(
+            &self.state_dir().join(LISTENER_FILE),
+            &serde_json::json!({
+                "cid": cid,
+                "ipns_name": key.id,
+                "published_at": chrono::Utc::now().to_rfc3339(),
+            }),
+        )?;
+        Ok(cid)
     }
 
     /// Takes the station off air: stops the streamer and the monitor (SIGTERM, then

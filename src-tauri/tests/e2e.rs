@@ -698,6 +698,31 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         urls.as_str().unwrap().contains("/ipns/k51"),
         "listener URLs: {urls}"
     );
+    // The listener page was added to IPFS as a directory; its URL is shown and serves it.
+    let page = wait_for(
+        &c,
+        "const c = [...document.querySelectorAll('#urls code')].map(x => x.textContent).find(t => t.includes('/ipfs/')); return c || '';",
+        20,
+        "the listener page URL",
+    )
+    .await;
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.starts_with(&kubo.gateway_url()) && page.ends_with('/'),
+        "{page}"
+    );
+    let body = reqwest::get(&page).await.unwrap().text().await.unwrap();
+    assert!(body.contains("<script"), "the listener page: {body}");
+    let station_json = reqwest::get(format!("{page}station.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        station_json.contains("k51") && station_json.contains("Morning FM"),
+        "{station_json}"
+    );
     // The monitor's meters and gateway lights.
     wait_for(&c, "return !document.getElementById('meters').hidden && document.querySelectorAll('#gateways .light.ok').length >= 2;", 60, "meters and gateway lights").await;
     let log_rows = js(&c, "return document.querySelectorAll('#publog tr').length;").await;
