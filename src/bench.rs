@@ -334,3 +334,83 @@ pub fn make_segment(work: &Path) -> Result<PathBuf> {
     )?;
     Ok(work.join("seg_00001.ts"))
 }
+
+/// The rotation timeline the console draws: 12 hours ahead over a station whose
+/// manifest holds `items` items (one in four a jingle), mean of `runs`, against the
+/// part it cannot avoid: reading and parsing that `manifest.json`.
+///
+/// Errors: I/O in `work`.
+pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
+    use crate::manifest::{Manifest, ManifestItem, ManifestSegment};
+    let st = work.join("timeline-station");
+    if !st.join(crate::config::SETUP_FILE).exists() {
+        crate::station::init(&st)?;
+    }
+    let cfg = crate::config::SetupConfig::load(&st)?;
+    let rot = synthetic_rotation(items);
+    let manifest = Manifest {
+        format: crate::manifest::MANIFEST_FORMAT,
+        config_hash: "bench".into(),
+        segment_duration: 6.0,
+        jingle_cycle: 3,
+        items: rot
+            .entries
+            .iter()
+            .map(|e| ManifestItem {
+                id: e.id.clone(),
+                kind: e.kind,
+                title: e.title.clone(),
+                artist: None,
+                source: st.join("music").join(format!("{}.ogg", e.id)),
+                source_fingerprint: crate::library::SourceFingerprint {
+                    sha256: "0".repeat(64),
+                    bytes: 1,
+                },
+                source_mtime: 0,
+                duration: e.segments.iter().map(|s| s.duration).sum(),
+                loudness: None,
+                encode_hash: "bench".into(),
+                segments: e
+                    .segments
+                    .iter()
+                    .map(|s| ManifestSegment {
+                        file: s.file.clone(),
+                        cid: s.cid.clone(),
+                        duration: s.duration,
+                        bytes: 100_000,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    manifest.save(&cfg.processed_dir)?;
+    let ids: Vec<&str> = manifest.items.iter().map(|i| i.id.as_str()).collect();
+    crate::manifest::save_playlist(
+        &cfg.processed_dir,
+        &crate::manifest::render_playlist(&manifest, &ids)?,
+    )?;
+    let now = chrono::Utc::now();
+    let programme = crate::onair::Programme::load(&st)?;
+    let mut blocks = 0;
+    let t = Instant::now();
+    for i in 0..runs {
+        // Alternate the plain rotation and a jingle-cycle preview, as the console does.
+        let cycle = (i % 2 == 1).then_some(2);
+        blocks = crate::onair::timeline_of(&programme, &st, now, 12.0, cycle)?.len();
+    }
+    let ours = t.elapsed() / runs.max(1);
+    let t = Instant::now();
+    for _ in 0..runs {
+        let _ = Manifest::load(&cfg.processed_dir)?;
+    }
+    let baseline = t.elapsed() / runs.max(1);
+    Ok(Measurement {
+        name: format!(
+            "rotation timeline, 12 h ({blocks} items) of a {items}-item rotation, programme parsed once (as the console keeps it)"
+        ),
+        ours,
+        baseline_name: "reading and parsing its manifest.json once".into(),
+        baseline,
+        goal: "< 16 ms (a redraw within one frame)".into(),
+    })
+}

@@ -81,13 +81,18 @@ impl Rotation {
         require_cids: bool,
     ) -> Result<(Rotation, Vec<String>)> {
         let mut built: std::collections::HashMap<&str, Arc<PlayItem>> = Default::default();
+        let index: std::collections::HashMap<&str, &crate::manifest::ManifestItem> =
+            manifest.items.iter().map(|i| (i.id.as_str(), i)).collect();
         let mut skipped = Vec::new();
         let mut entries = Vec::with_capacity(ids.len());
         for id in ids {
-            let item = manifest.item(id).ok_or_else(|| Error::Manifest {
-                file: crate::manifest::PLAYLIST_FILE.into(),
-                message: format!("names item `{id}` that manifest.json does not have"),
-            })?;
+            let item = index
+                .get(id.as_str())
+                .copied()
+                .ok_or_else(|| Error::Manifest {
+                    file: crate::manifest::PLAYLIST_FILE.into(),
+                    message: format!("names item `{id}` that manifest.json does not have"),
+                })?;
             if require_cids && !item.has_all_cids() {
                 if !skipped.contains(id) {
                     skipped.push(id.clone());

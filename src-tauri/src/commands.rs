@@ -110,6 +110,7 @@ pub struct Console {
     started: Instant,
     first_paint_ms: Mutex<Option<f64>>,
     exit_allowed: AtomicBool,
+    programme: Mutex<Option<Arc<onair::Programme>>>,
 }
 
 impl Console {
@@ -125,6 +126,7 @@ impl Console {
             started: Instant::now(),
             first_paint_ms: Mutex::new(None),
             exit_allowed: AtomicBool::new(false),
+            programme: Mutex::new(None),
         }
     }
 
@@ -681,7 +683,9 @@ impl Console {
         Ok(self.onair_view())
     }
 
-    /// The rotation ahead ([`onair::timeline`]).
+    /// The rotation ahead ([`onair::timeline_of`]); the parsed programme is kept while
+    /// `manifest.json` and `playlist.m3u` are unchanged, so a zoom or jingle-cycle change
+    /// redraws at once.
     ///
     /// Errors: no rotation yet (`manifest`, `rotation`, `io`).
     pub fn timeline(
@@ -689,7 +693,24 @@ impl Console {
         hours: f64,
         jingle_cycle: Option<u32>,
     ) -> Result<Vec<TimelineBlock>, UiError> {
-        Ok(onair::timeline(
+        let cached = self
+            .programme
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .filter(|p| p.is_current(&self.station));
+        let programme = match cached {
+            Some(p) => p,
+            None => {
+                let p = Arc::new(onair::Programme::load(&self.station)?);
+                if let Ok(mut slot) = self.programme.lock() {
+                    *slot = Some(p.clone());
+                }
+                p
+            }
+        };
+        Ok(onair::timeline_of(
+            &programme,
             &self.station,
             chrono::Utc::now(),
             hours.clamp(0.05, 24.0),

@@ -85,7 +85,7 @@ enum Cmd {
         /// Items in the second-setup measurement.
         #[arg(long, default_value_t = 200)]
         items: usize,
-        /// Run one measurement only: `prechunk`, `setup`, `window` or `levels`.
+        /// Run one measurement only: `prechunk`, `setup`, `window`, `levels` or `timeline`.
         #[arg(long)]
         only: Option<String>,
     },
@@ -549,6 +549,9 @@ async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> an
     if want("levels") {
         let seg = bench::make_segment(&work.path().join("levels"))?;
         rows.push(bench::level_check(&seg, 50)?);
+    }
+    if want("timeline") {
+        rows.push(bench::timeline(10_000, 5, work.path())?);
     }
     println!("| measurement | ours | baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
