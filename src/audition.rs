@@ -320,14 +320,20 @@ mod tests {
             label: "long".into(),
             duration: 600.0,
         });
-        std::thread::sleep(Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        while a.status().position == 0.0 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let s = a.status();
         assert!(
             s.playing.is_some() && s.position > 0.0 && s.position < 600.0,
             "{s:?}"
         );
         a.stop();
-        std::thread::sleep(Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        while a.status().playing.is_some() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let s = a.status();
         assert!(s.playing.is_none() && s.position == 0.0, "{s:?}");
 

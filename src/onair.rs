@@ -70,11 +70,21 @@ pub fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// The running process of `role`, if its pid file names a live process.
+/// The running process of `role`, if its pid file names a live process. For the
+/// streamer, a stream started another way (e.g. `station stream` in a terminal) counts
+/// too: `stream_state.json` names its pid and its heartbeat is fresh.
 pub fn running(station: &Path, role: Role) -> Option<u32> {
-    let text = std::fs::read_to_string(state_dir(station).join(role.pid_file())).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
-    pid_alive(pid).then_some(pid)
+    let from_file = std::fs::read_to_string(state_dir(station).join(role.pid_file()))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .filter(|pid| pid_alive(*pid));
+    if from_file.is_some() || role != Role::Stream {
+        return from_file;
+    }
+    StreamState::load(&state_dir(station))
+        .ok()
+        .filter(|s| s.is_on_air(Utc::now()) && pid_alive(s.pid))
+        .map(|s| s.pid)
 }
 
 /// Starts `<station_bin> stream|health --station <station>` as a process of its own

@@ -411,4 +411,25 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
         "stopped cleanly by SIGTERM: {log}"
     );
     assert!(!onair::stop(&st, Role::Stream, std::time::Duration::from_secs(1)).unwrap());
+
+    // A stream started by hand (no pid file) is found through its heartbeat, so Go live
+    // never starts a second streamer, and Stop stops it.
+    let mut by_hand = std::process::Command::new(bin)
+        .args(["stream", "--station"])
+        .arg(&st)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while onair::running(&st, Role::Stream) != Some(by_hand.id()) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "hand-started stream not found"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(onair::start(&st, bin, Role::Stream).unwrap(), by_hand.id());
+    assert!(onair::stop(&st, Role::Stream, std::time::Duration::from_secs(15)).unwrap());
+    assert!(by_hand.wait().unwrap().success());
 }
