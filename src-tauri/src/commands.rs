@@ -1065,6 +1065,27 @@ mod tests {
         kubo.shutdown().await;
     }
 
+    #[test]
+    fn closing_asks_only_while_a_stream_runs_until_the_operator_answers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = tmp.path().join("st");
+        ipfs_station::station::init(&st).unwrap();
+        let console = Console::new(st.canonicalize().unwrap());
+        assert!(
+            !console.close_needs_answer(),
+            "off air: the window just closes"
+        );
+        // A live process named in the pid file stands for a running streamer.
+        std::fs::write(
+            st.join("data/state/stream.pid"),
+            std::process::id().to_string(),
+        )
+        .unwrap();
+        assert!(console.close_needs_answer(), "on air: ask first");
+        console.allow_exit();
+        assert!(!console.close_needs_answer(), "answered: close");
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn kubo_status_and_settings_go_through_the_engine() {
         let kubo = kubo_double::KuboDouble::start().await.unwrap();

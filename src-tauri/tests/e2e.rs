@@ -537,7 +537,8 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     kubo.shutdown().await;
 }
 
-fn ipns_value(state: &Path) -> (u64, String) {
+/// `(media sequence, last tick)` from `stream_state.json`: both move while the stream runs.
+fn stream_progress(state: &Path) -> (u64, String) {
     let v: Value =
         serde_json::from_slice(&std::fs::read(state.join("stream_state.json")).unwrap()).unwrap();
     (
@@ -755,9 +756,9 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         Command::new("kill").args(["-KILL", pid]).status().unwrap();
     }
     let _ = c.close().await;
-    let (seq0, tick0) = ipns_value(&state);
+    let (seq0, tick0) = stream_progress(&state);
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (seq1, tick1) = ipns_value(&state);
+    let (seq1, tick1) = stream_progress(&state);
     assert!(
         seq1 > seq0 && tick1 != tick0,
         "the stream stopped with the console: {seq0} -> {seq1}"
