@@ -225,20 +225,8 @@ impl Kubo {
                 .map_err(|e| self.transport(e))?;
             form = form.part("file", part);
         }
-        let pin = if pin { "true" } else { "false" };
-        let req = self
-            .http
-            .post(self.url("add"))
-            .query(&[("pin", pin), ("cid-version", "0"), ("progress", "false")])
-            .multipart(form);
-        let resp = self.send("add", req).await?;
-        let body = resp.text().await.map_err(|e| self.transport(e))?;
         let mut got = std::collections::HashMap::new();
-        for line in body.lines().filter(|l| !l.trim().is_empty()) {
-            let l: AddLine = serde_json::from_str(line).map_err(|e| Error::KuboResponse {
-                endpoint: "/api/v0/add".into(),
-                message: format!("bad output line ({e}): {line}"),
-            })?;
+        for l in self.add_multipart(form, pin, false).await? {
             if let Some(hash) = l.hash {
                 let size = l.size.and_then(|s| s.parse().ok()).unwrap_or(0);
                 got.insert(l.name, (hash, size));
@@ -310,24 +298,9 @@ impl Kubo {
                 .map_err(|e| self.transport(e))?;
             form = form.part("file", part);
         }
-        let pin = if pin { "true" } else { "false" };
-        let req = self
-            .http
-            .post(self.url("add"))
-            .query(&[
-                ("pin", pin),
-                ("cid-version", "0"),
-                ("progress", "false"),
-                ("wrap-with-directory", "true"),
-            ])
-            .multipart(form);
-        let resp = self.send("add", req).await?;
-        let body = resp.text().await.map_err(|e| self.transport(e))?;
         let mut got = std::collections::HashSet::new();
         let mut root = None;
-        for line in body.lines().filter(|l| !l.trim().is_empty()) {
-            let l: AddLine = serde_json::from_str(line)
-                .map_err(|e| bad(format!("bad output line ({e}): {line}")))?;
+        for l in self.add_multipart(form, pin, true).await? {
             if let Some(hash) = l.hash {
                 if l.name.is_empty() {
                     root = Some(hash);
@@ -342,6 +315,40 @@ impl Kubo {
         root.ok_or_else(|| {
             bad("the reply has no wrapping directory (the last line, with an empty Name)".into())
         })
+    }
+
+    /// POSTs one multipart `add` (CIDv0, pinned when `pin`, no progress lines, wrapped
+    /// in a directory when `wrap`) and parses Kubo's newline-delimited JSON reply.
+    async fn add_multipart(
+        &self,
+        form: reqwest::multipart::Form,
+        pin: bool,
+        wrap: bool,
+    ) -> Result<Vec<AddLine>> {
+        let mut query = vec![
+            ("pin", if pin { "true" } else { "false" }),
+            ("cid-version", "0"),
+            ("progress", "false"),
+        ];
+        if wrap {
+            query.push(("wrap-with-directory", "true"));
+        }
+        let req = self
+            .http
+            .post(self.url("add"))
+            .query(&query)
+            .multipart(form);
+        let resp = self.send("add", req).await?;
+        let body = resp.text().await.map_err(|e| self.transport(e))?;
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                serde_json::from_str(line).map_err(|e| Error::KuboResponse {
+                    endpoint: "/api/v0/add".into(),
+                    message: format!("bad output line ({e}): {line}"),
+                })
+            })
+            .collect()
     }
 
     /// `add` of one file; returns its CID.

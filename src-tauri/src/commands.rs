@@ -65,6 +65,34 @@ fn emitter(app: &AppHandle) -> Emit {
     })
 }
 
+/// Forwards a setup run's events to the page: prechunk progress as `setup://prechunk`,
+/// the rest as `setup://event`.
+fn setup_events(emit: &Emit) -> ipfs_station::setup::OnEvent {
+    let emit = emit.clone();
+    Arc::new(move |e| {
+        let (name, v) = match &e {
+            SetupEvent::Prechunk(p) => ("setup://prechunk", serde_json::to_value(p)),
+            other => ("setup://event", serde_json::to_value(other)),
+        };
+        if let Ok(v) = v {
+            emit(name, v);
+        }
+    })
+}
+
+/// The `setup://finished` payload: `{ok, report}` or `{ok: false, error: {code, message}}`.
+fn finished_payload(
+    result: &Result<ipfs_station::setup::SetupReport, ipfs_station::Error>,
+) -> serde_json::Value {
+    match result {
+        Ok(r) => serde_json::json!({"ok": r.ok(), "report": r}),
+        Err(e) => serde_json::json!({
+            "ok": false,
+            "error": UiError { code: e.code().into(), message: e.to_string() },
+        }),
+    }
+}
+
 /// What the header shows about the open station.
 #[derive(Debug, Clone, Serialize)]
 pub struct StationInfo {
@@ -237,24 +265,12 @@ impl Console {
         tauri::async_runtime::spawn(async move {
             loop {
                 again.store(false, Ordering::SeqCst);
-                let ev = emit.clone();
-                let on_event: ipfs_station::setup::OnEvent = Arc::new(move |e| {
-                    let (name, v) = match &e {
-                        SetupEvent::Prechunk(p) => ("setup://prechunk", serde_json::to_value(p)),
-                        other => ("setup://event", serde_json::to_value(other)),
-                    };
-                    if let Ok(v) = v {
-                        ev(name, v);
-                    }
-                });
+                let on_event = setup_events(&emit);
                 let result = match SetupConfig::load(&station) {
                     Ok(cfg) => catalog::run_setup(&station, &cfg, on_event).await,
                     Err(e) => Err(e),
                 };
-                let payload = match result {
-                    Ok(r) => serde_json::json!({"ok": r.ok(), "report": r}),
-                    Err(e) => serde_json::json!({"ok": false, "error": UiError::from(e)}),
-                };
+                let payload = finished_payload(&result);
                 if !again.load(Ordering::SeqCst) {
                     running.store(false, Ordering::SeqCst);
                     emit("setup://finished", payload);
@@ -603,23 +619,8 @@ impl Console {
             r.status != catalog::ItemStatus::Ready && r.status != catalog::ItemStatus::Failed
         });
         if pending && !self.setup_running() {
-            let ev = emit.clone();
-            let on_event: ipfs_station::setup::OnEvent = Arc::new(move |e| {
-                let (name, v) = match &e {
-                    SetupEvent::Prechunk(p) => ("setup://prechunk", serde_json::to_value(p)),
-                    other => ("setup://event", serde_json::to_value(other)),
-                };
-                if let Ok(v) = v {
-                    ev(name, v);
-                }
-            });
-            let r = catalog::run_setup(&self.station, &cfg, on_event).await;
-            let payload = match &r {
-                Ok(r) => serde_json::json!({"ok": r.ok(), "report": r}),
-                Err(e) => {
-                    serde_json::json!({"ok": false, "error": UiError { code: e.code().into(), message: e.to_string() }})
-                }
-            };
+            let r = catalog::run_setup(&self.station, &cfg, setup_events(&emit)).await;
+            let payload = finished_payload(&r);
             emit("setup://finished", payload);
             r?;
         }

@@ -178,12 +178,73 @@ impl Desktop {
     }
 }
 
+/// A new station `name` under `root` on the Kubo double: the three config files point
+/// at it (segments of 2 s, no public gateways), with `setup`, `streaming` and `health`
+/// keys on top.
+fn station_on(
+    root: &Path,
+    name: &str,
+    kubo: &kubo_double::KuboDouble,
+    setup: Value,
+    streaming: Value,
+    health: Value,
+) -> PathBuf {
+    let st = root.join(name);
+    ipfs_station::station::init(&st).unwrap();
+    let with = |base: Value, extra: Value| {
+        let mut v = base;
+        for (k, val) in extra.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        v
+    };
+    patch(
+        &st,
+        "setup.config.json",
+        with(
+            json!({"kubo_api": kubo.api_url(), "segment_duration": 2}),
+            setup,
+        ),
+    );
+    patch(
+        &st,
+        "streaming.config.json",
+        with(json!({"kubo_api": kubo.api_url()}), streaming),
+    );
+    patch(
+        &st,
+        "health.config.json",
+        with(
+            json!({"gateways": [kubo.gateway_url()], "public_gateways": []}),
+            health,
+        ),
+    );
+    st
+}
+
 struct Shots(PathBuf);
 impl Shots {
+    /// Screenshots go to `target/tmp/console-e2e/`.
+    fn new() -> Shots {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e");
+        std::fs::create_dir_all(&dir).unwrap();
+        Shots(dir)
+    }
+
     async fn take(&self, c: &Client, name: &str) {
         let png = c.screenshot().await.unwrap();
         std::fs::write(self.0.join(format!("{name}.png")), png).unwrap();
     }
+}
+
+/// Clicks the element `css` selects, as the operator would.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 /// Runs `script` (a JS function body returning a value) in the page.
@@ -217,28 +278,18 @@ const ROWS: &str = r#"return [...document.querySelectorAll('#table-track .row, #
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_adds_files_shows_progress_and_validates_settings() {
     let _one = SERIAL.lock().await;
-    let shots = Shots(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e"));
-    std::fs::create_dir_all(&shots.0).unwrap();
+    let shots = Shots::new();
 
     // A station on the Kubo double, with files waiting in the station's inbox folder.
     let kubo = kubo_double::KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let st = tmp.path().join("Night Shift FM");
-    ipfs_station::station::init(&st).unwrap();
-    patch(
-        &st,
-        "setup.config.json",
-        json!({"kubo_api": kubo.api_url(), "segment_duration": 2, "jobs": 1}),
-    );
-    patch(
-        &st,
-        "streaming.config.json",
-        json!({"kubo_api": kubo.api_url()}),
-    );
-    patch(
-        &st,
-        "health.config.json",
-        json!({"gateways": [kubo.gateway_url()], "public_gateways": []}),
+    let st = station_on(
+        tmp.path(),
+        "Night Shift FM",
+        &kubo,
+        json!({"jobs": 1}),
+        json!({}),
+        json!({}),
     );
     let inbox = st.join("inbox");
     let tracks: Vec<PathBuf> = (1..=3)
@@ -430,12 +481,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     shots.take(&c, "3-library-ready").await;
 
     // Audition on the null ALSA device: the position advances.
-    c.find(Locator::Css("#table-track .row .play-src"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#table-track .row .play-src").await;
     wait_for(
         &c,
         "return document.getElementById('audition-label').textContent.startsWith('Playing: Track')",
@@ -446,12 +492,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     // The null device takes samples without a clock, so only "it moved" is checked.
     wait_for(&c, "const t = document.getElementById('audition-time').textContent; return /^\\d+:\\d\\d \\/ 2:30$/.test(t) && !t.startsWith('0:00 ') && t;", 20, "audition position advancing").await;
     shots.take(&c, "4-library-audition").await;
-    c.find(Locator::Css("#audition-stop"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#audition-stop").await;
     wait_for(
         &c,
         "return document.getElementById('audition-stop').disabled",
@@ -461,12 +502,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     .await;
 
     // Settings: a bad value is refused next to its field, nothing written.
-    c.find(Locator::Css("#tab-settings"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#tab-settings").await;
     let field = c
         .find(Locator::Css(
             "[data-file='setup.config.json'][data-key='segment_duration']",
@@ -475,12 +511,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
         .unwrap();
     field.clear().await.unwrap();
     field.send_keys("45").await.unwrap();
-    c.find(Locator::Css("#settings-apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#settings-apply").await;
     let err = wait_for(
         &c,
         "return document.querySelector(\".field[data-field='setup.config.json:segment_duration'] .error\").textContent;",
@@ -496,12 +527,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     // A valid encoding change says what it redoes before it is applied.
     field.clear().await.unwrap();
     field.send_keys("4").await.unwrap();
-    c.find(Locator::Css("#settings-apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#settings-apply").await;
     let impact = wait_for(
         &c,
         "const b = document.getElementById('settings-impact'); return !b.hidden && b.textContent;",
@@ -517,12 +543,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
         .unwrap()
         .contains("\"segment_duration\": 2"));
     shots.take(&c, "6-settings-impact").await;
-    c.find(Locator::Css("#settings-apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#settings-apply").await;
     wait_for(
         &c,
         "return document.getElementById('settings-status').textContent === 'Saved.'",
@@ -557,27 +578,17 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         "{} is missing: `cargo test --workspace` builds it (or `cargo build --bin station`)",
         station_bin.display()
     );
-    let shots = Shots(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e"));
-    std::fs::create_dir_all(&shots.0).unwrap();
+    let shots = Shots::new();
 
     let kubo = kubo_double::KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let st = tmp.path().join("Morning FM");
-    ipfs_station::station::init(&st).unwrap();
-    patch(
-        &st,
-        "setup.config.json",
-        json!({"kubo_api": kubo.api_url(), "segment_duration": 2}),
-    );
-    patch(
-        &st,
-        "streaming.config.json",
-        json!({"kubo_api": kubo.api_url(), "window_size": 20, "lookahead_segments": 5}),
-    );
-    patch(
-        &st,
-        "health.config.json",
-        json!({"gateways": [kubo.gateway_url()], "public_gateways": [], "interval": 3, "max_lag_seconds": 60}),
+    let st = station_on(
+        tmp.path(),
+        "Morning FM",
+        &kubo,
+        json!({}),
+        json!({"window_size": 20, "lookahead_segments": 5}),
+        json!({"interval": 3, "max_lag_seconds": 60}),
     );
     for i in 1..=3 {
         gen_audio(
@@ -601,12 +612,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         "library ready",
     )
     .await;
-    c.find(Locator::Css("#tab-onair"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#tab-onair").await;
     wait_for(
         &c,
         "return document.getElementById('onair-badge').textContent === 'Off air'",
@@ -653,12 +659,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
     wait_for(&c, "return document.getElementById('tl-note').textContent.includes('items in the next 1 hour') && document.getElementById('tl-apply').hidden", 10, "the timeline back to the saved cycle").await;
 
     // Go live: streamer and monitor start as their own processes.
-    c.find(Locator::Css("#go-live"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#go-live").await;
     wait_for(
         &c,
         "return document.getElementById('onair-badge').textContent === 'On air'",
@@ -778,18 +779,8 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
     shots.take(&c, "9-onair-reattached").await;
 
     // Stop ends the stream cleanly.
-    c.find(Locator::Css("#go-off"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#go-off"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#go-off").await;
+    click(&c, "#go-off").await;
     wait_for(
         &c,
         "return document.getElementById('onair-badge').textContent === 'Off air'",

@@ -13,9 +13,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Where the demo takes its music from: tracks that Debian's `lincity-ng-data` carries.
-const DEMO_MUSIC: &str = "/usr/share/games/lincity-ng/music/default";
-
 #[derive(Parser)]
 #[command(
     name = "station",
@@ -459,30 +456,13 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
 
 async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     let dir = dir.unwrap_or_else(|| station::default_root().join("demo"));
-    if !dir.join(ipfs_station::config::SETUP_FILE).exists() {
-        station::init(&dir)?;
+    let fresh = !dir.join(ipfs_station::config::SETUP_FILE).exists();
+    let copied = station::create_demo(&dir)?;
+    if fresh {
         println!("Created demo station {}", dir.display());
     }
-    let music = dir.join("music");
-    let src = Path::new(DEMO_MUSIC);
-    if !src.is_dir() {
-        bail!("the demo's music comes from Debian's lincity-ng-data package ({DEMO_MUSIC} is missing): apt-get install lincity-ng-data");
-    }
-    for e in std::fs::read_dir(src)? {
-        let p = e?.path();
-        let ext = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let audio = ["ogg", "oga", "opus", "mp3", "flac", "wav", "m4a"].contains(&ext.as_str());
-        if let (true, Some(name)) = (audio, p.file_name()) {
-            let to = music.join(name);
-            if !to.exists() {
-                std::fs::copy(&p, &to)
-                    .with_context(|| format!("copy {} to {}", p.display(), to.display()))?;
-            }
-        }
+    if copied > 0 {
+        println!("Copied {copied} demo tracks from {}", station::DEMO_MUSIC);
     }
     let report = run_setup(&dir, false).await?;
     if report.rotation_len == 0 {
@@ -516,7 +496,7 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
 
 async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> anyhow::Result<u8> {
     use ipfs_station::bench;
-    let dir = music.unwrap_or_else(|| PathBuf::from(DEMO_MUSIC));
+    let dir = music.unwrap_or_else(|| PathBuf::from(station::DEMO_MUSIC));
     let sources = ipfs_station::library::list_candidates(&dir).files;
     let sources: Vec<PathBuf> = sources
         .into_iter()
