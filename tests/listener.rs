@@ -359,13 +359,49 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
         seq(&lagged.1),
         seq(&current.1)
     );
-    c.goto("about:blank").await.unwrap();
+    // A fresh browser (new profile): the first browser's HTTP cache still holds a fresher
+    // playlist, which would hide the lag.
+    c.close().await.unwrap();
+    drop(_driver);
+    let profile = tmp.path().join("chromium-profile-lag60");
+    std::fs::create_dir_all(&profile).unwrap();
+    let (_driver, c) = start_driver(&profile, &tmp.path().join("chromedriver-lag60.log")).await;
     c.goto(&url).await.unwrap();
     let v = wait_playing(&c, "60 s old IPNS view").await;
     eprintln!("60 s old IPNS view: playing: {v}");
     let played = check_playing(&c, "60 s old IPNS view", 20.0).await;
     assert!(played >= 20.0);
     let shot = screenshot(&c, "2-ipns-lag-60s").await;
+    eprintln!("screenshot: {}", shot.display());
+
+    // A gateway 100 s behind, more than the 80 s lookahead: the whole playlist it serves
+    // is in the past. The page falls back to `#EXT-X-START` (that playlist's live point)
+    // and says how far behind live the listener is. Again a fresh browser.
+    let since = first_publish.elapsed();
+    if since < Duration::from_secs(104) {
+        tokio::time::sleep(Duration::from_secs(104) - since).await;
+    }
+    double.faults().set_ipns_lag(Duration::from_secs(100));
+    c.close().await.unwrap();
+    drop(_driver);
+    let profile = tmp.path().join("chromium-profile-lag100");
+    std::fs::create_dir_all(&profile).unwrap();
+    let (_driver, c) = start_driver(&profile, &tmp.path().join("chromedriver-lag100.log")).await;
+    c.goto(&url).await.unwrap();
+    wait_playing(&c, "100 s old IPNS view").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let v = state(&c).await;
+    eprintln!("100 s old IPNS view: {v}");
+    let behind = v["s"]["behindLiveSeconds"].as_f64().unwrap();
+    assert!(
+        (85.0..120.0).contains(&behind),
+        "behind live by about the gateway's lag (100 s): {v}"
+    );
+    assert!(
+        v["status"].as_str().unwrap().contains("s behind live"),
+        "the page says how far behind: {v}"
+    );
+    let shot = screenshot(&c, "2b-ipns-lag-past-the-lookahead").await;
     eprintln!("screenshot: {}", shot.display());
 
     // A name no gateway can resolve: the page says so instead of spinning.

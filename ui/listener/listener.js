@@ -183,8 +183,18 @@
       pos = firstPdtPosition(frags, now);
     }
     if (pos === null) {
+      // Now is past this playlist's end (the gateway serves an old record): start where
+      // the playlist says, #EXT-X-START (RFC 8216 section 4.3.5.2; a negative TIME-OFFSET
+      // counts from the end), and say how far behind live that is.
       fellBackToStart = true;
-      hls.startLoad(-1);
+      var off = details.startTimeOffset;
+      var first = frags.length ? frags[0].start : 0;
+      if (typeof off === 'number' && isFinite(off)) {
+        var total = details.totalduration || 0;
+        hls.startLoad(off < 0 ? Math.max(first, first + total + off) : first + off);
+      } else {
+        hls.startLoad(-1);
+      }
     } else {
       hls.startLoad(pos);
     }
