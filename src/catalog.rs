@@ -108,13 +108,9 @@ pub struct LibraryView {
     pub last_setup: Option<LastSetup>,
 }
 
-fn state_dir(station: &Path) -> PathBuf {
-    station.join("data/state")
-}
-
 /// Reads `data/state/last_setup.json`; `None` when there is none or it is unreadable.
 pub fn last_setup(station: &Path) -> Option<LastSetup> {
-    crate::fsutil::read_json(&state_dir(station).join(LAST_SETUP_FILE)).ok()
+    crate::fsutil::read_json(&crate::station::state_dir(station).join(LAST_SETUP_FILE)).ok()
 }
 
 /// The library of the station in `station` whose validated setup config is `cfg`: every
@@ -247,7 +243,7 @@ pub async fn run_setup(
             error: Some(e.to_string()),
         },
     };
-    let dir = state_dir(station);
+    let dir = crate::station::state_dir(station);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     crate::fsutil::write_json_atomic(&dir.join(LAST_SETUP_FILE), &record)?;
     result

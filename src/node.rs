@@ -167,7 +167,7 @@ impl ManagedKubo {
         let api_addr = loopback_multiaddr("kubo_api", api)?;
         let gw_addr = loopback_multiaddr("gateway", gateway)?;
         let repo = station.join(MANAGED_REPO_DIR);
-        let state = station.join("data/state");
+        let state = crate::station::state_dir(station);
         std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
         let log_path = state.join("kubo.log");
         let run = |args: &[&str]| -> Result<()> {

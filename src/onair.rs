@@ -8,7 +8,7 @@
 //! streamer's heartbeat in `stream_state.json`, so a console that was closed or killed
 //! reattaches to a running stream.
 
-use crate::config::{SetupConfig, StreamingConfig};
+use crate::config::SetupConfig;
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
 use crate::manifest::{self, Manifest};
@@ -16,7 +16,7 @@ use crate::streamer::{StreamState, LIVE_FILE};
 use crate::window::{Rotation, Schedule};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,12 +52,6 @@ impl Role {
     }
 }
 
-fn state_dir(station: &Path) -> PathBuf {
-    StreamingConfig::load(station)
-        .map(|c| c.state_dir)
-        .unwrap_or_else(|_| station.join("data/state"))
-}
-
 /// Whether process `pid` exists and is not a zombie (Linux `/proc`).
 pub fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -74,14 +68,15 @@ pub fn pid_alive(pid: u32) -> bool {
 /// streamer, a stream started another way (e.g. `station stream` in a terminal) counts
 /// too: `stream_state.json` names its pid and its heartbeat is fresh.
 pub fn running(station: &Path, role: Role) -> Option<u32> {
-    let from_file = std::fs::read_to_string(state_dir(station).join(role.pid_file()))
+    let dir = crate::station::state_dir(station);
+    let from_file = std::fs::read_to_string(dir.join(role.pid_file()))
         .ok()
         .and_then(|t| t.trim().parse::<u32>().ok())
         .filter(|pid| pid_alive(*pid));
     if from_file.is_some() || role != Role::Stream {
         return from_file;
     }
-    StreamState::load(&state_dir(station))
+    StreamState::load(&dir)
         .ok()
         .filter(|s| s.is_on_air(Utc::now()) && pid_alive(s.pid))
         .map(|s| s.pid)
@@ -98,7 +93,7 @@ pub fn start(station: &Path, station_bin: &Path, role: Role) -> Result<u32> {
     if let Some(pid) = running(station, role) {
         return Ok(pid);
     }
-    let dir = state_dir(station);
+    let dir = crate::station::state_dir(station);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let log_path = dir.join(role.log_file());
     let log = std::fs::OpenOptions::new()
@@ -137,8 +132,9 @@ pub fn start(station: &Path, station_bin: &Path, role: Role) -> Result<u32> {
 ///
 /// Errors: [`Error::Io`] when `kill` cannot be run.
 pub fn stop(station: &Path, role: Role, timeout: Duration) -> Result<bool> {
+    let pid_file = crate::station::state_dir(station).join(role.pid_file());
     let Some(pid) = running(station, role) else {
-        let _ = std::fs::remove_file(state_dir(station).join(role.pid_file()));
+        let _ = std::fs::remove_file(&pid_file);
         return Ok(false);
     };
     let kill = |sig: &str| {
@@ -157,7 +153,7 @@ pub fn stop(station: &Path, role: Role, timeout: Duration) -> Result<bool> {
     if pid_alive(pid) {
         kill("-KILL")?;
     }
-    let _ = std::fs::remove_file(state_dir(station).join(role.pid_file()));
+    let _ = std::fs::remove_file(&pid_file);
     Ok(true)
 }
 
@@ -200,7 +196,7 @@ pub struct LiveWindow {
 ///
 /// Errors: [`Error::Manifest`] when the file is not a media playlist.
 pub fn live_window(station: &Path, now: DateTime<Utc>) -> Result<Option<LiveWindow>> {
-    let path = state_dir(station).join(LIVE_FILE);
+    let path = crate::station::state_dir(station).join(LIVE_FILE);
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(None);
     };
@@ -378,9 +374,8 @@ pub fn timeline_of(
         return Err(Error::Rotation("the rotation is empty".into()));
     }
     let horizon = now + chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
-    let on_air = StreamingConfig::load(station)
+    let on_air = StreamState::load(&crate::station::state_dir(station))
         .ok()
-        .and_then(|c| StreamState::load(&c.state_dir).ok())
         .filter(|s| s.is_on_air(now));
     let mut blocks = Vec::new();
     let push = |blocks: &mut Vec<TimelineBlock>, id: &str, start: DateTime<Utc>| -> f64 {

@@ -353,8 +353,11 @@ type Merged = BTreeMap<&'static str, (Map<String, Value>, Map<String, Value>)>;
 fn evaluate(station: &Path, edits: &Edits) -> Result<(Outcome, Merged)> {
     let mut out = Outcome::default();
     let mut merged: Merged = BTreeMap::new();
+    // The values before the edits: an invalid key falls back to its old value.
+    let mut before: BTreeMap<&'static str, Map<String, Value>> = BTreeMap::new();
     for file in [SETUP_FILE, STREAMING_FILE, HEALTH_FILE] {
         let (all, disk) = current(station, file)?;
+        before.insert(file, all.clone());
         merged.insert(file, (all, disk));
     }
     let mut changed: Vec<&FieldSpec> = Vec::new();
@@ -394,21 +397,16 @@ fn evaluate(station: &Path, edits: &Edits) -> Result<(Outcome, Merged)> {
             continue;
         };
         let mut trial = all.clone();
-        let (old, _) = current(station, file)?;
+        let old = before.remove(file).unwrap_or_default();
         let dflt = defaults(file);
         for _ in 0..FIELDS.len() {
             match validate(station, file, &trial) {
                 Ok(()) => break,
                 Err((key, message)) => {
-                    let edited = edits.get(file).is_some_and(|k| k.contains_key(&key));
                     if !out.errors.iter().any(|e| e.file == file && e.key == key) {
                         out.errors.push(FieldError {
                             file: file.to_string(),
-                            key: if edited || !key.is_empty() {
-                                key.clone()
-                            } else {
-                                String::new()
-                            },
+                            key: key.clone(),
                             message,
                         });
                     }

@@ -36,6 +36,15 @@ pub fn default_root() -> PathBuf {
         .join("ipfs-station")
 }
 
+/// The station's state folder (`stream_state.json`, `health.json`, pid files, logs):
+/// `state_dir` of its `streaming.config.json`, else `<station>/data/state` when that
+/// file is missing or invalid.
+pub fn state_dir(station: &Path) -> PathBuf {
+    crate::config::StreamingConfig::load(station)
+        .map(|c| c.state_dir)
+        .unwrap_or_else(|_| station.join("data/state"))
+}
+
 /// The Kubo key name `station init` gives a station in `dir`: `ipfs-station-<folder
 /// name>` reduced to letters, digits, `-`, `_` (at most 64 characters), so two stations
 /// on one Kubo never publish under the same IPNS name by accident.
