@@ -136,6 +136,14 @@ async fn start_driver(profile: &Path, log: &Path) -> (Driver, Client) {
     (driver, client)
 }
 
+/// A browser with a fresh profile (`<root>/chromium-<name>`, so nothing cached from an
+/// earlier phase) and its chromedriver log (`<root>/chromedriver-<name>.log`).
+async fn fresh_browser(root: &Path, name: &str) -> (Driver, Client) {
+    let profile = root.join(format!("chromium-{name}"));
+    std::fs::create_dir_all(&profile).unwrap();
+    start_driver(&profile, &root.join(format!("chromedriver-{name}.log"))).await
+}
+
 /// `window.listenerState` plus the browser's wall clock and what the page shows.
 async fn state(c: &Client) -> Value {
     c.execute(
@@ -307,9 +315,7 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     }
 
     // Chromium opens the page on the gateway: it plays at air time.
-    let profile = tmp.path().join("chromium-profile");
-    std::fs::create_dir_all(&profile).unwrap();
-    let (_driver, c) = start_driver(&profile, &tmp.path().join("chromedriver.log")).await;
+    let (_driver, c) = fresh_browser(tmp.path(), "live").await;
     c.goto(&url).await.unwrap();
     let v = wait_playing(&c, "live").await;
     eprintln!("live: playing: {v}");
@@ -363,9 +369,7 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     // playlist, which would hide the lag.
     c.close().await.unwrap();
     drop(_driver);
-    let profile = tmp.path().join("chromium-profile-lag60");
-    std::fs::create_dir_all(&profile).unwrap();
-    let (_driver, c) = start_driver(&profile, &tmp.path().join("chromedriver-lag60.log")).await;
+    let (_driver, c) = fresh_browser(tmp.path(), "lag60").await;
     c.goto(&url).await.unwrap();
     let v = wait_playing(&c, "60 s old IPNS view").await;
     eprintln!("60 s old IPNS view: playing: {v}");
@@ -384,9 +388,7 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     double.faults().set_ipns_lag(Duration::from_secs(100));
     c.close().await.unwrap();
     drop(_driver);
-    let profile = tmp.path().join("chromium-profile-lag100");
-    std::fs::create_dir_all(&profile).unwrap();
-    let (_driver, c) = start_driver(&profile, &tmp.path().join("chromedriver-lag100.log")).await;
+    let (_driver, c) = fresh_browser(tmp.path(), "lag100").await;
     c.goto(&url).await.unwrap();
     wait_playing(&c, "100 s old IPNS view").await;
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -18,7 +18,7 @@ use ipfs_station::audition::{Audition, AuditionInput, AuditionStatus};
 use ipfs_station::catalog::{self, ImportReport, LibraryView, Refused, Removed};
 use ipfs_station::config::{HealthConfig, SetupConfig, StreamingConfig, DEFAULT_GATEWAY};
 use ipfs_station::library::ItemKind;
-use ipfs_station::manifest::{Manifest, ITEMS_DIR};
+use ipfs_station::manifest::ITEMS_DIR;
 use ipfs_station::node::{self, ManagedKubo, NodeStatus};
 use ipfs_station::onair::{self, LiveWindow, Role, TimelineBlock};
 use ipfs_station::settings::{self, Edits, FieldValue, Outcome};
@@ -93,6 +93,14 @@ fn finished_payload(
     }
 }
 
+/// The gateway listeners use locally: the first gateway the health monitor checks, else
+/// Kubo's default (`http://127.0.0.1:8080`).
+fn local_gateway(health: Option<&HealthConfig>) -> String {
+    health
+        .and_then(|h| h.gateways.first().cloned())
+        .unwrap_or_else(|| DEFAULT_GATEWAY.into())
+}
+
 /// What the header shows about the open station.
 #[derive(Debug, Clone, Serialize)]
 pub struct StationInfo {
@@ -139,6 +147,7 @@ pub struct Console {
     first_paint_ms: Mutex<Option<f64>>,
     exit_allowed: AtomicBool,
     programme: Mutex<Option<Arc<onair::Programme>>>,
+    meters: Mutex<Option<(chrono::DateTime<chrono::Utc>, String)>>,
 }
 
 impl Console {
@@ -155,6 +164,7 @@ impl Console {
             first_paint_ms: Mutex::new(None),
             exit_allowed: AtomicBool::new(false),
             programme: Mutex::new(None),
+            meters: Mutex::new(None),
         }
     }
 
@@ -299,10 +309,7 @@ impl Console {
         let api = StreamingConfig::load(&self.station)
             .map(|c| c.kubo_api)
             .unwrap_or_else(|_| ipfs_station::config::DEFAULT_KUBO_API.into());
-        let gateway = HealthConfig::load(&self.station)
-            .ok()
-            .and_then(|h| h.gateways.first().cloned())
-            .unwrap_or_else(|| DEFAULT_GATEWAY.into());
+        let gateway = local_gateway(HealthConfig::load(&self.station).ok().as_ref());
         (api, gateway)
     }
 
@@ -407,8 +414,6 @@ impl Console {
                     .id
                     .clone()
                     .ok_or_else(|| bad_request(format!("{} is not prechunked yet", row.title)))?;
-                let m = Manifest::load(&cfg.processed_dir)?;
-                let duration = m.item(&id).map_or(0.0, |i| i.duration);
                 AuditionInput {
                     path: cfg
                         .processed_dir
@@ -416,7 +421,7 @@ impl Console {
                         .join(&id)
                         .join("index.m3u8"),
                     label: format!("{} (prechunked)", row.title),
-                    duration,
+                    duration: row.duration.unwrap_or(0.0),
                 }
             }
             other => {
@@ -547,9 +552,40 @@ const LISTENER_FILE: &str = "listener.json";
 
 impl Console {
     fn state_dir(&self) -> PathBuf {
-        StreamingConfig::load(&self.station)
-            .map(|c| c.state_dir)
-            .unwrap_or_else(|_| self.station.join("data/state"))
+        ipfs_station::station::state_dir(&self.station)
+    }
+
+    /// The level meters and history of `h` as SVG, drawn once per health check (the page
+    /// polls every 2 s; the monitor checks every `interval`).
+    fn meters_svg(
+        &self,
+        h: &ipfs_station::health::HealthReport,
+        cfg: Option<&HealthConfig>,
+    ) -> String {
+        let cached = self
+            .meters
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .filter(|(at, _)| *at == h.checked_at);
+        if let Some((_, svg)) = cached {
+            return svg;
+        }
+        let (silence, clip) = cfg.map_or((-50.0, -0.1), |c| {
+            (c.silence_threshold_dbfs, c.clip_threshold_dbfs)
+        });
+        let svg = ipfs_station::meters::render_svg(
+            &h.latest_levels(),
+            &h.history,
+            silence,
+            clip,
+            560,
+            300,
+        );
+        if let Ok(mut cache) = self.meters.lock() {
+            *cache = Some((h.checked_at, svg.clone()));
+        }
+        svg
     }
 
     /// The On air screen's data, from the state files (works for a stream started by an
@@ -560,20 +596,8 @@ impl Console {
         let state = ipfs_station::streamer::StreamState::load(&state_dir).ok();
         let health = ipfs_station::health::HealthReport::load(&state_dir).ok();
         let hcfg = HealthConfig::load(&self.station).ok();
-        let meters_svg = health.as_ref().map(|h| {
-            let (silence, clip) = hcfg.as_ref().map_or((-50.0, -0.1), |c| {
-                (c.silence_threshold_dbfs, c.clip_threshold_dbfs)
-            });
-            ipfs_station::meters::render_svg(
-                &h.latest_levels(),
-                &h.history,
-                silence,
-                clip,
-                560,
-                300,
-            )
-        });
-        let (_, local) = self.kubo_endpoints();
+        let meters_svg = health.as_ref().map(|h| self.meters_svg(h, hcfg.as_ref()));
+        let local = local_gateway(hcfg.as_ref());
         let listener: Option<String> =
             ipfs_station::fsutil::read_json::<serde_json::Value>(&state_dir.join(LISTENER_FILE))
                 .ok()
