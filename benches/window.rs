@@ -6,7 +6,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use ipfs_station::window::{render, Schedule, UriStyle};
+use ipfs_station::air::window::{render, Schedule, UriStyle};
 
 fn bench(c: &mut Criterion) {
     let rot = ipfs_station::bench::synthetic_rotation(10_000);

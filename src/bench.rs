@@ -1,18 +1,18 @@
 //! The `station bench` measurements (issue #2), each against its natural baseline in the
 //! same run:
-//! 1. prechunking a real multi-track library with [`crate::prechunk::run_pool`] against
+//! 1. prechunking a real multi-track library with [`crate::setup::prechunk::run_pool`] against
 //!    the same ffmpeg commands (loudness measure + encode, argument vectors from
-//!    [`crate::prechunk::encode_args`]) run bare with the same parallelism;
+//!    [`crate::setup::prechunk::encode_args`]) run bare with the same parallelism;
 //! 2. a second `setup` over an unchanged library of N items (goal: under 1 s), against
 //!    the first run that encoded them;
 //! 3. one window tick (advance + render, window 50) over a 10,000-item rotation, against
 //!    parsing the same playlist with m3u8-rs (goal: under 1 ms).
 
-use crate::config::RawSetupConfig;
+use crate::air::window::{render, PlayItem, PlaySegment, Rotation, Schedule, UriStyle};
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
-use crate::prechunk::{self, EncodeSettings, PrechunkJob};
-use crate::window::{render, PlayItem, PlaySegment, Rotation, Schedule, UriStyle};
+use crate::setup::prechunk::{self, EncodeSettings, PrechunkJob};
+use crate::station::config::RawSetupConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -165,10 +165,11 @@ pub async fn second_setup(items: usize, work: &Path) -> Result<Measurement> {
             });
         }
     }
-    let mut raw: RawSetupConfig = crate::fsutil::read_json(&st.join(crate::config::SETUP_FILE))?;
+    let mut raw: RawSetupConfig =
+        crate::station::atomic::read_json(&st.join(crate::station::config::SETUP_FILE))?;
     raw.kubo_api = Some("http://127.0.0.1:9".into());
-    crate::fsutil::write_json_atomic(&st.join(crate::config::SETUP_FILE), &raw)?;
-    let cfg = crate::config::SetupConfig::load(&st)?;
+    crate::station::atomic::write_json_atomic(&st.join(crate::station::config::SETUP_FILE), &raw)?;
+    let cfg = crate::station::config::SetupConfig::load(&st)?;
     let t = Instant::now();
     crate::setup::run(&cfg, Arc::new(|_| {})).await?;
     let first = t.elapsed();
@@ -254,7 +255,7 @@ pub fn level_check(segment: &Path, runs: u32) -> Result<Measurement> {
     let mut audio = 0.0;
     for _ in 0..runs {
         let bytes = std::fs::read(segment).map_err(|e| Error::io(segment, e))?;
-        audio = crate::levels::analyze_ts("bench", &bytes, -50.0)?.decoded_seconds;
+        audio = crate::health::levels::analyze_ts("bench", &bytes, -50.0)?.decoded_seconds;
     }
     let ours = t.elapsed() / runs.max(1);
     let t = Instant::now();
@@ -341,15 +342,15 @@ pub fn make_segment(work: &Path) -> Result<PathBuf> {
 ///
 /// Errors: I/O in `work`.
 pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
-    use crate::manifest::{Manifest, ManifestItem, ManifestSegment};
+    use crate::setup::manifest::{Manifest, ManifestItem, ManifestSegment};
     let st = work.join("timeline-station");
-    if !st.join(crate::config::SETUP_FILE).exists() {
+    if !st.join(crate::station::config::SETUP_FILE).exists() {
         crate::station::init(&st)?;
     }
-    let cfg = crate::config::SetupConfig::load(&st)?;
+    let cfg = crate::station::config::SetupConfig::load(&st)?;
     let rot = synthetic_rotation(items);
     let manifest = Manifest {
-        format: crate::manifest::MANIFEST_FORMAT,
+        format: crate::setup::manifest::MANIFEST_FORMAT,
         config_hash: "bench".into(),
         segment_duration: 6.0,
         jingle_cycle: 3,
@@ -385,18 +386,18 @@ pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
     };
     manifest.save(&cfg.processed_dir)?;
     let ids: Vec<&str> = manifest.items.iter().map(|i| i.id.as_str()).collect();
-    crate::manifest::save_playlist(
+    crate::setup::manifest::save_playlist(
         &cfg.processed_dir,
-        &crate::manifest::render_playlist(&manifest, &ids)?,
+        &crate::setup::manifest::render_playlist(&manifest, &ids)?,
     )?;
     let now = chrono::Utc::now();
-    let programme = crate::onair::Programme::load(&st)?;
+    let programme = crate::air::onair::Programme::load(&st)?;
     let mut blocks = 0;
     let t = Instant::now();
     for i in 0..runs {
         // Alternate the plain rotation and a jingle-cycle preview, as the console does.
         let cycle = (i % 2 == 1).then_some(2);
-        blocks = crate::onair::timeline_of(&programme, &st, now, 12.0, cycle)?.len();
+        blocks = crate::air::onair::timeline_of(&programme, &st, now, 12.0, cycle)?.len();
     }
     let ours = t.elapsed() / runs.max(1);
     let t = Instant::now();

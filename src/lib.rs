@@ -1,16 +1,20 @@
 //! IPFS Station: the headless engine of a 24/7 internet radio station on IPFS.
 //!
-//! The operator drops music and jingles into a station directory; [`setup`] prechunks
-//! every source once with ffmpeg into HLS segments ([`prechunk`]), adds the segments to a
-//! local Kubo node ([`kubo`]), writes `manifest.json` and the rotation `playlist.m3u`
-//! ([`manifest`], [`rotation`]). The [`streamer`] then slides a live HLS window
-//! ([`window`]) over the rotation and re-publishes it under one IPNS name.
+//! The engine is laid out by stage, in the order a station runs them:
 //!
-//! Everything of one station lives in one folder ([`station`]); the three config files
-//! are read and validated by [`config`].
+//! - [`station`]: the station folder, its three validated config files, the state folder.
+//! - [`library`]: the operator's sources (scan, probe, fingerprint, import, trash).
+//! - [`setup`]: prechunk every source once with ffmpeg ([`setup::prechunk`]), add the
+//!   segments to Kubo, write `manifest.json` and the rotation `playlist.m3u`
+//!   ([`setup::manifest`], [`setup::rotation`]).
+//! - [`air`]: slide a live HLS window ([`air::window`]) over the rotation and re-publish
+//!   it under one IPNS name ([`air::streamer`]).
+//! - [`health`]: hear the stream through the gateways, decode it, measure levels.
+//! - [`kubo`]: the Kubo RPC client and the managed daemon.
+//! - [`console`]: the operations the desktop console offers.
 //!
 //! ```
-//! use ipfs_station::rotation::{build_rotation, RotationEntry};
+//! use ipfs_station::setup::rotation::{build_rotation, RotationEntry};
 //! use ipfs_station::library::ItemKind;
 //!
 //! // Two jingles, five tracks, a jingle every two tracks.
@@ -22,28 +26,14 @@
 //! assert_eq!(order[0].kind, ItemKind::Jingle);
 //! ```
 
-#[cfg(feature = "audition")]
-pub mod audition;
+pub mod air;
 pub mod bench;
-pub mod catalog;
-pub mod config;
+pub mod console;
 pub mod error;
-pub mod fsutil;
 pub mod health;
 pub mod kubo;
-pub mod levels;
 pub mod library;
-pub mod listener;
-pub mod manifest;
-pub mod meters;
-pub mod node;
-pub mod onair;
-pub mod prechunk;
-pub mod rotation;
-pub mod settings;
 pub mod setup;
 pub mod station;
-pub mod streamer;
-pub mod window;
 
 pub use error::{Error, Result};

@@ -4,7 +4,7 @@
 
 use crate::setup::small_station;
 use crate::support::*;
-use ipfs_station::streamer::StreamState;
+use ipfs_station::air::streamer::StreamState;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -195,7 +195,7 @@ async fn hostile_input_is_reported_per_file_and_the_rest_goes_on() {
             "{good} failed: {out}"
         );
     }
-    let m = ipfs_station::manifest::Manifest::load(&st.join("data/processed")).unwrap();
+    let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
     let tracks = m
         .items
         .iter()

@@ -3,12 +3,12 @@
 
 use crate::setup::small_station;
 use crate::support::*;
-use ipfs_station::catalog::{self, ItemStatus};
-use ipfs_station::config::{SetupConfig, SETUP_FILE};
+use ipfs_station::console::settings;
+use ipfs_station::kubo::node::{self, ManagedKubo};
+use ipfs_station::library::catalog::{self, ItemStatus};
 use ipfs_station::library::ItemKind;
-use ipfs_station::manifest::{self, Manifest};
-use ipfs_station::node::{self, ManagedKubo};
-use ipfs_station::settings;
+use ipfs_station::setup::manifest::{self, Manifest};
+use ipfs_station::station::config::{SetupConfig, SETUP_FILE};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -339,7 +339,7 @@ async fn node_status_says_how_to_get_kubo_when_none_answers() {
 
 #[tokio::test]
 async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process() {
-    use ipfs_station::onair::{self, Role};
+    use ipfs_station::air::onair::{self, Role};
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = small_station(tmp.path(), &node.api_url());
@@ -393,7 +393,7 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
         assert_eq!(s.media_sequence, window.media_sequence + i as u64);
         assert!(s.uri.starts_with("/ipfs/"));
     }
-    let state = ipfs_station::streamer::StreamState::load(&st.join("data/state")).unwrap();
+    let state = ipfs_station::air::streamer::StreamState::load(&st.join("data/state")).unwrap();
     let on_air = onair::timeline(&st, chrono::Utc::now(), 0.25, None).unwrap();
     let np = state.now_playing.unwrap();
     assert_eq!(

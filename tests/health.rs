@@ -2,9 +2,9 @@
 
 use crate::support::*;
 use chrono::{Duration as D, Utc};
-use ipfs_station::config::{RawHealthConfig, RawStreamingConfig, StreamingConfig};
+use ipfs_station::air::streamer::{Mode, Streamer};
 use ipfs_station::health::{Checker, Status};
-use ipfs_station::streamer::{Mode, Streamer};
+use ipfs_station::station::config::{RawHealthConfig, RawStreamingConfig, StreamingConfig};
 use std::path::Path;
 use std::time::Duration;
 

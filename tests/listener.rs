@@ -6,9 +6,9 @@
 use crate::support::*;
 use chrono::Utc;
 use fantoccini::{Client, ClientBuilder};
-use ipfs_station::config::RawStreamingConfig;
-use ipfs_station::listener::{publish_listener_page, ListenerInfo};
-use ipfs_station::streamer::{Mode, StreamState, Streamer, SystemClock};
+use ipfs_station::air::listener::{publish_listener_page, ListenerInfo};
+use ipfs_station::air::streamer::{Mode, StreamState, Streamer, SystemClock};
+use ipfs_station::station::config::RawStreamingConfig;
 use kubo_double::KuboDouble;
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;

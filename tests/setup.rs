@@ -1,11 +1,11 @@
 //! `station setup` end to end with real ffmpeg on generated audio, against Kubo.
 
 use crate::support::*;
-use ipfs_station::config::SetupConfig;
 use ipfs_station::library::ItemKind;
-use ipfs_station::manifest::{self, Manifest};
+use ipfs_station::setup::manifest::{self, Manifest};
 use ipfs_station::setup::{self, SetupReport};
 use ipfs_station::station;
+use ipfs_station::station::config::SetupConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -2,10 +2,10 @@
 
 use crate::support::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ipfs_station::config::{RawStreamingConfig, StreamingConfig};
+use ipfs_station::air::streamer::{Mode, StreamState, Streamer};
 use ipfs_station::library::ItemKind::{Jingle, Track};
-use ipfs_station::manifest;
-use ipfs_station::streamer::{Mode, StreamState, Streamer};
+use ipfs_station::setup::manifest;
+use ipfs_station::station::config::{RawStreamingConfig, StreamingConfig};
 use std::path::Path;
 
 fn t0() -> DateTime<Utc> {
@@ -35,7 +35,7 @@ async fn station() -> (
     TestNode,
     tempfile::TempDir,
     ipfs_station::kubo::Kubo,
-    ipfs_station::manifest::Manifest,
+    ipfs_station::setup::manifest::Manifest,
 ) {
     let node = TestNode::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -257,7 +257,7 @@ async fn preview_serves_the_window_and_segment_files() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ipfs_station::streamer::serve_preview(
+    let server = tokio::spawn(ipfs_station::air::streamer::serve_preview(
         listener,
         s.live_playlist(),
         processed.clone(),

@@ -4,9 +4,9 @@
 //!
 //! - `setup://event`: a [`SetupEvent`] other than prechunk progress (`{type: "scanned" |
 //!   "adding", ...}`).
-//! - `setup://prechunk`: one [`ipfs_station::prechunk::ProgressEvent`] (`{type: "queued" |
+//! - `setup://prechunk`: one [`ipfs_station::setup::prechunk::ProgressEvent`] (`{type: "queued" |
 //!   "started" | "progress" | "finished" | "failed", id, ...}`), at most every 100 ms per
-//!   item ([`ipfs_station::prechunk::PROGRESS_EVERY`]).
+//!   item ([`ipfs_station::setup::prechunk::PROGRESS_EVERY`]).
 //! - `setup://finished`: `{ok, report?, error?}` when a run ends.
 //! - `library://dropped`: `{paths, x, y}` (physical pixels) when files are dropped on the
 //!   window; the page picks the drop zone and calls `library_add`.
@@ -14,15 +14,15 @@
 //! Paths from the page are only accepted inside the station folder or when the operator
 //! dropped or picked them (recorded on the Rust side, never taken from the page).
 
-use ipfs_station::audition::{Audition, AuditionInput, AuditionStatus};
-use ipfs_station::catalog::{self, ImportReport, LibraryView, Refused, Removed};
-use ipfs_station::config::{HealthConfig, SetupConfig, StreamingConfig, DEFAULT_GATEWAY};
+use ipfs_station::air::onair::{self, LiveWindow, Role, TimelineBlock};
+use ipfs_station::console::audition::{Audition, AuditionInput, AuditionStatus};
+use ipfs_station::console::settings::{self, Edits, FieldValue, Outcome};
+use ipfs_station::kubo::node::{self, ManagedKubo, NodeStatus};
+use ipfs_station::library::catalog::{self, ImportReport, LibraryView, Refused, Removed};
 use ipfs_station::library::ItemKind;
-use ipfs_station::manifest::ITEMS_DIR;
-use ipfs_station::node::{self, ManagedKubo, NodeStatus};
-use ipfs_station::onair::{self, LiveWindow, Role, TimelineBlock};
-use ipfs_station::settings::{self, Edits, FieldValue, Outcome};
+use ipfs_station::setup::manifest::ITEMS_DIR;
 use ipfs_station::setup::SetupEvent;
+use ipfs_station::station::config::{HealthConfig, SetupConfig, StreamingConfig, DEFAULT_GATEWAY};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -308,7 +308,7 @@ impl Console {
     fn kubo_endpoints(&self) -> (String, String) {
         let api = StreamingConfig::load(&self.station)
             .map(|c| c.kubo_api)
-            .unwrap_or_else(|_| ipfs_station::config::DEFAULT_KUBO_API.into());
+            .unwrap_or_else(|_| ipfs_station::station::config::DEFAULT_KUBO_API.into());
         let gateway = local_gateway(HealthConfig::load(&self.station).ok().as_ref());
         (api, gateway)
     }
@@ -481,7 +481,7 @@ impl Console {
     pub async fn on_exit(&self) {
         let on_air = StreamingConfig::load(&self.station)
             .ok()
-            .and_then(|c| ipfs_station::streamer::StreamState::load(&c.state_dir).ok())
+            .and_then(|c| ipfs_station::air::streamer::StreamState::load(&c.state_dir).ok())
             .is_some_and(|s| s.is_on_air(chrono::Utc::now()));
         if let Some(daemon) = self.managed.lock().await.take() {
             if on_air {
@@ -518,7 +518,7 @@ pub struct OnAirView {
     /// Process id of the running `station health`, if any.
     pub health_pid: Option<u32>,
     /// `stream_state.json` (now playing, next up, IPNS name, publish log).
-    pub state: Option<ipfs_station::streamer::StreamState>,
+    pub state: Option<ipfs_station::air::streamer::StreamState>,
     /// The live window listeners see.
     pub window: Option<LiveWindow>,
     /// `health.json`.
@@ -574,7 +574,7 @@ impl Console {
         let (silence, clip) = cfg.map_or((-50.0, -0.1), |c| {
             (c.silence_threshold_dbfs, c.clip_threshold_dbfs)
         });
-        let svg = ipfs_station::meters::render_svg(
+        let svg = ipfs_station::health::meters::render_svg(
             &h.latest_levels(),
             &h.history,
             silence,
@@ -593,15 +593,17 @@ impl Console {
     pub fn onair_view(&self) -> OnAirView {
         let now = chrono::Utc::now();
         let state_dir = self.state_dir();
-        let state = ipfs_station::streamer::StreamState::load(&state_dir).ok();
+        let state = ipfs_station::air::streamer::StreamState::load(&state_dir).ok();
         let health = ipfs_station::health::HealthReport::load(&state_dir).ok();
         let hcfg = HealthConfig::load(&self.station).ok();
         let meters_svg = health.as_ref().map(|h| self.meters_svg(h, hcfg.as_ref()));
         let local = local_gateway(hcfg.as_ref());
         let listener: Option<String> =
-            ipfs_station::fsutil::read_json::<serde_json::Value>(&state_dir.join(LISTENER_FILE))
-                .ok()
-                .and_then(|v| v["cid"].as_str().map(str::to_string));
+            ipfs_station::station::atomic::read_json::<serde_json::Value>(
+                &state_dir.join(LISTENER_FILE),
+            )
+            .ok()
+            .and_then(|v| v["cid"].as_str().map(str::to_string));
         let mut urls = Vec::new();
         if let Some(name) = state.as_ref().and_then(|s| s.ipns_name.clone()) {
             let mut gateways = vec![("local".to_string(), local)];
@@ -681,13 +683,14 @@ impl Console {
         let key = kubo.ensure_key(&scfg.ipns_key).await?;
         let page_dir = std::env::var_os("IPFS_STATION_LISTENER_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(ipfs_station::listener::source_page_dir);
-        let info = ipfs_station::listener::ListenerInfo {
+            .unwrap_or_else(ipfs_station::air::listener::source_page_dir);
+        let info = ipfs_station::air::listener::ListenerInfo {
             ipns_name: key.id.clone(),
             title: self.info().name,
         };
-        let cid = ipfs_station::listener::publish_listener_page(&kubo, &page_dir, &info).await?;
-        ipfs_station::fsutil::write_json_atomic(
+        let cid =
+            ipfs_station::air::listener::publish_listener_page(&kubo, &page_dir, &info).await?;
+        ipfs_station::station::atomic::write_json_atomic(
             &self.state_dir().join(LISTENER_FILE),
             &serde_json::json!({
                 "cid": cid,

@@ -39,7 +39,7 @@ fn pick_station() -> Result<PathBuf, String> {
             d
         }
     };
-    if !dir.join(ipfs_station::config::SETUP_FILE).exists() {
+    if !dir.join(ipfs_station::station::config::SETUP_FILE).exists() {
         ipfs_station::station::init(&dir).map_err(|e| e.to_string())?;
     }
     let dir = dir

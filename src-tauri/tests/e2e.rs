@@ -551,7 +551,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
         "saved",
     )
     .await;
-    let cfg = ipfs_station::config::SetupConfig::load(&st).unwrap();
+    let cfg = ipfs_station::station::config::SetupConfig::load(&st).unwrap();
     assert_eq!(cfg.segment_duration, 4.0);
 
     c.close().await.unwrap();
@@ -597,8 +597,8 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
             40.0,
         );
     }
-    let cfg = ipfs_station::config::SetupConfig::load(&st).unwrap();
-    ipfs_station::catalog::run_setup(&st, &cfg, std::sync::Arc::new(|_| {}))
+    let cfg = ipfs_station::station::config::SetupConfig::load(&st).unwrap();
+    ipfs_station::library::catalog::run_setup(&st, &cfg, std::sync::Arc::new(|_| {}))
         .await
         .unwrap();
     let state = st.join("data/state");
@@ -764,7 +764,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         seq1 > seq0 && tick1 != tick0,
         "the stream stopped with the console: {seq0} -> {seq1}"
     );
-    assert!(ipfs_station::onair::pid_alive(stream_pid));
+    assert!(ipfs_station::air::onair::pid_alive(stream_pid));
 
     // A new console shows the running stream.
     let c = desktop.session(&st).await;
@@ -788,7 +788,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         "off air after Stop",
     )
     .await;
-    assert!(!ipfs_station::onair::pid_alive(stream_pid));
+    assert!(!ipfs_station::air::onair::pid_alive(stream_pid));
     let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
     assert!(log.contains("Off air."), "clean stop: {log}");
     c.close().await.unwrap();

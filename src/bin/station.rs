@@ -4,11 +4,11 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use ipfs_station::config::{SetupConfig, StreamingConfig};
-use ipfs_station::prechunk::ProgressEvent;
+use ipfs_station::air::streamer::{self, Mode, StreamState, Streamer, SystemClock};
+use ipfs_station::setup::prechunk::ProgressEvent;
 use ipfs_station::setup::{self, SetupEvent, SetupReport};
 use ipfs_station::station;
-use ipfs_station::streamer::{self, Mode, StreamState, Streamer, SystemClock};
+use ipfs_station::station::config::{SetupConfig, StreamingConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -348,7 +348,7 @@ async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Res
         match kubo.ensure_key(&cfg.ipns_key).await {
             Ok(k) => println!(
                 "Listen: {}/ipns/{}   (on any gateway: /ipns/{})",
-                ipfs_station::config::DEFAULT_GATEWAY,
+                ipfs_station::station::config::DEFAULT_GATEWAY,
                 k.id,
                 k.id
             ),
@@ -456,7 +456,7 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
 
 async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     let dir = dir.unwrap_or_else(|| station::default_root().join("demo"));
-    let fresh = !dir.join(ipfs_station::config::SETUP_FILE).exists();
+    let fresh = !dir.join(ipfs_station::station::config::SETUP_FILE).exists();
     let copied = station::create_demo(&dir)?;
     if fresh {
         println!("Created demo station {}", dir.display());
@@ -553,7 +553,7 @@ async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> an
 fn print_health(
     r: &ipfs_station::health::HealthReport,
     svg: Option<&Path>,
-    cfg: &ipfs_station::config::HealthConfig,
+    cfg: &ipfs_station::station::config::HealthConfig,
 ) -> anyhow::Result<()> {
     use ipfs_station::health::Status;
     let word = match r.status {
@@ -587,7 +587,7 @@ fn print_health(
         println!("  - {why}");
     }
     if let Some(path) = svg {
-        let text = ipfs_station::meters::render_svg(
+        let text = ipfs_station::health::meters::render_svg(
             &r.latest_levels(),
             &r.history,
             cfg.silence_threshold_dbfs,
@@ -595,13 +595,13 @@ fn print_health(
             800,
             500,
         );
-        ipfs_station::fsutil::write_atomic(path, text.as_bytes())?;
+        ipfs_station::station::atomic::write_atomic(path, text.as_bytes())?;
     }
     Ok(())
 }
 
 async fn health(station: &Path, once: bool, svg: Option<&Path>) -> anyhow::Result<u8> {
-    let cfg = ipfs_station::config::HealthConfig::load(station)?;
+    let cfg = ipfs_station::station::config::HealthConfig::load(station)?;
     loop {
         let r = ipfs_station::health::check_once(station, chrono::Utc::now()).await?;
         print_health(&r, svg, &cfg)?;

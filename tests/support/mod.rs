@@ -3,7 +3,9 @@
 
 use ipfs_station::kubo::Kubo;
 use ipfs_station::library::{ItemKind, SourceFingerprint};
-use ipfs_station::manifest::{self, Manifest, ManifestItem, ManifestSegment, MANIFEST_FORMAT};
+use ipfs_station::setup::manifest::{
+    self, Manifest, ManifestItem, ManifestSegment, MANIFEST_FORMAT,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

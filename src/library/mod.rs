@@ -1,5 +1,7 @@
 //! The station's library: scan the music and jingles folders, probe audio, fingerprint sources.
 
+pub mod catalog;
+
 use serde::{Deserialize, Serialize};
 
 /// What an item is in the rotation.

@@ -5,7 +5,7 @@
 //! and the peak as a marker, with the clip threshold marked; the history shows peak and
 //! RMS over time with the silence threshold drawn.
 
-use crate::levels::ChannelLevels;
+use crate::health::levels::ChannelLevels;
 use chrono::{DateTime, Utc};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -20,7 +20,7 @@
 
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
-use crate::manifest::Manifest;
+use crate::setup::manifest::Manifest;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -81,7 +81,7 @@ impl Rotation {
         require_cids: bool,
     ) -> Result<(Rotation, Vec<String>)> {
         let mut built: std::collections::HashMap<&str, Arc<PlayItem>> = Default::default();
-        let index: std::collections::HashMap<&str, &crate::manifest::ManifestItem> =
+        let index: std::collections::HashMap<&str, &crate::setup::manifest::ManifestItem> =
             manifest.items.iter().map(|i| (i.id.as_str(), i)).collect();
         let mut skipped = Vec::new();
         let mut entries = Vec::with_capacity(ids.len());
@@ -90,7 +90,7 @@ impl Rotation {
                 .get(id.as_str())
                 .copied()
                 .ok_or_else(|| Error::Manifest {
-                    file: crate::manifest::PLAYLIST_FILE.into(),
+                    file: crate::setup::manifest::PLAYLIST_FILE.into(),
                     message: format!("names item `{id}` that manifest.json does not have"),
                 })?;
             if require_cids && !item.has_all_cids() {

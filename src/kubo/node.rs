@@ -104,7 +104,7 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
 /// `http://127.0.0.1:5001` -> `/ip4/127.0.0.1/tcp/5001`; only loopback hosts.
 fn loopback_multiaddr(field: &str, url: &str) -> Result<String> {
     let bad = |message: String| Error::Config {
-        file: PathBuf::from(crate::config::STREAMING_FILE),
+        file: PathBuf::from(crate::station::config::STREAMING_FILE),
         field: field.to_string(),
         message,
     };
@@ -214,7 +214,7 @@ impl ManagedKubo {
                 hint: e.to_string(),
             })?;
         let pid_file = state.join(MANAGED_PID_FILE);
-        crate::fsutil::write_atomic(&pid_file, child.id().to_string().as_bytes())?;
+        crate::station::atomic::write_atomic(&pid_file, child.id().to_string().as_bytes())?;
         let kubo = Kubo::new(api, Duration::from_secs(2))?;
         let started = Instant::now();
         loop {

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::library::{ItemKind, SourceFingerprint};
-use crate::prechunk::Loudness;
+use crate::setup::prechunk::Loudness;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ impl Manifest {
     /// non-positive segment durations).
     pub fn load(processed_dir: &Path) -> Result<Manifest> {
         let file = Self::path(processed_dir);
-        let m: Manifest = crate::fsutil::read_json(&file)?;
+        let m: Manifest = crate::station::atomic::read_json(&file)?;
         m.check(&file)?;
         Ok(m)
     }
@@ -178,7 +178,7 @@ fn write_if_changed(file: &Path, bytes: &[u8]) -> Result<bool> {
     if std::fs::read(file).ok().as_deref() == Some(bytes) {
         return Ok(false);
     }
-    crate::fsutil::write_atomic(file, bytes)?;
+    crate::station::atomic::write_atomic(file, bytes)?;
     Ok(true)
 }
 

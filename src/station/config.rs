@@ -36,7 +36,7 @@ where
 /// Reads a config file into its raw form: [`Error::Io`] when unreadable,
 /// [`Error::Parse`] naming the file, line and column (or the unknown key) when malformed.
 fn read_raw<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    crate::fsutil::read_json(path)
+    crate::station::atomic::read_json(path)
 }
 
 /// Builds [`Error::Config`] for `file`/`field`.

@@ -5,10 +5,13 @@
 //! `music/` and `jingles/` for the operator's sources, `data/processed/` (the streamer's
 //! only input) and `data/state/`.
 
-use crate::config::{
+pub mod atomic;
+pub mod config;
+
+use crate::error::{Error, Result};
+use crate::station::config::{
     RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE,
 };
-use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 static BUNDLED_JINGLES: include_dir::Dir<'static> =
@@ -40,7 +43,7 @@ pub fn default_root() -> PathBuf {
 /// `state_dir` of its `streaming.config.json`, else `<station>/data/state` when that
 /// file is missing or invalid.
 pub fn state_dir(station: &Path) -> PathBuf {
-    crate::config::StreamingConfig::load(station)
+    crate::station::config::StreamingConfig::load(station)
         .map(|c| c.state_dir)
         .unwrap_or_else(|_| station.join("data/state"))
 }
@@ -108,15 +111,18 @@ pub fn init(dir: &Path) -> Result<InitReport> {
         .is_none();
     if empty {
         for (name, bytes) in bundled_jingles() {
-            crate::fsutil::write_atomic(&jdir.join(name), bytes)?;
+            crate::station::atomic::write_atomic(&jdir.join(name), bytes)?;
             jingles.push(name.to_string());
         }
     }
-    crate::fsutil::write_json_atomic(&dir.join(SETUP_FILE), &RawSetupConfig::defaults())?;
+    crate::station::atomic::write_json_atomic(&dir.join(SETUP_FILE), &RawSetupConfig::defaults())?;
     let mut streaming = RawStreamingConfig::defaults();
     streaming.ipns_key = Some(key_name_for(dir));
-    crate::fsutil::write_json_atomic(&dir.join(STREAMING_FILE), &streaming)?;
-    crate::fsutil::write_json_atomic(&dir.join(HEALTH_FILE), &RawHealthConfig::defaults())?;
+    crate::station::atomic::write_json_atomic(&dir.join(STREAMING_FILE), &streaming)?;
+    crate::station::atomic::write_json_atomic(
+        &dir.join(HEALTH_FILE),
+        &RawHealthConfig::defaults(),
+    )?;
     Ok(InitReport {
         dir: dir.to_path_buf(),
         jingles,
@@ -157,7 +163,7 @@ pub fn create_demo(dir: &Path) -> Result<usize> {
             let to = music.join(name);
             if !to.exists() {
                 let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-                crate::fsutil::write_atomic(&to, &bytes)?;
+                crate::station::atomic::write_atomic(&to, &bytes)?;
                 copied += 1;
             }
         }
@@ -182,7 +188,7 @@ struct ConsoleFile {
 
 /// The station the console opened last, when it still is a station.
 pub fn last_opened() -> Option<PathBuf> {
-    let f: ConsoleFile = crate::fsutil::read_json(&console_file()).ok()?;
+    let f: ConsoleFile = crate::station::atomic::read_json(&console_file()).ok()?;
     f.last_station.filter(|d| d.join(SETUP_FILE).is_file())
 }
 
@@ -194,7 +200,7 @@ pub fn remember_opened(dir: &Path) -> Result<()> {
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    crate::fsutil::write_json_atomic(
+    crate::station::atomic::write_json_atomic(
         &file,
         &ConsoleFile {
             last_station: Some(dir.to_path_buf()),
@@ -212,12 +218,14 @@ mod tests {
         let st = d.path().join("st");
         let r = init(&st).unwrap();
         assert!(r.jingles.len() >= 2, "bundled jingles: {:?}", r.jingles);
-        crate::config::SetupConfig::load(&st).unwrap();
-        crate::config::StreamingConfig::load(&st).unwrap();
-        crate::config::HealthConfig::load(&st).unwrap();
+        crate::station::config::SetupConfig::load(&st).unwrap();
+        crate::station::config::StreamingConfig::load(&st).unwrap();
+        crate::station::config::HealthConfig::load(&st).unwrap();
         assert!(st.join("music").is_dir() && st.join("data/processed").is_dir());
         assert_eq!(
-            crate::config::StreamingConfig::load(&st).unwrap().ipns_key,
+            crate::station::config::StreamingConfig::load(&st)
+                .unwrap()
+                .ipns_key,
             "ipfs-station-st"
         );
         assert_eq!(

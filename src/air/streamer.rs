@@ -10,12 +10,12 @@
 //! Kubo answers again. Publishes never overlap: a tick waits for its publish (bounded by
 //! `publish_timeout`), and the next tick publishes the newest window.
 
-use crate::config::{SegmentUriStyle, StreamingConfig};
+use crate::air::window::{self, Rotation, Schedule, ScheduleState, UriStyle};
 use crate::error::{Error, Result};
 use crate::kubo::{Kubo, PublishOptions};
 use crate::library::ItemKind;
-use crate::manifest::{self, Manifest};
-use crate::window::{self, Rotation, Schedule, ScheduleState, UriStyle};
+use crate::setup::manifest::{self, Manifest};
+use crate::station::config::{SegmentUriStyle, StreamingConfig};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -123,7 +123,7 @@ impl StreamState {
     ///
     /// Errors: [`Error::Io`] (e.g. not found: never streamed), [`Error::Parse`].
     pub fn load(state_dir: &Path) -> Result<StreamState> {
-        crate::fsutil::read_json(&state_dir.join(STATE_FILE))
+        crate::station::atomic::read_json(&state_dir.join(STATE_FILE))
     }
 
     /// Whether the streamer is on air at `now`: it says so and its heartbeat is no older
@@ -329,7 +329,7 @@ impl Streamer {
     }
 
     fn persist(&self) -> Result<()> {
-        crate::fsutil::write_json_atomic(&self.cfg.state_dir.join(STATE_FILE), &self.state)
+        crate::station::atomic::write_json_atomic(&self.cfg.state_dir.join(STATE_FILE), &self.state)
     }
 
     /// Picks up rewritten `manifest.json`/`playlist.m3u`: the new rotation takes over at
@@ -402,7 +402,10 @@ impl Streamer {
         self.persist()?;
         if let Ok(mut l) = self.live.write() {
             if *l != text {
-                crate::fsutil::write_atomic(&self.cfg.state_dir.join(LIVE_FILE), text.as_bytes())?;
+                crate::station::atomic::write_atomic(
+                    &self.cfg.state_dir.join(LIVE_FILE),
+                    text.as_bytes(),
+                )?;
             }
             l.clone_from(&text);
         }

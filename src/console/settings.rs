@@ -6,13 +6,13 @@
 //! The form sends text (as typed); each key's [`FieldKind`] turns it into the JSON the
 //! file holds, so "abc" for a number is reported on that field like any other error.
 //! Validation is the same code `station setup`/`stream`/`health` run
-//! ([`crate::config`]); nothing is written unless every edited key is valid.
+//! ([`crate::station::config`]); nothing is written unless every edited key is valid.
 
-use crate::config::{
+use crate::error::{Error, Result};
+use crate::setup::manifest::Manifest;
+use crate::station::config::{
     RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE,
 };
-use crate::error::{Error, Result};
-use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -447,7 +447,7 @@ fn impact(station: &Path, changed: &[&FieldSpec], merged: &Merged) -> Impact {
                 .validate(station, &station.join(SETUP_FILE))
                 .ok()
         });
-        let old_cfg = crate::config::SetupConfig::load(station).ok();
+        let old_cfg = crate::station::config::SetupConfig::load(station).ok();
         if let (Some(new_cfg), Some(old_cfg)) = (new_cfg, old_cfg) {
             let hash = crate::setup::encode_settings(&new_cfg).encode_hash();
             if let Ok(m) = Manifest::load(&old_cfg.processed_dir) {
@@ -512,7 +512,10 @@ pub fn apply(station: &Path, edits: &Edits) -> Result<Outcome> {
             continue;
         }
         if let Some((_, disk)) = merged.get(file) {
-            crate::fsutil::write_json_atomic(&station.join(file), &Value::Object(disk.clone()))?;
+            crate::station::atomic::write_json_atomic(
+                &station.join(file),
+                &Value::Object(disk.clone()),
+            )?;
         }
     }
     out.applied = true;
@@ -621,10 +624,10 @@ mod tests {
         .unwrap();
         assert!(out.applied, "{:?}", out.errors);
         assert!(out.impact.rotation && out.impact.stream_restart && out.impact.health_restart);
-        let cfg = crate::config::SetupConfig::load(d.path()).unwrap();
+        let cfg = crate::station::config::SetupConfig::load(d.path()).unwrap();
         assert_eq!(cfg.jingle_cycle, 5);
         assert_eq!(cfg.loudness_target_lufs, None);
-        let h = crate::config::HealthConfig::load(d.path()).unwrap();
+        let h = crate::station::config::HealthConfig::load(d.path()).unwrap();
         assert!(h.public_gateways.is_empty());
         let v = load(d.path()).unwrap();
         let get = |k: &str| v.iter().find(|f| f.spec.key == k).unwrap().value.clone();

@@ -8,12 +8,12 @@
 //! streamer's heartbeat in `stream_state.json`, so a console that was closed or killed
 //! reattaches to a running stream.
 
-use crate::config::SetupConfig;
+use crate::air::streamer::{StreamState, LIVE_FILE};
+use crate::air::window::{Rotation, Schedule};
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
-use crate::manifest::{self, Manifest};
-use crate::streamer::{StreamState, LIVE_FILE};
-use crate::window::{Rotation, Schedule};
+use crate::setup::manifest::{self, Manifest};
+use crate::station::config::SetupConfig;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::Path;
@@ -122,7 +122,7 @@ pub fn start(station: &Path, station_bin: &Path, role: Role) -> Result<u32> {
     // The child is reaped by whoever outlives it; the console keeps no handle, so a
     // closed console leaves it running.
     drop(child);
-    crate::fsutil::write_atomic(&dir.join(role.pid_file()), pid.to_string().as_bytes())?;
+    crate::station::atomic::write_atomic(&dir.join(role.pid_file()), pid.to_string().as_bytes())?;
     Ok(pid)
 }
 
@@ -357,7 +357,7 @@ pub fn timeline_of(
                     .collect()
             };
             Some(
-                crate::rotation::build_rotation(
+                crate::setup::rotation::build_rotation(
                     &ids_of(ItemKind::Track),
                     &ids_of(ItemKind::Jingle),
                     cycle.max(1),

@@ -6,11 +6,11 @@
 //! station's `trash/` folder (never deletes it), and every state file is written
 //! atomically.
 
-use crate::config::SetupConfig;
 use crate::error::{Error, Result};
 use crate::library::{self, ItemKind};
-use crate::manifest::{Manifest, ITEMS_DIR};
+use crate::setup::manifest::{Manifest, ITEMS_DIR};
 use crate::setup::{self, ItemFailure, OnEvent, SetupReport};
+use crate::station::config::SetupConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,8 @@ pub struct LibraryView {
 
 /// Reads `data/state/last_setup.json`; `None` when there is none or it is unreadable.
 pub fn last_setup(station: &Path) -> Option<LastSetup> {
-    crate::fsutil::read_json(&crate::station::state_dir(station).join(LAST_SETUP_FILE)).ok()
+    crate::station::atomic::read_json(&crate::station::state_dir(station).join(LAST_SETUP_FILE))
+        .ok()
 }
 
 /// The library of the station in `station` whose validated setup config is `cfg`: every
@@ -121,7 +122,7 @@ pub fn last_setup(station: &Path) -> Option<LastSetup> {
 /// when the state folder cannot be read.
 pub fn overview(station: &Path, cfg: &SetupConfig) -> Result<LibraryView> {
     let manifest = Manifest::load(&cfg.processed_dir).ok();
-    let by_source: HashMap<&Path, &crate::manifest::ManifestItem> = manifest
+    let by_source: HashMap<&Path, &crate::setup::manifest::ManifestItem> = manifest
         .iter()
         .flat_map(|m| m.items.iter().map(|i| (i.source.as_path(), i)))
         .collect();
@@ -137,7 +138,8 @@ pub fn overview(station: &Path, cfg: &SetupConfig) -> Result<LibraryView> {
     let mut view = LibraryView {
         tracks: Vec::new(),
         jingles: Vec::new(),
-        rotation_len: crate::manifest::load_playlist(&cfg.processed_dir).map_or(0, |p| p.len()),
+        rotation_len: crate::setup::manifest::load_playlist(&cfg.processed_dir)
+            .map_or(0, |p| p.len()),
         ready_seconds: 0.0,
         not_ready: 0,
         last_setup: None,
@@ -245,7 +247,7 @@ pub async fn run_setup(
     };
     let dir = crate::station::state_dir(station);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    crate::fsutil::write_json_atomic(&dir.join(LAST_SETUP_FILE), &record)?;
+    crate::station::atomic::write_json_atomic(&dir.join(LAST_SETUP_FILE), &record)?;
     result
 }
 
@@ -505,7 +507,7 @@ pub fn remove(station: &Path, cfg: &SetupConfig, source: &Path) -> Result<Remove
         std::fs::remove_file(source).map_err(|e| Error::io(source, e))?;
     }
     let mut rotation_len =
-        crate::manifest::load_playlist(&cfg.processed_dir).map_or(0, |p| p.len());
+        crate::setup::manifest::load_playlist(&cfg.processed_dir).map_or(0, |p| p.len());
     if let (Some(m), Some(item)) = (manifest.as_mut(), &item) {
         m.items.retain(|i| i.id != item.id);
         m.save(&cfg.processed_dir)?;

@@ -10,6 +10,8 @@
 //! The client sends no `Origin`/`Referer` and a non-browser `User-Agent`, so Kubo's
 //! browser protection lets it through.
 
+pub mod node;
+
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::time::Duration;

@@ -9,13 +9,17 @@
 //! `items/` (the source folders are never touched). Kubo being down never loses encode
 //! work: the manifest is written with the missing CIDs, and the next run only adds.
 
-use crate::config::SetupConfig;
+pub mod manifest;
+pub mod prechunk;
+pub mod rotation;
+
 use crate::error::{Error, Result};
 use crate::kubo::Kubo;
 use crate::library::{self, ItemKind};
-use crate::manifest::{self, Manifest, ManifestItem, ManifestSegment, ITEMS_DIR, MANIFEST_FORMAT};
-use crate::prechunk::{self, EncodeSettings, PrechunkJob, ProgressEvent};
-use crate::rotation::build_rotation;
+use crate::setup::rotation::build_rotation;
+use crate::station::config::SetupConfig;
+use manifest::{Manifest, ManifestItem, ManifestSegment, ITEMS_DIR, MANIFEST_FORMAT};
+use prechunk::{EncodeSettings, PrechunkJob, ProgressEvent};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -145,7 +149,7 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
     ] {
         if overlaps(dir, &cfg.processed_dir) {
             return Err(Error::Config {
-                file: crate::config::SETUP_FILE.into(),
+                file: crate::station::config::SETUP_FILE.into(),
                 field: "processed_dir".into(),
                 message: format!(
                     "must not overlap {key} ({}): setup deletes stale files there",

@@ -6,7 +6,7 @@
 //! discontinuity sequence consistent, 6.2.2), that it advanced, and how far behind the
 //! wall clock a listener starting now would be (the program date time at the
 //! `#EXT-X-START` point). It fetches the segments at the live point, measures their
-//! levels ([`crate::levels`]) and flags silence, clipping, decode errors and durations
+//! levels ([`crate::health::levels`]) and flags silence, clipping, decode errors and durations
 //! that disagree with `#EXTINF`. It also asks Kubo (`id`, `version`) and reads the
 //! streamer's heartbeat in `stream_state.json`. The result goes to `health.json`
 //! (atomically), with a level history ring of the last hour for the meters.
@@ -15,11 +15,14 @@
 //! stream, the stream is stale); `warn` = something to look at (a public gateway down,
 //! silence, clipping, decode errors, lag over `max_lag_seconds`).
 
-use crate::config::{HealthConfig, StreamingConfig};
-use crate::levels::{self, SegmentLevels};
-use crate::meters::LevelPoint;
-use crate::streamer::StreamState;
+pub mod levels;
+pub mod meters;
+
+use crate::air::streamer::StreamState;
+use crate::health::meters::LevelPoint;
+use crate::station::config::{HealthConfig, StreamingConfig};
 use chrono::{DateTime, Utc};
+use levels::SegmentLevels;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -145,7 +148,7 @@ impl HealthReport {
     ///
     /// Errors: [`crate::Error::Io`], [`crate::Error::Parse`].
     pub fn load(state_dir: &Path) -> crate::Result<HealthReport> {
-        crate::fsutil::read_json(&state_dir.join(HEALTH_FILE))
+        crate::station::atomic::read_json(&state_dir.join(HEALTH_FILE))
     }
 
     /// The newest measured channel levels (for the meters).
@@ -611,7 +614,7 @@ pub async fn check_once(station: &Path, now: DateTime<Utc>) -> crate::Result<Hea
     let previous = HealthReport::load(&streaming.state_dir).ok();
     let checker = Checker::new(health, streaming.clone())?;
     let report = checker.check(now, previous.as_ref()).await;
-    crate::fsutil::write_json_atomic(&streaming.state_dir.join(HEALTH_FILE), &report)?;
+    crate::station::atomic::write_json_atomic(&streaming.state_dir.join(HEALTH_FILE), &report)?;
     match report.status {
         Status::Ok => tracing::info!("health ok: {} gateway(s) checked", report.gateways.len()),
         Status::Warn => tracing::warn!("health warn: {}", report.reasons.join("; ")),
