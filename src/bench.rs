@@ -12,7 +12,6 @@ use crate::air::window::{render, PlayItem, PlaySegment, Rotation, Schedule, UriS
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
 use crate::setup::prechunk::{self, EncodeSettings, PrechunkJob};
-use crate::station::config::RawSetupConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -152,29 +151,20 @@ pub async fn second_setup(items: usize, work: &Path) -> Result<Measurement> {
     let music = st.join("music");
     for i in 0..items {
         let p = music.join(format!("Bench Artist - Track {i:04}.wav"));
-        let ok = Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency={}:duration=1", 200 + i % 800))
-            .arg(&p)
-            .status()
-            .map_err(|e| Error::io("ffmpeg", e))?;
-        if !ok.success() {
-            return Err(Error::Ffmpeg {
-                file: p,
-                reason: ok.to_string(),
-            });
-        }
+        lavfi_audio(&p, &format!("sine=frequency={}", 200 + i % 800), 1.0, &[])?;
     }
-    let mut raw: RawSetupConfig =
-        crate::station::atomic::read_json(&st.join(crate::station::config::SETUP_FILE))?;
-    raw.kubo_api = Some("http://127.0.0.1:9".into());
-    crate::station::atomic::write_json_atomic(&st.join(crate::station::config::SETUP_FILE), &raw)?;
-    let cfg = crate::station::config::SetupConfig::load(&st)?;
+    // No Kubo: setup's own work only (the encode, then the cache check).
+    let streaming = st.join(crate::station::keys::STREAMING_FILE);
+    let mut raw: serde_json::Map<String, serde_json::Value> =
+        crate::station::atomic::read_json(&streaming)?;
+    raw.insert("kubo_api".into(), "http://127.0.0.1:9".into());
+    crate::station::atomic::write_json_atomic(&streaming, &raw)?;
+    let station = crate::station::Station::open(&st)?;
     let t = Instant::now();
-    crate::setup::run(&cfg, Arc::new(|_| {})).await?;
+    crate::setup::run(&station, Arc::new(|_| {})).await?;
     let first = t.elapsed();
     let t = Instant::now();
-    let r = crate::setup::run(&cfg, Arc::new(|_| {})).await?;
+    let r = crate::setup::run(&station, Arc::new(|_| {})).await?;
     let second = t.elapsed();
     if r.encoded != 0 {
         return Err(Error::Station {
@@ -286,6 +276,37 @@ pub fn level_check(segment: &Path, runs: u32) -> Result<Measurement> {
     })
 }
 
+/// Writes `seconds` of the ffmpeg lavfi audio `source` (e.g. `sine=frequency=440`; note
+/// that `sine` has amplitude 1/8, about -18 dBFS) as a stereo file at `path`, encoded as
+/// its extension says or as `extra` output arguments ask (`-c:a libvorbis`, `-metadata
+/// title=...`). The one generator of audio fixtures: benchmarks and every test use it.
+///
+/// Errors: [`Error::Ffmpeg`] naming `path` with what ffmpeg said; [`Error::Io`].
+pub fn lavfi_audio(path: &Path, source: &str, seconds: f64, extra: &[&str]) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("{source}:duration={seconds}"))
+        .args(["-ac", "2"])
+        .args(extra)
+        .arg(path)
+        .output()
+        .map_err(|e| Error::ToolMissing {
+            tool: "ffmpeg".into(),
+            hint: format!("{e}: install ffmpeg (scripts/deps.sh)"),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Ffmpeg {
+            file: path.to_path_buf(),
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Encodes `seconds` of the ffmpeg lavfi audio `source` (e.g. `aevalsrc=...` or
 /// `anullsrc=...`) as HLS into `dir`: AAC 128 kbit/s, 44.1 kHz, `segment` s MPEG-TS
 /// segments `seg_00000.ts`... and `index.m3u8`. Test and benchmark fixtures use it.
@@ -344,10 +365,11 @@ pub fn make_segment(work: &Path) -> Result<PathBuf> {
 pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
     use crate::setup::manifest::{Manifest, ManifestItem, ManifestSegment};
     let st = work.join("timeline-station");
-    if !st.join(crate::station::config::SETUP_FILE).exists() {
+    if !st.join(crate::station::keys::SETUP_FILE).exists() {
         crate::station::init(&st)?;
     }
-    let cfg = crate::station::config::SetupConfig::load(&st)?;
+    let station = crate::station::Station::open(&st)?;
+    let cfg = &station.setup;
     let rot = synthetic_rotation(items);
     let manifest = Manifest {
         format: crate::setup::manifest::MANIFEST_FORMAT,
@@ -391,13 +413,13 @@ pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
         &crate::setup::manifest::render_playlist(&manifest, &ids)?,
     )?;
     let now = chrono::Utc::now();
-    let programme = crate::air::onair::Programme::load(&st)?;
+    let programme = crate::air::timeline::Programme::load(&station)?;
     let mut blocks = 0;
     let t = Instant::now();
     for i in 0..runs {
         // Alternate the plain rotation and a jingle-cycle preview, as the console does.
         let cycle = (i % 2 == 1).then_some(2);
-        blocks = crate::air::onair::timeline_of(&programme, &st, now, 12.0, cycle)?.len();
+        blocks = crate::air::timeline::timeline_of(&programme, &station, now, 12.0, cycle)?.len();
     }
     let ours = t.elapsed() / runs.max(1);
     let t = Instant::now();

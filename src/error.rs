@@ -114,6 +114,49 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// Another process holds a single-instance lock: a second streamer, monitor or
+    /// setup on the same station, or a second streamer under the same IPNS key of the
+    /// same Kubo.
+    #[error("{what} is already running{} (lock {})", pid.map(|p| format!(" as pid {p}")).unwrap_or_default(), lock.display())]
+    Locked {
+        /// What holds it (e.g. `the streamer of /srv/radio`).
+        what: String,
+        /// The holder's process id, as the kernel reports it.
+        pid: Option<u32>,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// A process of the station did not start or stopped at once (with what its log
+    /// said).
+    #[error("{what}: {reason}")]
+    Process {
+        /// Which process (e.g. `the streamer (station stream)`).
+        what: String,
+        /// What happened.
+        reason: String,
+    },
+    /// Signalling a process failed (it exited meanwhile, or it is not ours).
+    #[error("cannot signal process {pid}: {reason}")]
+    Signal {
+        /// The process id.
+        pid: u32,
+        /// Why.
+        reason: String,
+    },
+    /// An HTTP client could not be set up (e.g. the TLS backend failed to load).
+    #[error("cannot set up the HTTP client for {what}: {reason}")]
+    Http {
+        /// What it was for (e.g. `the health monitor`).
+        what: String,
+        /// The error.
+        reason: String,
+    },
+    /// No audio device can be opened for audition.
+    #[error("audition unavailable: {reason}")]
+    Audio {
+        /// Why (from the audio backend).
+        reason: String,
+    },
     /// A station directory is missing or already initialized.
     #[error("{}: {message}", dir.display())]
     Station {
@@ -142,6 +185,11 @@ impl Error {
             Error::Rotation(_) => "rotation",
             Error::Window(_) => "window",
             Error::Decode { .. } => "decode",
+            Error::Locked { .. } => "locked",
+            Error::Process { .. } => "process",
+            Error::Signal { .. } => "signal",
+            Error::Http { .. } => "http",
+            Error::Audio { .. } => "audio",
             Error::Station { .. } => "station",
         }
     }

@@ -28,6 +28,7 @@
 
 pub mod air;
 pub mod bench;
+pub mod clock;
 pub mod console;
 pub mod error;
 pub mod health;
@@ -35,5 +36,6 @@ pub mod kubo;
 pub mod library;
 pub mod setup;
 pub mod station;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -2,9 +2,9 @@
 //! logs every ffmpeg/ffprobe run, hostile input, kill -9 and restart, and an HLS client
 //! (ffmpeg) playing `/ipns/<name>` from the gateway.
 
-use crate::setup::small_station;
 use crate::support::*;
 use ipfs_station::air::streamer::StreamState;
+use ipfs_station::station::state::StateDir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -222,7 +222,8 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 }
 
 fn publishes(st: &Path) -> Option<StreamState> {
-    StreamState::load(&st.join("data/state"))
+    StateDir::new(st.join("data/state"))
+        .load_stream_state()
         .ok()
         .filter(|s| s.last_publish.as_ref().is_some_and(|p| p.ok))
 }
@@ -264,7 +265,9 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     std::thread::sleep(Duration::from_millis(2500));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let killed = StreamState::load(&st.join("data/state")).unwrap();
+    let killed = StateDir::new(st.join("data/state"))
+        .load_stream_state()
+        .unwrap();
     assert!(killed.on_air, "kill -9 leaves no clean shutdown mark");
     assert!(killed.media_sequence >= first.media_sequence);
     let name = killed.ipns_name.clone().unwrap();
@@ -322,7 +325,7 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
     );
     let text = std::fs::read_to_string(&svg).unwrap();
     roxmltree::Document::parse(&text).unwrap();
-    let report = ipfs_station::health::HealthReport::load(&st.join("data/state")).unwrap();
+    let report = StateDir::new(st.join("data/state")).load_health().unwrap();
     assert_eq!(
         report.status,
         ipfs_station::health::Status::Ok,
@@ -335,7 +338,9 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
         .status()
         .unwrap();
     child.wait().unwrap();
-    let stopped = StreamState::load(&st.join("data/state")).unwrap();
+    let stopped = StateDir::new(st.join("data/state"))
+        .load_stream_state()
+        .unwrap();
     assert!(!stopped.on_air);
     // Off air: the monitor fails (exit 2) and says why.
     let out = Command::new(station_bin())

@@ -1,14 +1,16 @@
 //! What the console does through the engine: import with per-file refusals, the library
-//! overview with statuses, removal to the trash, setting impacts, the managed Kubo.
+//! overview with statuses, removal to the trash, setting impacts, the managed Kubo, and
+//! the console value itself (dropped paths only, the setup queue and its events, Go
+//! live, closing while on air) as the Tauri shell calls it.
 
-use crate::setup::small_station;
 use crate::support::*;
 use ipfs_station::console::settings;
 use ipfs_station::kubo::node::{self, ManagedKubo};
 use ipfs_station::library::catalog::{self, ItemStatus};
 use ipfs_station::library::ItemKind;
 use ipfs_station::setup::manifest::{self, Manifest};
-use ipfs_station::station::config::{SetupConfig, SETUP_FILE};
+use ipfs_station::station::keys::SETUP_FILE;
+use ipfs_station::station::Station;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,10 +40,11 @@ fn import_copies_audio_refuses_the_rest_per_file_and_never_touches_sources() {
     std::fs::write(src.join("Album/cover.jpg"), b"not really a picture").unwrap();
     std::fs::write(src.join("notes.txt"), b"shopping list").unwrap();
     let before = bytes_of(&src);
-    let cfg = SetupConfig::load(&st).unwrap();
+    let station = Station::open(&st).unwrap();
+    let cfg = &station.setup;
 
     let r = catalog::import(
-        &cfg,
+        &station,
         ItemKind::Track,
         &[
             src.join("one.ogg"),
@@ -82,7 +85,7 @@ fn import_copies_audio_refuses_the_rest_per_file_and_never_touches_sources() {
         .any(|(n, why)| n == "missing.ogg" && why.contains("cannot read")));
 
     // The same content again is refused; other content under a taken name gets " (2)".
-    let r = catalog::import(&cfg, ItemKind::Track, &[src.join("one.ogg")]).unwrap();
+    let r = catalog::import(&station, ItemKind::Track, &[src.join("one.ogg")]).unwrap();
     assert!(r.added.is_empty());
     assert!(
         r.refused[0].reason.contains("already in the library"),
@@ -91,12 +94,12 @@ fn import_copies_audio_refuses_the_rest_per_file_and_never_touches_sources() {
     );
     let other = tmp.path().join("other/one.ogg");
     gen_audio(&other, "sine=frequency=660", 1.0, &["-c:a", "libvorbis"]);
-    let r = catalog::import(&cfg, ItemKind::Jingle, std::slice::from_ref(&other)).unwrap();
+    let r = catalog::import(&station, ItemKind::Jingle, std::slice::from_ref(&other)).unwrap();
     assert_eq!(r.added[0].to, cfg.jingles_dir.join("one.ogg"));
-    let r = catalog::import(&cfg, ItemKind::Track, &[other]).unwrap();
+    let r = catalog::import(&station, ItemKind::Track, &[other]).unwrap();
     assert_eq!(r.added[0].to, cfg.music_dir.join("one (2).ogg"));
     // A file already inside the library is not copied onto itself.
-    let r = catalog::import(&cfg, ItemKind::Track, &[cfg.music_dir.join("one.ogg")]).unwrap();
+    let r = catalog::import(&station, ItemKind::Track, &[cfg.music_dir.join("one.ogg")]).unwrap();
     assert!(r.refused[0].reason.contains("already in the library"));
 
     assert_eq!(bytes_of(&src), before, "sources were modified");
@@ -114,21 +117,22 @@ async fn overview_shows_each_status_and_remove_moves_the_source_to_the_trash() {
     let tmp = tempfile::tempdir().unwrap();
     let st = small_station(tmp.path(), &node.api_url());
     std::fs::write(st.join("music/zz-broken.mp3"), b"ID3 but nothing else").unwrap();
-    let cfg = SetupConfig::load(&st).unwrap();
+    let station = Station::open(&st).unwrap();
+    let cfg = &station.setup;
 
     // Before setup: everything pending.
-    let v = catalog::overview(&st, &cfg).unwrap();
+    let v = catalog::overview(&station).unwrap();
     assert_eq!(v.tracks.len(), 5);
     assert!(v
         .tracks
         .iter()
         .all(|r| r.status == ItemStatus::Pending && r.id.is_none()));
 
-    let report = catalog::run_setup(&st, &cfg, Arc::new(|_| {}))
+    let report = ipfs_station::setup::run(&station, Arc::new(|_| {}))
         .await
         .unwrap();
     assert_eq!(report.failures.len(), 1);
-    let v = catalog::overview(&st, &cfg).unwrap();
+    let v = catalog::overview(&station).unwrap();
     let broken = v
         .tracks
         .iter()
@@ -153,7 +157,7 @@ async fn overview_shows_each_status_and_remove_moves_the_source_to_the_trash() {
     let victim = ready[0].clone();
     let id = victim.id.clone().unwrap();
     let bytes = std::fs::read(&victim.source).unwrap();
-    let removed = catalog::remove(&st, &cfg, &victim.source).unwrap();
+    let removed = catalog::remove(&station, &victim.source).unwrap();
     assert!(!victim.source.exists());
     assert!(removed.trashed_to.starts_with(st.join("trash")));
     assert_eq!(std::fs::read(&removed.trashed_to).unwrap(), bytes);
@@ -169,25 +173,25 @@ async fn overview_shows_each_status_and_remove_moves_the_source_to_the_trash() {
     let outside = tmp.path().join("elsewhere.ogg");
     std::fs::write(&outside, b"x").unwrap();
     assert_eq!(
-        catalog::remove(&st, &cfg, &outside).unwrap_err().code(),
+        catalog::remove(&station, &outside).unwrap_err().code(),
         "bad_source"
     );
-    for r in catalog::overview(&st, &cfg)
+    for r in catalog::overview(&station)
         .unwrap()
         .tracks
         .iter()
         .filter(|r| r.status == ItemStatus::Ready)
         .skip(1)
     {
-        catalog::remove(&st, &cfg, &r.source).unwrap();
+        catalog::remove(&station, &r.source).unwrap();
     }
-    let last = catalog::overview(&st, &cfg)
+    let last = catalog::overview(&station)
         .unwrap()
         .tracks
         .into_iter()
         .find(|r| r.status == ItemStatus::Ready)
         .unwrap();
-    let e = catalog::remove(&st, &cfg, &last.source)
+    let e = catalog::remove(&station, &last.source)
         .unwrap_err()
         .to_string();
     assert!(e.contains("last track"), "{e}");
@@ -199,12 +203,12 @@ async fn without_kubo_items_wait_for_kubo_and_an_encoding_change_says_what_it_re
     let tmp = tempfile::tempdir().unwrap();
     // Nothing listens on port 9 of loopback.
     let st = small_station(tmp.path(), "http://127.0.0.1:9");
-    let cfg = SetupConfig::load(&st).unwrap();
-    let report = catalog::run_setup(&st, &cfg, Arc::new(|_| {}))
+    let station = Station::open(&st).unwrap();
+    let report = ipfs_station::setup::run(&station, Arc::new(|_| {}))
         .await
         .unwrap();
     assert!(report.kubo_error.is_some());
-    let v = catalog::overview(&st, &cfg).unwrap();
+    let v = catalog::overview(&station).unwrap();
     assert!(v
         .tracks
         .iter()
@@ -262,6 +266,17 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
     let double = kubo_double::KuboDouble::start().await.unwrap();
     let api = double.api_url();
     let port = api.rsplit(':').next().unwrap().to_string();
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": api}),
+    );
+    patch_config(
+        &st,
+        "health.config.json",
+        serde_json::json!({"gateways": ["http://127.0.0.1:18080"]}),
+    );
+    let station = Station::open(&st).unwrap();
     let repo = st.join(node::MANAGED_REPO_DIR);
     let stop_file = repo.join("stop");
     let watcher = {
@@ -274,9 +289,7 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
     };
     let watcher = tokio::spawn(watcher);
 
-    let k = ManagedKubo::start_with(&ipfs, &st, &api, "http://127.0.0.1:18080")
-        .await
-        .unwrap();
+    let k = ManagedKubo::start_with(&ipfs, &station).await.unwrap();
     let calls = std::fs::read_to_string(format!("{}.calls", repo.display())).unwrap();
     let lines: Vec<&str> = calls.lines().collect();
     assert_eq!(
@@ -289,7 +302,9 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
             "daemon".to_string(),
         ]
     );
-    let pid_file = st.join("data/state").join(node::MANAGED_PID_FILE);
+    let pid_file = station
+        .state()
+        .file(ipfs_station::station::state::KUBO_PID_FILE);
     assert_eq!(
         std::fs::read_to_string(&pid_file).unwrap(),
         k.pid().to_string()
@@ -315,7 +330,12 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
     watcher.await.unwrap().shutdown().await;
 
     // A non-loopback API is refused before anything runs.
-    let e = ManagedKubo::start_with(&ipfs, &st, "http://0.0.0.0:5001", "http://127.0.0.1:18080")
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": "http://0.0.0.0:5001"}),
+    );
+    let e = ManagedKubo::start_with(&ipfs, &Station::open(&st).unwrap())
         .await
         .unwrap_err();
     assert!(e.to_string().contains("loopback"), "{e}");
@@ -337,20 +357,24 @@ async fn node_status_says_how_to_get_kubo_when_none_answers() {
     assert!(s.help.as_deref().is_some_and(|h| h.contains("ipfs daemon")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process() {
-    use ipfs_station::air::onair::{self, Role};
+    use ipfs_station::air::live::live_window;
+    use ipfs_station::air::timeline::{self, TimelineBlock};
+    use ipfs_station::station::process::{self, Started};
+    use ipfs_station::station::state::Role;
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = small_station(tmp.path(), &node.api_url());
-    let cfg = SetupConfig::load(&st).unwrap();
-    catalog::run_setup(&st, &cfg, Arc::new(|_| {}))
+    let station = Station::open(&st).unwrap();
+    ipfs_station::setup::run(&station, Arc::new(|_| {}))
         .await
         .unwrap();
+    let state = station.state();
 
     // Off air: the rotation from now, back to back, 4 tracks then... a jingle first.
     let now = chrono::Utc::now();
-    let blocks = onair::timeline(&st, now, 0.5, None).unwrap();
+    let blocks = timeline::timeline(&station, now, 0.5, None).unwrap();
     assert_eq!(blocks[0].start_ms, now.timestamp_millis());
     assert_eq!(blocks[0].kind, ItemKind::Jingle);
     for w in blocks.windows(2) {
@@ -358,9 +382,8 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
         assert!((w[1].start_ms - end).abs() <= 1, "gapless: {w:?}");
     }
     assert!(blocks.last().unwrap().start_ms < now.timestamp_millis() + 1_800_000);
-    let jingles =
-        |b: &[onair::TimelineBlock]| b.iter().filter(|x| x.kind == ItemKind::Jingle).count();
-    let every1 = onair::timeline(&st, now, 0.5, Some(1)).unwrap();
+    let jingles = |b: &[TimelineBlock]| b.iter().filter(|x| x.kind == ItemKind::Jingle).count();
+    let every1 = timeline::timeline(&station, now, 0.5, Some(1)).unwrap();
     assert!(
         jingles(&every1) > jingles(&blocks),
         "a shorter cycle plays more jingles"
@@ -368,15 +391,17 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
 
     // On air through the `station` program: the live window and the timeline follow it.
     let bin = Path::new(env!("CARGO_BIN_EXE_station"));
-    let pid = onair::start(&st, bin, Role::Stream).unwrap();
+    let Started::New(pid) = process::start(&station, bin, Role::Stream).unwrap() else {
+        panic!("a streamer was running already");
+    };
     assert_eq!(
-        onair::start(&st, bin, Role::Stream).unwrap(),
-        pid,
+        process::start(&station, bin, Role::Stream).unwrap(),
+        Started::AlreadyRunning(pid),
         "one streamer per station"
     );
     let t = std::time::Instant::now();
     let window = loop {
-        if let Some(w) = onair::live_window(&st, chrono::Utc::now()).unwrap() {
+        if let Some(w) = live_window(&state, chrono::Utc::now()).unwrap() {
             break w;
         }
         assert!(
@@ -388,32 +413,60 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
     assert_eq!(window.segments.len(), 12);
     assert_eq!(window.segments.iter().filter(|s| s.live).count(), 1);
     assert_eq!(window.segments.iter().filter(|s| s.lookahead).count(), 3);
-    assert!(window.segments[0].discontinuity || window.segments.iter().any(|s| s.discontinuity));
+    assert!(window.segments.iter().any(|s| s.discontinuity));
     for (i, s) in window.segments.iter().enumerate() {
         assert_eq!(s.media_sequence, window.media_sequence + i as u64);
         assert!(s.uri.starts_with("/ipfs/"));
     }
-    let state = ipfs_station::air::streamer::StreamState::load(&st.join("data/state")).unwrap();
-    let on_air = onair::timeline(&st, chrono::Utc::now(), 0.25, None).unwrap();
-    let np = state.now_playing.unwrap();
+    let stream_state = state.load_stream_state().unwrap();
+    let on_air = timeline::timeline(&station, chrono::Utc::now(), 0.25, None).unwrap();
+    let np = stream_state.now_playing.unwrap();
     assert_eq!(
         on_air[0].id, np.item_id,
         "the timeline starts with the item on air"
     );
     assert_eq!(on_air[0].start_ms, np.air_time.timestamp_millis());
 
-    assert!(onair::stop(&st, Role::Stream, std::time::Duration::from_secs(15)).unwrap());
-    assert!(!onair::pid_alive(pid));
-    assert!(onair::running(&st, Role::Stream).is_none());
-    let log = std::fs::read_to_string(st.join("data/state/stream.log")).unwrap();
+    // The headless streamer published the listener page itself.
+    let t = std::time::Instant::now();
+    let page = loop {
+        if let Some(l) = state.load_listener() {
+            break l;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "the streamer did not publish the listener page"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(Some(page.ipns_name.clone()), stream_state.ipns_name);
+    let (code, body) = get(&format!(
+        "{}/ipfs/{}/station.json",
+        node.gateway_url(),
+        page.cid
+    ))
+    .await;
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&body).contains(&page.ipns_name));
+
+    assert_eq!(
+        process::stop(&state, Role::Stream, std::time::Duration::from_secs(15)).unwrap(),
+        Some(pid)
+    );
+    assert!(!pid_alive(pid));
+    assert!(process::running(&state, Role::Stream).is_none());
+    let log = std::fs::read_to_string(state.log_path(Role::Stream)).unwrap();
     assert!(
         log.contains("Off air."),
         "stopped cleanly by SIGTERM: {log}"
     );
-    assert!(!onair::stop(&st, Role::Stream, std::time::Duration::from_secs(1)).unwrap());
+    assert_eq!(
+        process::stop(&state, Role::Stream, std::time::Duration::from_secs(1)).unwrap(),
+        None
+    );
 
-    // A stream started by hand (no pid file) is found through its heartbeat, so Go live
-    // never starts a second streamer, and Stop stops it.
+    // A stream started by hand holds the same lock: Go live starts no second streamer,
+    // and Stop stops it.
     let mut by_hand = std::process::Command::new(bin)
         .args(["stream", "--station"])
         .arg(&st)
@@ -421,15 +474,287 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let t = std::time::Instant::now();
-    while onair::running(&st, Role::Stream) != Some(by_hand.id()) {
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(20),
-            "hand-started stream not found"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(onair::start(&st, bin, Role::Stream).unwrap(), by_hand.id());
-    assert!(onair::stop(&st, Role::Stream, std::time::Duration::from_secs(15)).unwrap());
+    let hand = by_hand.id();
+    wait_until(20, "the hand-started stream's lock", || {
+        process::running(&state, Role::Stream).is_some_and(|h| h.pid == hand)
+    })
+    .await;
+    assert_eq!(
+        process::start(&station, bin, Role::Stream).unwrap(),
+        Started::AlreadyRunning(hand)
+    );
+    assert_eq!(
+        process::stop(&state, Role::Stream, std::time::Duration::from_secs(15)).unwrap(),
+        Some(hand)
+    );
     assert!(by_hand.wait().unwrap().success());
+}
+
+/// What the Tauri shell hands the engine: an event sink that records every event, with
+/// `_t`, seconds since the capture began.
+type Events = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+fn capture() -> (ipfs_station::console::api::Emit, Events) {
+    let seen: Events = Default::default();
+    let s = seen.clone();
+    let t0 = std::time::Instant::now();
+    (
+        Arc::new(move |e: ipfs_station::console::api::ConsoleEvent| {
+            let mut v = e.payload();
+            if v.is_object() {
+                v["_t"] = t0.elapsed().as_secs_f64().into();
+            }
+            s.lock().unwrap().push((e.name().to_string(), v))
+        }),
+        seen,
+    )
+}
+
+async fn finished(seen: &Events, n: usize) {
+    let t = std::time::Instant::now();
+    while seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(e, _)| e == "setup://finished")
+        .count()
+        < n
+    {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "setup did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A station for the console: bundled jingles, 2 s segments, on the Kubo at `api`.
+fn console_station(root: &Path, api: &str) -> std::path::PathBuf {
+    let st = station_on(
+        root,
+        "st",
+        api,
+        "http://127.0.0.1:8080",
+        serde_json::json!({}),
+        serde_json::json!({}),
+        serde_json::json!({}),
+    );
+    st.canonicalize().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_reads_only_dropped_or_station_paths_and_runs_setup_with_events() {
+    use ipfs_station::console::Console;
+    let kubo = kubo_double::KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), &kubo.api_url());
+    let outside = tmp.path().join("desk/song.ogg");
+    gen_audio(&outside, "sine=frequency=440", 60.0, &["-c:a", "libvorbis"]);
+    let (emit, seen) = capture();
+    let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
+
+    // Not dropped or picked: refused, nothing copied, no setup.
+    let r = console
+        .add(ItemKind::Track, vec![outside.clone()])
+        .await
+        .unwrap();
+    assert!(r.added.is_empty());
+    assert!(r.refused[0].reason.contains("not dropped or picked"));
+    assert!(!console.setup_running());
+
+    // Dropped: copied and prechunked; the page gets progress and a finish event.
+    console.allow_paths(std::slice::from_ref(&outside));
+    let r = console
+        .add(ItemKind::Track, vec![outside.clone()])
+        .await
+        .unwrap();
+    assert_eq!(r.added.len(), 1);
+    finished(&seen, 1).await;
+    wait_until(10, "the setup queue to empty", || !console.setup_running()).await;
+    let events = seen.lock().unwrap().clone();
+    let kinds: Vec<String> = events
+        .iter()
+        .filter(|(e, _)| e == "setup://prechunk")
+        .map(|(_, v)| v["type"].as_str().unwrap().to_string())
+        .collect();
+    for k in ["queued", "started", "progress", "finished"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing: {kinds:?}");
+    }
+    let queued = events
+        .iter()
+        .find(|(e, v)| {
+            e == "setup://prechunk"
+                && v["type"] == "queued"
+                && v["path"].as_str().unwrap().ends_with("song.ogg")
+        })
+        .unwrap();
+    assert!(queued.1["id"].as_str().unwrap().starts_with("t-"));
+    assert!(events
+        .iter()
+        .any(|(e, v)| e == "setup://event" && v["type"] == "scanned"));
+    // Throttled: at most ~10 progress events per second per item.
+    let mut times: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for (_, v) in events
+        .iter()
+        .filter(|(e, v)| e == "setup://prechunk" && v["type"] == "progress")
+    {
+        times
+            .entry(v["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(v["_t"].as_f64().unwrap());
+    }
+    let track = times.iter().find(|(id, _)| id.starts_with("t-")).unwrap().1;
+    assert!(track.len() >= 2, "{times:?}");
+    // The last one (100 %, ffmpeg's `progress=end`) is always sent.
+    for (id, t) in &times {
+        let throttled = &t[..t.len() - 1];
+        assert!(
+            throttled.windows(2).all(|w| w[1] - w[0] >= 0.09),
+            "{id}: progress faster than 10/s: {t:?}"
+        );
+    }
+    let (_, done) = events
+        .iter()
+        .find(|(e, _)| e == "setup://finished")
+        .unwrap();
+    assert_eq!(done["ok"], true, "{done}");
+
+    let lib = console.library().unwrap();
+    assert_eq!(lib.tracks.len(), 1);
+    assert_eq!(lib.tracks[0].status, ItemStatus::Ready);
+    assert_eq!(lib.jingles.len(), 3);
+
+    // Remove: the engine's refusal (last track), and only rows of the library.
+    let e = console.remove(&lib.tracks[0].source).unwrap_err();
+    assert_eq!(e.code(), "bad_source");
+    assert!(e.to_string().contains("last track"), "{e}");
+    let e = console.remove(&st.join("setup.config.json")).unwrap_err();
+    assert!(e.to_string().contains("not a source in the library"), "{e}");
+    assert!(st.join("setup.config.json").exists());
+    kubo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_live_waits_for_setup_through_the_queue_and_needs_kubo() {
+    use ipfs_station::console::Console;
+    let tmp = tempfile::tempdir().unwrap();
+    // No Kubo: Go live runs setup first (through the queue), then refuses and says why.
+    let st = console_station(tmp.path(), "http://127.0.0.1:9");
+    gen_audio(
+        &st.join("music/one.ogg"),
+        "sine=frequency=440",
+        4.0,
+        &["-c:a", "libvorbis"],
+    );
+    let (emit, seen) = capture();
+    let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
+    // A setup request already queued: Go live joins the queue instead of running its
+    // own setup beside it.
+    assert!(console.start_setup());
+    let e = console.go_live().await.unwrap_err();
+    assert_eq!(e.code(), "kubo_unreachable", "{e}");
+    assert!(
+        e.to_string().contains("going live publishes through Kubo"),
+        "{e}"
+    );
+    let runs = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(e, _)| e == "setup://finished")
+        .count();
+    assert!(runs >= 1, "setup ran before Go live looked for Kubo");
+    let v = console.library().unwrap();
+    assert!(v
+        .jingles
+        .iter()
+        .all(|r| r.status == ItemStatus::WaitingForKubo));
+    assert!(console.onair_view().stream_pid.is_none(), "nothing started");
+}
+
+#[test]
+fn closing_asks_only_while_a_stream_runs_until_the_operator_answers() {
+    use ipfs_station::console::Console;
+    use ipfs_station::station::state::Role;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("st");
+    ipfs_station::station::init(&st).unwrap();
+    let (emit, _) = capture();
+    let console = Console::new(&st.canonicalize().unwrap(), rt.handle().clone(), emit);
+    assert!(
+        !console.close_needs_answer(),
+        "off air: the window just closes"
+    );
+    // A pid file naming a live process is not a streamer: only the lock counts.
+    std::fs::write(
+        st.join("data/state/stream.pid"),
+        std::process::id().to_string(),
+    )
+    .unwrap();
+    assert!(
+        !console.close_needs_answer(),
+        "a pid file is not a streamer"
+    );
+    // The stream lock held stands for a running streamer.
+    let _lock = Station::open(&st)
+        .unwrap()
+        .state()
+        .lock(Role::Stream, "a test streamer")
+        .unwrap();
+    assert!(console.close_needs_answer(), "on air: ask first");
+    console.allow_exit();
+    assert!(!console.close_needs_answer(), "answered: close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubo_status_and_settings_go_through_the_engine_and_a_broken_config_is_named() {
+    use ipfs_station::console::Console;
+    let kubo = kubo_double::KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), &kubo.api_url());
+    let (emit, _) = capture();
+    let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
+    let k = console.kubo_status().await;
+    assert!(k.status.reachable && !k.managed);
+    assert!(k.status.version.is_some());
+    kubo.shutdown().await;
+    let k = console.kubo_status().await;
+    assert!(!k.status.reachable);
+    assert!(k.status.help.is_some());
+    let v = serde_json::to_value(&k).unwrap();
+    assert_eq!(v["reachable"], false, "flattened for the page: {v}");
+
+    let fields = console.settings().unwrap();
+    assert!(fields
+        .iter()
+        .any(|f| f.spec.key == "window_size" && f.value == "50"));
+    let mut edits = settings::Edits::new();
+    edits
+        .entry("streaming.config.json".into())
+        .or_default()
+        .insert("window_size".into(), "2".into());
+    let out = console.settings_apply(&edits).unwrap();
+    assert!(!out.applied);
+    assert_eq!(out.errors[0].key, "window_size");
+    edits
+        .entry("streaming.config.json".into())
+        .or_default()
+        .insert("window_size".into(), "60".into());
+    let out = console.settings_apply(&edits).unwrap();
+    assert!(out.applied && out.impact.stream_restart);
+    // The console's station is the new one at once.
+    assert_eq!(console.station().unwrap().streaming.window_size, 60);
+
+    // A broken config file: the console still answers, naming the file; fixed, it opens.
+    let good = std::fs::read(st.join("setup.config.json")).unwrap();
+    std::fs::write(st.join("setup.config.json"), "{ nope").unwrap();
+    console.reload().unwrap_err();
+    let e = console.library().unwrap_err();
+    assert_eq!(e.code(), "parse");
+    assert!(e.to_string().contains("setup.config.json"), "{e}");
+    assert!(console.info().notes[0].contains("setup.config.json"));
+    assert!(console.onair_view().problem.is_some());
+    std::fs::write(st.join("setup.config.json"), good).unwrap();
+    assert!(console.library().is_ok());
 }

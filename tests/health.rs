@@ -4,45 +4,42 @@ use crate::support::*;
 use chrono::{Duration as D, Utc};
 use ipfs_station::air::streamer::{Mode, Streamer};
 use ipfs_station::health::{Checker, Status};
-use ipfs_station::station::config::{RawHealthConfig, RawStreamingConfig, StreamingConfig};
+use ipfs_station::station::Station;
 use std::path::Path;
 use std::time::Duration;
 
 const TONE: &str = "aevalsrc=0.50119*sin(2*PI*997*t)|0.50119*sin(2*PI*997*t):s=44100";
 const TONE2: &str = "aevalsrc=0.25*sin(2*PI*660*t)|0.25*sin(2*PI*660*t):s=44100";
 
-fn streaming(station: &Path, api: &str) -> StreamingConfig {
-    let mut raw = RawStreamingConfig::defaults();
-    raw.window_size = Some(8);
-    raw.lookahead_segments = Some(2);
-    raw.kubo_api = Some(api.to_string());
-    raw.validate(station, &station.join("streaming.config.json"))
-        .unwrap()
+/// The station in `dir` on the Kubo at `api`: window 8 with lookahead 2.
+fn streaming(dir: &Path, api: &str) -> Station {
+    ipfs_station::station::init(dir).unwrap();
+    patch_config(
+        dir,
+        "streaming.config.json",
+        serde_json::json!({"window_size": 8, "lookahead_segments": 2, "kubo_api": api}),
+    );
+    Station::open(dir).unwrap()
 }
 
-fn checker(gateways: Vec<String>, s: &StreamingConfig) -> Checker {
-    let mut raw = RawHealthConfig::defaults();
-    raw.gateways = Some(gateways);
-    raw.public_gateways = Some(vec![]);
-    raw.request_timeout = Some(2.0);
-    raw.max_lag_seconds = Some(60.0);
-    Checker::new(
-        raw.validate(Path::new("health.config.json")).unwrap(),
-        s.clone(),
-    )
-    .unwrap()
+/// A checker of `station` through `gateways` (no public ones; 2 s per request, 60 s of
+/// lag allowed).
+fn checker(gateways: Vec<String>, station: &Station) -> Checker {
+    patch_config(
+        station.dir(),
+        "health.config.json",
+        serde_json::json!({"gateways": gateways, "public_gateways": [],
+            "request_timeout": 2, "max_lag_seconds": 60}),
+    );
+    Checker::new(&station.reload().unwrap()).unwrap()
 }
 
 /// A station on air on the double: two real tone items, 4 s segments, one tick now.
-async fn on_air(
-    node: &TestNode,
-    dir: &Path,
-    items: &[(&str, &str, f64)],
-) -> (StreamingConfig, Streamer) {
+async fn on_air(node: &TestNode, dir: &Path, items: &[(&str, &str, f64)]) -> (Station, Streamer) {
     let kubo = client(&node.api_url());
     real_processed(&dir.join("data/processed"), &kubo, items, 4.0).await;
     let cfg = streaming(dir, &node.api_url());
-    let mut s = Streamer::open(cfg.clone(), Mode::Ipns, Utc::now()).unwrap();
+    let mut s = Streamer::open(&cfg, Mode::Ipns, Utc::now()).unwrap();
     let out = s.tick(Utc::now()).await.unwrap();
     assert!(out.publish.unwrap().ok);
     (cfg, s)
@@ -118,7 +115,8 @@ async fn a_failing_gateway_fails_alone_and_the_others_still_report() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_that_stops_advancing_is_stale_and_kubo_down_fails() {
-    let node = TestNode::start().await.unwrap();
+    // Kubo going down needs the double, also where a real Kubo is installed.
+    let node = TestNode::Double(KuboDouble::start().await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let (cfg, s) = on_air(
         &node,
@@ -147,19 +145,17 @@ async fn a_stream_that_stops_advancing_is_stale_and_kubo_down_fails() {
         "{:?}",
         r.reasons
     );
-    if let Some(d) = node.double() {
-        d.faults().set_down(true).await;
-        let r = c.check(Utc::now(), Some(&first)).await;
-        assert_eq!(r.status, Status::Fail);
-        assert!(!r.kubo.ok);
-        assert!(
-            r.reasons
-                .iter()
-                .any(|x| x.starts_with("Kubo: no Kubo answers")),
-            "{:?}",
-            r.reasons
-        );
-    }
+    node.double().unwrap().faults().set_down(true).await;
+    let r = c.check(Utc::now(), Some(&first)).await;
+    assert_eq!(r.status, Status::Fail);
+    assert!(!r.kubo.ok);
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.starts_with("Kubo: no Kubo answers")),
+        "{:?}",
+        r.reasons
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,4 +177,69 @@ async fn silence_on_air_is_flagged() {
         "{:?}",
         r.reasons
     );
+}
+
+/// The monitor's loop: a failed check (here: the state folder cannot be written) is
+/// logged and the loop goes on, and a shutdown is answered at once, also in the middle
+/// of a check that waits on a stalled gateway.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monitor_loop_survives_a_failed_check_and_stops_mid_check() {
+    use ipfs_station::clock::SystemClock;
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (station, _s) = on_air(&node, dir.path(), &[("t-a", TONE, 16.0)]).await;
+    let proxy = FaultyProxy::start(node.gateway_url()).await;
+    patch_config(
+        station.dir(),
+        "health.config.json",
+        serde_json::json!({"gateways": [proxy.url], "public_gateways": [],
+            "request_timeout": 30, "interval": 1}),
+    );
+    // The state folder replaced by a file: the first checks cannot be written.
+    let state_dir = dir.path().join("data/state");
+    let stream_state = std::fs::read(state_dir.join("stream_state.json")).unwrap();
+    std::fs::rename(&state_dir, dir.path().join("state-aside")).unwrap();
+    std::fs::write(&state_dir, b"not a folder").unwrap();
+    let station = station.reload().unwrap();
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let counted = reports.clone();
+    let monitor = {
+        let station = station.clone();
+        tokio::spawn(async move {
+            ipfs_station::health::monitor::run(
+                &station,
+                std::sync::Arc::new(SystemClock),
+                async {
+                    let _ = stopped.await;
+                },
+                move |_| *counted.lock().unwrap() += 1,
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(*reports.lock().unwrap(), 0, "no check could be written");
+    assert!(
+        !monitor.is_finished(),
+        "the loop went on after failed checks"
+    );
+    // Fixed: the next check is written.
+    std::fs::remove_file(&state_dir).unwrap();
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("stream_state.json"), stream_state).unwrap();
+    wait_until(10, "a check after the fix", || {
+        *reports.lock().unwrap() >= 1
+    })
+    .await;
+    // A gateway that stalls: the check waits on it, and the shutdown ends it anyway.
+    proxy.set(None, Duration::from_secs(25));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(3), monitor)
+        .await
+        .expect("the monitor did not stop in the middle of a check")
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(3));
 }

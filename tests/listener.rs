@@ -5,15 +5,16 @@
 
 use crate::support::*;
 use chrono::Utc;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use ipfs_station::air::listener::{publish_listener_page, ListenerInfo};
-use ipfs_station::air::streamer::{Mode, StreamState, Streamer, SystemClock};
-use ipfs_station::station::config::RawStreamingConfig;
+use ipfs_station::air::streamer::{Mode, Streamer};
+use ipfs_station::clock::SystemClock;
+use ipfs_station::station::Station;
 use kubo_double::KuboDouble;
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,24 +24,6 @@ const SEGMENT: f64 = 4.0;
 /// 20 segments of 4 s past the live edge: 80 s, more than the 60 s IPNS lag below.
 const LOOKAHEAD: u32 = 20;
 const WINDOW: u32 = 30;
-
-/// chromedriver in its own process group (Chromium and its helpers join it), killed as a
-/// group when the test ends, also on a failed assertion: no browser outlives the test.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn require_browser() {
     for bin in [CHROMIUM, CHROMEDRIVER] {
@@ -53,33 +36,10 @@ fn require_browser() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The page's folder, with vendor/hls.min.js built by scripts/listener-page.sh when it is
-/// not there yet (npm registry only).
-fn page_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("ui/listener");
-    if !dir.join("vendor/hls.min.js").exists() {
-        let st = Command::new("bash")
-            .arg(root.join("scripts/listener-page.sh"))
-            .status()
-            .expect("bash must be installed");
-        assert!(
-            st.success(),
-            "scripts/listener-page.sh failed ({st}): it needs npm and the npm registry (or npm's cache)"
-        );
-    }
-    dir
-}
-
-async fn start_driver(profile: &Path, log: &Path) -> (Driver, Client) {
+/// chromedriver in its own process group (Chromium and its helpers join it), ended as a
+/// group by the returned guard when the test ends, also on a failed assertion: no
+/// browser outlives the test.
+async fn start_driver(profile: &Path, log: &Path) -> (ProcessGuard, Client) {
     let port = free_port();
     let child = Command::new(CHROMEDRIVER)
         .process_group(0)
@@ -91,7 +51,8 @@ async fn start_driver(profile: &Path, log: &Path) -> (Driver, Client) {
         .unwrap_or_else(|e| {
             panic!("cannot start {CHROMEDRIVER} ({e}): install the `chromium chromium-driver` Debian packages")
         });
-    let driver = Driver(child);
+    let mut guard = ProcessGuard::new();
+    guard.push(child);
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -113,32 +74,14 @@ async fn start_driver(profile: &Path, log: &Path) -> (Driver, Client) {
         },
     });
     let caps = caps.as_object().unwrap().clone();
-    let url = format!("http://127.0.0.1:{port}");
-    let t = Instant::now();
-    let client = loop {
-        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(conn)
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) if t.elapsed() < Duration::from_secs(30) => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!(
-                "no WebDriver session from chromedriver ({e}); its log: {}",
-                log.display()
-            ),
-        }
-    };
-    (driver, client)
+    let what = format!("chromedriver (its log: {})", log.display());
+    let client = webdriver_session(&format!("http://127.0.0.1:{port}"), caps, &what).await;
+    (guard, client)
 }
 
 /// A browser with a fresh profile (`<root>/chromium-<name>`, so nothing cached from an
 /// earlier phase) and its chromedriver log (`<root>/chromedriver-<name>.log`).
-async fn fresh_browser(root: &Path, name: &str) -> (Driver, Client) {
+async fn fresh_browser(root: &Path, name: &str) -> (ProcessGuard, Client) {
     let profile = root.join(format!("chromium-{name}"));
     std::fs::create_dir_all(&profile).unwrap();
     start_driver(&profile, &root.join(format!("chromedriver-{name}.log"))).await
@@ -241,7 +184,6 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     require_browser();
-    let page = page_dir();
     let double = KuboDouble::start().await.unwrap();
     let kubo = client(&double.api_url());
     let tmp = tempfile::tempdir().unwrap();
@@ -259,26 +201,25 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
         SEGMENT,
     )
     .await;
-    let mut raw = RawStreamingConfig::defaults();
-    raw.window_size = Some(WINDOW);
-    raw.lookahead_segments = Some(LOOKAHEAD);
-    raw.update_interval = Some(Some(1.0));
-    raw.kubo_api = Some(double.api_url());
-    raw.publish_timeout = Some(10.0);
-    let cfg = raw
-        .validate(&station, &station.join("streaming.config.json"))
-        .unwrap();
-    let state_dir = cfg.state_dir.clone();
+    ipfs_station::station::init(&station).unwrap();
+    patch_config(
+        &station,
+        "streaming.config.json",
+        json!({"window_size": WINDOW, "lookahead_segments": LOOKAHEAD, "update_interval": 1,
+            "kubo_api": double.api_url(), "publish_timeout": 10}),
+    );
+    let cfg = Station::open(&station).unwrap();
+    let state_dir = cfg.state();
 
     // The streamer on the wall clock, in-process.
-    let streamer = Streamer::open(cfg, Mode::Ipns, Utc::now()).unwrap();
+    let streamer = Streamer::open(&cfg, Mode::Ipns, Utc::now()).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let on_air = tokio::spawn(streamer.run(Arc::new(SystemClock), async {
         let _ = stopped.await;
     }));
     let t = Instant::now();
     let name = loop {
-        if let Ok(st) = StreamState::load(&state_dir) {
+        if let Ok(st) = state_dir.load_stream_state() {
             if let (Some(n), Some(true)) =
                 (st.ipns_name.clone(), st.last_publish.as_ref().map(|p| p.ok))
             {
@@ -295,9 +236,11 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
         ipns_name: name.clone(),
         title: "Loopback FM".into(),
     };
-    let cid = publish_listener_page(&kubo, &page, &info).await.unwrap();
+    let cid = publish_listener_page(&kubo, &info).await.unwrap();
     assert!(double.pins().contains(&cid), "the page directory is pinned");
     let url = format!("{}/ipfs/{cid}/", double.gateway_url());
+    // What was published is the source checkout's page (embedded at build time).
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/listener");
     for (file, want) in [
         (
             "index.html",
@@ -411,7 +354,6 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     let nowhere = kubo.ensure_key("never-published").await.unwrap();
     let dead = publish_listener_page(
         &kubo,
-        &page,
         &ListenerInfo {
             ipns_name: nowhere.id.clone(),
             title: "Off Air FM".into(),

@@ -12,5 +12,6 @@ mod cli;
 mod console;
 mod health;
 mod listener;
+mod locks;
 mod setup;
 mod stream;

@@ -4,46 +4,14 @@ use crate::support::*;
 use ipfs_station::library::ItemKind;
 use ipfs_station::setup::manifest::{self, Manifest};
 use ipfs_station::setup::{self, SetupReport};
-use ipfs_station::station;
-use ipfs_station::station::config::SetupConfig;
+use ipfs_station::station::{self, Station};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A station with 4 short tracks and 2 jingles, segment_duration 2 s, pointed at `api`.
-pub fn small_station(root: &Path, api: &str) -> PathBuf {
-    let st = root.join("station");
-    station::init(&st).unwrap();
-    // Replace the bundled jingles with short generated ones (faster tests).
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
-    let music = st.join("music");
-    for (i, f) in [330, 440, 550, 660].iter().enumerate() {
-        gen_audio(
-            &music.join(format!("Artist {i} - Song {i}.ogg")),
-            &format!("sine=frequency={f}"),
-            5.0,
-            &["-c:a", "libvorbis"],
-        );
-    }
-    gen_audio(&st.join("jingles/a-id.wav"), "sine=frequency=880", 1.5, &[]);
-    gen_audio(&st.join("jingles/b-id.wav"), "sine=frequency=990", 1.5, &[]);
-    patch_config(
-        &st,
-        "setup.config.json",
-        serde_json::json!({"segment_duration": 2, "kubo_api": api, "jingle_cycle": 3, "jobs": 2}),
-    );
-    patch_config(
-        &st,
-        "streaming.config.json",
-        serde_json::json!({"kubo_api": api, "window_size": 12, "lookahead_segments": 3}),
-    );
-    st
-}
-
+/// Runs setup on the station in `st` (opened anew, as `station setup` does).
 pub async fn run_setup(st: &Path) -> SetupReport {
-    let cfg = SetupConfig::load(st).unwrap();
-    setup::run(&cfg, Arc::new(|_| {})).await.unwrap()
+    let station = Station::open(st).unwrap();
+    setup::run(&station, Arc::new(|_| {})).await.unwrap()
 }
 
 #[tokio::test]
@@ -174,10 +142,10 @@ async fn config_changes_redo_exactly_what_they_should() {
 
 #[tokio::test]
 async fn kubo_down_during_setup_loses_no_work() {
-    let node = TestNode::start().await.unwrap();
-    let Some(double) = node.double() else { return };
+    // Fault injection needs the double, also where a real Kubo is installed.
+    let double = KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let st = small_station(tmp.path(), &node.api_url());
+    let st = small_station(tmp.path(), &double.api_url());
     double.faults().set_down(true).await;
     let r = run_setup(&st).await;
     assert_eq!(r.encoded, 6);
@@ -209,11 +177,11 @@ async fn no_tracks_is_a_clear_error() {
     station::init(&st).unwrap();
     patch_config(
         &st,
-        "setup.config.json",
+        "streaming.config.json",
         serde_json::json!({"kubo_api": node.api_url()}),
     );
-    let cfg = SetupConfig::load(&st).unwrap();
-    let e = setup::run(&cfg, Arc::new(|_| {}))
+    let station = Station::open(&st).unwrap();
+    let e = setup::run(&station, Arc::new(|_| {}))
         .await
         .unwrap_err()
         .to_string();

@@ -2,24 +2,29 @@
 
 use crate::support::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ipfs_station::air::streamer::{Mode, StreamState, Streamer};
+use ipfs_station::air::streamer::{Mode, Streamer};
 use ipfs_station::library::ItemKind::{Jingle, Track};
 use ipfs_station::setup::manifest;
-use ipfs_station::station::config::{RawStreamingConfig, StreamingConfig};
+use ipfs_station::station::Station;
 use std::path::Path;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
 }
 
-fn cfg(station: &Path, api: &str) -> StreamingConfig {
-    let mut raw = RawStreamingConfig::defaults();
-    raw.window_size = Some(8);
-    raw.lookahead_segments = Some(2);
-    raw.kubo_api = Some(api.to_string());
-    raw.publish_timeout = Some(10.0);
-    raw.validate(station, &station.join("streaming.config.json"))
-        .unwrap()
+/// The station in `dir` (its processed folder made by [`station`]) on the Kubo at
+/// `api`: window 8 with lookahead 2, key `ipfs-station`.
+fn cfg(dir: &Path, api: &str) -> Station {
+    if !dir.join("setup.config.json").exists() {
+        ipfs_station::station::init(dir).unwrap();
+    }
+    patch_config(
+        dir,
+        "streaming.config.json",
+        serde_json::json!({"window_size": 8, "lookahead_segments": 2, "kubo_api": api,
+            "publish_timeout": 10, "ipns_key": "ipfs-station"}),
+    );
+    Station::open(dir).unwrap()
 }
 
 const ITEMS: &[(&str, ipfs_station::library::ItemKind, &[f64])] = &[
@@ -37,7 +42,18 @@ async fn station() -> (
     ipfs_station::kubo::Kubo,
     ipfs_station::setup::manifest::Manifest,
 ) {
-    let node = TestNode::start().await.unwrap();
+    station_on_node(TestNode::start().await.unwrap()).await
+}
+
+/// [`station`] on the given Kubo.
+async fn station_on_node(
+    node: TestNode,
+) -> (
+    TestNode,
+    tempfile::TempDir,
+    ipfs_station::kubo::Kubo,
+    ipfs_station::setup::manifest::Manifest,
+) {
     let dir = tempfile::tempdir().unwrap();
     let kubo = client(&node.api_url());
     let m = synthetic_processed(
@@ -53,7 +69,7 @@ async fn station() -> (
 #[tokio::test]
 async fn publishes_the_live_window_under_ipns() {
     let (node, dir, kubo, _) = station().await;
-    let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
+    let mut s = Streamer::open(&cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let out = s.tick(t0()).await.unwrap();
     let rec = out.publish.expect("a publish");
     assert!(rec.ok, "{:?}", rec.error);
@@ -94,7 +110,9 @@ async fn publishes_the_live_window_under_ipns() {
         assert!(publish.contains(&rec.cid.clone().unwrap()), "{publish}");
     }
     // The state file tells the console what is on air.
-    let st = StreamState::load(&dir.path().join("data/state")).unwrap();
+    let st = ipfs_station::station::state::StateDir::new(dir.path().join("data/state"))
+        .load_stream_state()
+        .unwrap();
     assert!(st.is_on_air(t0()));
     // Now playing is the live-edge segment's item (lookahead 2: third from the end).
     let live = &pl.segments[pl.segments.len() - 3];
@@ -112,7 +130,7 @@ async fn publishes_the_live_window_under_ipns() {
 async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
     let (node, dir, _, _) = station().await;
     let c = cfg(dir.path(), &node.api_url());
-    let mut s = Streamer::open(c.clone(), Mode::Ipns, t0()).unwrap();
+    let mut s = Streamer::open(&c, Mode::Ipns, t0()).unwrap();
     let mut last = None;
     for i in 0..10 {
         last = Some(s.tick(t0() + Duration::seconds(6 * i)).await.unwrap());
@@ -121,7 +139,7 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
     drop(s); // as if killed: no clean shutdown
              // Back 30 s later.
     let again = t0() + Duration::seconds(54 + 30);
-    let mut s = Streamer::open(c.clone(), Mode::Ipns, again).unwrap();
+    let mut s = Streamer::open(&c, Mode::Ipns, again).unwrap();
     let after = s.tick(again).await.unwrap();
     assert!(
         after.media_sequence > before.media_sequence,
@@ -156,9 +174,11 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
 
 #[tokio::test]
 async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
-    let (node, dir, _, _) = station().await;
-    let Some(double) = node.double() else { return };
-    let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
+    // Fault injection needs the double, also where a real Kubo is installed.
+    let (node, dir, _, _) =
+        station_on_node(TestNode::Double(KuboDouble::start().await.unwrap())).await;
+    let double = node.double().unwrap();
+    let mut s = Streamer::open(&cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     assert!(s.tick(t0()).await.unwrap().publish.unwrap().ok);
     // Kubo answers 500 to everything.
     double.faults().set_rpc_error(Some("repo is locked".into()));
@@ -193,7 +213,9 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
         "{:?}",
         r.error
     );
-    let st = StreamState::load(&dir.path().join("data/state")).unwrap();
+    let st = ipfs_station::station::state::StateDir::new(dir.path().join("data/state"))
+        .load_stream_state()
+        .unwrap();
     assert!(!st.last_publish.as_ref().unwrap().ok);
     // Back: the newest window is published.
     double.faults().set_down(false).await;
@@ -213,7 +235,7 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
 async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
     let (node, dir, _, m) = station().await;
     let processed = dir.path().join("data/processed");
-    let mut s = Streamer::open(cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
+    let mut s = Streamer::open(&cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let first = s.tick(t0() + Duration::seconds(1)).await.unwrap();
     // Setup rewrites the rotation: only t-3 from now on.
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -253,7 +275,8 @@ async fn rewritten_rotation_takes_over_at_the_next_item_boundary() {
 async fn preview_serves_the_window_and_segment_files() {
     let (_node, dir, _, _) = station().await;
     let processed = dir.path().join("data/processed");
-    let mut s = Streamer::open(cfg(dir.path(), "http://127.0.0.1:9"), Mode::Preview, t0()).unwrap();
+    let mut s =
+        Streamer::open(&cfg(dir.path(), "http://127.0.0.1:9"), Mode::Preview, t0()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -279,4 +302,68 @@ async fn preview_serves_the_window_and_segment_files() {
     assert!(st == 400 || st == 404, "{st}");
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// Hours of air time through `Streamer::run` itself, on a simulated clock (tokio's
+/// paused time): ticks paced at the update interval, the media sequence and the air
+/// clock advance together, the state is written as it goes and marked off air at
+/// shutdown.
+#[tokio::test]
+async fn run_drives_three_hours_of_air_on_a_simulated_clock() {
+    use ipfs_station::clock::SimClock;
+    let (_node, dir, _, m) = station().await;
+    let station = cfg(dir.path(), "http://127.0.0.1:9");
+    // From here on only the loop's own work: no network (preview mode).
+    tokio::time::pause();
+    let clock = std::sync::Arc::new(SimClock::starting_at(t0()));
+    let s = Streamer::open(&station, Mode::Preview, t0()).unwrap();
+    let interval = s.update_interval();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let real = std::time::Instant::now();
+    let on_air = tokio::spawn(s.run(clock.clone(), async {
+        let _ = stopped.await;
+    }));
+    let hours = 3;
+    tokio::time::sleep(std::time::Duration::from_secs(hours * 3600)).await;
+    let state = station.state();
+    let mid = state.load_stream_state().unwrap();
+    stop.send(()).unwrap();
+    on_air.await.unwrap().unwrap();
+    eprintln!(
+        "{hours} h of air in {:.1} s of wall clock",
+        real.elapsed().as_secs_f64()
+    );
+    assert!(
+        real.elapsed() < std::time::Duration::from_secs(60),
+        "the simulated hours took {:?}",
+        real.elapsed()
+    );
+    let end = t0() + Duration::hours(hours as i64);
+    // The last tick was at most one interval before the end, on the simulated clock.
+    let behind = (end - mid.last_tick_at).num_milliseconds() as f64 / 1000.0;
+    assert!(
+        (0.0..=interval + 0.01).contains(&behind),
+        "last tick {behind} s before the end (interval {interval} s)"
+    );
+    // The media sequence is what that much air time holds: one loop of the rotation
+    // (j-1, t-1, t-2, j-1, t-3) is 73 s in 14 segments.
+    let order = ["j-1", "t-1", "t-2", "j-1", "t-3"];
+    let loop_s: f64 = order.iter().map(|id| m.item(id).unwrap().duration).sum();
+    let loop_segments: usize = order
+        .iter()
+        .map(|id| m.item(id).unwrap().segments.len())
+        .sum();
+    assert_eq!((loop_s, loop_segments), (73.0, 14));
+    let expect = (hours * 3600) as f64 / loop_s * loop_segments as f64;
+    let got = mid.media_sequence as f64;
+    assert!(
+        (got - expect).abs() < 30.0,
+        "media sequence {got} after {hours} h, about {expect} expected"
+    );
+    let live = m3u8_rs::parse_media_playlist_res(&state.read_live().unwrap()).unwrap();
+    assert_eq!(live.media_sequence, mid.media_sequence);
+    let last = live.segments.last().unwrap().program_date_time.unwrap();
+    assert!(last > end - Duration::seconds(60) && last < end + Duration::seconds(60));
+    let stopped = state.load_stream_state().unwrap();
+    assert!(!stopped.on_air, "off air after shutdown");
 }

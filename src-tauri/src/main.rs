@@ -4,17 +4,28 @@
 //! `IPFS_STATION_DIR`) it opens the station opened last, else creates a demo station under
 //! the platform data dir (`~/.local/share/ipfs-station/demo`).
 //!
-//! Every `#[tauri::command]` (in [`commands`]) takes the console state, makes one engine
-//! call and maps the engine's error to `{code, message}`; progress reaches the page as
-//! events. All Kubo calls go through this side: the page has no network access (CSP).
+//! Every `#[tauri::command]` (in [`commands`], one module per screen) takes the engine's
+//! console ([`ipfs_station::console::Console`]), makes one engine call and maps the
+//! engine's error to `{code, message}`; progress reaches the page as events
+//! ([`ipfs_station::console::api::ConsoleEvent`]). All Kubo calls go through this side:
+//! the page has no network access (CSP).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
 
-use commands::Console;
+use ipfs_station::console::api::{ConsoleEvent, Emit};
+use ipfs_station::console::Console;
 use std::path::PathBuf;
 use tauri::{Emitter, Manager};
+
+/// The engine's events, sent to the page as Tauri events.
+fn emitter(app: &tauri::AppHandle) -> Emit {
+    let app = app.clone();
+    std::sync::Arc::new(move |e: ConsoleEvent| {
+        let _ = app.emit(e.name(), e.payload());
+    })
+}
 
 /// The station folder to open: `--station`, `IPFS_STATION_DIR`, the last opened one, or
 /// the demo station (created on first use).
@@ -39,7 +50,7 @@ fn pick_station() -> Result<PathBuf, String> {
             d
         }
     };
-    if !dir.join(ipfs_station::station::config::SETUP_FILE).exists() {
+    if !dir.join(ipfs_station::station::keys::SETUP_FILE).exists() {
         ipfs_station::station::init(&dir).map_err(|e| e.to_string())?;
     }
     let dir = dir
@@ -67,40 +78,45 @@ fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!("station {}", station.display());
-    let console = Console::new(station);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .manage(console)
+        .setup(move |app| {
+            let rt = tauri::async_runtime::handle().inner().clone();
+            app.manage(Console::new(&station, rt, emitter(app.handle())));
+            Ok(())
+        })
+        // The names are ipfs_station::console::api::COMMANDS (a test checks this list).
         .invoke_handler(tauri::generate_handler![
-            commands::station_info,
-            commands::library,
-            commands::library_add,
-            commands::library_pick,
-            commands::library_remove,
-            commands::setup_start,
-            commands::setup_running,
-            commands::kubo_status,
-            commands::kubo_start,
-            commands::settings_get,
-            commands::settings_check,
-            commands::settings_apply,
-            commands::audition_play,
-            commands::audition_stop,
-            commands::audition_status,
-            commands::ui_ready,
-            commands::onair_view,
-            commands::go_live,
-            commands::off_air,
-            commands::timeline,
-            commands::quit,
+            commands::app::station_info,
+            commands::app::ui_ready,
+            commands::app::quit,
+            commands::library::library,
+            commands::library::library_add,
+            commands::library::library_pick,
+            commands::library::library_remove,
+            commands::library::setup_start,
+            commands::library::setup_running,
+            commands::library::audition_play,
+            commands::library::audition_stop,
+            commands::library::audition_status,
+            commands::kubo::kubo_status,
+            commands::kubo::kubo_start,
+            commands::settings::settings_get,
+            commands::settings::settings_check,
+            commands::settings::settings_apply,
+            commands::onair::onair_view,
+            commands::onair::go_live,
+            commands::onair::off_air,
+            commands::onair::timeline,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
                 // On air: ask whether to keep the station on air (the page's dialog
                 // defaults to keeping it); the stream runs on either way until told.
-                if window.state::<Console>().close_needs_answer() {
+                let console = window.state::<Console>();
+                if console.close_needs_answer() {
                     api.prevent_close();
-                    let _ = window.emit("console://close-requested", ());
+                    console.emit(ConsoleEvent::CloseRequested);
                 }
                 return;
             }
@@ -109,10 +125,11 @@ fn main() -> std::process::ExitCode {
             {
                 let console = window.state::<Console>();
                 console.allow_paths(paths);
-                let _ = window.emit(
-                    "library://dropped",
-                    serde_json::json!({"paths": paths, "x": position.x, "y": position.y}),
-                );
+                console.emit(ConsoleEvent::Dropped {
+                    paths: paths.clone(),
+                    x: position.x,
+                    y: position.y,
+                });
             }
         })
         .build(tauri::generate_context!());
@@ -130,4 +147,22 @@ fn main() -> std::process::ExitCode {
         }
     });
     std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    /// The handler list above names exactly the engine's command list, in its order.
+    #[test]
+    fn the_handlers_are_the_engine_command_list() {
+        let main = include_str!("main.rs");
+        let start = main.find("generate_handler![").unwrap() + "generate_handler![".len();
+        let end = main[start..].find("])").unwrap() + start;
+        let handlers: Vec<&str> = main[start..end]
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.rsplit("::").next().unwrap())
+            .collect();
+        assert_eq!(handlers, ipfs_station::console::api::COMMANDS);
+    }
 }

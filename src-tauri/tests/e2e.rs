@@ -13,103 +13,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+use ipfs_station::station::state::{Role, StateDir};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use test_support::{free_port, need, pid_alive, start_xvfb, webdriver_session, ProcessGuard};
 
-/// Kills the child processes (Xvfb, tauri-driver) when the test ends, pass or fail.
-struct Procs(Vec<Child>);
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in self.0.iter_mut().rev() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn need(tool: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")))
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{tool}` is not installed: run scripts/deps.sh --test (the console's end-to-end test needs Xvfb, WebKitWebDriver and tauri-driver)")
-        })
-}
-
-/// Starts Xvfb on a free display number; returns (display, process).
-fn start_xvfb() -> (String, Child) {
-    let xvfb = need("Xvfb");
-    for n in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        {
-            continue;
-        }
-        let mut child = Command::new(&xvfb)
-            .args([
-                format!(":{n}").as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                return (format!(":{n}"), child);
-            }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("Xvfb did not start on any display from :90 to :139");
-}
-
+/// Two and a half minutes of a tone as Ogg Vorbis (or `seconds`).
 fn gen_audio(path: &Path, source: &str, seconds: f64) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("{source}:duration={seconds}"))
-        .args(["-ac", "2", "-c:a", "libvorbis"])
-        .arg(path)
-        .output()
-        .expect("ffmpeg must be installed (scripts/deps.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn patch(station: &Path, file: &str, v: Value) {
-    let p = station.join(file);
-    let mut cur: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-    for (k, val) in v.as_object().unwrap() {
-        cur[k] = val.clone();
-    }
-    std::fs::write(&p, serde_json::to_vec_pretty(&cur).unwrap()).unwrap();
+    test_support::gen_audio(path, source, seconds, &["-c:a", "libvorbis"]);
 }
 
 /// One test at a time: each drives its own Xvfb, tauri-driver and app.
@@ -118,14 +32,15 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Xvfb + tauri-driver with the app's environment; `session` opens the app on `st`.
 struct Desktop {
     port: u16,
-    _procs: Procs,
+    _procs: ProcessGuard,
 }
 
 impl Desktop {
     fn start(tmp: &Path, extra_env: &[(&str, &Path)]) -> Desktop {
         let tauri_driver = need("tauri-driver");
         need("WebKitWebDriver");
-        let (display, xvfb) = start_xvfb();
+        let mut procs = ProcessGuard::new();
+        let display = start_xvfb(&mut procs);
         let port = free_port();
         let native = free_port();
         let mut cmd = Command::new(&tauri_driver);
@@ -143,10 +58,12 @@ impl Desktop {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let driver = cmd.spawn().unwrap();
+        // Its own process group: WebKitWebDriver and the app end with it.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        procs.push(cmd.spawn().unwrap());
         Desktop {
             port,
-            _procs: Procs(vec![xvfb, driver]),
+            _procs: procs,
         }
     }
 
@@ -158,29 +75,17 @@ impl Desktop {
             "tauri:options".into(),
             json!({"application": app, "args": ["--station", st.to_str().unwrap()]}),
         );
-        let url = format!("http://127.0.0.1:{}", self.port);
-        let t = Instant::now();
-        loop {
-            let conn = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(conn)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => return c,
-                Err(e) if t.elapsed() < Duration::from_secs(30) => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => panic!("no WebDriver session from tauri-driver: {e}"),
-            }
-        }
+        webdriver_session(
+            &format!("http://127.0.0.1:{}", self.port),
+            caps,
+            "tauri-driver",
+        )
+        .await
     }
 }
 
-/// A new station `name` under `root` on the Kubo double: the three config files point
-/// at it (segments of 2 s, no public gateways), with `setup`, `streaming` and `health`
-/// keys on top.
+/// A new station `name` under `root` on the Kubo double: segments of 2 s, its gateway
+/// the only one checked, with `setup`, `streaming` and `health` keys on top.
 fn station_on(
     root: &Path,
     name: &str,
@@ -189,37 +94,15 @@ fn station_on(
     streaming: Value,
     health: Value,
 ) -> PathBuf {
-    let st = root.join(name);
-    ipfs_station::station::init(&st).unwrap();
-    let with = |base: Value, extra: Value| {
-        let mut v = base;
-        for (k, val) in extra.as_object().unwrap() {
-            v[k] = val.clone();
-        }
-        v
-    };
-    patch(
-        &st,
-        "setup.config.json",
-        with(
-            json!({"kubo_api": kubo.api_url(), "segment_duration": 2}),
-            setup,
-        ),
-    );
-    patch(
-        &st,
-        "streaming.config.json",
-        with(json!({"kubo_api": kubo.api_url()}), streaming),
-    );
-    patch(
-        &st,
-        "health.config.json",
-        with(
-            json!({"gateways": [kubo.gateway_url()], "public_gateways": []}),
-            health,
-        ),
-    );
-    st
+    test_support::station_on(
+        root,
+        name,
+        &kubo.api_url(),
+        &kubo.gateway_url(),
+        setup,
+        streaming,
+        health,
+    )
 }
 
 struct Shots(PathBuf);
@@ -552,7 +435,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     )
     .await;
     let cfg = ipfs_station::station::config::SetupConfig::load(&st).unwrap();
-    assert_eq!(cfg.segment_duration, 4.0);
+    assert_eq!(cfg.segment_duration, Duration::from_secs(4));
 
     c.close().await.unwrap();
     kubo.shutdown().await;
@@ -597,11 +480,12 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
             40.0,
         );
     }
-    let cfg = ipfs_station::station::config::SetupConfig::load(&st).unwrap();
-    ipfs_station::library::catalog::run_setup(&st, &cfg, std::sync::Arc::new(|_| {}))
+    let station = ipfs_station::station::Station::open(&st).unwrap();
+    ipfs_station::setup::run(&station, std::sync::Arc::new(|_| {}))
         .await
         .unwrap();
     let state = st.join("data/state");
+    let locks = StateDir::new(&state);
 
     let desktop = Desktop::start(tmp.path(), &[("IPFS_STATION_BIN", &station_bin)]);
     let c = desktop.session(&st).await;
@@ -667,12 +551,9 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         "on air",
     )
     .await;
-    let stream_pid: u32 = std::fs::read_to_string(state.join("stream.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(std::fs::read_to_string(state.join("health.pid")).is_ok());
+    // Both hold their locks: the streamer and the monitor run.
+    let stream_pid = locks.holder(Role::Stream).expect("the streamer runs").pid;
+    assert!(locks.holder(Role::Health).is_some(), "the monitor runs");
     // The live window slides with the media sequence.
     let first = wait_for(&c, "const s = document.querySelector('#live-window .seg'); return s && document.querySelector('#live-window .seg.live') && Number(s.dataset.seq) + 1;", 30, "the live window").await;
     let first = first.as_u64().unwrap() - 1;
@@ -764,7 +645,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         seq1 > seq0 && tick1 != tick0,
         "the stream stopped with the console: {seq0} -> {seq1}"
     );
-    assert!(ipfs_station::air::onair::pid_alive(stream_pid));
+    assert!(pid_alive(stream_pid));
 
     // A new console shows the running stream.
     let c = desktop.session(&st).await;
@@ -788,7 +669,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         "off air after Stop",
     )
     .await;
-    assert!(!ipfs_station::air::onair::pid_alive(stream_pid));
+    assert!(!pid_alive(stream_pid));
     let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
     assert!(log.contains("Off air."), "clean stop: {log}");
     c.close().await.unwrap();

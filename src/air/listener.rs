@@ -1,7 +1,8 @@
 //! The listener page: a small static web page (`ui/listener/`) that plays the station's
 //! live stream from `/ipns/<name>` on whatever gateway it is opened from.
 //!
-//! [`publish_listener_page`] adds the page's files plus a generated `station.json`
+//! The page's files are embedded in the binary ([`page_files`]).
+//! [`publish_listener_page`] adds them plus a generated `station.json`
 //! (`{"ipns_name": "k51...", "title": "..."}`, which the page reads relative to itself) to
 //! Kubo as ONE directory and returns its CID: listeners open
 //! `http://<gateway>/ipfs/<cid>/`. The page's only third-party file,
@@ -22,6 +23,17 @@ pub const PAGE_FILES: [&str; 4] = [
 
 /// The file the page reads to learn which stream to play.
 pub const STATION_FILE: &str = "station.json";
+
+/// `listener.json` in the state folder: where the listener page was published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerRecord {
+    /// The page directory's CID: listeners open `<gateway>/ipfs/<cid>/`.
+    pub cid: String,
+    /// The IPNS name the page plays.
+    pub ipns_name: String,
+    /// When it was published (UTC).
+    pub published_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// What the page shows and plays: the content of `station.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,66 +66,66 @@ impl ListenerInfo {
     }
 }
 
-/// The listener page's folder in a source checkout (`<repo>/ui/listener`).
-pub fn source_page_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("ui")
-        .join("listener")
-}
+/// The page's files as built into this binary (see the crate's `build.rs`).
+static EMBEDDED: [(&str, &[u8]); 4] = [
+    (
+        PAGE_FILES[0],
+        include_bytes!(concat!(env!("OUT_DIR"), "/listener/index.html")),
+    ),
+    (
+        PAGE_FILES[1],
+        include_bytes!(concat!(env!("OUT_DIR"), "/listener/listener.js")),
+    ),
+    (
+        PAGE_FILES[2],
+        include_bytes!(concat!(env!("OUT_DIR"), "/listener/style.css")),
+    ),
+    (
+        PAGE_FILES[3],
+        include_bytes!(concat!(env!("OUT_DIR"), "/listener/vendor/hls.min.js")),
+    ),
+];
 
-/// Reads the page's files from `page_dir`.
+/// The listener page's files, `(relative path, bytes)`, as embedded in the binary (the
+/// page needs no source checkout).
 ///
-/// Errors: [`Error::Station`] when the folder or a file is missing (with the hint to run
-/// `scripts/listener-page.sh` for `vendor/hls.min.js`); [`Error::Io`] naming the file
-/// when it cannot be read.
-pub fn read_page(page_dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    if !page_dir.is_dir() {
-        return Err(Error::Station {
-            dir: page_dir.to_path_buf(),
-            message: "the listener page folder is missing (it ships as ui/listener/; run scripts/listener-page.sh to fetch hls.js into it)".into(),
-        });
-    }
-    let mut out = Vec::with_capacity(PAGE_FILES.len() + 1);
-    for rel in PAGE_FILES {
-        let path = page_dir.join(rel);
-        match std::fs::read(&path) {
-            Ok(bytes) if bytes.is_empty() => {
-                return Err(Error::Station {
-                    dir: page_dir.to_path_buf(),
-                    message: format!(
-                        "the listener page file `{rel}` is empty: run scripts/listener-page.sh"
-                    ),
-                })
-            }
-            Ok(bytes) => out.push((rel.to_string(), bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Station {
-                    dir: page_dir.to_path_buf(),
-                    message: format!(
-                        "the listener page file `{rel}` is missing: run scripts/listener-page.sh (it fetches hls.js from the npm registry into vendor/)"
-                    ),
-                })
-            }
-            Err(e) => return Err(Error::io(path, e)),
-        }
-    }
-    Ok(out)
+/// Errors: [`Error::Station`] when a file was missing at build time (an empty file is
+/// embedded then), with the hint to run `scripts/listener-page.sh` and build again.
+pub fn page_files() -> Result<Vec<(String, Vec<u8>)>> {
+    checked(&EMBEDDED)
 }
 
-/// Adds the listener page in `page_dir` (index.html, listener.js, style.css,
-/// vendor/hls.min.js) plus a `station.json` made from `station` to Kubo as one directory,
-/// in a single multipart `add` request (`wrap-with-directory`, pinned), and returns the
+fn checked(files: &[(&str, &[u8])]) -> Result<Vec<(String, Vec<u8>)>> {
+    files
+        .iter()
+        .map(|(rel, bytes)| {
+            if bytes.is_empty() {
+                Err(Error::Station {
+                    dir: PathBuf::from("ui/listener"),
+                    message: format!(
+                        "the listener page file `{rel}` was missing when this program was built: run scripts/listener-page.sh (it fetches hls.js from the npm registry into vendor/), then build again"
+                    ),
+                })
+            } else {
+                Ok((rel.to_string(), bytes.to_vec()))
+            }
+        })
+        .collect()
+}
+
+/// Adds the listener page (index.html, listener.js, style.css, vendor/hls.min.js, as
+/// embedded) plus a `station.json` made from `station` to Kubo as one directory, in a
+/// single multipart `add` request (`wrap-with-directory`, pinned), and returns the
 /// directory's CID. The page is then at `/ipfs/<cid>/` on any path gateway.
 ///
-/// Errors: as [`read_page`] and [`ListenerInfo::station_json`]; Kubo failures as
+/// Errors: as [`page_files`] and [`ListenerInfo::station_json`]; Kubo failures as
 /// [`Kubo::add_directory`].
-pub async fn publish_listener_page(
-    kubo: &Kubo,
-    page_dir: &Path,
-    station: &ListenerInfo,
-) -> Result<String> {
-    let mut files = read_page(page_dir)?;
-    files.push((STATION_FILE.to_string(), station.station_json(page_dir)?));
+pub async fn publish_listener_page(kubo: &Kubo, station: &ListenerInfo) -> Result<String> {
+    let mut files = page_files()?;
+    files.push((
+        STATION_FILE.to_string(),
+        station.station_json(Path::new("ui/listener"))?,
+    ));
     kubo.add_directory(files, true).await
 }
 
@@ -142,12 +154,21 @@ mod tests {
 
     #[test]
     fn a_missing_page_says_how_to_build_it() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("index.html"), b"<!DOCTYPE html>").unwrap();
-        let e = read_page(dir.path()).unwrap_err().to_string();
+        let e = checked(&[("index.html", b"<!DOCTYPE html>"), ("listener.js", b"")])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("listener.js") && e.contains("scripts/listener-page.sh"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_page_is_embedded_whole() {
+        let files = page_files().unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, PAGE_FILES);
+        let index = String::from_utf8(files[0].1.clone()).unwrap();
+        assert!(index.contains("listener.js"), "{index}");
     }
 }

@@ -11,27 +11,26 @@
 //! `publish_timeout`), and the next tick publishes the newest window.
 
 use crate::air::window::{self, Rotation, Schedule, ScheduleState, UriStyle};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::kubo::{Kubo, PublishOptions};
 use crate::library::ItemKind;
 use crate::setup::manifest::{self, Manifest};
 use crate::station::config::{SegmentUriStyle, StreamingConfig};
+use crate::station::state::{InstanceLock, Role, StateDir};
+use crate::station::Station;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-/// File name of the stream state inside `state_dir`.
-pub const STATE_FILE: &str = "stream_state.json";
 /// Format version of [`StreamState`].
 pub const STATE_FORMAT: u32 = 1;
 /// Published playlists kept pinned (older ones are unpinned).
 pub const PINNED_PLAYLISTS: usize = 20;
 /// Publish log entries kept in the state.
 pub const PUBLISH_LOG: usize = 50;
-/// File (in the state folder) holding the newest rendered live playlist, for the console.
-pub const LIVE_FILE: &str = "live.m3u8";
 
 /// Where the live window goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,34 +118,11 @@ pub struct StreamState {
 }
 
 impl StreamState {
-    /// Reads `<state_dir>/stream_state.json`.
-    ///
-    /// Errors: [`Error::Io`] (e.g. not found: never streamed), [`Error::Parse`].
-    pub fn load(state_dir: &Path) -> Result<StreamState> {
-        crate::station::atomic::read_json(&state_dir.join(STATE_FILE))
-    }
-
     /// Whether the streamer is on air at `now`: it says so and its heartbeat is no older
     /// than three intervals (at least 30 s).
     pub fn is_on_air(&self, now: DateTime<Utc>) -> bool {
         let limit = (self.update_interval * 3.0).max(30.0);
         self.on_air && (now - self.last_tick_at).num_milliseconds() as f64 <= limit * 1000.0
-    }
-}
-
-/// A clock for the air time; tests inject their own.
-pub trait Clock: Send + Sync {
-    /// Now, UTC.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
     }
 }
 
@@ -191,9 +167,54 @@ pub fn load_rotation(processed: &Path, require_cids: bool) -> Result<(Rotation, 
     Ok((rot, notice))
 }
 
+/// The locks a streamer holds for its whole life: its station's stream lock, and in
+/// IPNS mode the machine-wide lock of its IPNS key on its Kubo
+/// ([`crate::station::state::publish_lock_path`]). Dropping it releases both; so does
+/// the process dying in any way.
+#[derive(Debug)]
+pub struct StreamLocks {
+    _station: InstanceLock,
+    _publish: Option<InstanceLock>,
+}
+
+/// Takes the locks of a streamer of `station` in `mode`, without waiting.
+///
+/// Errors: [`Error::Locked`] naming the running streamer's pid when this station is on
+/// air already, or when another station on this machine publishes under the same IPNS
+/// key of the same Kubo; [`Error::Io`].
+pub fn lock_stream(station: &Station, mode: Mode) -> Result<StreamLocks> {
+    let state = station.state();
+    state.create()?;
+    let station_lock = state.lock(
+        Role::Stream,
+        &format!("the streamer of {}", station.dir().display()),
+    )?;
+    let publish = match mode {
+        Mode::Preview => None,
+        Mode::Ipns => Some(InstanceLock::try_acquire(
+            &crate::station::state::publish_lock_path(
+                station.kubo_api(),
+                &station.streaming.ipns_key,
+            ),
+            &format!(
+                "a streamer publishing under IPNS key `{}` of the Kubo at {} (station {})",
+                station.streaming.ipns_key,
+                station.kubo_api(),
+                station.dir().display()
+            ),
+        )?),
+    };
+    Ok(StreamLocks {
+        _station: station_lock,
+        _publish: publish,
+    })
+}
+
 /// The on-air loop of one station.
 pub struct Streamer {
     cfg: StreamingConfig,
+    processed: PathBuf,
+    state_dir: StateDir,
     mode: Mode,
     kubo: Option<Kubo>,
     schedule: Schedule,
@@ -203,6 +224,10 @@ pub struct Streamer {
     retry_at: Option<DateTime<Utc>>,
     backoff: f64,
     last_published: Option<String>,
+    /// The station's name, for the listener page.
+    title: String,
+    /// Whether this streamer published the listener page yet.
+    page_published: bool,
     live: Arc<RwLock<String>>,
 }
 
@@ -214,22 +239,25 @@ impl Streamer {
     /// and a new stream starts (logged as an error).
     ///
     /// Errors: missing or invalid `manifest.json`/`playlist.m3u`, or no playable item.
-    pub fn open(cfg: StreamingConfig, mode: Mode, now: DateTime<Utc>) -> Result<Streamer> {
+    pub fn open(station: &Station, mode: Mode, now: DateTime<Utc>) -> Result<Streamer> {
+        let cfg = station.streaming.clone();
+        let processed = station.processed_dir().to_path_buf();
+        let state_dir = station.state();
         let require_cids = mode == Mode::Ipns;
-        let stamp = inputs_stamp(&cfg.processed_dir);
-        let (rotation, mut notice) = load_rotation(&cfg.processed_dir, require_cids)?;
+        let stamp = inputs_stamp(&processed);
+        let (rotation, mut notice) = load_rotation(&processed, require_cids)?;
         let rotation = Arc::new(rotation);
-        let state_path = cfg.state_dir.join(STATE_FILE);
-        let saved = match StreamState::load(&cfg.state_dir) {
+        let saved = match state_dir.load_stream_state() {
             Ok(s) if s.format == STATE_FORMAT => Some(s),
             Ok(_) | Err(Error::Parse { .. }) => {
-                let keep = state_path.with_extension(format!("json.corrupt-{}", now.timestamp()));
+                let keep = state_dir.keep_corrupt_stream_state(now);
                 tracing::error!(
                     "{} is unreadable; kept as {} and starting a new stream",
-                    state_path.display(),
+                    state_dir
+                        .file(crate::station::state::STREAM_STATE_FILE)
+                        .display(),
                     keep.display()
                 );
-                let _ = std::fs::rename(&state_path, &keep);
                 None
             }
             Err(_) => None,
@@ -258,14 +286,12 @@ impl Streamer {
             (Mode::Ipns, SegmentUriStyle::Bare) => UriStyle::BarePath,
             (Mode::Ipns, SegmentUriStyle::Absolute(b)) => UriStyle::Absolute(b.clone()),
         };
-        let interval = cfg
-            .update_interval
-            .unwrap_or_else(|| rotation.mean_segment_duration().clamp(1.0, 30.0));
+        let interval = cfg.update_interval.map_or_else(
+            || rotation.mean_segment_duration().clamp(1.0, 30.0),
+            |d| d.as_secs_f64(),
+        );
         let kubo = match mode {
-            Mode::Ipns => Some(Kubo::new(
-                &cfg.kubo_api,
-                Duration::from_secs_f64(cfg.publish_timeout),
-            )?),
+            Mode::Ipns => Some(Kubo::new(&cfg.kubo_api, cfg.publish_timeout)?),
             Mode::Preview => None,
         };
         let state = StreamState {
@@ -300,6 +326,8 @@ impl Streamer {
         };
         Ok(Streamer {
             cfg,
+            processed,
+            state_dir,
             mode,
             kubo,
             schedule,
@@ -309,6 +337,8 @@ impl Streamer {
             retry_at: None,
             backoff: 0.0,
             last_published: None,
+            title: station.name(),
+            page_published: false,
             live: Arc::new(RwLock::new(String::new())),
         })
     }
@@ -329,18 +359,18 @@ impl Streamer {
     }
 
     fn persist(&self) -> Result<()> {
-        crate::station::atomic::write_json_atomic(&self.cfg.state_dir.join(STATE_FILE), &self.state)
+        self.state_dir.save_stream_state(&self.state)
     }
 
     /// Picks up rewritten `manifest.json`/`playlist.m3u`: the new rotation takes over at
     /// the next item boundary. A broken rewrite keeps the current rotation on air.
     fn reload_if_changed(&mut self) {
-        let stamp = inputs_stamp(&self.cfg.processed_dir);
+        let stamp = inputs_stamp(&self.processed);
         if stamp == self.stamp {
             return;
         }
         self.stamp = stamp;
-        match load_rotation(&self.cfg.processed_dir, self.mode == Mode::Ipns) {
+        match load_rotation(&self.processed, self.mode == Mode::Ipns) {
             Ok((rot, notice)) => match self.schedule.set_rotation(Arc::new(rot)) {
                 Ok(()) => {
                     tracing::info!("new rotation loaded; it takes over at the next item boundary");
@@ -402,10 +432,7 @@ impl Streamer {
         self.persist()?;
         if let Ok(mut l) = self.live.write() {
             if *l != text {
-                crate::station::atomic::write_atomic(
-                    &self.cfg.state_dir.join(LIVE_FILE),
-                    text.as_bytes(),
-                )?;
+                self.state_dir.write_live(&text)?;
             }
             l.clone_from(&text);
         }
@@ -482,8 +509,8 @@ impl Streamer {
             self.state.pinned_playlists.push(cid.clone());
             let opts = PublishOptions {
                 key: self.cfg.ipns_key.clone(),
-                lifetime: self.cfg.ipns_lifetime.clone(),
-                ttl: self.cfg.ipns_ttl.clone(),
+                lifetime: self.cfg.ipns_lifetime.to_string(),
+                ttl: self.cfg.ipns_ttl.to_string(),
                 allow_offline: true,
             };
             let published = kubo.publish(&format!("/ipfs/{cid}"), &opts).await?;
@@ -507,8 +534,43 @@ impl Streamer {
                 break;
             }
         }
+        if rec.ok && !self.page_published {
+            self.publish_listener_page(&kubo).await;
+        }
         rec.duration_ms = started.elapsed().as_millis() as u64;
         rec
+    }
+
+    /// Publishes the listener page (once per streamer, retried after a failure) for the
+    /// IPNS name just published and records it in `listener.json`.
+    async fn publish_listener_page(&mut self, kubo: &Kubo) {
+        let Some(name) = self.state.ipns_name.clone() else {
+            return;
+        };
+        let info = crate::air::listener::ListenerInfo {
+            ipns_name: name.clone(),
+            title: self.title.clone(),
+        };
+        let published = async {
+            let cid = crate::air::listener::publish_listener_page(kubo, &info).await?;
+            self.state_dir
+                .save_listener(&crate::air::listener::ListenerRecord {
+                    cid: cid.clone(),
+                    ipns_name: name,
+                    published_at: Utc::now(),
+                })
+                .map(|()| cid)
+        }
+        .await;
+        match published {
+            Ok(cid) => {
+                tracing::info!("listener page published: /ipfs/{cid}/");
+                self.page_published = true;
+            }
+            Err(e) => tracing::warn!(
+                "the listener page was not published (tried again with the next publish): {e}"
+            ),
+        }
     }
 
     /// Runs ticks every `update_interval` until `shutdown` resolves, then marks the state
@@ -520,19 +582,23 @@ impl Streamer {
         clock: Arc<dyn Clock>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
-        let mut ticker = tokio::time::interval(Duration::from_secs_f64(self.state.update_interval));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let interval = Duration::from_secs_f64(self.state.update_interval);
         tokio::pin!(shutdown);
+        // Ticks are paced on the monotonic clock; a late tick is not made up for (the
+        // next one comes an interval after it), like tokio's `MissedTickBehavior::Delay`.
+        let mut next = clock.monotonic();
         loop {
+            let wait = next.saturating_duration_since(clock.monotonic());
             tokio::select! {
+                biased;
                 _ = &mut shutdown => break,
-                _ = ticker.tick() => {
-                    match self.tick(clock.now()).await {
-                        Ok(out) => tracing::debug!("tick: media sequence {}", out.media_sequence),
-                        Err(e) => tracing::error!("tick failed: {e}"),
-                    }
-                }
+                _ = clock.sleep(wait) => {}
             }
+            match self.tick(clock.now()).await {
+                Ok(out) => tracing::debug!("tick: media sequence {}", out.media_sequence),
+                Err(e) => tracing::error!("tick failed: {e}"),
+            }
+            next = (next + interval).max(clock.monotonic());
         }
         self.state.on_air = false;
         self.persist()
@@ -545,7 +611,7 @@ impl Streamer {
 
     /// The processed folder (for the preview server's segment files).
     pub fn processed_dir(&self) -> PathBuf {
-        self.cfg.processed_dir.clone()
+        self.processed.clone()
     }
 }
 

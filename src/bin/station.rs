@@ -4,11 +4,12 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use ipfs_station::air::streamer::{self, Mode, StreamState, Streamer, SystemClock};
+use ipfs_station::air::streamer::{self, Mode, Streamer};
+use ipfs_station::clock::SystemClock;
 use ipfs_station::setup::prechunk::ProgressEvent;
 use ipfs_station::setup::{self, SetupEvent, SetupReport};
-use ipfs_station::station;
-use ipfs_station::station::config::{SetupConfig, StreamingConfig};
+use ipfs_station::station::state::Role;
+use ipfs_station::station::{self, Station};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,15 @@ enum Cmd {
         /// Preview port (default: `preview_port` of streaming.config.json).
         #[arg(long)]
         port: Option<u16>,
+    },
+    /// Stop the station's streamer and health monitor (SIGTERM to the lock holders, wait).
+    Stop {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// Seconds to wait for each to stop before it is killed.
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
     },
     /// Show whether the station is on air, its IPNS name, now playing and the last publish.
     Status {
@@ -143,7 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Cmd::Setup { station, quiet } => {
-            let report = run_setup(&station, quiet).await?;
+            let report = run_setup(&open(&station)?, quiet).await?;
             Ok(if report.ok() { 0 } else { 1 })
         }
         Cmd::Stream {
@@ -151,19 +161,28 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             preview,
             port,
         } => {
-            stream(&station, preview, port).await?;
+            stream(&open(&station)?, preview, port).await?;
             Ok(0)
         }
-        Cmd::Status { station, json } => status(&station, json),
-        Cmd::Health { station, once, svg } => health(&station, once, svg.as_deref()).await,
+        Cmd::Stop { station, timeout } => stop(&open(&station)?, timeout),
+        Cmd::Status { station, json } => status(&open(&station)?, json),
+        Cmd::Health { station, once, svg } => health(&open(&station)?, once, svg.as_deref()).await,
         Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
         Cmd::Bench { music, items, only } => bench(music, items, only).await,
     }
 }
 
+/// Opens the station in `dir`, saying what the operator should know about its files.
+fn open(dir: &Path) -> anyhow::Result<Station> {
+    let station = Station::open(dir)?;
+    for note in station.notes() {
+        eprintln!("note: {note}");
+    }
+    Ok(station)
+}
+
 /// Runs setup with progress bars and prints the report.
-async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
-    let cfg = SetupConfig::load(station)?;
+async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport> {
     let mp = if quiet {
         MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
     } else {
@@ -253,6 +272,17 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
                 }
             }
         }
+        SetupEvent::Waiting { pid } => {
+            let line = format!(
+                "another setup of this station is running{}: waiting for it to finish",
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                let _ = mp2.println(line);
+            }
+        }
         SetupEvent::Adding { done, total } => {
             overall2.set_prefix("adding");
             overall2.set_length(total as u64);
@@ -260,7 +290,7 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
             overall2.set_message("segments to IPFS");
         }
     });
-    let report = setup::run(&cfg, on_event).await;
+    let report = setup::run(station, on_event).await;
     overall.finish_and_clear();
     let report = report?;
     println!(
@@ -285,34 +315,48 @@ async fn run_setup(station: &Path, quiet: bool) -> anyhow::Result<SetupReport> {
     Ok(report)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives while the
+/// process still starts up (before the future is first polled) is not lost and does not
+/// kill the process the default way, and returns a future that resolves on the first.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut t), Ok(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {},
+                        _ = i.recv() => {},
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+                (Ok(mut t), Err(_)) => {
+                    t.recv().await;
+                }
+                (Err(_), Ok(mut i)) => {
+                    i.recv().await;
+                }
+                (Err(_), Err(_)) => std::future::pending().await,
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
 /// Streams until Ctrl-C / SIGTERM.
-async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Result<()> {
-    let cfg = StreamingConfig::load(station)?;
+async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
+    let cfg = &station.streaming;
     let mode = if preview { Mode::Preview } else { Mode::Ipns };
-    let mut s = Streamer::open(cfg.clone(), mode, chrono::Utc::now())?;
+    let _locks = streamer::lock_stream(station, mode)?;
+    let mut s = Streamer::open(station, mode, chrono::Utc::now())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server = None;
     if preview {
@@ -348,7 +392,7 @@ async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Res
         match kubo.ensure_key(&cfg.ipns_key).await {
             Ok(k) => println!(
                 "Listen: {}/ipns/{}   (on any gateway: /ipns/{})",
-                ipfs_station::station::config::DEFAULT_GATEWAY,
+                station.local_gateway(),
                 k.id,
                 k.id
             ),
@@ -364,7 +408,7 @@ async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Res
     tokio::pin!(run);
     tokio::select! {
         r = &mut run => r?,
-        _ = shutdown_signal() => {
+        _ = shutdown => {
             let _ = stop_tx.send(true);
             run.await?;
         }
@@ -376,9 +420,20 @@ async fn stream(station: &Path, preview: bool, port: Option<u16>) -> anyhow::Res
     Ok(())
 }
 
-fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
-    let cfg = StreamingConfig::load(station)?;
-    let st = match StreamState::load(&cfg.state_dir) {
+/// Stops the streamer and the monitor of `station`.
+fn stop(station: &Station, timeout: u64) -> anyhow::Result<u8> {
+    let timeout = std::time::Duration::from_secs(timeout);
+    for role in [Role::Stream, Role::Health] {
+        match station::process::stop(&station.state(), role, timeout)? {
+            Some(pid) => println!("Stopped the {} (pid {pid}).", role.noun()),
+            None => println!("The {} was not running.", role.noun()),
+        }
+    }
+    Ok(0)
+}
+
+fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
+    let st = match station.state().load_stream_state() {
         Ok(s) => s,
         Err(ipfs_station::Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
@@ -388,7 +443,7 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
             } else {
                 println!(
                     "Never streamed: start with `station stream --station {}`",
-                    station.display()
+                    station.dir().display()
                 );
             }
             return Ok(3);
@@ -410,7 +465,10 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
     match (&st.mode, &st.ipns_name, &st.preview_url) {
         (Mode::Preview, _, Some(u)) => println!("  preview:        {u}"),
         (_, Some(n), _) => {
-            println!("  IPNS name:      {n}\n  listen:         http://127.0.0.1:8080/ipns/{n}")
+            println!(
+                "  IPNS name:      {n}\n  listen:         {}/ipns/{n}",
+                station.local_gateway()
+            )
         }
         _ => println!("  IPNS name:      (not published yet)"),
     }
@@ -456,7 +514,7 @@ fn status(station: &Path, json: bool) -> anyhow::Result<u8> {
 
 async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     let dir = dir.unwrap_or_else(|| station::default_root().join("demo"));
-    let fresh = !dir.join(ipfs_station::station::config::SETUP_FILE).exists();
+    let fresh = !dir.join(ipfs_station::station::keys::SETUP_FILE).exists();
     let copied = station::create_demo(&dir)?;
     if fresh {
         println!("Created demo station {}", dir.display());
@@ -464,20 +522,22 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     if copied > 0 {
         println!("Copied {copied} demo tracks from {}", station::DEMO_MUSIC);
     }
-    let report = run_setup(&dir, false).await?;
+    let station = open(&dir)?;
+    let report = run_setup(&station, false).await?;
     if report.rotation_len == 0 {
         bail!("setup produced no rotation");
     }
     if no_stream {
         return Ok(if report.ok() { 0 } else { 1 });
     }
-    let cfg = SetupConfig::load(&dir)?;
-    let kubo = ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(5))?;
+    let kubo =
+        ipfs_station::kubo::Kubo::new(station.kubo_api(), std::time::Duration::from_secs(5))?;
     let preview = match kubo.id().await {
         Ok(id) if report.missing_cids == 0 => {
             println!(
                 "Kubo {} answers at {}: publishing under IPNS",
-                id.id, cfg.kubo_api
+                id.id,
+                station.kubo_api()
             );
             false
         }
@@ -490,7 +550,7 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
             true
         }
     };
-    stream(&dir, preview, None).await?;
+    stream(&station, preview, None).await?;
     Ok(0)
 }
 
@@ -590,8 +650,8 @@ fn print_health(
         let text = ipfs_station::health::meters::render_svg(
             &r.latest_levels(),
             &r.history,
-            cfg.silence_threshold_dbfs,
-            cfg.clip_threshold_dbfs,
+            cfg.silence_threshold.0,
+            cfg.clip_threshold.0,
             800,
             500,
         );
@@ -600,17 +660,24 @@ fn print_health(
     Ok(())
 }
 
-async fn health(station: &Path, once: bool, svg: Option<&Path>) -> anyhow::Result<u8> {
-    let cfg = ipfs_station::station::config::HealthConfig::load(station)?;
-    loop {
+async fn health(station: &Station, once: bool, svg: Option<&Path>) -> anyhow::Result<u8> {
+    if once {
         let r = ipfs_station::health::check_once(station, chrono::Utc::now()).await?;
-        print_health(&r, svg, &cfg)?;
-        if once {
-            return Ok(r.status.exit_code());
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs_f64(cfg.interval)) => {}
-            _ = shutdown_signal() => return Ok(0),
-        }
+        print_health(&r, svg, &station.health)?;
+        return Ok(r.status.exit_code());
     }
+    let shutdown = shutdown_signal();
+    let state = station.state();
+    state.create()?;
+    let _lock = state.lock(
+        Role::Health,
+        &format!("the health monitor of {}", station.dir().display()),
+    )?;
+    ipfs_station::health::monitor::run(station, Arc::new(SystemClock), shutdown, |r| {
+        if let Err(e) = print_health(r, svg, &station.health) {
+            eprintln!("error: {e:#}");
+        }
+    })
+    .await;
+    Ok(0)
 }

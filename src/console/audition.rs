@@ -270,14 +270,7 @@ mod tests {
 
     fn sine(dir: &std::path::Path, name: &str, seconds: u32) -> PathBuf {
         let wav = dir.join(name);
-        let ok = Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency=440:duration={seconds}"))
-            .arg(&wav)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        crate::bench::lavfi_audio(&wav, "sine=frequency=440", f64::from(seconds), &[]).unwrap();
         wav
     }
 

@@ -17,18 +17,17 @@
 
 pub mod levels;
 pub mod meters;
+pub mod monitor;
 
-use crate::air::streamer::StreamState;
 use crate::health::meters::LevelPoint;
-use crate::station::config::{HealthConfig, StreamingConfig};
+use crate::station::config::HealthConfig;
+use crate::station::state::StateDir;
+use crate::station::Station;
 use chrono::{DateTime, Utc};
 use levels::SegmentLevels;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// File name of the health report inside `state_dir`.
-pub const HEALTH_FILE: &str = "health.json";
 /// How long the level history reaches back, seconds.
 pub const HISTORY_SECONDS: i64 = 3600;
 
@@ -144,13 +143,6 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Reads `<state_dir>/health.json`.
-    ///
-    /// Errors: [`crate::Error::Io`], [`crate::Error::Parse`].
-    pub fn load(state_dir: &Path) -> crate::Result<HealthReport> {
-        crate::station::atomic::read_json(&state_dir.join(HEALTH_FILE))
-    }
-
     /// The newest measured channel levels (for the meters).
     pub fn latest_levels(&self) -> Vec<levels::ChannelLevels> {
         self.gateways
@@ -165,27 +157,30 @@ impl HealthReport {
 #[derive(Debug, Clone)]
 pub struct Checker {
     health: HealthConfig,
-    streaming: StreamingConfig,
+    kubo_api: String,
+    state: StateDir,
     http: reqwest::Client,
 }
 
 impl Checker {
-    /// A checker for a station's configs.
+    /// A checker for `station`.
     ///
-    /// Errors: [`crate::Error::KuboUnreachable`] when the HTTP client cannot be built.
-    pub fn new(health: HealthConfig, streaming: StreamingConfig) -> crate::Result<Checker> {
+    /// Errors: [`crate::Error::Http`] when the HTTP client cannot be built.
+    pub fn new(station: &Station) -> crate::Result<Checker> {
+        let health = station.health.clone();
         let http = reqwest::Client::builder()
             .user_agent(concat!("ipfs-station-health/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs_f64(health.request_timeout))
-            .connect_timeout(Duration::from_secs_f64(health.request_timeout.min(10.0)))
+            .timeout(health.request_timeout)
+            .connect_timeout(health.request_timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| crate::Error::KuboUnreachable {
-                url: "http client".into(),
+            .map_err(|e| crate::Error::Http {
+                what: "the health monitor".into(),
                 reason: e.to_string(),
             })?;
         Ok(Checker {
             health,
-            streaming,
+            kubo_api: station.kubo_api().to_string(),
+            state: station.state(),
             http,
         })
     }
@@ -200,10 +195,7 @@ impl Checker {
             reasons.push(why);
         };
         // Kubo.
-        let kubo = match crate::kubo::Kubo::new(
-            &self.streaming.kubo_api,
-            Duration::from_secs_f64(self.health.request_timeout),
-        ) {
+        let kubo = match crate::kubo::Kubo::new(&self.kubo_api, self.health.request_timeout) {
             Ok(k) => match (k.id().await, k.version().await) {
                 (Ok(id), Ok(v)) => KuboCheck {
                     ok: true,
@@ -229,7 +221,7 @@ impl Checker {
             raise(Status::Fail, format!("Kubo: {e}"), &mut reasons);
         }
         // The streamer's heartbeat and the name to check.
-        let state = StreamState::load(&self.streaming.state_dir).ok();
+        let state = self.state.load_stream_state().ok();
         let streamer_on_air = state.as_ref().is_some_and(|s| s.is_on_air(now));
         let streamer_age_seconds = state
             .as_ref()
@@ -487,13 +479,14 @@ impl Checker {
             let lag = (now - pdt.with_timezone(&Utc)).num_milliseconds() as f64 / 1000.0
                 - f64::from(start_seg.duration);
             g.lag_seconds = Some(lag.max(0.0));
-            if lag > self.health.max_lag_seconds {
+            let max_lag = self.health.max_lag.as_secs_f64();
+            if lag > max_lag {
                 // The playlist is older than the lookahead covers: stale.
-                let stale = g.advanced == Some(false) || lag > 2.0 * self.health.max_lag_seconds;
+                let stale = g.advanced == Some(false) || lag > 2.0 * max_lag;
                 g.problems.push(format!(
                     "{}: a listener starting now is {lag:.0} s behind the wall clock (allowed {:.0} s)",
                     if stale { "stale" } else { "lagging" },
-                    self.health.max_lag_seconds
+                    max_lag
                 ));
             }
         } else {
@@ -561,14 +554,14 @@ impl Checker {
         let secs = started.elapsed().as_secs_f64().max(1e-6);
         c.bytes = bytes.len() as u64;
         c.bytes_per_second = Some(bytes.len() as f64 / secs);
-        let threshold = self.health.silence_threshold_dbfs;
+        let threshold = self.health.silence_threshold.0;
         let what = s.uri.clone();
         // Decoding is CPU work: off the async runtime.
         let r =
             tokio::task::spawn_blocking(move || levels::analyze_ts(&what, &bytes, threshold)).await;
         match r {
             Ok(Ok(l)) => {
-                if l.longest_silence_seconds >= self.health.silence_min_seconds {
+                if l.longest_silence_seconds >= self.health.silence_min.as_secs_f64() {
                     c.problems.push(format!(
                         "silence: {:.1} s under {:.0} dBFS",
                         l.longest_silence_seconds, threshold
@@ -576,11 +569,11 @@ impl Checker {
                 }
                 if l.channels
                     .iter()
-                    .any(|ch| ch.peak_dbfs >= self.health.clip_threshold_dbfs)
+                    .any(|ch| ch.peak_dbfs >= self.health.clip_threshold.0)
                 {
                     c.problems.push(format!(
                         "clipping: peak at or over {:.1} dBFS",
-                        self.health.clip_threshold_dbfs
+                        self.health.clip_threshold.0
                     ));
                 }
                 if l.decode_errors > 0 {
@@ -605,16 +598,16 @@ impl Checker {
     }
 }
 
-/// Runs one check for the station in `station` and writes `health.json`.
+/// Runs one check of `station` and writes `health.json`.
 ///
-/// Errors: config errors; [`crate::Error::Io`] when the report cannot be written.
-pub async fn check_once(station: &Path, now: DateTime<Utc>) -> crate::Result<HealthReport> {
-    let health = HealthConfig::load(station)?;
-    let streaming = StreamingConfig::load(station)?;
-    let previous = HealthReport::load(&streaming.state_dir).ok();
-    let checker = Checker::new(health, streaming.clone())?;
+/// Errors: [`crate::Error::Http`] when no HTTP client can be built; [`crate::Error::Io`]
+/// when the report cannot be written.
+pub async fn check_once(station: &Station, now: DateTime<Utc>) -> crate::Result<HealthReport> {
+    let state = station.state();
+    let previous = state.load_health().ok();
+    let checker = Checker::new(station)?;
     let report = checker.check(now, previous.as_ref()).await;
-    crate::station::atomic::write_json_atomic(&streaming.state_dir.join(HEALTH_FILE), &report)?;
+    state.save_health(&report)?;
     match report.status {
         Status::Ok => tracing::info!("health ok: {} gateway(s) checked", report.gateways.len()),
         Status::Warn => tracing::warn!("health warn: {}", report.reasons.join("; ")),

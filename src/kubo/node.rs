@@ -10,6 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::kubo::Kubo;
+use crate::station::state::{KUBO_LOG_FILE, KUBO_PID_FILE};
+use crate::station::Station;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,8 +19,6 @@ use std::time::{Duration, Instant};
 
 /// The repo folder of a station's managed Kubo, inside the station.
 pub const MANAGED_REPO_DIR: &str = "data/kubo";
-/// File (inside `data/state/`) with the managed daemon's process id while it runs.
-pub const MANAGED_PID_FILE: &str = "kubo.pid";
 /// `Ipns.MaxCacheTTL` of the managed daemon: how long it may serve a cached IPNS name.
 pub const MANAGED_MAX_CACHE_TTL: &str = "10s";
 /// How long [`ManagedKubo::start`] waits for the API to answer, seconds.
@@ -104,7 +104,7 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
 /// `http://127.0.0.1:5001` -> `/ip4/127.0.0.1/tcp/5001`; only loopback hosts.
 fn loopback_multiaddr(field: &str, url: &str) -> Result<String> {
     let bad = |message: String| Error::Config {
-        file: PathBuf::from(crate::station::config::STREAMING_FILE),
+        file: PathBuf::from(crate::station::keys::STREAMING_FILE),
         field: field.to_string(),
         message,
     };
@@ -139,37 +139,35 @@ pub struct ManagedKubo {
 }
 
 impl ManagedKubo {
-    /// Starts `ipfs daemon` for the station in `station` with its RPC API at `api` and
-    /// its gateway at `gateway` (both `http://127.0.0.1:<port>`), initializing the repo
-    /// `<station>/data/kubo` on first use, and waits until `id` answers (at most
-    /// [`START_TIMEOUT_SECS`]). The daemon's output goes to `data/state/kubo.log`.
+    /// Starts `ipfs daemon` for `station` with its RPC API at the station's `kubo_api`
+    /// and its gateway at the station's local gateway (both `http://127.0.0.1:<port>`),
+    /// initializing the repo `<station>/data/kubo` on first use, and waits until `id`
+    /// answers (at most [`START_TIMEOUT_SECS`]). The daemon's output goes to
+    /// `kubo.log` in the state folder.
     ///
-    /// Errors: [`Error::ToolMissing`] without `ipfs` on PATH; [`Error::Config`] when `api`
-    /// or `gateway` is not a loopback http URL with a port; [`Error::KuboUnreachable`]
+    /// Errors: [`Error::ToolMissing`] without `ipfs` on PATH; [`Error::Config`] when the
+    /// API or gateway is not a loopback http URL with a port; [`Error::KuboUnreachable`]
     /// when the daemon exits or does not answer in time (with the log's last lines).
-    pub async fn start(station: &Path, api: &str, gateway: &str) -> Result<ManagedKubo> {
+    pub async fn start(station: &Station) -> Result<ManagedKubo> {
         let ipfs = find_ipfs().ok_or_else(|| Error::ToolMissing {
             tool: "ipfs".into(),
             hint: "install Kubo (https://docs.ipfs.tech/install/command-line/)".into(),
         })?;
-        Self::start_with(&ipfs, station, api, gateway).await
+        Self::start_with(&ipfs, station).await
     }
 
     /// [`ManagedKubo::start`] with the `ipfs` program given.
     ///
     /// Errors: as [`ManagedKubo::start`].
-    pub async fn start_with(
-        ipfs: &Path,
-        station: &Path,
-        api: &str,
-        gateway: &str,
-    ) -> Result<ManagedKubo> {
+    pub async fn start_with(ipfs: &Path, station: &Station) -> Result<ManagedKubo> {
+        let api = station.kubo_api();
+        let gateway = station.local_gateway();
         let api_addr = loopback_multiaddr("kubo_api", api)?;
-        let gw_addr = loopback_multiaddr("gateway", gateway)?;
-        let repo = station.join(MANAGED_REPO_DIR);
-        let state = crate::station::state_dir(station);
-        std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
-        let log_path = state.join("kubo.log");
+        let gw_addr = loopback_multiaddr("gateway", &gateway)?;
+        let repo = station.dir().join(MANAGED_REPO_DIR);
+        let state = station.state();
+        state.create()?;
+        let log_path = state.file(KUBO_LOG_FILE);
         let run = |args: &[&str]| -> Result<()> {
             let out = Command::new(ipfs)
                 .args(args)
@@ -213,7 +211,7 @@ impl ManagedKubo {
                 tool: "ipfs".into(),
                 hint: e.to_string(),
             })?;
-        let pid_file = state.join(MANAGED_PID_FILE);
+        let pid_file = state.file(KUBO_PID_FILE);
         crate::station::atomic::write_atomic(&pid_file, child.id().to_string().as_bytes())?;
         let kubo = Kubo::new(api, Duration::from_secs(2))?;
         let started = Instant::now();

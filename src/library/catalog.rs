@@ -1,6 +1,5 @@
 //! The station's library as the operator manages it: what is in it and in what state
-//! ([`overview`]), bringing files in ([`import`]), taking items out ([`remove`]), and a
-//! setup run that remembers its outcome ([`run_setup`]).
+//! ([`overview`]), bringing files in ([`import`]), taking items out ([`remove`]).
 //!
 //! Sources are never modified: an import copies, a removal moves the source into the
 //! station's `trash/` folder (never deletes it), and every state file is written
@@ -8,17 +7,16 @@
 
 use crate::error::{Error, Result};
 use crate::library::{self, ItemKind};
+use crate::setup;
 use crate::setup::manifest::{Manifest, ITEMS_DIR};
-use crate::setup::{self, ItemFailure, OnEvent, SetupReport};
-use crate::station::config::SetupConfig;
+use crate::setup::LastSetup;
+use crate::station::Station;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Folder (inside the station) that removed sources are moved to.
 pub const TRASH_DIR: &str = "trash";
-/// File (inside `data/state/`) holding the outcome of the last setup run.
-pub const LAST_SETUP_FILE: &str = "last_setup.json";
 
 /// Where an item stands, as the library table shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,36 +59,6 @@ pub struct LibraryRow {
     pub reason: Option<String>,
 }
 
-/// The outcome of the last setup run, kept in `data/state/last_setup.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LastSetup {
-    /// When it finished (RFC 3339, UTC).
-    pub finished_at: String,
-    /// Sources that failed, each with the reason.
-    pub failures: Vec<LastFailure>,
-    /// Why adding to Kubo stopped, if it did.
-    pub kubo_error: Option<String>,
-    /// Segments still without a CID.
-    pub missing_cids: usize,
-    /// Items encoded by ffmpeg in that run.
-    pub encoded: usize,
-    /// Items reused from the cache.
-    pub reused: usize,
-    /// Entries in the rotation.
-    pub rotation_len: usize,
-    /// Set when the run stopped as a whole (e.g. no tracks, ffmpeg missing).
-    pub error: Option<String>,
-}
-
-/// One failed source of [`LastSetup`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LastFailure {
-    /// The source file.
-    pub path: PathBuf,
-    /// Why.
-    pub reason: String,
-}
-
 /// The whole library: one table per kind plus totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LibraryView {
@@ -108,25 +76,19 @@ pub struct LibraryView {
     pub last_setup: Option<LastSetup>,
 }
 
-/// Reads `data/state/last_setup.json`; `None` when there is none or it is unreadable.
-pub fn last_setup(station: &Path) -> Option<LastSetup> {
-    crate::station::atomic::read_json(&crate::station::state_dir(station).join(LAST_SETUP_FILE))
-        .ok()
-}
-
-/// The library of the station in `station` whose validated setup config is `cfg`: every
-/// source file in `music_dir` and `jingles_dir` with its status, joined with
-/// `manifest.json` and the failures of the last setup run.
+/// The library of `station`: every source file in `music_dir` and `jingles_dir` with its
+/// status, joined with `manifest.json` and the failures of the last setup run.
 ///
 /// Errors: none for a missing manifest or folder (they are empty); [`Error::Io`] only
 /// when the state folder cannot be read.
-pub fn overview(station: &Path, cfg: &SetupConfig) -> Result<LibraryView> {
+pub fn overview(station: &Station) -> Result<LibraryView> {
+    let cfg = &station.setup;
     let manifest = Manifest::load(&cfg.processed_dir).ok();
     let by_source: HashMap<&Path, &crate::setup::manifest::ManifestItem> = manifest
         .iter()
         .flat_map(|m| m.items.iter().map(|i| (i.source.as_path(), i)))
         .collect();
-    let last = last_setup(station);
+    let last = station.state().load_last_setup();
     let failed: HashMap<&Path, &str> = last
         .iter()
         .flat_map(|l| {
@@ -211,53 +173,6 @@ pub fn overview(station: &Path, cfg: &SetupConfig) -> Result<LibraryView> {
     Ok(view)
 }
 
-/// Runs [`setup::run`] for the station in `station` and records its outcome in
-/// `data/state/last_setup.json` (also when the run fails as a whole), so the library
-/// can show each failed source with its reason later.
-///
-/// Errors: those of [`setup::run`] (after recording them); [`Error::Io`] when the record
-/// cannot be written.
-pub async fn run_setup(
-    station: &Path,
-    cfg: &SetupConfig,
-    on_event: OnEvent,
-) -> Result<SetupReport> {
-    let result = setup::run(cfg, on_event).await;
-    let record = match &result {
-        Ok(r) => LastSetup {
-            finished_at: chrono::Utc::now().to_rfc3339(),
-            failures: r.failures.iter().map(failure).collect(),
-            kubo_error: r.kubo_error.clone(),
-            missing_cids: r.missing_cids,
-            encoded: r.encoded,
-            reused: r.reused,
-            rotation_len: r.rotation_len,
-            error: None,
-        },
-        Err(e) => LastSetup {
-            finished_at: chrono::Utc::now().to_rfc3339(),
-            failures: Vec::new(),
-            kubo_error: None,
-            missing_cids: 0,
-            encoded: 0,
-            reused: 0,
-            rotation_len: 0,
-            error: Some(e.to_string()),
-        },
-    };
-    let dir = crate::station::state_dir(station);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    crate::station::atomic::write_json_atomic(&dir.join(LAST_SETUP_FILE), &record)?;
-    result
-}
-
-fn failure(f: &ItemFailure) -> LastFailure {
-    LastFailure {
-        path: f.path.clone(),
-        reason: f.reason.clone(),
-    }
-}
-
 /// One file brought into the library by [`import`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Imported {
@@ -296,7 +211,8 @@ pub struct ImportReport {
 ///
 /// Errors: [`Error::Io`] when the destination folder cannot be created; per-file
 /// problems are in [`ImportReport::refused`]; [`Error::ToolMissing`] without ffprobe.
-pub fn import(cfg: &SetupConfig, kind: ItemKind, paths: &[PathBuf]) -> Result<ImportReport> {
+pub fn import(station: &Station, kind: ItemKind, paths: &[PathBuf]) -> Result<ImportReport> {
+    let cfg = &station.setup;
     let dest_root = match kind {
         ItemKind::Track => &cfg.music_dir,
         ItemKind::Jingle => &cfg.jingles_dir,
@@ -455,7 +371,8 @@ pub struct Removed {
 /// Errors: [`Error::BadSource`] when `source` is not inside `music_dir` or `jingles_dir`,
 /// or it is the last ready track (the rotation needs one: add another first);
 /// [`Error::Io`] when it cannot be moved or the state written.
-pub fn remove(station: &Path, cfg: &SetupConfig, source: &Path) -> Result<Removed> {
+pub fn remove(station: &Station, source: &Path) -> Result<Removed> {
+    let cfg = &station.setup;
     let canon = source.canonicalize().map_err(|e| Error::io(source, e))?;
     let inside = [&cfg.music_dir, &cfg.jingles_dir]
         .iter()
@@ -490,7 +407,7 @@ pub fn remove(station: &Path, cfg: &SetupConfig, source: &Path) -> Result<Remove
             });
         }
     }
-    let trash = station.join(TRASH_DIR);
+    let trash = station.dir().join(TRASH_DIR);
     std::fs::create_dir_all(&trash).map_err(|e| Error::io(&trash, e))?;
     let name = source
         .file_name()

@@ -331,15 +331,7 @@ mod tests {
     use super::*;
 
     fn gen(path: &Path, secs: f64, extra: &[&str]) {
-        let ok = Command::new("ffmpeg")
-            .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency=440:duration={secs}"))
-            .args(extra)
-            .arg(path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        crate::bench::lavfi_audio(path, "sine=frequency=440", secs, extra).unwrap();
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod manifest;
 pub mod prechunk;
+pub mod queue;
 pub mod rotation;
 
 use crate::error::{Error, Result};
@@ -18,9 +19,11 @@ use crate::kubo::Kubo;
 use crate::library::{self, ItemKind};
 use crate::setup::rotation::build_rotation;
 use crate::station::config::SetupConfig;
+use crate::station::state::Role;
+use crate::station::Station;
 use manifest::{Manifest, ManifestItem, ManifestSegment, ITEMS_DIR, MANIFEST_FORMAT};
 use prechunk::{EncodeSettings, PrechunkJob, ProgressEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +53,12 @@ pub enum SetupEvent {
     },
     /// A prechunk job's progress.
     Prechunk(ProgressEvent),
+    /// Another setup of this station runs (in another process): this one waits for it
+    /// to finish, then only does what is left.
+    Waiting {
+        /// The process id of the running setup, as the kernel reports it.
+        pid: Option<u32>,
+    },
     /// Segments added to Kubo so far, of `total`.
     Adding {
         /// Segments added.
@@ -103,12 +112,12 @@ pub type OnEvent = Arc<dyn Fn(SetupEvent) + Send + Sync>;
 /// The encode settings a setup config implies.
 pub fn encode_settings(cfg: &SetupConfig) -> EncodeSettings {
     EncodeSettings {
-        segment_duration: cfg.segment_duration,
+        segment_duration: cfg.segment_duration.as_secs_f64(),
         codec: cfg.codec.clone(),
-        bitrate: cfg.bitrate.clone(),
+        bitrate: cfg.bitrate.to_string(),
         sample_rate: cfg.sample_rate,
         channels: cfg.channels,
-        loudness_target_lufs: cfg.loudness_target_lufs,
+        loudness_target_lufs: cfg.loudness_target.map(|l| l.0),
     }
 }
 
@@ -133,7 +142,113 @@ fn overlaps(a: &Path, b: &Path) -> bool {
     a.starts_with(&b) || b.starts_with(&a)
 }
 
-/// Runs setup for the station whose validated config is `cfg`.
+/// The outcome of the last setup run, kept in `data/state/last_setup.json` so the
+/// library can show each failed source with its reason later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastSetup {
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Sources that failed, each with the reason.
+    pub failures: Vec<LastFailure>,
+    /// Why adding to Kubo stopped, if it did.
+    pub kubo_error: Option<String>,
+    /// Segments still without a CID.
+    pub missing_cids: usize,
+    /// Items encoded by ffmpeg in that run.
+    pub encoded: usize,
+    /// Items reused from the cache.
+    pub reused: usize,
+    /// Entries in the rotation.
+    pub rotation_len: usize,
+    /// Set when the run stopped as a whole (e.g. no tracks, ffmpeg missing).
+    pub error: Option<String>,
+}
+
+/// One failed source of [`LastSetup`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastFailure {
+    /// The source file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+impl LastSetup {
+    /// The record of a run that ended with `result`.
+    pub fn of(result: &Result<SetupReport>) -> LastSetup {
+        let finished_at = chrono::Utc::now().to_rfc3339();
+        match result {
+            Ok(r) => LastSetup {
+                finished_at,
+                failures: r
+                    .failures
+                    .iter()
+                    .map(|f| LastFailure {
+                        path: f.path.clone(),
+                        reason: f.reason.clone(),
+                    })
+                    .collect(),
+                kubo_error: r.kubo_error.clone(),
+                missing_cids: r.missing_cids,
+                encoded: r.encoded,
+                reused: r.reused,
+                rotation_len: r.rotation_len,
+                error: None,
+            },
+            Err(e) => LastSetup {
+                finished_at,
+                failures: Vec::new(),
+                kubo_error: None,
+                missing_cids: 0,
+                encoded: 0,
+                reused: 0,
+                rotation_len: 0,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// Runs setup for `station`, one run at a time per station: it holds the station's
+/// setup lock ([`Role::Setup`]) for the whole run. When another process holds it, a
+/// [`SetupEvent::Waiting`] event says so and the run waits for it, then does only what
+/// is left (usually nothing). The outcome is recorded in `data/state/last_setup.json`
+/// (also when the run fails as a whole).
+///
+/// Returns the report even when some sources failed or Kubo was unreachable (see
+/// [`SetupReport::ok`]).
+///
+/// Errors: [`Error::Config`] when `processed_dir` overlaps a source folder;
+/// [`Error::Io`] when the processed folder or the state cannot be written;
+/// [`Error::ToolMissing`] without ffmpeg; [`Error::Rotation`] when no track is usable
+/// (the manifest is still written).
+pub async fn run(station: &Station, on_event: OnEvent) -> Result<SetupReport> {
+    let state = station.state();
+    state.create()?;
+    let what = format!("setup of {}", station.dir().display());
+    let _lock = match state.lock(Role::Setup, &what) {
+        Ok(lock) => lock,
+        Err(Error::Locked { pid, .. }) => {
+            on_event(SetupEvent::Waiting { pid });
+            tracing::info!(
+                "another setup of this station runs{}: waiting for it to finish",
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            );
+            let path = state.lock_path(Role::Setup);
+            tokio::task::spawn_blocking(move || {
+                crate::station::state::InstanceLock::acquire_blocking(&path, &what)
+            })
+            .await
+            .map_err(|e| Error::io(state.path(), std::io::Error::other(e.to_string())))??
+        }
+        Err(e) => return Err(e),
+    };
+    let result = run_locked(station, on_event).await;
+    state.save_last_setup(&LastSetup::of(&result))?;
+    result
+}
+
+/// The pipeline itself, under the setup lock.
 ///
 /// Returns the report even when some sources failed or Kubo was unreachable (see
 /// [`SetupReport::ok`]).
@@ -142,14 +257,15 @@ fn overlaps(a: &Path, b: &Path) -> bool {
 /// [`Error::Io`] when the processed folder cannot be written; [`Error::ToolMissing`]
 /// without ffmpeg; [`Error::Rotation`] when no track is usable (the manifest is still
 /// written).
-pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
+async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport> {
+    let cfg = &station.setup;
     for (key, dir) in [
         ("music_dir", &cfg.music_dir),
         ("jingles_dir", &cfg.jingles_dir),
     ] {
         if overlaps(dir, &cfg.processed_dir) {
             return Err(Error::Config {
-                file: crate::station::config::SETUP_FILE.into(),
+                file: station.dir().join(crate::station::keys::SETUP_FILE),
                 field: "processed_dir".into(),
                 message: format!(
                     "must not overlap {key} ({}): setup deletes stale files there",
@@ -365,7 +481,7 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
     let mut manifest = Manifest {
         format: MANIFEST_FORMAT,
         config_hash: encode_hash,
-        segment_duration: cfg.segment_duration,
+        segment_duration: cfg.segment_duration.as_secs_f64(),
         jingle_cycle: cfg.jingle_cycle,
         items: new_items,
     };
@@ -373,7 +489,7 @@ pub async fn run(cfg: &SetupConfig, on_event: OnEvent) -> Result<SetupReport> {
     report.manifest_written |= manifest.save(&processed)?;
 
     // 4. Add every segment without a CID (or whose CID Kubo no longer pins).
-    add_to_kubo(cfg, &items_dir, &mut manifest, &mut report, &on_event).await;
+    add_to_kubo(station, &items_dir, &mut manifest, &mut report, &on_event).await;
     report.manifest_written |= manifest.save(&processed)?;
     report.missing_cids = manifest
         .items
@@ -429,7 +545,7 @@ pub fn write_rotation(
 }
 
 async fn add_to_kubo(
-    cfg: &SetupConfig,
+    station: &Station,
     items_dir: &Path,
     manifest: &mut Manifest,
     report: &mut SetupReport,
@@ -448,7 +564,8 @@ async fn add_to_kubo(
     if !has_cids && !needs_add {
         return;
     }
-    let kubo = match Kubo::new(&cfg.kubo_api, Duration::from_secs(300)) {
+    let cfg = &station.setup;
+    let kubo = match Kubo::new(station.kubo_api(), Duration::from_secs(300)) {
         Ok(k) => k,
         Err(e) => {
             report.kubo_error = Some(e.to_string());

@@ -498,10 +498,11 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    fn gen(path: &Path, src: &str, extra: &[&str]) {
+    /// A still picture (cover art) from lavfi's `color` source.
+    fn picture(path: &Path, src: &str) {
         assert!(Command::new("ffmpeg")
             .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", src])
-            .args(extra)
+            .args(["-frames:v", "1"])
             .arg(path)
             .status()
             .unwrap()
@@ -534,11 +535,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("-tone.wav");
         // lavfi sine is -18 dBFS peak (-21.7 LUFS); 8 dB down makes about -29.7 LUFS.
-        gen(
-            &src,
-            "sine=frequency=440:duration=20",
-            &["-af", "volume=-8dB", "-ac", "2"],
-        );
+        crate::bench::lavfi_audio(&src, "sine=frequency=440", 20.0, &["-af", "volume=-8dB"])
+            .unwrap();
         let before = std::fs::read(&src).unwrap();
         let events = Mutex::new(Vec::new());
         let job = PrechunkJob {
@@ -591,11 +589,8 @@ mod tests {
             if i == 2 {
                 std::fs::write(&src, b"garbage, not audio").unwrap();
             } else {
-                gen(
-                    &src,
-                    "sine=frequency=300:duration=3",
-                    &["-c:a", "libvorbis"],
-                );
+                crate::bench::lavfi_audio(&src, "sine=frequency=300", 3.0, &["-c:a", "libvorbis"])
+                    .unwrap();
             }
             jobs.push(PrechunkJob {
                 id: format!("t-{i}"),
@@ -618,9 +613,9 @@ mod tests {
     fn cover_art_is_dropped() {
         let d = tempfile::tempdir().unwrap();
         let png = d.path().join("c.png");
-        gen(&png, "color=c=blue:s=32x32", &["-frames:v", "1"]);
+        picture(&png, "color=c=blue:s=32x32");
         let mp3 = d.path().join("a.mp3");
-        gen(&mp3, "sine=duration=3", &[]);
+        crate::bench::lavfi_audio(&mp3, "sine=frequency=440", 3.0, &[]).unwrap();
         let with = d.path().join("cover.mp3");
         assert!(Command::new("ffmpeg")
             .args(["-loglevel", "error", "-y", "-i"])

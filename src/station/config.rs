@@ -1,45 +1,37 @@
-//! The station's three config files: raw serde structs, validated into the typed config the
-//! engine uses (STYLE.md "Config in two steps").
+//! The station's three config files, read key by key from the one key table
+//! ([`super::keys::KEYS`]) and validated into the typed configs the engine uses
+//! (STYLE.md "Config in two steps": the JSON object as written, then typed values).
 //!
 //! All three live at the top of the station directory: `setup.config.json` (what to
-//! prechunk and how), `streaming.config.json` (the on-air loop) and `health.config.json`
-//! (the monitor). Every key is optional; a missing key takes its documented default.
-//! Unknown keys and out-of-range values are errors naming the file, the key and what is
-//! allowed. Relative paths are relative to the station directory.
+//! prechunk and how), `streaming.config.json` (the on-air loop and Kubo) and
+//! `health.config.json` (the monitor). Every key is optional; a missing key takes the
+//! default of the table. Unknown keys, values of the wrong type and out-of-range values
+//! are [`Error::Config`] naming the file, the key and what is allowed. Relative paths are
+//! relative to the station directory.
 
+use super::keys::{self, LegacyKey, HEALTH_FILE, LEGACY, SETUP_FILE, STREAMING_FILE};
 use crate::error::{Error, Result};
-use serde::{Deserialize, Deserializer, Serialize};
+use crate::units::{Bitrate, Dbfs, GoDuration, Lufs};
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// File name of the setup config inside a station directory.
-pub const SETUP_FILE: &str = "setup.config.json";
-/// File name of the streaming config inside a station directory.
-pub const STREAMING_FILE: &str = "streaming.config.json";
-/// File name of the health config inside a station directory.
-pub const HEALTH_FILE: &str = "health.config.json";
+pub use super::keys::{DEFAULT_GATEWAY, DEFAULT_KUBO_API};
 
-/// Default Kubo RPC API address (loopback only: the RPC API is admin access to the node).
-pub const DEFAULT_KUBO_API: &str = "http://127.0.0.1:5001";
-/// Default Kubo gateway; `127.0.0.1`, not `localhost`, which redirects to a subdomain
-/// gateway many clients cannot resolve (kubo-rpc.md section 4).
-pub const DEFAULT_GATEWAY: &str = "http://127.0.0.1:8080";
-
-/// Deserializes a key that may be absent (outer `None`), `null` (`Some(None)`) or a value.
-fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
+/// One config file's keys as written, checked against the key table: every key known,
+/// missing keys answered with the table's default.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// The file (absolute, or as given), named in errors.
+    path: PathBuf,
+    /// Its name in the key table (e.g. `setup.config.json`).
+    name: &'static str,
+    /// The keys as written.
+    values: Map<String, Value>,
+    /// Keys of [`LEGACY`] found in it.
+    legacy: Vec<(&'static LegacyKey, Value)>,
 }
 
-/// Reads a config file into its raw form: [`Error::Io`] when unreadable,
-/// [`Error::Parse`] naming the file, line and column (or the unknown key) when malformed.
-fn read_raw<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    crate::station::atomic::read_json(path)
-}
-
-/// Builds [`Error::Config`] for `file`/`field`.
 fn bad(file: &Path, field: &str, message: impl Into<String>) -> Error {
     Error::Config {
         file: file.to_path_buf(),
@@ -48,340 +40,327 @@ fn bad(file: &Path, field: &str, message: impl Into<String>) -> Error {
     }
 }
 
-fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
-    file: &Path,
-    field: &str,
-    v: T,
-    lo: T,
-    hi: T,
-    unit: &str,
-) -> Result<T> {
-    if v >= lo && v <= hi {
-        Ok(v)
-    } else {
-        Err(bad(
-            file,
-            field,
-            format!("{v} is out of range: allowed {lo} to {hi}{unit}"),
+impl ConfigFile {
+    /// Reads `<station>/<name>`; a missing file is an empty object (every default).
+    ///
+    /// Errors: [`Error::Io`] when unreadable, [`Error::Parse`] (file, line, column) when
+    /// not JSON or not an object, [`Error::Config`] naming an unknown key.
+    pub fn read(station: &Path, name: &'static str) -> Result<ConfigFile> {
+        let path = station.join(name);
+        let values = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => {
+                    return Err(Error::Parse {
+                        file: path,
+                        message: "expected a JSON object of settings".into(),
+                    })
+                }
+                Err(e) => {
+                    return Err(Error::Parse {
+                        file: path,
+                        message: e.to_string(),
+                    })
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        ConfigFile::from_map(path, name, values)
+    }
+
+    /// Wraps keys already parsed (e.g. the settings form's merged edits); `path` is named
+    /// in errors.
+    ///
+    /// Errors: [`Error::Config`] naming an unknown key.
+    pub fn from_map(
+        path: PathBuf,
+        name: &'static str,
+        values: Map<String, Value>,
+    ) -> Result<ConfigFile> {
+        let mut legacy = Vec::new();
+        for (k, v) in &values {
+            if keys::spec(name, k).is_some() {
+                continue;
+            }
+            if let Some(l) = LEGACY.iter().find(|l| l.file == name && l.key == k) {
+                legacy.push((l, v.clone()));
+                continue;
+            }
+            let known: Vec<&str> = keys::keys_of(name).map(|s| s.key).collect();
+            return Err(bad(
+                &path,
+                k,
+                format!("unknown key (the keys of {name} are: {})", known.join(", ")),
+            ));
+        }
+        Ok(ConfigFile {
+            path,
+            name,
+            values,
+            legacy,
+        })
+    }
+
+    /// The file, as named in errors.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keys from older versions found in this file, with their values.
+    pub fn legacy(&self) -> &[(&'static LegacyKey, Value)] {
+        &self.legacy
+    }
+
+    /// The value of `key`: the file's, else the table's default.
+    fn value(&self, key: &str) -> Value {
+        match self.values.get(key) {
+            Some(v) => v.clone(),
+            None => keys::spec(self.name, key).map_or(Value::Null, |s| s.default_value()),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<f64> {
+        match self.value(key) {
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad(&self.path, key, "must be a finite number")),
+            other => Err(bad(
+                &self.path,
+                key,
+                format!("must be a number, not {other}"),
+            )),
+        }
+    }
+
+    fn optional_number(&self, key: &str) -> Result<Option<f64>> {
+        match self.value(key) {
+            Value::Null => Ok(None),
+            _ => self.number(key).map(Some),
+        }
+    }
+
+    fn in_range(&self, key: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<f64> {
+        if v >= lo && v <= hi {
+            Ok(v)
+        } else {
+            Err(bad(
+                &self.path,
+                key,
+                format!("{v} is out of range: allowed {lo} to {hi}{unit}"),
+            ))
+        }
+    }
+
+    /// A number in `lo..=hi`.
+    fn number_in(&self, key: &str, lo: f64, hi: f64, unit: &str) -> Result<f64> {
+        let v = self.number(key)?;
+        self.in_range(key, v, lo, hi, unit)
+    }
+
+    /// Seconds in `lo..=hi`, as a duration.
+    fn seconds_in(&self, key: &str, lo: f64, hi: f64) -> Result<Duration> {
+        Ok(Duration::from_secs_f64(
+            self.number_in(key, lo, hi, " seconds")?,
         ))
     }
-}
 
-fn finite(file: &Path, field: &str, v: f64) -> Result<f64> {
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(bad(file, field, "must be a finite number"))
-    }
-}
-
-fn dir_key(
-    station: &Path,
-    file: &Path,
-    field: &str,
-    v: Option<String>,
-    default: &str,
-) -> Result<PathBuf> {
-    let s = v.unwrap_or_else(|| default.to_string());
-    if s.trim().is_empty() {
-        return Err(bad(file, field, "must be a folder path, not empty"));
-    }
-    let p = PathBuf::from(s);
-    Ok(if p.is_absolute() { p } else { station.join(p) })
-}
-
-/// Validates an `http://` or `https://` base URL and strips a trailing `/`.
-fn http_url(file: &Path, field: &str, v: &str) -> Result<String> {
-    let u = reqwest::Url::parse(v)
-        .map_err(|e| bad(file, field, format!("`{v}` is not a URL ({e})")))?;
-    if u.scheme() != "http" && u.scheme() != "https" {
-        return Err(bad(
-            file,
-            field,
-            format!("`{v}`: only http:// and https:// are allowed"),
-        ));
-    }
-    if u.host_str().is_none() {
-        return Err(bad(file, field, format!("`{v}` has no host")));
-    }
-    Ok(v.trim_end_matches('/').to_string())
-}
-
-/// Validates a Go duration string as Kubo accepts it for `lifetime`/`ttl` (e.g. `48h`,
-/// `1h30m`, `5s`, `500ms`; units ns, us, µs, ms, s, m, h; no `d`). Returns seconds.
-///
-/// Source: Go `time.ParseDuration`, used by Kubo's `name publish` (kubo-rpc.md section 3).
-pub fn parse_go_duration(s: &str) -> std::result::Result<f64, String> {
-    let units: [(&str, f64); 7] = [
-        ("ns", 1e-9),
-        ("us", 1e-6),
-        ("µs", 1e-6),
-        ("ms", 1e-3),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-    ];
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(format!("`{s}`: expected a number before `{rest}`"));
+    /// A whole number in `lo..=hi`.
+    fn integer_in(&self, key: &str, lo: u64, hi: u64, unit: &str) -> Result<u64> {
+        let v = self.value(key);
+        let n = v.as_u64().ok_or_else(|| {
+            bad(
+                &self.path,
+                key,
+                format!("must be a whole number (0 or more), not {v}"),
+            )
+        })?;
+        if n >= lo && n <= hi {
+            Ok(n)
+        } else {
+            Err(bad(
+                &self.path,
+                key,
+                format!("{n} is out of range: allowed {lo} to {hi}{unit}"),
+            ))
         }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("`{s}`: bad number `{}`", &rest[..num_len]))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        let Some((_, scale)) = units.iter().find(|(u, _)| *u == unit) else {
-            return Err(format!(
-                "`{s}`: unknown unit `{unit}` (Go durations: ns, us, ms, s, m, h; no `d`)"
-            ));
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
     }
-    Ok(total)
+
+    fn string(&self, key: &str) -> Result<String> {
+        match self.value(key) {
+            Value::String(s) => Ok(s),
+            other => Err(bad(
+                &self.path,
+                key,
+                format!("must be a string, not {other}"),
+            )),
+        }
+    }
+
+    fn optional_string(&self, key: &str) -> Result<Option<String>> {
+        match self.value(key) {
+            Value::Null => Ok(None),
+            _ => self.string(key).map(Some),
+        }
+    }
+
+    fn strings(&self, key: &str) -> Result<Vec<String>> {
+        match self.value(key) {
+            Value::Array(a) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s),
+                    other => Err(bad(
+                        &self.path,
+                        &format!("{key}[{i}]"),
+                        format!("must be a string, not {other}"),
+                    )),
+                })
+                .collect(),
+            other => Err(bad(
+                &self.path,
+                key,
+                format!("must be a list of strings, not {other}"),
+            )),
+        }
+    }
+
+    /// A folder: absolute, or relative to `station`.
+    fn dir(&self, station: &Path, key: &str) -> Result<PathBuf> {
+        let s = self.string(key)?;
+        if s.trim().is_empty() {
+            return Err(bad(&self.path, key, "must be a folder path, not empty"));
+        }
+        let p = PathBuf::from(s);
+        Ok(if p.is_absolute() { p } else { station.join(p) })
+    }
+
+    /// An `http://` or `https://` base URL, trailing `/` stripped.
+    fn http_url(&self, key: &str, v: &str) -> Result<String> {
+        let u = reqwest::Url::parse(v)
+            .map_err(|e| bad(&self.path, key, format!("`{v}` is not a URL ({e})")))?;
+        if u.scheme() != "http" && u.scheme() != "https" {
+            return Err(bad(
+                &self.path,
+                key,
+                format!("`{v}`: only http:// and https:// are allowed"),
+            ));
+        }
+        if u.host_str().is_none() {
+            return Err(bad(&self.path, key, format!("`{v}` has no host")));
+        }
+        Ok(v.trim_end_matches('/').to_string())
+    }
+
+    fn go_duration(&self, key: &str) -> Result<GoDuration> {
+        GoDuration::parse(&self.string(key)?).map_err(|m| bad(&self.path, key, m))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // setup.config.json
 // ---------------------------------------------------------------------------------------
 
-/// `setup.config.json` as written on disk; every key optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawSetupConfig {
-    /// Folder of music sources (default `music`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub music_dir: Option<String>,
-    /// Folder of jingle sources (default `jingles`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jingles_dir: Option<String>,
-    /// Output folder, the streamer's only input (default `data/processed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub processed_dir: Option<String>,
-    /// Target HLS segment length in seconds (default 6; 1 to 30).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segment_duration: Option<f64>,
-    /// Audio codec (only `aac`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub codec: Option<String>,
-    /// Audio bitrate like `128k` (32k to 320k).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bitrate: Option<String>,
-    /// Output sample rate in Hz (default 44100).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sample_rate: Option<u32>,
-    /// Output channels, 1 or 2 (default 2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub channels: Option<u32>,
-    /// Tracks between jingles (default 3; 1 to 1000).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jingle_cycle: Option<u32>,
-    /// Loudness target in LUFS (default -16; `null` turns normalization off).
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub loudness_target_lufs: Option<Option<f64>>,
-    /// Kubo RPC API base URL (default `http://127.0.0.1:5001`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubo_api: Option<String>,
-    /// Parallel ffmpeg jobs (default 0 = all cores).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<u32>,
-    /// Segments per Kubo `add` request (default 50; 1 to 1000).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub add_batch_size: Option<u32>,
-}
-
-/// Validated setup config: what to prechunk and how.
+/// Validated setup config: what to prechunk and how (`setup.config.json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetupConfig {
-    /// Absolute (or station-relative resolved) folder of music sources.
+    /// Folder of music sources (absolute, or resolved against the station folder).
     pub music_dir: PathBuf,
     /// Folder of jingle sources.
     pub jingles_dir: PathBuf,
-    /// Output folder (`manifest.json`, `playlist.m3u`, `items/`).
+    /// Output folder (`manifest.json`, `playlist.m3u`, `items/`): the streamer's only
+    /// input.
     pub processed_dir: PathBuf,
-    /// Target segment length in seconds (ffmpeg `-hls_time`).
-    pub segment_duration: f64,
+    /// Target segment length (ffmpeg `-hls_time`), 1 to 30 s.
+    pub segment_duration: Duration,
     /// Audio codec name for ffmpeg (`aac`).
     pub codec: String,
-    /// Audio bitrate as ffmpeg takes it (e.g. `128k`).
-    pub bitrate: String,
+    /// Audio bitrate, 32k to 320k.
+    pub bitrate: Bitrate,
     /// Sample rate in Hz.
     pub sample_rate: u32,
     /// Channel count (1 or 2).
     pub channels: u32,
     /// Tracks between two jingles in the rotation.
     pub jingle_cycle: u32,
-    /// Loudness target in LUFS (EBU R128), `None` = no normalization.
-    pub loudness_target_lufs: Option<f64>,
-    /// Kubo RPC API base URL without trailing `/`.
-    pub kubo_api: String,
+    /// Loudness target (EBU R128 integrated), `None` = no normalization.
+    pub loudness_target: Option<Lufs>,
     /// Parallel ffmpeg jobs, already resolved (`0` in the file = all cores), at least 1.
     pub jobs: usize,
     /// Segments per Kubo `add` request.
     pub add_batch_size: usize,
 }
 
-impl RawSetupConfig {
-    /// The file `station init` writes: every key with its default value.
-    pub fn defaults() -> Self {
-        RawSetupConfig {
-            music_dir: Some("music".into()),
-            jingles_dir: Some("jingles".into()),
-            processed_dir: Some("data/processed".into()),
-            segment_duration: Some(6.0),
-            codec: Some("aac".into()),
-            bitrate: Some("128k".into()),
-            sample_rate: Some(44100),
-            channels: Some(2),
-            jingle_cycle: Some(3),
-            loudness_target_lufs: Some(Some(-16.0)),
-            kubo_api: Some(DEFAULT_KUBO_API.into()),
-            jobs: Some(0),
-            add_batch_size: Some(50),
-        }
-    }
-
-    /// Validates into [`SetupConfig`]; `file` is named in errors, `station` anchors
-    /// relative paths.
+impl SetupConfig {
+    /// Validates `file` (a [`SETUP_FILE`]); `station` anchors relative paths.
     ///
-    /// Errors: [`Error::Config`] naming `file` and the key, saying what is allowed.
-    pub fn validate(self, station: &Path, file: &Path) -> Result<SetupConfig> {
-        let segment_duration = finite(
-            file,
-            "segment_duration",
-            self.segment_duration.unwrap_or(6.0),
-        )?;
-        let segment_duration = in_range(
-            file,
-            "segment_duration",
-            segment_duration,
-            1.0,
-            30.0,
-            " seconds",
-        )?;
-        let codec = self.codec.unwrap_or_else(|| "aac".into());
+    /// Errors: [`Error::Config`] naming the file and the first invalid key, saying what
+    /// is allowed.
+    pub fn from_file(station: &Path, file: &ConfigFile) -> Result<SetupConfig> {
+        let segment_duration = file.seconds_in("segment_duration", 1.0, 30.0)?;
+        let codec = file.string("codec")?;
         if codec != "aac" {
             return Err(bad(
-                file,
+                file.path(),
                 "codec",
                 format!("`{codec}` is not supported: allowed \"aac\""),
             ));
         }
-        let bitrate = self.bitrate.unwrap_or_else(|| "128k".into());
-        let kbps: u32 = bitrate
-            .strip_suffix('k')
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| {
-                bad(
-                    file,
-                    "bitrate",
-                    format!("`{bitrate}`: expected kilobits like \"128k\""),
-                )
-            })?;
-        in_range(file, "bitrate", kbps, 32, 320, " (k)")?;
-        let sample_rate = self.sample_rate.unwrap_or(44100);
+        let bitrate =
+            Bitrate::parse(&file.string("bitrate")?).map_err(|m| bad(file.path(), "bitrate", m))?;
+        file.in_range("bitrate", f64::from(bitrate.kbps), 32.0, 320.0, " (k)")?;
+        let sample_rate = file.integer_in("sample_rate", 0, u64::from(u32::MAX), " Hz")? as u32;
         const RATES: [u32; 5] = [22050, 24000, 32000, 44100, 48000];
         if !RATES.contains(&sample_rate) {
             return Err(bad(
-                file,
+                file.path(),
                 "sample_rate",
                 format!("{sample_rate} Hz: allowed {RATES:?}"),
             ));
         }
-        let channels = in_range(file, "channels", self.channels.unwrap_or(2), 1, 2, "")?;
-        let jingle_cycle = in_range(
-            file,
-            "jingle_cycle",
-            self.jingle_cycle.unwrap_or(3),
-            1,
-            1000,
-            " tracks",
-        )?;
-        let loudness_target_lufs = match self.loudness_target_lufs {
-            None => Some(-16.0),
-            Some(None) => None,
-            Some(Some(v)) => Some(in_range(
-                file,
+        let channels = file.integer_in("channels", 1, 2, "")? as u32;
+        let jingle_cycle = file.integer_in("jingle_cycle", 1, 1000, " tracks")? as u32;
+        let loudness_target = match file.optional_number("loudness_target_lufs")? {
+            None => None,
+            Some(v) => Some(Lufs(file.in_range(
                 "loudness_target_lufs",
-                finite(file, "loudness_target_lufs", v)?,
+                v,
                 -40.0,
                 -5.0,
                 " LUFS (or null for no normalization)",
-            )?),
+            )?)),
         };
-        let kubo_api = http_url(
-            file,
-            "kubo_api",
-            self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API),
-        )?;
-        let jobs = in_range(
-            file,
-            "jobs",
-            self.jobs.unwrap_or(0),
-            0,
-            256,
-            " (0 = all cores)",
-        )? as usize;
+        let jobs = file.integer_in("jobs", 0, 256, " (0 = all cores)")? as usize;
         let jobs = if jobs == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             jobs
         };
-        let add_batch_size = in_range(
-            file,
-            "add_batch_size",
-            self.add_batch_size.unwrap_or(50),
-            1,
-            1000,
-            " segments",
-        )? as usize;
+        let add_batch_size = file.integer_in("add_batch_size", 1, 1000, " segments")? as usize;
         Ok(SetupConfig {
-            music_dir: dir_key(station, file, "music_dir", self.music_dir, "music")?,
-            jingles_dir: dir_key(station, file, "jingles_dir", self.jingles_dir, "jingles")?,
-            processed_dir: dir_key(
-                station,
-                file,
-                "processed_dir",
-                self.processed_dir,
-                "data/processed",
-            )?,
+            music_dir: file.dir(station, "music_dir")?,
+            jingles_dir: file.dir(station, "jingles_dir")?,
+            processed_dir: file.dir(station, "processed_dir")?,
             segment_duration,
             codec,
             bitrate,
             sample_rate,
             channels,
             jingle_cycle,
-            loudness_target_lufs,
-            kubo_api,
+            loudness_target,
             jobs,
             add_batch_size,
         })
     }
-}
 
-impl SetupConfig {
-    /// Reads and validates `<station>/setup.config.json`.
+    /// Reads and validates `<station>/setup.config.json` (missing: every default).
     ///
-    /// Errors: [`Error::Io`] when missing or unreadable, [`Error::Parse`] or
-    /// [`Error::Config`] naming the file and key.
+    /// Errors: [`Error::Io`] when unreadable, [`Error::Parse`] or [`Error::Config`]
+    /// naming the file and key.
     pub fn load(station: &Path) -> Result<Self> {
-        let file = station.join(SETUP_FILE);
-        read_raw::<RawSetupConfig>(&file)?.validate(station, &file)
+        SetupConfig::from_file(station, &ConfigFile::read(station, SETUP_FILE)?)
     }
 }
 
@@ -401,140 +380,60 @@ pub enum SegmentUriStyle {
     Absolute(String),
 }
 
-/// `streaming.config.json` as written on disk; every key optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawStreamingConfig {
-    /// The streamer's input (default `data/processed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub processed_dir: Option<String>,
-    /// Where `stream_state.json` lives (default `data/state`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_dir: Option<String>,
-    /// Segments in each published playlist, lookahead included (default 50; 3 to 1000).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub window_size: Option<u32>,
-    /// Segments past the live edge (default 10; less than `window_size`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lookahead_segments: Option<u32>,
-    /// Seconds between ticks; `null` = the rotation's segment duration.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub update_interval: Option<Option<f64>>,
-    /// Kubo key name the stream is published under (default `ipfs-station`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ipns_key: Option<String>,
-    /// IPNS record lifetime, Go duration (default `48h`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ipns_lifetime: Option<String>,
-    /// IPNS record TTL, Go duration (default `5s`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ipns_ttl: Option<String>,
-    /// Kubo RPC API base URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubo_api: Option<String>,
-    /// `path` (default), `bare` or `absolute`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segment_uri_style: Option<String>,
-    /// Gateway base URL for `absolute` segment URIs.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub segment_base_url: Option<Option<String>>,
-    /// Seconds one `name/publish` may take before it is abandoned (default 120).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub publish_timeout: Option<f64>,
-    /// Loopback port of `station stream --preview` (default 8090).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preview_port: Option<u16>,
-}
-
-/// Validated streaming config: the on-air loop.
+/// Validated streaming config: the on-air loop and Kubo (`streaming.config.json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamingConfig {
-    /// The streamer's only input folder.
-    pub processed_dir: PathBuf,
-    /// Folder of `stream_state.json`.
+    /// The station's state folder (`stream_state.json`, `health.json`, locks, logs).
     pub state_dir: PathBuf,
     /// Segments per published playlist, lookahead included.
     pub window_size: usize,
     /// Segments published past the live edge.
     pub lookahead_segments: usize,
-    /// Seconds between ticks; `None` = the rotation's segment duration.
-    pub update_interval: Option<f64>,
+    /// Time between ticks; `None` = the rotation's segment duration.
+    pub update_interval: Option<Duration>,
     /// Kubo key name.
     pub ipns_key: String,
-    /// IPNS record lifetime as given (Go duration).
-    pub ipns_lifetime: String,
-    /// IPNS record TTL as given (Go duration).
-    pub ipns_ttl: String,
-    /// Kubo RPC API base URL without trailing `/`.
+    /// IPNS record lifetime.
+    pub ipns_lifetime: GoDuration,
+    /// IPNS record TTL.
+    pub ipns_ttl: GoDuration,
+    /// Kubo RPC API base URL without trailing `/` (setup adds through it too).
     pub kubo_api: String,
     /// How segment URIs are written.
     pub segment_uri_style: SegmentUriStyle,
-    /// Seconds one publish may take.
-    pub publish_timeout: f64,
+    /// How long one add + publish may take.
+    pub publish_timeout: Duration,
     /// Loopback port of the preview server.
     pub preview_port: u16,
 }
 
-impl RawStreamingConfig {
-    /// The file `station init` writes: every key with its default value.
-    pub fn defaults() -> Self {
-        RawStreamingConfig {
-            processed_dir: Some("data/processed".into()),
-            state_dir: Some("data/state".into()),
-            window_size: Some(50),
-            lookahead_segments: Some(10),
-            update_interval: Some(None),
-            ipns_key: Some("ipfs-station".into()),
-            ipns_lifetime: Some("48h".into()),
-            ipns_ttl: Some("5s".into()),
-            kubo_api: Some(DEFAULT_KUBO_API.into()),
-            segment_uri_style: Some("path".into()),
-            segment_base_url: Some(None),
-            publish_timeout: Some(120.0),
-            preview_port: Some(8090),
-        }
-    }
-
-    /// Validates into [`StreamingConfig`].
+impl StreamingConfig {
+    /// Validates `file` (a [`STREAMING_FILE`]); `station` anchors relative paths.
     ///
-    /// Errors: [`Error::Config`] naming `file` and the key, saying what is allowed.
-    pub fn validate(self, station: &Path, file: &Path) -> Result<StreamingConfig> {
-        let window_size = in_range(
-            file,
-            "window_size",
-            self.window_size.unwrap_or(50),
-            3,
-            1000,
-            " segments",
-        )? as usize;
-        let lookahead_segments = self.lookahead_segments.unwrap_or(10) as usize;
+    /// Errors: [`Error::Config`] naming the file and the first invalid key, saying what
+    /// is allowed.
+    pub fn from_file(station: &Path, file: &ConfigFile) -> Result<StreamingConfig> {
+        let window_size = file.integer_in("window_size", 3, 1000, " segments")? as usize;
+        let lookahead_segments =
+            file.integer_in("lookahead_segments", 0, 1000, " segments")? as usize;
         if lookahead_segments >= window_size {
             return Err(bad(
-                file,
+                file.path(),
                 "lookahead_segments",
                 format!("{lookahead_segments} must be less than window_size ({window_size})"),
             ));
         }
-        let update_interval = match self.update_interval.flatten() {
+        let update_interval = match file.optional_number("update_interval")? {
             None => None,
-            Some(v) => Some(in_range(
-                file,
+            Some(v) => Some(Duration::from_secs_f64(file.in_range(
                 "update_interval",
-                finite(file, "update_interval", v)?,
+                v,
                 0.5,
                 600.0,
                 " seconds",
-            )?),
+            )?)),
         };
-        let ipns_key = self.ipns_key.unwrap_or_else(|| "ipfs-station".into());
+        let ipns_key = file.string("ipns_key")?;
         if ipns_key.is_empty()
             || ipns_key.len() > 64
             || !ipns_key
@@ -542,84 +441,53 @@ impl RawStreamingConfig {
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
             return Err(bad(
-                file,
+                file.path(),
                 "ipns_key",
                 format!("`{ipns_key}`: a Kubo key name of 1-64 letters, digits, '-', '_', '.'"),
             ));
         }
-        let ipns_lifetime = self.ipns_lifetime.unwrap_or_else(|| "48h".into());
-        let life = parse_go_duration(&ipns_lifetime).map_err(|m| bad(file, "ipns_lifetime", m))?;
-        if life < 60.0 {
+        let ipns_lifetime = file.go_duration("ipns_lifetime")?;
+        if ipns_lifetime.duration() < Duration::from_secs(60) {
             return Err(bad(
-                file,
+                file.path(),
                 "ipns_lifetime",
                 format!("`{ipns_lifetime}` is too short: at least 1m"),
             ));
         }
-        let ipns_ttl = self.ipns_ttl.unwrap_or_else(|| "5s".into());
-        let ttl = parse_go_duration(&ipns_ttl).map_err(|m| bad(file, "ipns_ttl", m))?;
-        if !(1.0..=3600.0).contains(&ttl) {
+        let ipns_ttl = file.go_duration("ipns_ttl")?;
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&ipns_ttl.duration()) {
             return Err(bad(
-                file,
+                file.path(),
                 "ipns_ttl",
                 format!("`{ipns_ttl}`: allowed 1s to 1h"),
             ));
         }
-        let kubo_api = http_url(
-            file,
-            "kubo_api",
-            self.kubo_api.as_deref().unwrap_or(DEFAULT_KUBO_API),
-        )?;
-        let segment_uri_style = match self.segment_uri_style.as_deref().unwrap_or("path") {
+        let kubo_api = file.http_url("kubo_api", &file.string("kubo_api")?)?;
+        let segment_uri_style = match file.string("segment_uri_style")?.as_str() {
             "path" => SegmentUriStyle::Path,
             "bare" => SegmentUriStyle::Bare,
             "absolute" => {
-                let base = self.segment_base_url.flatten().ok_or_else(|| {
+                let base = file.optional_string("segment_base_url")?.ok_or_else(|| {
                     bad(
-                        file,
+                        file.path(),
                         "segment_base_url",
                         "required when segment_uri_style is \"absolute\"",
                     )
                 })?;
-                SegmentUriStyle::Absolute(http_url(file, "segment_base_url", &base)?)
+                SegmentUriStyle::Absolute(file.http_url("segment_base_url", &base)?)
             }
             other => {
                 return Err(bad(
-                    file,
+                    file.path(),
                     "segment_uri_style",
                     format!("`{other}`: allowed \"path\", \"bare\" or \"absolute\""),
                 ))
             }
         };
-        let publish_timeout = in_range(
-            file,
-            "publish_timeout",
-            finite(
-                file,
-                "publish_timeout",
-                self.publish_timeout.unwrap_or(120.0),
-            )?,
-            1.0,
-            3600.0,
-            " seconds",
-        )?;
-        let preview_port = in_range(
-            file,
-            "preview_port",
-            self.preview_port.unwrap_or(8090),
-            1,
-            65535,
-            "",
-        )?;
+        let publish_timeout = file.seconds_in("publish_timeout", 1.0, 3600.0)?;
+        let preview_port = file.integer_in("preview_port", 1, 65535, "")? as u16;
         Ok(StreamingConfig {
-            processed_dir: dir_key(
-                station,
-                file,
-                "processed_dir",
-                self.processed_dir,
-                "data/processed",
-            )?,
-            state_dir: dir_key(station, file, "state_dir", self.state_dir, "data/state")?,
+            state_dir: file.dir(station, "state_dir")?,
             window_size,
             lookahead_segments,
             update_interval,
@@ -632,15 +500,12 @@ impl RawStreamingConfig {
             preview_port,
         })
     }
-}
 
-impl StreamingConfig {
-    /// Reads and validates `<station>/streaming.config.json`.
+    /// Reads and validates `<station>/streaming.config.json` (missing: every default).
     ///
     /// Errors: as [`SetupConfig::load`].
     pub fn load(station: &Path) -> Result<Self> {
-        let file = station.join(STREAMING_FILE);
-        read_raw::<RawStreamingConfig>(&file)?.validate(station, &file)
+        StreamingConfig::from_file(station, &ConfigFile::read(station, STREAMING_FILE)?)
     }
 }
 
@@ -648,172 +513,77 @@ impl StreamingConfig {
 // health.config.json
 // ---------------------------------------------------------------------------------------
 
-/// `health.config.json` as written on disk; every key optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawHealthConfig {
-    /// Gateways to check (default `["http://127.0.0.1:8080"]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gateways: Option<Vec<String>>,
-    /// Public gateways to check (default `["https://ipfs.io", "https://dweb.link"]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_gateways: Option<Vec<String>>,
-    /// Seconds between checks (default 30).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<f64>,
-    /// Newest segments fetched per check (default 2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segments_per_check: Option<u32>,
-    /// RMS level under which audio counts as silence, dBFS (default -50).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub silence_threshold_dbfs: Option<f64>,
-    /// Seconds of silence before it is flagged (default 2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub silence_min_seconds: Option<f64>,
-    /// Peak level at or over which audio counts as clipped, dBFS (default -0.1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clip_threshold_dbfs: Option<f64>,
-    /// Seconds the live point may lag the wall clock (default 120).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_lag_seconds: Option<f64>,
-    /// Seconds per HTTP request (default 20).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_timeout: Option<f64>,
-}
-
-/// Validated health config.
+/// Validated health config: the monitor (`health.config.json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthConfig {
     /// Local gateways (base URLs without trailing `/`).
     pub gateways: Vec<String>,
     /// Public gateways (base URLs); empty turns them off.
     pub public_gateways: Vec<String>,
-    /// Seconds between checks.
-    pub interval: f64,
+    /// Time between checks.
+    pub interval: Duration,
     /// Newest segments fetched per check.
     pub segments_per_check: usize,
-    /// Silence threshold, dBFS RMS.
-    pub silence_threshold_dbfs: f64,
-    /// Minimum silence length, seconds.
-    pub silence_min_seconds: f64,
-    /// Clipping threshold, dBFS peak.
-    pub clip_threshold_dbfs: f64,
-    /// Allowed lag of the live point behind the wall clock, seconds.
-    pub max_lag_seconds: f64,
-    /// Per-request timeout, seconds.
-    pub request_timeout: f64,
-}
-
-impl RawHealthConfig {
-    /// The file `station init` writes: every key with its default value.
-    pub fn defaults() -> Self {
-        RawHealthConfig {
-            gateways: Some(vec![DEFAULT_GATEWAY.into()]),
-            public_gateways: Some(vec!["https://ipfs.io".into(), "https://dweb.link".into()]),
-            interval: Some(30.0),
-            segments_per_check: Some(2),
-            silence_threshold_dbfs: Some(-50.0),
-            silence_min_seconds: Some(2.0),
-            clip_threshold_dbfs: Some(-0.1),
-            max_lag_seconds: Some(120.0),
-            request_timeout: Some(20.0),
-        }
-    }
-
-    /// Validates into [`HealthConfig`].
-    ///
-    /// Errors: [`Error::Config`] naming `file` and the key, saying what is allowed.
-    pub fn validate(self, file: &Path) -> Result<HealthConfig> {
-        let d = RawHealthConfig::defaults();
-        let urls =
-            |field: &str, v: Option<Vec<String>>, dv: Option<Vec<String>>| -> Result<Vec<String>> {
-                v.or(dv)
-                    .unwrap_or_default()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, u)| http_url(file, &format!("{field}[{i}]"), u))
-                    .collect()
-            };
-        let num = |field: &str,
-                   v: Option<f64>,
-                   dv: Option<f64>,
-                   lo: f64,
-                   hi: f64,
-                   unit: &str|
-         -> Result<f64> {
-            let x = finite(file, field, v.or(dv).unwrap_or(lo))?;
-            in_range(file, field, x, lo, hi, unit)
-        };
-        Ok(HealthConfig {
-            gateways: urls("gateways", self.gateways, d.gateways)?,
-            public_gateways: urls("public_gateways", self.public_gateways, d.public_gateways)?,
-            interval: num(
-                "interval",
-                self.interval,
-                d.interval,
-                1.0,
-                86400.0,
-                " seconds",
-            )?,
-            segments_per_check: in_range(
-                file,
-                "segments_per_check",
-                self.segments_per_check.unwrap_or(2),
-                1,
-                50,
-                " segments",
-            )? as usize,
-            silence_threshold_dbfs: num(
-                "silence_threshold_dbfs",
-                self.silence_threshold_dbfs,
-                d.silence_threshold_dbfs,
-                -120.0,
-                0.0,
-                " dBFS",
-            )?,
-            silence_min_seconds: num(
-                "silence_min_seconds",
-                self.silence_min_seconds,
-                d.silence_min_seconds,
-                0.1,
-                3600.0,
-                " seconds",
-            )?,
-            clip_threshold_dbfs: num(
-                "clip_threshold_dbfs",
-                self.clip_threshold_dbfs,
-                d.clip_threshold_dbfs,
-                -20.0,
-                0.0,
-                " dBFS",
-            )?,
-            max_lag_seconds: num(
-                "max_lag_seconds",
-                self.max_lag_seconds,
-                d.max_lag_seconds,
-                1.0,
-                86400.0,
-                " seconds",
-            )?,
-            request_timeout: num(
-                "request_timeout",
-                self.request_timeout,
-                d.request_timeout,
-                0.5,
-                600.0,
-                " seconds",
-            )?,
-        })
-    }
+    /// Silence threshold (RMS).
+    pub silence_threshold: Dbfs,
+    /// Minimum silence length before it is flagged.
+    pub silence_min: Duration,
+    /// Clipping threshold (peak).
+    pub clip_threshold: Dbfs,
+    /// Allowed lag of the live point behind the wall clock.
+    pub max_lag: Duration,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
 }
 
 impl HealthConfig {
-    /// Reads and validates `<station>/health.config.json`.
+    /// Validates `file` (a [`HEALTH_FILE`]).
+    ///
+    /// Errors: [`Error::Config`] naming the file and the first invalid key (a gateway by
+    /// its index, e.g. `gateways[1]`), saying what is allowed.
+    pub fn from_file(file: &ConfigFile) -> Result<HealthConfig> {
+        let urls = |key: &str| -> Result<Vec<String>> {
+            file.strings(key)?
+                .iter()
+                .enumerate()
+                .map(|(i, u)| file.http_url(&format!("{key}[{i}]"), u))
+                .collect()
+        };
+        Ok(HealthConfig {
+            gateways: urls("gateways")?,
+            public_gateways: urls("public_gateways")?,
+            interval: file.seconds_in("interval", 1.0, 86400.0)?,
+            segments_per_check: file.integer_in("segments_per_check", 1, 50, " segments")? as usize,
+            silence_threshold: Dbfs(file.number_in(
+                "silence_threshold_dbfs",
+                -120.0,
+                0.0,
+                " dBFS",
+            )?),
+            silence_min: file.seconds_in("silence_min_seconds", 0.1, 3600.0)?,
+            clip_threshold: Dbfs(file.number_in("clip_threshold_dbfs", -20.0, 0.0, " dBFS")?),
+            max_lag: file.seconds_in("max_lag_seconds", 1.0, 86400.0)?,
+            request_timeout: file.seconds_in("request_timeout", 0.5, 600.0)?,
+        })
+    }
+
+    /// Reads and validates `<station>/health.config.json` (missing: every default).
     ///
     /// Errors: as [`SetupConfig::load`].
     pub fn load(station: &Path) -> Result<Self> {
-        let file = station.join(HEALTH_FILE);
-        read_raw::<RawHealthConfig>(&file)?.validate(&file)
+        HealthConfig::from_file(&ConfigFile::read(station, HEALTH_FILE)?)
+    }
+}
+
+/// Validates one file's keys with the engine's rules: used by [`super::Station::open`]
+/// and by the settings form on merged edits.
+///
+/// Errors: as the file's `from_file`.
+pub fn validate_file(station: &Path, file: &ConfigFile) -> Result<()> {
+    match file.name {
+        SETUP_FILE => SetupConfig::from_file(station, file).map(|_| ()),
+        STREAMING_FILE => StreamingConfig::from_file(station, file).map(|_| ()),
+        _ => HealthConfig::from_file(file).map(|_| ()),
     }
 }
 
@@ -821,12 +591,17 @@ impl HealthConfig {
 mod tests {
     use super::*;
 
+    fn file(name: &'static str, json: &str) -> Result<ConfigFile> {
+        let v: Value = serde_json::from_str(json).unwrap();
+        ConfigFile::from_map(PathBuf::from(name), name, v.as_object().unwrap().clone())
+    }
+
     fn setup(json: &str) -> Result<SetupConfig> {
-        let raw: RawSetupConfig = serde_json::from_str(json).map_err(|e| Error::Parse {
-            file: "setup.config.json".into(),
-            message: e.to_string(),
-        })?;
-        raw.validate(Path::new("/st"), Path::new("setup.config.json"))
+        SetupConfig::from_file(Path::new("/st"), &file(SETUP_FILE, json)?)
+    }
+
+    fn streaming(json: &str) -> Result<StreamingConfig> {
+        StreamingConfig::from_file(Path::new("/st"), &file(STREAMING_FILE, json)?)
     }
 
     #[test]
@@ -834,27 +609,30 @@ mod tests {
         let c = setup("{}").unwrap();
         assert_eq!(c.music_dir, PathBuf::from("/st/music"));
         assert_eq!(c.processed_dir, PathBuf::from("/st/data/processed"));
-        assert_eq!(c.segment_duration, 6.0);
+        assert_eq!(c.segment_duration, Duration::from_secs(6));
+        assert_eq!(c.bitrate, Bitrate { kbps: 128 });
         assert_eq!(c.jingle_cycle, 3);
-        assert_eq!(c.loudness_target_lufs, Some(-16.0));
+        assert_eq!(c.loudness_target, Some(Lufs(-16.0)));
         assert!(c.jobs >= 1);
     }
 
     #[test]
     fn defaults_written_by_init_validate_to_the_same_config() {
-        let raw = RawSetupConfig::defaults();
-        let json = serde_json::to_string(&raw).unwrap();
-        assert!(json.contains("\"loudness_target_lufs\":-16"));
-        assert_eq!(setup(&json).unwrap(), setup("{}").unwrap());
-        let s = RawStreamingConfig::defaults();
-        let back: RawStreamingConfig =
-            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        assert_eq!(back, s);
-        back.validate(Path::new("/st"), Path::new("s.json"))
-            .unwrap();
-        RawHealthConfig::defaults()
-            .validate(Path::new("h.json"))
-            .unwrap();
+        for name in keys::CONFIG_FILES {
+            let written = Value::Object(keys::defaults(name)).to_string();
+            let f = file(name, &written).unwrap();
+            validate_file(Path::new("/st"), &f).unwrap();
+        }
+        let written = Value::Object(keys::defaults(SETUP_FILE)).to_string();
+        assert!(
+            written.contains("\"loudness_target_lufs\":-16"),
+            "{written}"
+        );
+        assert_eq!(setup(&written).unwrap(), setup("{}").unwrap());
+        assert_eq!(
+            streaming(&Value::Object(keys::defaults(STREAMING_FILE)).to_string()).unwrap(),
+            streaming("{}").unwrap()
+        );
     }
 
     #[test]
@@ -862,7 +640,7 @@ mod tests {
         assert_eq!(
             setup(r#"{"loudness_target_lufs": null}"#)
                 .unwrap()
-                .loudness_target_lufs,
+                .loudness_target,
             None
         );
     }
@@ -884,10 +662,19 @@ mod tests {
         assert!(e.contains("codec") && e.contains("aac"), "{e}");
         let e = setup(r#"{"jingle_cycle": 0}"#).unwrap_err().to_string();
         assert!(e.contains("jingle_cycle"), "{e}");
-        let e = setup(r#"{"kubo_api": "ftp://x"}"#).unwrap_err().to_string();
-        assert!(e.contains("kubo_api"), "{e}");
         let e = setup(r#"{"sample_rate": 12345}"#).unwrap_err().to_string();
         assert!(e.contains("sample_rate") && e.contains("44100"), "{e}");
+        let e = setup(r#"{"jingle_cycle": "three"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("jingle_cycle") && e.contains("whole number"),
+            "{e}"
+        );
+        let e = streaming(r#"{"kubo_api": "ftp://x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kubo_api"), "{e}");
     }
 
     #[test]
@@ -895,15 +682,25 @@ mod tests {
         let e = setup(r#"{"segment_durration": 6}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("segment_durration"), "{e}");
+        assert!(
+            e.contains("segment_durration") && e.contains("unknown key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn moved_keys_are_accepted_and_not_read() {
+        let f = file(SETUP_FILE, r#"{"kubo_api": "http://127.0.0.1:9999"}"#).unwrap();
+        assert_eq!(f.legacy().len(), 1);
+        assert_eq!(f.legacy()[0].0.rules_in, STREAMING_FILE);
+        SetupConfig::from_file(Path::new("/st"), &f).unwrap();
+        let f = file(STREAMING_FILE, r#"{"processed_dir": "elsewhere"}"#).unwrap();
+        assert_eq!(f.legacy()[0].0.key, "processed_dir");
     }
 
     #[test]
     fn streaming_lookahead_must_fit_in_window() {
-        let raw: RawStreamingConfig =
-            serde_json::from_str(r#"{"window_size": 5, "lookahead_segments": 5}"#).unwrap();
-        let e = raw
-            .validate(Path::new("/st"), Path::new("streaming.config.json"))
+        let e = streaming(r#"{"window_size": 5, "lookahead_segments": 5}"#)
             .unwrap_err()
             .to_string();
         assert!(
@@ -914,32 +711,25 @@ mod tests {
 
     #[test]
     fn streaming_durations_are_go_durations() {
-        let raw: RawStreamingConfig = serde_json::from_str(r#"{"ipns_lifetime": "2d"}"#).unwrap();
-        let e = raw
-            .validate(Path::new("/st"), Path::new("s.json"))
+        let e = streaming(r#"{"ipns_lifetime": "2d"}"#)
             .unwrap_err()
             .to_string();
         assert!(e.contains("ipns_lifetime") && e.contains("no `d`"), "{e}");
-        assert_eq!(parse_go_duration("1h30m").unwrap(), 5400.0);
-        assert_eq!(parse_go_duration("500ms").unwrap(), 0.5);
-        assert!(parse_go_duration("h").is_err());
-        assert!(parse_go_duration("").is_err());
+        let c = streaming(r#"{"ipns_ttl": "1m30s"}"#).unwrap();
+        assert_eq!(c.ipns_ttl.duration(), Duration::from_secs(90));
+        assert_eq!(c.ipns_ttl.as_str(), "1m30s");
     }
 
     #[test]
     fn absolute_uri_style_needs_a_base_url() {
-        let raw: RawStreamingConfig =
-            serde_json::from_str(r#"{"segment_uri_style": "absolute"}"#).unwrap();
-        let e = raw
-            .validate(Path::new("/st"), Path::new("s.json"))
+        let e = streaming(r#"{"segment_uri_style": "absolute"}"#)
             .unwrap_err()
             .to_string();
         assert!(e.contains("segment_base_url"), "{e}");
-        let raw: RawStreamingConfig = serde_json::from_str(
+        let c = streaming(
             r#"{"segment_uri_style": "absolute", "segment_base_url": "https://gw.example/"}"#,
         )
         .unwrap();
-        let c = raw.validate(Path::new("/st"), Path::new("s.json")).unwrap();
         assert_eq!(
             c.segment_uri_style,
             SegmentUriStyle::Absolute("https://gw.example".into())
@@ -948,18 +738,20 @@ mod tests {
 
     #[test]
     fn health_gateway_errors_name_the_index() {
-        let raw: RawHealthConfig =
-            serde_json::from_str(r#"{"gateways": ["http://127.0.0.1:8080", "nope"]}"#).unwrap();
-        let e = raw
-            .validate(Path::new("health.config.json"))
-            .unwrap_err()
-            .to_string();
+        let e = HealthConfig::from_file(
+            &file(
+                HEALTH_FILE,
+                r#"{"gateways": ["http://127.0.0.1:8080", "nope"]}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("gateways[1]"), "{e}");
-        let raw: RawHealthConfig = serde_json::from_str(r#"{"public_gateways": []}"#).unwrap();
-        assert!(raw
-            .validate(Path::new("h.json"))
-            .unwrap()
-            .public_gateways
-            .is_empty());
+        let h = HealthConfig::from_file(&file(HEALTH_FILE, r#"{"public_gateways": []}"#).unwrap())
+            .unwrap();
+        assert!(h.public_gateways.is_empty());
+        assert_eq!(h.interval, Duration::from_secs(30));
+        assert_eq!(h.silence_threshold, Dbfs(-50.0));
     }
 }

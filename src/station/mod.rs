@@ -1,5 +1,6 @@
-//! A station directory: create it (`station init`), find the default one, and the bundled
-//! default jingles.
+//! The station: its folder and its three validated config files, opened once as a
+//! [`Station`] value and passed to everything; creating one (`station init`), the demo
+//! station, the bundled default jingles.
 //!
 //! Layout (DESIGN.md "The station directory"): the three config files at the top,
 //! `music/` and `jingles/` for the operator's sources, `data/processed/` (the streamer's
@@ -7,12 +8,152 @@
 
 pub mod atomic;
 pub mod config;
+pub mod keys;
+pub mod process;
+pub mod state;
 
 use crate::error::{Error, Result};
-use crate::station::config::{
-    RawHealthConfig, RawSetupConfig, RawStreamingConfig, HEALTH_FILE, SETUP_FILE, STREAMING_FILE,
-};
+use config::{ConfigFile, HealthConfig, SetupConfig, StreamingConfig};
+use keys::{HEALTH_FILE, SETUP_FILE, STREAMING_FILE};
 use std::path::{Path, PathBuf};
+
+/// One station, opened once: the folder and its three validated config files.
+///
+/// Every setting is owned by exactly one file ([`keys::KEYS`]); a station folder written
+/// by an older version, with a setting in two files, still opens, and [`Station::notes`]
+/// says which key now rules. After a settings change, [`Station::reload`] gives the new
+/// value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Station {
+    dir: PathBuf,
+    /// `setup.config.json`: what to prechunk and how, and where it goes.
+    pub setup: SetupConfig,
+    /// `streaming.config.json`: the on-air loop, Kubo, the state folder.
+    pub streaming: StreamingConfig,
+    /// `health.config.json`: the monitor.
+    pub health: HealthConfig,
+    notes: Vec<String>,
+}
+
+impl Station {
+    /// Opens the station in `dir`: reads and validates its three config files (a
+    /// missing `streaming.config.json` or `health.config.json` means every default).
+    ///
+    /// Errors: [`Error::Station`] when `dir` has no `setup.config.json` (not a station:
+    /// `station init` makes one); [`Error::Io`], [`Error::Parse`] or [`Error::Config`]
+    /// naming the file and key.
+    pub fn open(dir: &Path) -> Result<Station> {
+        if !dir.join(SETUP_FILE).is_file() {
+            return Err(Error::Station {
+                dir: dir.to_path_buf(),
+                message: format!(
+                    "not a station folder: {SETUP_FILE} is missing (create a station with `station init {}`)",
+                    dir.display()
+                ),
+            });
+        }
+        let files = [
+            ConfigFile::read(dir, SETUP_FILE)?,
+            ConfigFile::read(dir, STREAMING_FILE)?,
+            ConfigFile::read(dir, HEALTH_FILE)?,
+        ];
+        let mut station = Station {
+            dir: dir.to_path_buf(),
+            setup: SetupConfig::from_file(dir, &files[0])?,
+            streaming: StreamingConfig::from_file(dir, &files[1])?,
+            health: HealthConfig::from_file(&files[2])?,
+            notes: Vec::new(),
+        };
+        for file in &files {
+            for (legacy, value) in file.legacy() {
+                let ruling = station.ruling_value(legacy.key);
+                let written = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_string);
+                let mut note = format!(
+                    "{}: `{}` is no longer read there; `{}` in {} rules ({ruling})",
+                    legacy.file, legacy.key, legacy.key, legacy.rules_in
+                );
+                if written.trim_end_matches('/') != ruling {
+                    note.push_str(&format!(
+                        "; the old value {written} in {} is ignored",
+                        legacy.file
+                    ));
+                }
+                station.notes.push(note);
+            }
+        }
+        Ok(station)
+    }
+
+    /// The value that rules for a key that moved ([`keys::LEGACY`]), as text.
+    fn ruling_value(&self, key: &str) -> String {
+        match key {
+            "kubo_api" => self.streaming.kubo_api.clone(),
+            "processed_dir" => {
+                let p = &self.setup.processed_dir;
+                p.strip_prefix(&self.dir).unwrap_or(p).display().to_string()
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// Opens the station again (after a settings change).
+    ///
+    /// Errors: as [`Station::open`].
+    pub fn reload(&self) -> Result<Station> {
+        Station::open(&self.dir)
+    }
+
+    /// The station folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The station's name: its folder name.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().to_string())
+    }
+
+    /// The processed folder (`manifest.json`, `playlist.m3u`, `items/`): setup's output
+    /// and the streamer's only input.
+    pub fn processed_dir(&self) -> &Path {
+        &self.setup.processed_dir
+    }
+
+    /// The state folder (`data/state` unless `state_dir` says otherwise).
+    pub fn state_dir(&self) -> &Path {
+        &self.streaming.state_dir
+    }
+
+    /// The state folder protocol ([`state::StateDir`]).
+    pub fn state(&self) -> state::StateDir {
+        state::StateDir::new(&self.streaming.state_dir)
+    }
+
+    /// The Kubo RPC API base URL (setup adds through it, the streamer publishes).
+    pub fn kubo_api(&self) -> &str {
+        &self.streaming.kubo_api
+    }
+
+    /// The gateway listeners use locally: the first gateway the health monitor checks,
+    /// else Kubo's default (`http://127.0.0.1:8080`).
+    pub fn local_gateway(&self) -> String {
+        self.health
+            .gateways
+            .first()
+            .cloned()
+            .unwrap_or_else(|| keys::DEFAULT_GATEWAY.into())
+    }
+
+    /// What the operator should know about the config files (e.g. a key that moved),
+    /// one sentence each.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
 
 static BUNDLED_JINGLES: include_dir::Dir<'static> =
     include_dir::include_dir!("$CARGO_MANIFEST_DIR/jingles");
@@ -37,15 +178,6 @@ pub fn default_root() -> PathBuf {
         .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."))
         .join("ipfs-station")
-}
-
-/// The station's state folder (`stream_state.json`, `health.json`, pid files, logs):
-/// `state_dir` of its `streaming.config.json`, else `<station>/data/state` when that
-/// file is missing or invalid.
-pub fn state_dir(station: &Path) -> PathBuf {
-    crate::station::config::StreamingConfig::load(station)
-        .map(|c| c.state_dir)
-        .unwrap_or_else(|_| station.join("data/state"))
 }
 
 /// The Kubo key name `station init` gives a station in `dir`: `ipfs-station-<folder
@@ -111,18 +243,17 @@ pub fn init(dir: &Path) -> Result<InitReport> {
         .is_none();
     if empty {
         for (name, bytes) in bundled_jingles() {
-            crate::station::atomic::write_atomic(&jdir.join(name), bytes)?;
+            atomic::write_atomic(&jdir.join(name), bytes)?;
             jingles.push(name.to_string());
         }
     }
-    crate::station::atomic::write_json_atomic(&dir.join(SETUP_FILE), &RawSetupConfig::defaults())?;
-    let mut streaming = RawStreamingConfig::defaults();
-    streaming.ipns_key = Some(key_name_for(dir));
-    crate::station::atomic::write_json_atomic(&dir.join(STREAMING_FILE), &streaming)?;
-    crate::station::atomic::write_json_atomic(
-        &dir.join(HEALTH_FILE),
-        &RawHealthConfig::defaults(),
-    )?;
+    for file in keys::CONFIG_FILES {
+        let mut values = keys::defaults(file);
+        if file == STREAMING_FILE {
+            values.insert("ipns_key".into(), key_name_for(dir).into());
+        }
+        atomic::write_json_atomic(&dir.join(file), &serde_json::Value::Object(values))?;
+    }
     Ok(InitReport {
         dir: dir.to_path_buf(),
         jingles,
@@ -163,7 +294,7 @@ pub fn create_demo(dir: &Path) -> Result<usize> {
             let to = music.join(name);
             if !to.exists() {
                 let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-                crate::station::atomic::write_atomic(&to, &bytes)?;
+                atomic::write_atomic(&to, &bytes)?;
                 copied += 1;
             }
         }
@@ -188,7 +319,7 @@ struct ConsoleFile {
 
 /// The station the console opened last, when it still is a station.
 pub fn last_opened() -> Option<PathBuf> {
-    let f: ConsoleFile = crate::station::atomic::read_json(&console_file()).ok()?;
+    let f: ConsoleFile = atomic::read_json(&console_file()).ok()?;
     f.last_station.filter(|d| d.join(SETUP_FILE).is_file())
 }
 
@@ -200,7 +331,7 @@ pub fn remember_opened(dir: &Path) -> Result<()> {
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    crate::station::atomic::write_json_atomic(
+    atomic::write_json_atomic(
         &file,
         &ConsoleFile {
             last_station: Some(dir.to_path_buf()),

@@ -1,5 +1,6 @@
 // Library screen: drop zones, the overall bar, one virtualized table per kind, audition.
 import { call, on, el, fmtDuration } from "./api.js";
+import { CMD, EVT } from "./bindings.js";
 
 const ROW_H = 36;
 const OVERSCAN = 8;
@@ -138,7 +139,7 @@ class VTable {
 function confirmRemove(btn, row) {
   if (btn.dataset.armed) {
     btn.disabled = true;
-    call("library_remove", { source: row.source })
+    call(CMD.library_remove, { source: row.source })
       .then((r) => {
         notice("ok", `Removed “${row.title}”`, [`${r.trashed_to} (the source is kept in the station's trash folder)`]);
         reload();
@@ -234,7 +235,7 @@ let firstPaint = true;
 
 export async function reload() {
   try {
-    view = await call("library");
+    view = await call(CMD.library);
   } catch (e) {
     notice("bad", "Cannot read the library", [e.message]);
     return;
@@ -247,7 +248,7 @@ export async function reload() {
   if (firstPaint) {
     firstPaint = false;
     const rows = view.tracks.length + view.jingles.length;
-    requestAnimationFrame(() => requestAnimationFrame(() => call("ui_ready", { rows }).catch(() => {})));
+    requestAnimationFrame(() => requestAnimationFrame(() => call(CMD.ui_ready, { rows }).catch(() => {})));
   }
 }
 
@@ -290,7 +291,7 @@ function scheduleOverall() {
 export async function addFiles(kind, paths) {
   const where = kind === "track" ? "Music" : "Jingles";
   try {
-    const r = await call("library_add", { kind, paths });
+    const r = await call(CMD.library_add, { kind, paths });
     reportImport(where, r);
     return r;
   } catch (e) {
@@ -333,7 +334,7 @@ let auditionTimer = 0;
 
 async function play(row, what) {
   try {
-    const v = await call("audition_play", { source: row.source, what });
+    const v = await call(CMD.audition_play, { source: row.source, what });
     showAudition(v);
     if (!auditionTimer) auditionTimer = setInterval(pollAudition, 250);
   } catch (e) {
@@ -342,7 +343,7 @@ async function play(row, what) {
 }
 
 async function pollAudition() {
-  const v = await call("audition_status").catch(() => null);
+  const v = await call(CMD.audition_status).catch(() => null);
   if (!v) return;
   showAudition(v);
   if (!v.status.playing) { clearInterval(auditionTimer); auditionTimer = 0; }
@@ -376,9 +377,9 @@ export async function initLibrary() {
   tables.track = new VTable(document.getElementById("table-track"), "track");
   tables.jingle = new VTable(document.getElementById("table-jingle"), "jingle");
 
-  on("setup://event", onSetupEvent);
-  on("setup://prechunk", onPrechunk);
-  on("setup://finished", (r) => {
+  on(EVT.setup_event, onSetupEvent);
+  on(EVT.setup_prechunk, onPrechunk);
+  on(EVT.setup_finished, (r) => {
     run.running = false;
     run.adding = null;
     live.clear();
@@ -389,7 +390,7 @@ export async function initLibrary() {
     else if (r.report && r.report.kubo_error) notice("warn", "Prechunked, but not added to IPFS yet", [r.report.kubo_error], { key: "setup" });
     reload();
   });
-  on("library://dropped", ({ paths, x, y }) => {
+  on(EVT.library_dropped, ({ paths, x, y }) => {
     highlight(null);
     const kind = zoneAt({ x, y });
     if (!kind) {
@@ -398,14 +399,14 @@ export async function initLibrary() {
     }
     addFiles(kind, paths);
   });
-  on("tauri://drag-over", (p) => highlight(zoneAt(p && p.position)));
-  on("tauri://drag-leave", () => highlight(null));
+  on(EVT.drag_over, (p) => highlight(zoneAt(p && p.position)));
+  on(EVT.drag_leave, () => highlight(null));
 
   for (const b of document.querySelectorAll("[data-pick]")) {
     b.addEventListener("click", async () => {
       const kind = b.dataset.pick;
       try {
-        const r = await call("library_pick", { kind, folders: b.dataset.folders === "true" });
+        const r = await call(CMD.library_pick, { kind, folders: b.dataset.folders === "true" });
         reportImport(kind === "track" ? "Music" : "Jingles", r);
       } catch (e) {
         notice("bad", "Could not add files", [e.message]);
@@ -415,14 +416,14 @@ export async function initLibrary() {
   document.getElementById("setup-run").addEventListener("click", async () => {
     run.running = true;
     renderOverall();
-    await call("setup_start").catch((e) => notice("bad", "Cannot run setup", [e.message]));
+    await call(CMD.setup_start).catch((e) => notice("bad", "Cannot run setup", [e.message]));
   });
   document.getElementById("audition-stop").addEventListener("click", async () => {
-    showAudition(await call("audition_stop"));
+    showAudition(await call(CMD.audition_stop));
   });
 
-  run.running = await call("setup_running").catch(() => false);
-  audition = await call("audition_status").catch((e) => ({ available: false, reason: e.message }));
+  run.running = await call(CMD.setup_running).catch(() => false);
+  audition = await call(CMD.audition_status).catch((e) => ({ available: false, reason: e.message }));
   showAudition(audition);
   await reload();
   // Sources waiting for prechunking (e.g. copied into the folder by hand, or a first
@@ -430,6 +431,6 @@ export async function initLibrary() {
   if (!run.running && view && (view.tracks.concat(view.jingles)).some((r) => r.status === "pending")) {
     run.running = true;
     renderOverall();
-    call("setup_start").catch(() => {});
+    call(CMD.setup_start).catch(() => {});
   }
 }

@@ -1,5 +1,6 @@
 // The console's entry point: header (station, Kubo), tabs, and the screens.
 import { call } from "./api.js";
+import { CMD, EVT } from "./bindings.js";
 import { initLibrary, notice } from "./library.js";
 import { initSettings } from "./settings.js";
 import { initOnAir, setVisible as onAirVisible } from "./onair.js";
@@ -20,10 +21,10 @@ async function refreshKubo(start = false) {
   const help = document.getElementById("kubo-help");
   let k;
   try {
-    k = await call(start ? "kubo_start" : "kubo_status");
+    k = await call(start ? CMD.kubo_start : CMD.kubo_status);
   } catch (e) {
     notice("bad", "Kubo did not start", [e.message]);
-    k = await call("kubo_status").catch(() => null);
+    k = await call(CMD.kubo_status).catch(() => null);
     if (!k) return;
   }
   if (k.reachable) {
@@ -48,7 +49,7 @@ async function boot() {
   for (const b of document.querySelectorAll(".tabs [data-screen]")) {
     b.addEventListener("click", () => showScreen(b.dataset.screen));
   }
-  const info = await call("station_info").catch((e) => ({ dir: e.message, name: "" }));
+  const info = await call(CMD.station_info).catch((e) => ({ dir: e.message, name: "" }));
   const path = document.getElementById("station-path");
   path.textContent = info.dir;
   path.title = info.dir;
@@ -65,7 +66,7 @@ async function boot() {
   await initLibrary();
   await initOnAir();
   // A stream that kept running while the console was closed: show it.
-  const v = await call("onair_view").catch(() => null);
+  const v = await call(CMD.onair_view).catch(() => null);
   if (v && (v.on_air || v.stream_pid)) showScreen("onair");
   refreshKubo();
   setInterval(() => refreshKubo(), 15000);

@@ -3,6 +3,7 @@
 // from the state files the streamer and the health monitor write (through onair_view),
 // so a console that was closed and reopened shows a stream that kept running.
 import { call, on, el, fmtDuration } from "./api.js";
+import { CMD, EVT } from "./bindings.js";
 import { notice } from "./library.js";
 
 let view = null;
@@ -125,7 +126,7 @@ function renderLog(v) {
 
 export async function refresh() {
   try {
-    view = await call("onair_view");
+    view = await call(CMD.onair_view);
   } catch (e) { return; }
   renderHeader(view);
   if (!visible) return;
@@ -144,7 +145,7 @@ async function loadTimeline() {
   const preview = Number.isFinite(cycle) && cycle !== cycleSaved ? cycle : null;
   document.getElementById("tl-apply").hidden = preview == null;
   try {
-    blocks = await call("timeline", { hours: zoomHours(), jingleCycle: preview });
+    blocks = await call(CMD.timeline, { hours: zoomHours(), jingleCycle: preview });
     document.getElementById("tl-note").textContent = preview != null
       ? `Preview with a jingle every ${preview} tracks: apply it to rebuild the rotation (no re-encoding).`
       : `${blocks.length} items in the next ${document.getElementById("tl-zoom").selectedOptions[0].text}.`;
@@ -218,7 +219,7 @@ async function goLive() {
   b.disabled = true;
   b.textContent = "Going live…";
   try {
-    const v = await call("go_live");
+    const v = await call(CMD.go_live);
     if (v.problem) notice("warn", "On air, with a problem", [v.problem]);
     else notice("ok", "On air", v.urls.map((u) => u.page || u.stream), { timeout: 10000, key: "onair" });
   } catch (e) {
@@ -241,7 +242,7 @@ async function offAir() {
   delete b.dataset.armed;
   b.disabled = true;
   b.textContent = "Stopping…";
-  try { await call("off_air"); } catch (e) { notice("bad", "Could not stop the stream", [e.message]); }
+  try { await call(CMD.off_air); } catch (e) { notice("bad", "Could not stop the stream", [e.message]); }
   b.disabled = false;
   b.textContent = "Stop";
   refresh();
@@ -249,10 +250,10 @@ async function offAir() {
 
 async function applyCycle() {
   const v = document.getElementById("tl-cycle").value;
-  const out = await call("settings_apply", { edits: { "setup.config.json": { jingle_cycle: v } } }).catch((e) => ({ errors: [{ message: e.message }] }));
+  const out = await call(CMD.settings_apply, { edits: { "setup.config.json": { jingle_cycle: v } } }).catch((e) => ({ errors: [{ message: e.message }] }));
   if (out.errors && out.errors.length) { notice("bad", "Tracks between jingles not changed", out.errors.map((e) => e.message)); return; }
   cycleSaved = parseInt(v, 10);
-  await call("setup_start").catch(() => {});
+  await call(CMD.setup_start).catch(() => {});
   notice("ok", `A jingle every ${v} tracks: the rotation is rebuilt; on air it takes over at the next item.`, [], { timeout: 8000 });
   loadTimeline();
 }
@@ -272,16 +273,16 @@ export async function initOnAir() {
   c.addEventListener("mousemove", hover);
   c.addEventListener("mouseleave", () => (document.getElementById("tl-tip").hidden = true));
   new ResizeObserver(drawTimeline).observe(c);
-  const fields = await call("settings_get").catch(() => []);
+  const fields = await call(CMD.settings_get).catch(() => []);
   const f = fields.find((x) => x.key === "jingle_cycle");
   cycleSaved = f ? parseInt(f.value, 10) : 3;
   document.getElementById("tl-cycle").value = cycleSaved;
 
   const dialog = document.getElementById("close-dialog");
-  on("console://close-requested", () => { if (!dialog.open) dialog.showModal(); });
+  on(EVT.close_requested, () => { if (!dialog.open) dialog.showModal(); });
   dialog.addEventListener("close", () => {
     if (dialog.returnValue === "keep" || dialog.returnValue === "stop") {
-      call("quit", { keepOnAir: dialog.returnValue === "keep" }).catch((e) => notice("bad", "Could not quit", [e.message]));
+      call(CMD.quit, { keepOnAir: dialog.returnValue === "keep" }).catch((e) => notice("bad", "Could not quit", [e.message]));
     }
   });
   // Escape closes the dialog with "cancel"; the stream keeps running either way.

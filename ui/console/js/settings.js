@@ -2,6 +2,7 @@
 // Errors appear next to their field; a change that re-encodes says what it redoes before
 // it is applied.
 import { call, el } from "./api.js";
+import { CMD, EVT } from "./bindings.js";
 
 const GROUPS = ["Library", "Encoding", "On air", "Kubo", "Health"];
 let fields = [];
@@ -90,7 +91,7 @@ async function apply(ev) {
   const e = edits();
   if (!Object.keys(e).length) { status.textContent = "Nothing changed."; return; }
   try {
-    const checked = await call("settings_check", { edits: e });
+    const checked = await call(CMD.settings_check, { edits: e });
     const orphans = showErrors(checked.errors);
     if (checked.errors.length) {
       status.textContent = `${checked.errors.length} setting${checked.errors.length === 1 ? " is" : "s are"} not valid: nothing was saved.` + (orphans.length ? " " + orphans.join("; ") : "");
@@ -103,7 +104,7 @@ async function apply(ev) {
       status.textContent = "Check what this redoes, then press Apply again.";
       return;
     }
-    const out = await call("settings_apply", { edits: e });
+    const out = await call(CMD.settings_apply, { edits: e });
     showErrors(out.errors);
     if (!out.applied) { status.textContent = "Nothing was saved."; return; }
     confirmArmed = false;
@@ -117,7 +118,7 @@ async function apply(ev) {
 
 export async function load() {
   try {
-    fields = await call("settings_get");
+    fields = await call(CMD.settings_get);
     render();
   } catch (e) {
     document.getElementById("settings-status").textContent = e.message;

@@ -1,0 +1,446 @@
+//! IPFS Station's test fixtures, in one place (STYLE.md "One integration-test binary":
+//! a shared support module): generated audio, stations and processed folders, a gateway
+//! that misbehaves on purpose, and the processes tests start (Xvfb, WebDriver servers)
+//! with a guard that ends them when the test ends, pass or fail.
+//!
+//! Used by the engine's integration tests (`tests/`), the console's end-to-end test
+//! (`src-tauri/tests/`) and the Kubo double's. Helpers panic on failure: in a test a
+//! panic is a failed test with a line number.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ipfs_station::kubo::Kubo;
+use ipfs_station::library::{ItemKind, SourceFingerprint};
+use ipfs_station::setup::manifest::{
+    self, Manifest, ManifestItem, ManifestSegment, MANIFEST_FORMAT,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use kubo_double::{KuboDouble, TestNode};
+
+/// A Kubo RPC client for `api` (30 s per request).
+pub fn client(api: &str) -> Kubo {
+    Kubo::new(api, Duration::from_secs(30)).unwrap()
+}
+
+/// Generates `seconds` of the lavfi audio `source` (e.g. `sine=frequency=440`) into
+/// `path`, with extra output arguments (`-c:a libvorbis`, `-metadata title=...`):
+/// [`ipfs_station::bench::lavfi_audio`], the one audio fixture builder.
+pub fn gen_audio(path: &Path, source: &str, seconds: f64, extra: &[&str]) {
+    ipfs_station::bench::lavfi_audio(path, source, seconds, extra)
+        .unwrap_or_else(|e| panic!("generating {}: {e}", path.display()));
+}
+
+/// Writes `value`'s keys over `<station>/<file>` (a config file), keeping the others.
+pub fn patch_config(station: &Path, file: &str, value: serde_json::Value) {
+    let p = station.join(file);
+    let mut cur: serde_json::Value = match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b).unwrap(),
+        Err(_) => serde_json::json!({}),
+    };
+    for (k, v) in value.as_object().unwrap() {
+        cur[k] = v.clone();
+    }
+    std::fs::write(&p, serde_json::to_vec_pretty(&cur).unwrap()).unwrap();
+}
+
+/// A new station `name` under `root` (`station init`, so the bundled jingles are in),
+/// on the Kubo at `api` with its gateway `gateway` as the only gateway checked (no public
+/// gateways) and 2 s segments, with `setup`, `streaming` and `health` keys on top.
+pub fn station_on(
+    root: &Path,
+    name: &str,
+    api: &str,
+    gateway: &str,
+    setup: serde_json::Value,
+    streaming: serde_json::Value,
+    health: serde_json::Value,
+) -> PathBuf {
+    let st = root.join(name);
+    ipfs_station::station::init(&st).unwrap();
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"segment_duration": 2}),
+    );
+    patch_config(&st, "setup.config.json", setup);
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": api}),
+    );
+    patch_config(&st, "streaming.config.json", streaming);
+    patch_config(
+        &st,
+        "health.config.json",
+        serde_json::json!({"gateways": [gateway], "public_gateways": []}),
+    );
+    patch_config(&st, "health.config.json", health);
+    st
+}
+
+/// A station with 4 short tracks (5 s) and 2 jingles (1.5 s), 2 s segments, a jingle every
+/// 3 tracks, window 12 with lookahead 3, on the Kubo at `api`.
+pub fn small_station(root: &Path, api: &str) -> PathBuf {
+    let st = root.join("station");
+    ipfs_station::station::init(&st).unwrap();
+    // Replace the bundled jingles with short generated ones (faster tests).
+    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let music = st.join("music");
+    for (i, f) in [330, 440, 550, 660].iter().enumerate() {
+        gen_audio(
+            &music.join(format!("Artist {i} - Song {i}.ogg")),
+            &format!("sine=frequency={f}"),
+            5.0,
+            &["-c:a", "libvorbis"],
+        );
+    }
+    gen_audio(&st.join("jingles/a-id.wav"), "sine=frequency=880", 1.5, &[]);
+    gen_audio(&st.join("jingles/b-id.wav"), "sine=frequency=990", 1.5, &[]);
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"segment_duration": 2, "jingle_cycle": 3, "jobs": 2}),
+    );
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": api, "window_size": 12, "lookahead_segments": 3}),
+    );
+    st
+}
+
+/// A synthetic processed folder: each item's segments are small distinct byte strings
+/// added to Kubo, so streaming can be tested without encoding. Items are
+/// `(id, kind, segment durations)`; `rotation` lists ids in air order.
+pub async fn synthetic_processed(
+    processed: &Path,
+    kubo: &Kubo,
+    items: &[(&str, ItemKind, &[f64])],
+    rotation: &[&str],
+) -> Manifest {
+    let mut out = Vec::new();
+    for (id, kind, durs) in items {
+        let dir = processed.join(manifest::ITEMS_DIR).join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut segments = Vec::new();
+        for (i, d) in durs.iter().enumerate() {
+            let file = format!("seg_{i:05}.ts");
+            let bytes = format!("segment {i} of {id}").into_bytes();
+            std::fs::write(dir.join(&file), &bytes).unwrap();
+            let cid = kubo
+                .add_bytes(&format!("{id}_{file}"), bytes.clone(), true)
+                .await
+                .unwrap();
+            segments.push(ManifestSegment {
+                file,
+                cid: Some(cid),
+                duration: *d,
+                bytes: bytes.len() as u64,
+            });
+        }
+        out.push(item(id, *kind, format!("Title {id}"), "Artist", segments));
+    }
+    let m = Manifest {
+        format: MANIFEST_FORMAT,
+        config_hash: "synthetic".into(),
+        segment_duration: 6.0,
+        jingle_cycle: 1,
+        items: out,
+    };
+    m.save(processed).unwrap();
+    let text = manifest::render_playlist(&m, rotation).unwrap();
+    manifest::save_playlist(processed, &text).unwrap();
+    m
+}
+
+fn item(
+    id: &str,
+    kind: ItemKind,
+    title: String,
+    artist: &str,
+    segments: Vec<ManifestSegment>,
+) -> ManifestItem {
+    ManifestItem {
+        id: id.to_string(),
+        kind,
+        title,
+        artist: Some(artist.into()),
+        source: PathBuf::from(format!("/nonexistent/{id}.ogg")),
+        source_fingerprint: SourceFingerprint {
+            sha256: "0".repeat(64),
+            bytes: 1,
+        },
+        source_mtime: 0,
+        duration: segments.iter().map(|s| s.duration).sum(),
+        loudness: None,
+        encode_hash: "test".into(),
+        segments,
+    }
+}
+
+/// A processed folder of real audio: each `(id, source)` item is ffmpeg's HLS encode
+/// (AAC, `segment` s segments) of the lavfi `source` (`seconds` long), added to Kubo.
+pub async fn real_processed(
+    processed: &Path,
+    kubo: &Kubo,
+    items: &[(&str, &str, f64)],
+    segment: f64,
+) -> Manifest {
+    let mut out = Vec::new();
+    for (id, source, seconds) in items {
+        let dir = processed.join(manifest::ITEMS_DIR).join(id);
+        ipfs_station::bench::encode_lavfi_hls(source, *seconds, segment, &dir).unwrap();
+        let pl = m3u8_rs::parse_media_playlist_res(&std::fs::read(dir.join("index.m3u8")).unwrap())
+            .unwrap();
+        let mut segments = Vec::new();
+        for s in &pl.segments {
+            let bytes = std::fs::read(dir.join(&s.uri)).unwrap();
+            let cid = kubo
+                .add_bytes(&format!("{id}_{}", s.uri), bytes.clone(), true)
+                .await
+                .unwrap();
+            segments.push(ManifestSegment {
+                file: s.uri.clone(),
+                cid: Some(cid),
+                duration: f64::from(s.duration),
+                bytes: bytes.len() as u64,
+            });
+        }
+        out.push(item(
+            id,
+            ItemKind::Track,
+            format!("Tone {id}"),
+            "Test",
+            segments,
+        ));
+    }
+    let ids: Vec<&str> = items.iter().map(|i| i.0).collect();
+    let m = Manifest {
+        format: MANIFEST_FORMAT,
+        config_hash: "test".into(),
+        segment_duration: segment,
+        jingle_cycle: 1,
+        items: out,
+    };
+    m.save(processed).unwrap();
+    manifest::save_playlist(processed, &manifest::render_playlist(&m, &ids).unwrap()).unwrap();
+    m
+}
+
+/// GET `url` (loopback, no proxy) and return status + body.
+pub async fn get(url: &str) -> (u16, Vec<u8>) {
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.bytes().await.unwrap().to_vec())
+}
+
+/// A loopback HTTP proxy in front of `upstream` that can be told to answer a status or
+/// to stall: for gateway fault tests where another gateway must keep working.
+pub struct FaultyProxy {
+    /// Its base URL.
+    pub url: String,
+    /// `(status to answer instead of forwarding, delay before answering)`.
+    pub mode: std::sync::Arc<std::sync::Mutex<(Option<u16>, Duration)>>,
+}
+
+impl FaultyProxy {
+    /// Starts one on `127.0.0.1:0`.
+    pub async fn start(upstream: String) -> FaultyProxy {
+        use axum::extract::State;
+        use axum::http::{StatusCode, Uri};
+        use axum::response::IntoResponse;
+        type Mode = std::sync::Arc<std::sync::Mutex<(Option<u16>, Duration)>>;
+        let mode: Mode = Default::default();
+        async fn fwd(
+            State((up, mode)): State<(String, Mode)>,
+            uri: Uri,
+        ) -> axum::response::Response {
+            let (status, delay) = *mode.lock().unwrap();
+            tokio::time::sleep(delay).await;
+            if let Some(s) = status {
+                return (StatusCode::from_u16(s).unwrap(), "injected").into_response();
+            }
+            let r = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
+                .get(format!("{up}{uri}"))
+                .send()
+                .await
+                .unwrap();
+            let st = StatusCode::from_u16(r.status().as_u16()).unwrap();
+            (st, r.bytes().await.unwrap().to_vec()).into_response()
+        }
+        let app = axum::Router::new()
+            .fallback(fwd)
+            .with_state((upstream, mode.clone()));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        });
+        FaultyProxy { url, mode }
+    }
+
+    /// Answers `status` (or forwards when `None`) after `delay`.
+    pub fn set(&self, status: Option<u16>, delay: Duration) {
+        *self.mode.lock().unwrap() = (status, delay);
+    }
+}
+
+/// Processes a test started, ended (their whole process group, then themselves) when
+/// the guard drops: at the end of the test, pass or fail, so nothing a test started
+/// outlives it.
+#[derive(Default)]
+pub struct ProcessGuard(Vec<Child>);
+
+impl ProcessGuard {
+    /// An empty guard.
+    pub fn new() -> ProcessGuard {
+        ProcessGuard(Vec::new())
+    }
+
+    /// Guards `child` (started with `process_group(0)` when it starts children of its
+    /// own, so they end with it).
+    pub fn push(&mut self, child: Child) -> u32 {
+        let pid = child.id();
+        self.0.push(child);
+        pid
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().rev() {
+            // The group first (a driver's browsers, a console's WebKit processes).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", c.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The path of `tool` on PATH (or in `~/.cargo/bin`); panics with how to install it: a
+/// test that cannot run fails, it never skips.
+pub fn need(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")))
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{tool}` is not installed: run scripts/deps.sh --test (the browser and console tests need Xvfb, WebKitWebDriver, tauri-driver, chromium and chromedriver)")
+        })
+}
+
+/// Starts Xvfb on a free display number under `guard`; returns the display (`:93`).
+pub fn start_xvfb(guard: &mut ProcessGuard) -> String {
+    let xvfb = need("Xvfb");
+    for n in 90..140 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
+            continue;
+        }
+        let mut child = Command::new(&xvfb)
+            .args([
+                format!(":{n}").as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                guard.push(child);
+                return format!(":{n}");
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("Xvfb did not start on any display from :90 to :139");
+}
+
+/// Opens a WebDriver session with `caps` on the driver at `url`, retrying for 30 s
+/// while the driver starts; `what` names the driver in the panic message.
+pub async fn webdriver_session(
+    url: &str,
+    caps: serde_json::Map<String, serde_json::Value>,
+    what: &str,
+) -> fantoccini::Client {
+    let t = Instant::now();
+    loop {
+        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+        match fantoccini::ClientBuilder::new(conn)
+            .capabilities(caps.clone())
+            .connect(url)
+            .await
+        {
+            Ok(c) => return c,
+            Err(e) if t.elapsed() < Duration::from_secs(30) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no WebDriver session from {what}: {e}"),
+        }
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie (Linux `/proc`).
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|st| st != "Z" && st != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Waits up to `secs` for `cond`, polling every 50 ms; panics with `what`.
+pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

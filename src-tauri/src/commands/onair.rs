@@ -1,0 +1,35 @@
+//! The On air screen.
+
+use super::{ui, CmdResult};
+use ipfs_station::air::timeline::TimelineBlock;
+use ipfs_station::console::onair::OnAirView;
+use ipfs_station::console::Console;
+use tauri::State;
+
+/// The On air screen's data.
+#[tauri::command]
+pub async fn onair_view(state: State<'_, Console>) -> CmdResult<OnAirView> {
+    Ok(state.onair_view())
+}
+
+/// Go live.
+#[tauri::command]
+pub async fn go_live(state: State<'_, Console>) -> CmdResult<OnAirView> {
+    ui(state.go_live().await)
+}
+
+/// Take the station off air.
+#[tauri::command]
+pub async fn off_air(state: State<'_, Console>) -> CmdResult<OnAirView> {
+    ui(state.off_air())
+}
+
+/// The rotation ahead for `hours`, optionally with another `jingle_cycle` (a preview).
+#[tauri::command]
+pub async fn timeline(
+    state: State<'_, Console>,
+    hours: f64,
+    jingle_cycle: Option<u32>,
+) -> CmdResult<Vec<TimelineBlock>> {
+    ui(state.timeline(hours, jingle_cycle))
+}

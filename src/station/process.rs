@@ -1,0 +1,206 @@
+//! The station's long-running processes (`station stream`, `station health`) started as
+//! processes of their own, found again and stopped, by their locks
+//! ([`super::state`]): a process is "running" while it holds its lock, and only the
+//! holder the kernel names is ever signalled.
+//!
+//! Started processes get their own process group (closing or killing the console that
+//! started them does not take them down) and append their output to `stream.log` /
+//! `health.log` in the state folder.
+
+use super::state::{Holder, Role, StateDir};
+use super::Station;
+use crate::error::{Error, Result};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long [`start`] waits for a started process to take its lock.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The process running `role` for the station of `state`: the holder of its lock.
+pub fn running(state: &StateDir, role: Role) -> Option<Holder> {
+    state.holder(role)
+}
+
+/// The `station` subcommand that runs `role`.
+fn subcommand(role: Role) -> Result<&'static str> {
+    match role {
+        Role::Stream => Ok("stream"),
+        Role::Health => Ok("health"),
+        Role::Setup => Err(Error::Process {
+            what: "setup".into(),
+            reason: "setup runs in the process that asks for it, not as a process of its own"
+                .into(),
+        }),
+    }
+}
+
+/// What [`start`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// A new process took the lock: its pid.
+    New(u32),
+    /// One was running already (nothing was started): its pid.
+    AlreadyRunning(u32),
+}
+
+impl Started {
+    /// The pid of the running process.
+    pub fn pid(self) -> u32 {
+        match self {
+            Started::New(p) | Started::AlreadyRunning(p) => p,
+        }
+    }
+}
+
+/// Starts `<station_bin> stream|health --station <dir>` for `role` as a process of its
+/// own and waits (at most [`START_TIMEOUT`]) until it holds its lock. When one runs
+/// already, starts nothing.
+///
+/// Errors: [`Error::ToolMissing`] when `station_bin` cannot be run; [`Error::Process`]
+/// when the process exits before taking its lock or does not take it in time (with the
+/// last lines of its log); [`Error::Io`].
+pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Started> {
+    let state = station.state();
+    if let Some(h) = running(&state, role) {
+        return Ok(Started::AlreadyRunning(h.pid));
+    }
+    state.create()?;
+    let log_path = state.log_path(role);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io(&log_path, e))?;
+    let log_len = log.metadata().map_or(0, |m| m.len());
+    let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
+    let mut cmd = Command::new(station_bin);
+    cmd.arg(subcommand(role)?)
+        .arg("--station")
+        .arg(station.dir())
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::ToolMissing {
+        tool: station_bin.display().to_string(),
+        hint: format!("cannot run it ({e}); build it with `cargo build --release --bin station`"),
+    })?;
+    let pid = child.id();
+    let started = Instant::now();
+    let outcome = loop {
+        if running(&state, role).is_some_and(|h| h.pid == pid) {
+            break Ok(Started::New(pid));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!("exited ({status}) before it started"));
+        }
+        if started.elapsed() > START_TIMEOUT {
+            break Err(format!(
+                "did not take its lock within {} s",
+                START_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    // Reap the child whenever it exits, so no zombie stays behind while this process
+    // lives; it is not stopped when this process ends.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    outcome.map_err(|why| Error::Process {
+        what: format!(
+            "the {} (`station {}`)",
+            role.noun(),
+            subcommand(role).unwrap_or("")
+        ),
+        reason: format!("{why}; {}", log_tail(&log_path, log_len)),
+    })
+}
+
+/// The last lines written to `log` after byte `from`, for an error message.
+fn log_tail(log: &Path, from: u64) -> String {
+    let text = std::fs::read(log).unwrap_or_default();
+    let new = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default()).to_string();
+    let lines: Vec<&str> = new.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(4)..].join(" | ");
+    if tail.is_empty() {
+        format!("see {}", log.display())
+    } else {
+        format!("it said: {tail} (log {})", log.display())
+    }
+}
+
+/// Stops the process running `role`: SIGTERM to the lock holder (the streamer then
+/// publishes nothing more and writes its state), then up to `timeout` for it to let the
+/// lock go, then SIGKILL if the same process still holds it. Returns the pid stopped, or
+/// `None` when nothing was running. A process that does not hold the lock is never
+/// signalled (a pid file naming some other process is ignored).
+///
+/// Errors: [`Error::Signal`] when the holder cannot be signalled (e.g. it belongs to
+/// another user).
+pub fn stop(state: &StateDir, role: Role, timeout: Duration) -> Result<Option<u32>> {
+    let Some(holder) = running(state, role) else {
+        return Ok(None);
+    };
+    let pid = holder.pid;
+    signal(pid, Signal::Term)?;
+    let held_by_it = || running(state, role).is_some_and(|h| h.pid == pid);
+    let t = Instant::now();
+    while held_by_it() && t.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if held_by_it() {
+        tracing::warn!(
+            "the {} (pid {pid}) did not stop within {} s: killing it",
+            role.noun(),
+            timeout.as_secs()
+        );
+        signal(pid, Signal::Kill)?;
+        let t = Instant::now();
+        while held_by_it() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(Some(pid))
+}
+
+/// The signals [`stop`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+#[cfg(unix)]
+fn signal(pid: u32, sig: Signal) -> Result<()> {
+    use nix::sys::signal::{kill, Signal as S};
+    let raw = i32::try_from(pid).map_err(|_| Error::Signal {
+        pid,
+        reason: "not a process id".into(),
+    })?;
+    let s = match sig {
+        Signal::Term => S::SIGTERM,
+        Signal::Kill => S::SIGKILL,
+    };
+    match kill(nix::unistd::Pid::from_raw(raw), s) {
+        // Gone between the lock check and the signal: stopped all the same.
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(Error::Signal {
+            pid,
+            reason: e.desc().to_string(),
+        }),
+    }
+}
+
+#[cfg(not(unix))]
+fn signal(pid: u32, _sig: Signal) -> Result<()> {
+    Err(Error::Signal {
+        pid,
+        reason: "stopping a process is only supported on Unix".into(),
+    })
+}

@@ -1,0 +1,305 @@
+//! One streamer, one monitor and one setup per station, by lock (issue 9): what an
+//! operator sees when they start a second one, after a crash or a reboot with stale
+//! files, and with `station stop`.
+
+use crate::support::*;
+use ipfs_station::station::state::{LockInfo, Role, StateDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn station_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_station")
+}
+
+/// A station with a synthetic processed folder on the Kubo at `api` (no encoding).
+async fn station(root: &Path, name: &str, api: &str) -> PathBuf {
+    let st = root.join(name);
+    ipfs_station::station::init(&st).unwrap();
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": api, "window_size": 8, "lookahead_segments": 2}),
+    );
+    let kubo = client(api);
+    use ipfs_station::library::ItemKind::{Jingle, Track};
+    synthetic_processed(
+        &st.join("data/processed"),
+        &kubo,
+        &[
+            ("j-1", Jingle, &[4.0]),
+            ("t-1", Track, &[6.0, 6.0, 6.0, 6.0]),
+        ],
+        &["j-1", "t-1"],
+    )
+    .await;
+    st
+}
+
+/// `station <args> --station <st>` as its own process.
+fn spawn(st: &Path, args: &[&str], guard: &mut ProcessGuard) -> u32 {
+    let child = Command::new(station_bin())
+        .args(args)
+        .arg("--station")
+        .arg(st)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    guard.push(child)
+}
+
+fn run(st: &Path, args: &[&str]) -> Output {
+    Command::new(station_bin())
+        .args(args)
+        .arg("--station")
+        .arg(st)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+async fn holds(state: &StateDir, role: Role, pid: u32) {
+    wait_until(
+        20,
+        &format!("pid {pid} to hold the {} lock", role.noun()),
+        || state.holder(role).is_some_and(|h| h.pid == pid),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_streamer_refuses_at_once_naming_the_first_and_stop_ends_it() {
+    let kubo = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = station(tmp.path(), "radio", &kubo.api_url()).await;
+    let state = StateDir::new(st.join("data/state"));
+    let mut procs = ProcessGuard::new();
+    let first = spawn(&st, &["stream"], &mut procs);
+    holds(&state, Role::Stream, first).await;
+
+    let t = std::time::Instant::now();
+    let second = run(&st, &["stream"]);
+    assert!(t.elapsed() < Duration::from_secs(5), "refused at once");
+    assert_ne!(second.status.code(), Some(0), "{}", text(&second));
+    let said = text(&second);
+    assert!(
+        said.contains("already running") && said.contains(&first.to_string()),
+        "names the running streamer's pid: {said}"
+    );
+    // The first one never noticed.
+    assert_eq!(state.holder(Role::Stream).unwrap().pid, first);
+
+    // `station stop`: SIGTERM to the holder, waits, reports.
+    let out = run(&st, &["stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("Stopped the streamer (pid {first})")),
+        "{}",
+        text(&out)
+    );
+    assert!(state.holder(Role::Stream).is_none());
+    assert!(!pid_alive(first));
+    let stream_state = state.load_stream_state().unwrap();
+    assert!(!stream_state.on_air, "a clean stop marks the state off air");
+    let again = run(&st, &["stop"]);
+    assert!(text(&again).contains("The streamer was not running"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_pid_file_naming_an_unrelated_process_is_never_signalled() {
+    let kubo = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = station(tmp.path(), "radio", &kubo.api_url()).await;
+    let state = StateDir::new(st.join("data/state"));
+    state.create().unwrap();
+    let mut procs = ProcessGuard::new();
+    // After a reboot the old pid now names some other live process.
+    let unrelated: Child = Command::new("sleep").arg("120").spawn().unwrap();
+    let victim = procs.push(unrelated);
+    std::fs::write(state.file("stream.pid"), victim.to_string()).unwrap();
+    std::fs::write(state.file("health.pid"), victim.to_string()).unwrap();
+    std::fs::write(
+        state.lock_path(Role::Stream),
+        serde_json::to_vec(&LockInfo {
+            pid: victim,
+            since: chrono::Utc::now(),
+            what: "the streamer of a station that crashed".into(),
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    // Nothing runs: stop signals nobody.
+    let out = run(&st, &["stop"]);
+    assert!(
+        text(&out).contains("The streamer was not running"),
+        "{}",
+        text(&out)
+    );
+    assert!(pid_alive(victim), "an unrelated process was signalled");
+    // `station stream` starts, and stopping it leaves the unrelated process alone.
+    let streamer = spawn(&st, &["stream"], &mut procs);
+    holds(&state, Role::Stream, streamer).await;
+    let out = run(&st, &["stop"]);
+    assert!(
+        text(&out).contains(&format!("pid {streamer}")),
+        "{}",
+        text(&out)
+    );
+    assert!(!pid_alive(streamer));
+    assert!(pid_alive(victim), "an unrelated process was signalled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_of_a_holder_frees_its_lock() {
+    let kubo = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = station(tmp.path(), "radio", &kubo.api_url()).await;
+    let state = StateDir::new(st.join("data/state"));
+    let mut procs = ProcessGuard::new();
+    let first = spawn(&st, &["stream"], &mut procs);
+    holds(&state, Role::Stream, first).await;
+    Command::new("kill")
+        .args(["-KILL", &first.to_string()])
+        .status()
+        .unwrap();
+    wait_until(10, "the lock to be free", || {
+        state.holder(Role::Stream).is_none()
+    })
+    .await;
+    let second = spawn(&st, &["stream"], &mut procs);
+    holds(&state, Role::Stream, second).await;
+    // The monitor's lock is its own.
+    let monitor = spawn(&st, &["health"], &mut procs);
+    holds(&state, Role::Health, monitor).await;
+    let out = run(&st, &["stop"]);
+    assert!(
+        text(&out).contains(&format!("Stopped the health monitor (pid {monitor})")),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stations_cannot_publish_under_one_ipns_key_of_one_kubo() {
+    let kubo = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = station(tmp.path(), "a", &kubo.api_url()).await;
+    let b = station(tmp.path(), "b", &kubo.api_url()).await;
+    for st in [&a, &b] {
+        patch_config(
+            st,
+            "streaming.config.json",
+            serde_json::json!({"ipns_key": "shared-key"}),
+        );
+    }
+    let mut procs = ProcessGuard::new();
+    let first = spawn(&a, &["stream"], &mut procs);
+    holds(&StateDir::new(a.join("data/state")), Role::Stream, first).await;
+    let second = run(&b, &["stream"]);
+    assert_ne!(second.status.code(), Some(0));
+    let said = text(&second);
+    assert!(
+        said.contains("shared-key") && said.contains(&first.to_string()),
+        "{said}"
+    );
+    // Preview needs no key: it runs beside the first.
+    let preview = spawn(&b, &["stream", "--preview", "--port", "0"], &mut procs);
+    holds(&StateDir::new(b.join("data/state")), Role::Stream, preview).await;
+}
+
+/// An `ffmpeg` that logs when each run starts and ends (with the `station` process that
+/// ran it), then runs the real one.
+fn timing_shim(dir: &Path, log: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ffmpeg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = format!(
+        "#!/bin/sh\necho \"start $PPID $(date +%s.%N)\" >> '{log}'\n'{real}' \"$@\"\nst=$?\necho \"end $PPID $(date +%s.%N)\" >> '{log}'\nexit $st\n",
+        log = log.display(),
+        real = real.trim()
+    );
+    let p = dir.join("ffmpeg");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_setups_never_encode_at_once_and_neither_loses_work() {
+    let kubo = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &kubo.api_url());
+    let log = tmp.path().join("ffmpeg.log");
+    let path = timing_shim(&tmp.path().join("bin"), &log);
+    let setup = |quiet: bool| {
+        let mut c = Command::new(station_bin());
+        c.arg("setup");
+        if quiet {
+            c.arg("--quiet");
+        }
+        c.arg("--station")
+            .arg(&st)
+            .env("PATH", &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = setup(true);
+    // The second starts while the first encodes.
+    wait_until(20, "the first encode", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("start"))
+    })
+    .await;
+    let b = setup(true);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    assert!(
+        text(&b).contains("another setup of this station is running"),
+        "the second says it waits: {}",
+        text(&b)
+    );
+    // Every ffmpeg run of one setup ended before any of the other's started.
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let mut spans: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for line in runs.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let t: f64 = f[2].parse().unwrap();
+        let e = spans.entry(f[1].to_string()).or_insert((f64::MAX, 0.0));
+        if f[0] == "start" {
+            e.0 = e.0.min(t);
+        } else {
+            e.1 = e.1.max(t);
+        }
+    }
+    let spans: Vec<(f64, f64)> = spans.into_values().collect();
+    for (i, x) in spans.iter().enumerate() {
+        for y in &spans[i + 1..] {
+            assert!(
+                x.1 <= y.0 || y.1 <= x.0,
+                "two setups encoded at once: {spans:?}\n{runs}"
+            );
+        }
+    }
+    // The waiting one found the work done and lost none: everything is in.
+    assert!(text(&b).contains("0 encoded, 6 reused"), "{}", text(&b));
+    let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
+    assert_eq!(m.items.len(), 6);
+    assert!(m.items.iter().all(|i| i.has_all_cids()));
+}
