@@ -417,3 +417,22 @@ async fn an_hls_client_plays_the_ipns_stream_for_20_seconds() {
         .unwrap();
     assert!(mean > -40.0, "mean volume {mean} dB: silence?");
 }
+
+/// Headless parity with Go live: `station stream` on a station whose sources wait for
+/// setup prechunks them first, then goes on air and publishes the listener page.
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_sets_up_what_waits_then_goes_on_air() {
+    let node = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    assert!(!st.join("data/processed/manifest.json").exists());
+    let mut guard = ProcessGuard::new();
+    guard.push(spawn_stream(&st));
+    let on_air = wait_for("the first publish", Duration::from_secs(90), || publishes(&st));
+    let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
+    assert_eq!(m.items.len(), 6, "every source was prechunked first");
+    assert!(on_air.ipns_name.is_some());
+    wait_for("the listener page", Duration::from_secs(20), || {
+        StateDir::new(st.join("data/state")).load_listener()
+    });
+}

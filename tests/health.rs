@@ -3,7 +3,7 @@
 use crate::support::*;
 use chrono::{Duration as D, Utc};
 use ipfs_station::air::streamer::{Mode, Streamer};
-use ipfs_station::health::{Checker, Status};
+use ipfs_station::health::{Checker, Problem, Status};
 use ipfs_station::station::Station;
 use std::path::Path;
 use std::time::Duration;
@@ -97,8 +97,17 @@ async fn a_failing_gateway_fails_alone_and_the_others_still_report() {
     proxy.set(Some(500), Duration::ZERO);
     let r = c.check(Utc::now(), None).await;
     assert_eq!(r.status, Status::Warn, "{:?}", r.reasons);
+    // The failing gateway's alarm warns (another local gateway serves the stream).
+    let alarm = r
+        .alarms
+        .iter()
+        .find(|a| a.gateway.as_deref() == Some(proxy.url.as_str()))
+        .unwrap();
+    assert_eq!(alarm.severity, Status::Warn);
     assert!(
-        !r.gateways[0].ok && r.gateways[0].problems[0].contains("HTTP 500"),
+        !r.gateways[0].ok
+            && matches!(&r.gateways[0].problems[0],
+                Problem::Unreachable { detail } if detail.contains("HTTP 500")),
         "{:?}",
         r.gateways[0]
     );
@@ -106,7 +115,8 @@ async fn a_failing_gateway_fails_alone_and_the_others_still_report() {
     proxy.set(None, Duration::from_secs(3));
     let r = c.check(Utc::now(), None).await;
     assert!(
-        r.gateways[0].problems[0].contains("timed out"),
+        matches!(&r.gateways[0].problems[0],
+            Problem::Unreachable { detail } if detail.contains("timed out")),
         "{:?}",
         r.gateways[0]
     );
@@ -133,6 +143,13 @@ async fn a_stream_that_stops_advancing_is_stale_and_kubo_down_fails() {
     let r = c.check(later, Some(&first)).await;
     assert_eq!(r.status, Status::Fail, "{:?}", r.reasons);
     assert_eq!(r.gateways[0].advanced, Some(false));
+    assert!(
+        r.alarms
+            .iter()
+            .any(|a| matches!(a.problem, Problem::Stale { .. }) && a.severity == Status::Fail),
+        "{:?}",
+        r.alarms
+    );
     assert!(
         r.reasons.iter().any(|x| x.contains("stale")),
         "{:?}",

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use ipfs_station::air::streamer::{self, Mode, Streamer};
+use ipfs_station::air::streamer::{self, Mode};
 use ipfs_station::clock::SystemClock;
 use ipfs_station::setup::prechunk::ProgressEvent;
 use ipfs_station::setup::{self, SetupEvent, SetupReport};
@@ -355,8 +355,20 @@ async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::
     let shutdown = shutdown_signal();
     let cfg = &station.streaming;
     let mode = if preview { Mode::Preview } else { Mode::Ipns };
-    let _locks = streamer::lock_stream(station, mode)?;
-    let mut s = Streamer::open(station, mode, chrono::Utc::now())?;
+    let on_event: setup::OnEvent = Arc::new(|ev| match ev {
+        SetupEvent::Scanned { to_encode, .. } if to_encode > 0 => {
+            eprintln!("setup: {to_encode} source(s) to prechunk before going on air")
+        }
+        SetupEvent::Waiting { pid } => eprintln!(
+            "another setup of this station is running{}: waiting for it",
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        ),
+        SetupEvent::Prechunk(ProgressEvent::Failed { id, error }) => {
+            eprintln!("setup: {id} failed: {error}")
+        }
+        _ => {}
+    });
+    let (_locks, mut s) = ipfs_station::air::prepare(station, mode, on_event).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server = None;
     if preview {

@@ -11,13 +11,17 @@
 //! streamer's heartbeat in `stream_state.json`. The result goes to `health.json`
 //! (atomically), with a level history ring of the last hour for the meters.
 //!
-//! Severity: `fail` = listeners hear nothing (Kubo down, no local gateway serves the
-//! stream, the stream is stale); `warn` = something to look at (a public gateway down,
-//! silence, clipping, decode errors, lag over `max_lag_seconds`).
+//! Every finding is a [`Problem`] value that carries its severity ([`problem`]): `fail` =
+//! listeners hear nothing (Kubo down, no local gateway serves the stream, the stream is
+//! stale); `warn` = something to look at (a public gateway down, silence, clipping,
+//! decode errors, lag over `max_lag_seconds`).
 
 pub mod levels;
 pub mod meters;
 pub mod monitor;
+pub mod problem;
+
+pub use problem::{Alarm, Problem, Scope, Status};
 
 use crate::health::meters::LevelPoint;
 use crate::station::config::HealthConfig;
@@ -30,29 +34,6 @@ use std::time::{Duration, Instant};
 
 /// How long the level history reaches back, seconds.
 pub const HISTORY_SECONDS: i64 = 3600;
-
-/// Overall verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// All good.
-    Ok,
-    /// Something to look at; listeners still hear the station.
-    Warn,
-    /// Listeners hear nothing, or the station is not advancing.
-    Fail,
-}
-
-impl Status {
-    /// Exit status for `--once`: 0 ok, 1 warn, 2 fail.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Status::Ok => 0,
-            Status::Warn => 1,
-            Status::Fail => 2,
-        }
-    }
-}
 
 /// One fetched and measured segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,8 +54,9 @@ pub struct SegmentCheck {
     pub bytes_per_second: Option<f64>,
     /// Levels, when it decoded.
     pub levels: Option<SegmentLevels>,
-    /// Problems: `silence`, `clipping`, `decode errors`, `duration`, fetch errors.
-    pub problems: Vec<String>,
+    /// Problems: silence, clipping, decode errors, duration, fetch errors.
+    #[serde(default, deserialize_with = "problem::lenient")]
+    pub problems: Vec<Problem>,
 }
 
 /// One gateway's view of the stream.
@@ -100,8 +82,9 @@ pub struct GatewayCheck {
     pub lag_seconds: Option<f64>,
     /// Whether the media sequence advanced since the previous check (`None` on the first).
     pub advanced: Option<bool>,
-    /// What is wrong, one line each.
-    pub problems: Vec<String>,
+    /// What is wrong with its view of the stream.
+    #[serde(default, deserialize_with = "problem::lenient")]
+    pub problems: Vec<Problem>,
     /// Measured segments.
     pub segments: Vec<SegmentCheck>,
 }
@@ -126,8 +109,11 @@ pub struct HealthReport {
     pub checked_at: DateTime<Utc>,
     /// Overall verdict.
     pub status: Status,
-    /// Why, one line per problem (empty when ok).
+    /// Why, one line per problem (empty when ok): the [`Alarm`]s as sentences.
     pub reasons: Vec<String>,
+    /// Every problem found, with where and how severe.
+    #[serde(default, deserialize_with = "problem::lenient_alarms")]
+    pub alarms: Vec<Alarm>,
     /// The IPNS name checked.
     pub ipns_name: Option<String>,
     /// Kubo.
@@ -188,11 +174,9 @@ impl Checker {
     /// Runs one check at `now`, comparing with `previous` (the last report), and returns
     /// the new report (not yet written).
     pub async fn check(&self, now: DateTime<Utc>, previous: Option<&HealthReport>) -> HealthReport {
-        let mut reasons = Vec::new();
-        let mut status = Status::Ok;
-        let mut raise = |s: Status, why: String, reasons: &mut Vec<String>| {
-            status = status.max(s);
-            reasons.push(why);
+        let mut alarms: Vec<Alarm> = Vec::new();
+        let mut raise = |problem: Problem, scope: Scope, gateway: Option<&str>, segment| {
+            alarms.push(Alarm::new(problem, scope, gateway, segment))
         };
         // Kubo.
         let kubo = match crate::kubo::Kubo::new(&self.kubo_api, self.health.request_timeout) {
@@ -218,7 +202,12 @@ impl Checker {
             },
         };
         if let Some(e) = &kubo.error {
-            raise(Status::Fail, format!("Kubo: {e}"), &mut reasons);
+            raise(
+                Problem::KuboDown { error: e.clone() },
+                Scope::Station,
+                None,
+                None,
+            );
         }
         // The streamer's heartbeat and the name to check.
         let state = self.state.load_stream_state().ok();
@@ -228,12 +217,12 @@ impl Checker {
             .map(|s| (now - s.last_tick_at).num_milliseconds() as f64 / 1000.0);
         if !streamer_on_air {
             raise(
-                Status::Fail,
-                match streamer_age_seconds {
-                    Some(a) => format!("the streamer is not running (last tick {a:.0} s ago): start `station stream`"),
-                    None => "the station has never streamed: start `station stream`".into(),
+                Problem::StreamerDown {
+                    last_tick_seconds_ago: streamer_age_seconds,
                 },
-                &mut reasons,
+                Scope::Station,
+                None,
+                None,
             );
         }
         let ipns_name = state.as_ref().and_then(|s| s.ipns_name.clone());
@@ -251,52 +240,39 @@ impl Checker {
                 gateways.push(g);
             }
         } else {
-            raise(
-                Status::Fail,
-                "no IPNS name yet: the station has not published".into(),
-                &mut reasons,
-            );
+            raise(Problem::NotPublished, Scope::Station, None, None);
         }
-        let local_ok = gateways.iter().any(|g| !g.public && g.ok);
+        let any_local_ok = gateways.iter().any(|g| !g.public && g.ok);
         for g in &gateways {
+            let scope = Scope::Gateway {
+                public: g.public,
+                any_local_ok,
+            };
             for p in &g.problems {
-                let severe = !g.public
-                    && (p.starts_with("unreachable")
-                        || p.starts_with("stale")
-                        || p.starts_with("invalid"));
-                raise(
-                    if severe && !local_ok {
-                        Status::Fail
-                    } else {
-                        Status::Warn
-                    },
-                    format!("{}: {p}", g.gateway),
-                    &mut reasons,
-                );
+                raise(p.clone(), scope, Some(&g.gateway), None);
             }
             for s in &g.segments {
                 for p in &s.problems {
                     raise(
-                        Status::Warn,
-                        format!("{}: segment {}: {p}", g.gateway, s.sequence),
-                        &mut reasons,
+                        p.clone(),
+                        Scope::Segment,
+                        Some(&g.gateway),
+                        Some(s.sequence),
                     );
                 }
             }
         }
         if ipns_name.is_some() && !gateways.iter().any(|g| !g.public) {
-            raise(
-                Status::Warn,
-                "no local gateway configured".into(),
-                &mut reasons,
-            );
-        } else if ipns_name.is_some() && !local_ok && !gateways.iter().all(|g| g.public) {
-            raise(
-                Status::Fail,
-                "no local gateway serves the stream".into(),
-                &mut reasons,
-            );
+            raise(Problem::NoLocalGateway, Scope::Station, None, None);
+        } else if ipns_name.is_some() && !any_local_ok {
+            raise(Problem::NoLocalGatewayServes, Scope::Station, None, None);
         }
+        let status = alarms
+            .iter()
+            .map(|a| a.severity)
+            .max()
+            .unwrap_or(Status::Ok);
+        let reasons = alarms.iter().map(|a| a.to_string()).collect();
         // Level history: the segments measured on the first gateway that had any.
         let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
         if let Some(g) = gateways
@@ -330,6 +306,7 @@ impl Checker {
             checked_at: now,
             status,
             reasons,
+            alarms,
             ipns_name,
             kubo,
             streamer_on_air,
@@ -367,27 +344,26 @@ impl Checker {
             Ok(r) if r.status().is_success() => match r.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
-                    g.problems
-                        .push(format!("unreachable: reading the playlist failed: {e}"));
+                    g.problems.push(Problem::Unreachable {
+                        detail: format!("reading the playlist failed: {e}"),
+                    });
                     return g;
                 }
             },
             Ok(r) => {
-                g.problems.push(format!(
-                    "unreachable: HTTP {} for /ipns/{name}",
-                    r.status().as_u16()
-                ));
+                g.problems.push(Problem::Unreachable {
+                    detail: format!("HTTP {} for /ipns/{name}", r.status().as_u16()),
+                });
                 return g;
             }
             Err(e) => {
-                g.problems.push(format!(
-                    "unreachable: {}",
-                    if e.is_timeout() {
+                g.problems.push(Problem::Unreachable {
+                    detail: if e.is_timeout() {
                         "timed out".to_string()
                     } else {
                         e.to_string()
-                    }
-                ));
+                    },
+                });
                 return g;
             }
         };
@@ -395,12 +371,15 @@ impl Checker {
         let pl = match m3u8_rs::parse_playlist_res(&body) {
             Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
             Ok(m3u8_rs::Playlist::MasterPlaylist(_)) => {
-                g.problems
-                    .push("invalid: a master playlist, not a live media playlist".into());
+                g.problems.push(Problem::Invalid {
+                    detail: "a master playlist, not a live media playlist".into(),
+                });
                 return g;
             }
             Err(_) => {
-                g.problems.push("invalid: not an HLS playlist".into());
+                g.problems.push(Problem::Invalid {
+                    detail: "not an HLS playlist".into(),
+                });
                 return g;
             }
         };
@@ -410,51 +389,61 @@ impl Checker {
         g.segment_count = pl.segments.len();
         // RFC 8216 rules, alone and against the previous check.
         if pl.end_list {
-            g.problems
-                .push("invalid: #EXT-X-ENDLIST in a live playlist".into());
+            g.problems.push(Problem::Invalid {
+                detail: "#EXT-X-ENDLIST in a live playlist".into(),
+            });
         }
         if pl.segments.is_empty() {
-            g.problems.push("invalid: no segments".into());
+            g.problems.push(Problem::Invalid {
+                detail: "no segments".into(),
+            });
             return g;
         }
         for s in &pl.segments {
             if (f64::from(s.duration)).round() as u64 > pl.target_duration {
-                g.problems.push(format!(
-                    "invalid: #EXTINF {} exceeds the target duration {} (RFC 8216 4.3.3.1)",
-                    s.duration, pl.target_duration
-                ));
+                g.problems.push(Problem::Invalid {
+                    detail: format!(
+                        "#EXTINF {} exceeds the target duration {} (RFC 8216 4.3.3.1)",
+                        s.duration, pl.target_duration
+                    ),
+                });
                 break;
             }
         }
         let total: f64 = pl.segments.iter().map(|s| f64::from(s.duration)).sum();
         if total < 3.0 * pl.target_duration as f64 {
-            g.problems.push(format!(
-                "invalid: playlist is {total:.1} s, under three target durations (RFC 8216 6.2.2)"
-            ));
+            g.problems.push(Problem::Invalid {
+                detail: format!(
+                    "playlist is {total:.1} s, under three target durations (RFC 8216 6.2.2)"
+                ),
+            });
         }
         if let Some(p) = prev {
             if let (Some(pt), true) = (p.target_duration, p.media_sequence.is_some()) {
                 if pt != pl.target_duration {
-                    g.problems.push(format!(
-                        "invalid: target duration changed from {pt} to {} (RFC 8216 6.2.1)",
-                        pl.target_duration
-                    ));
+                    g.problems.push(Problem::Invalid {
+                        detail: format!(
+                            "target duration changed from {pt} to {} (RFC 8216 6.2.1)",
+                            pl.target_duration
+                        ),
+                    });
                 }
             }
             if let (Some(pm), Some(pd)) = (p.media_sequence, p.discontinuity_sequence) {
                 if pl.media_sequence < pm {
-                    g.problems.push(format!(
-                        "invalid: media sequence went back from {pm} to {} (RFC 8216 6.2.1)",
-                        pl.media_sequence
-                    ));
+                    g.problems.push(Problem::Invalid {
+                        detail: format!(
+                            "media sequence went back from {pm} to {} (RFC 8216 6.2.1)",
+                            pl.media_sequence
+                        ),
+                    });
                 }
                 if pl.discontinuity_sequence < pd
                     || pl.discontinuity_sequence - pd > pl.media_sequence.saturating_sub(pm)
                 {
-                    g.problems.push(format!(
-                        "invalid: discontinuity sequence {} is inconsistent with {pd} before (media sequence {pm} -> {}) (RFC 8216 6.2.2)",
+                    g.problems.push(Problem::Invalid { detail: format!("discontinuity sequence {} is inconsistent with {pd} before (media sequence {pm} -> {}) (RFC 8216 6.2.2)",
                         pl.discontinuity_sequence, pl.media_sequence
-                    ));
+                    ) });
                 }
                 g.advanced = Some(pl.media_sequence > pm);
             }
@@ -483,15 +472,22 @@ impl Checker {
             if lag > max_lag {
                 // The playlist is older than the lookahead covers: stale.
                 let stale = g.advanced == Some(false) || lag > 2.0 * max_lag;
-                g.problems.push(format!(
-                    "{}: a listener starting now is {lag:.0} s behind the wall clock (allowed {:.0} s)",
-                    if stale { "stale" } else { "lagging" },
-                    max_lag
-                ));
+                g.problems.push(if stale {
+                    Problem::Stale {
+                        lag_seconds: lag,
+                        allowed_seconds: max_lag,
+                    }
+                } else {
+                    Problem::Lagging {
+                        lag_seconds: lag,
+                        allowed_seconds: max_lag,
+                    }
+                });
             }
         } else {
-            g.problems
-                .push("invalid: no #EXT-X-PROGRAM-DATE-TIME to place the live point".into());
+            g.problems.push(Problem::Invalid {
+                detail: "no #EXT-X-PROGRAM-DATE-TIME to place the live point".into(),
+            });
         }
         // The segments at the live point (what listeners hear now), oldest first.
         let n = self.health.segments_per_check.min(start_idx + 1);
@@ -506,9 +502,8 @@ impl Checker {
                 .unwrap_or_else(|| s.uri.clone());
             g.segments.push(self.check_segment(seq, s, &seg_url).await);
         }
-        g.ok = !g.problems.iter().any(|p| {
-            p.starts_with("unreachable") || p.starts_with("invalid") || p.starts_with("stale")
-        }) && g.segments.iter().all(|s| s.levels.is_some());
+        g.ok = !g.problems.iter().any(Problem::breaks_gateway)
+            && g.segments.iter().all(|s| s.levels.is_some());
         g
     }
 
@@ -536,18 +531,23 @@ impl Checker {
                 match r.bytes().await {
                     Ok(b) => b,
                     Err(e) => {
-                        c.problems.push(format!("fetch failed: {e}"));
+                        c.problems.push(Problem::FetchFailed {
+                            detail: e.to_string(),
+                        });
                         return c;
                     }
                 }
             }
             Ok(r) => {
-                c.problems
-                    .push(format!("fetch failed: HTTP {}", r.status().as_u16()));
+                c.problems.push(Problem::FetchFailed {
+                    detail: format!("HTTP {}", r.status().as_u16()),
+                });
                 return c;
             }
             Err(e) => {
-                c.problems.push(format!("fetch failed: {e}"));
+                c.problems.push(Problem::FetchFailed {
+                    detail: e.to_string(),
+                });
                 return c;
             }
         };
@@ -562,37 +562,39 @@ impl Checker {
         match r {
             Ok(Ok(l)) => {
                 if l.longest_silence_seconds >= self.health.silence_min.as_secs_f64() {
-                    c.problems.push(format!(
-                        "silence: {:.1} s under {:.0} dBFS",
-                        l.longest_silence_seconds, threshold
-                    ));
+                    c.problems.push(Problem::Silence {
+                        seconds: l.longest_silence_seconds,
+                        threshold_dbfs: threshold,
+                    });
                 }
                 if l.channels
                     .iter()
                     .any(|ch| ch.peak_dbfs >= self.health.clip_threshold.0)
                 {
-                    c.problems.push(format!(
-                        "clipping: peak at or over {:.1} dBFS",
-                        self.health.clip_threshold.0
-                    ));
+                    c.problems.push(Problem::Clipping {
+                        threshold_dbfs: self.health.clip_threshold.0,
+                    });
                 }
                 if l.decode_errors > 0 {
-                    c.problems.push(format!(
-                        "decode errors: {} packets skipped",
-                        l.decode_errors
-                    ));
+                    c.problems.push(Problem::DecodeErrors {
+                        detail: format!("{} packets skipped", l.decode_errors),
+                    });
                 }
                 // AAC frames are 1024 samples (23 ms); allow a frame at each end.
                 if (l.decoded_seconds - c.extinf_seconds).abs() > 0.1 {
-                    c.problems.push(format!(
-                        "duration: decoded {:.3} s, #EXTINF says {:.3} s",
-                        l.decoded_seconds, c.extinf_seconds
-                    ));
+                    c.problems.push(Problem::Duration {
+                        decoded_seconds: l.decoded_seconds,
+                        extinf_seconds: c.extinf_seconds,
+                    });
                 }
                 c.levels = Some(l);
             }
-            Ok(Err(e)) => c.problems.push(format!("decode errors: {}", e.reason())),
-            Err(e) => c.problems.push(format!("decode errors: {e}")),
+            Ok(Err(e)) => c
+                .problems
+                .push(Problem::DecodeErrors { detail: e.reason() }),
+            Err(e) => c.problems.push(Problem::DecodeErrors {
+                detail: e.to_string(),
+            }),
         }
         c
     }

@@ -81,12 +81,14 @@ function renderHealth(v) {
   badge.textContent = h ? h.status : "";
   badge.className = "health-badge " + (h ? h.status : "");
   const alarms = document.getElementById("alarms");
-  const reasons = h ? h.reasons : [];
-  alarms.replaceChildren(...(reasons.length
-    ? reasons.map((r) => el("li", { class: h.status, text: r }))
+  // Each alarm carries its own severity (a public gateway down warns, Kubo down fails).
+  const list = h ? (h.alarms || []) : [];
+  alarms.replaceChildren(...(list.length
+    ? list.map((a) => el("li", { class: a.severity, text: a.message }))
     : [el("li", { class: h ? "ok" : "", text: h ? "No alarms: audio present, not clipping, the stream advances, gateways answer." : "No check yet." })]));
+  const about = (g) => list.filter((a) => a.gateway === g.gateway).map((a) => a.message).join("; ");
   const gws = document.getElementById("gateways");
-  gws.replaceChildren(...(h ? h.gateways : []).map((g) => el("li", { title: g.problems.join("; ") },
+  gws.replaceChildren(...(h ? h.gateways : []).map((g) => el("li", { title: about(g) },
     el("span", { class: "light " + (g.ok ? "ok" : "bad") }),
     el("span", { class: "name", text: `${g.gateway}${g.public ? " (public)" : ""}` }),
     el("span", { class: "ms", text: g.resolve_ms != null ? `${g.resolve_ms} ms` : "—" }))));
