@@ -349,7 +349,11 @@ async fn write_response(
 ) -> std::io::Result<bool> {
     let (parts, mut body) = resp.into_parts();
     let status = parts.status;
-    let headers = parts.headers;
+    let mut headers = parts.headers;
+    // A reply that declares trailers is always chunked (Go ignores the length then).
+    if headers.contains_key(header::TRAILER) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
     let keep_alive = keep_alive && !has_token(&headers, header::CONNECTION, "close");
     let no_body = is_head
         || status.is_informational()
