@@ -45,7 +45,7 @@ pub fn last_hash(body: &str) -> String {
     v["Hash"].as_str().unwrap().to_string()
 }
 
-/// A multipart body of one file part, as Kubo's Go client sends it.
+/// A multipart body with one file part per entry, as Kubo's Go client sends it.
 pub fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "kubodoubleboundary".to_string();
     let mut body = Vec::new();
