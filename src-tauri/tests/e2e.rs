@@ -204,7 +204,10 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     .await;
     wait_for(
         &c,
-        "return document.getElementById('kubo-title').textContent.startsWith('Kubo 0.32')",
+        &format!(
+            "return document.getElementById('kubo-title').textContent.startsWith('Kubo {}')",
+            kubo_double::KUBO_VERSION
+        ),
         20,
         "Kubo found",
     )

@@ -3,9 +3,16 @@
 //! Follows Kubo's RPC contract (kubo-rpc.md beside DESIGN.md): every command is a `POST`
 //! to `/api/v0/<command>` with arguments as repeated `arg` query keys; errors before
 //! output are non-2xx with a JSON body `{"Message","Code","Type"}`; `add` streams one JSON
-//! object per line. An error after output started arrives only as the `X-Stream-Error`
-//! HTTP trailer, which this client detects by its effect: `add` must print a line for
-//! every file sent, `cat` must deliver `X-Content-Length` bytes.
+//! object per line. An error after output started arrives as the `X-Stream-Error` HTTP
+//! trailer (go-ipfs-cmds http/responseemitter.go), which this client reads, and checks by
+//! its effect too: `add` must print a line for every file sent, `cat` must deliver
+//! `X-Content-Length` bytes.
+//!
+//! Replies are parsed liberally (kubo-rpc.md section 8): every field Kubo marks
+//! `omitempty` has a default (a fresh node answers `pin/ls` with `{}`), and numbers that
+//! other versions or implementations send as strings, or strings sent as numbers (js-ipfs
+//! sends `add`'s `Size` as a number), are both accepted. Every reply is read with a size
+//! cap ([`MAX_REPLY_BYTES`], [`MAX_CAT_BYTES`]).
 //!
 //! The client sends no `Origin`/`Referer` and a non-browser `User-Agent`, so Kubo's
 //! browser protection lets it through.
@@ -15,6 +22,47 @@ pub mod node;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::time::Duration;
+
+/// The largest command reply read, bytes (16 MiB: an `add` of a thousand files answers
+/// about 150 KB); more is an error, never an unbounded allocation.
+pub const MAX_REPLY_BYTES: usize = 16 << 20;
+/// The largest file `cat` reads, bytes (64 MiB: a segment is about 100 KB).
+pub const MAX_CAT_BYTES: usize = 64 << 20;
+/// The most of an error reply kept for the message, bytes.
+const MAX_ERROR_BYTES: usize = 64 << 10;
+
+/// Serde helpers for the shapes Kubo versions and other implementations send.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    /// A count sent as a decimal string (`"104542"`, Kubo) or a number (`104542`,
+    /// js-ipfs); absent or unreadable is `None`.
+    pub fn u64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(match Option::<serde_json::Value>::deserialize(d)? {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// A string that may be absent or `null` (Go's `omitempty`, or a nil slice).
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(match Option::<serde_json::Value>::deserialize(d)? {
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        })
+    }
+
+    /// A list that may be absent or `null` (Go's nil slice).
+    pub fn vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+    }
+}
 
 /// A Kubo RPC client bound to one API base URL.
 #[derive(Debug, Clone)]
@@ -34,39 +82,40 @@ pub struct Added {
     pub size: u64,
 }
 
-/// A Kubo key (`key/list`, `key/gen`).
+/// A Kubo key (`key/list`, `key/gen`; core/commands/keystore.go `KeyOutput`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Key {
     /// Key name.
-    #[serde(rename = "Name")]
+    #[serde(rename = "Name", default, deserialize_with = "lenient::string")]
     pub name: String,
     /// IPNS name of the key (`k51...`).
-    #[serde(rename = "Id")]
+    #[serde(rename = "Id", default, deserialize_with = "lenient::string")]
     pub id: String,
 }
 
-/// The node's identity (`id`).
+/// The node's identity (`id`; core/commands/id.go `IdOutput`: `Addresses` and
+/// `Protocols` are `null` on an offline daemon).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NodeId {
     /// Peer ID (`12D3KooW...`).
-    #[serde(rename = "ID")]
+    #[serde(rename = "ID", default, deserialize_with = "lenient::string")]
     pub id: String,
-    /// e.g. `kubo/0.32.1/`.
-    #[serde(rename = "AgentVersion", default)]
+    /// e.g. `kubo/0.34.1/`.
+    #[serde(rename = "AgentVersion", default, deserialize_with = "lenient::string")]
     pub agent_version: String,
-    /// Listen addresses (multiaddrs).
-    #[serde(rename = "Addresses", default)]
-    pub addresses: Option<Vec<String>>,
+    /// Listen addresses (multiaddrs); empty offline.
+    #[serde(rename = "Addresses", default, deserialize_with = "lenient::vec")]
+    pub addresses: Vec<String>,
 }
 
-/// The result of `name/publish`.
+/// The result of `name/publish` (core/commands/name/name.go `IpnsEntry`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Published {
     /// The IPNS name (`k51...`).
-    #[serde(rename = "Name")]
+    #[serde(rename = "Name", default, deserialize_with = "lenient::string")]
     pub name: String,
     /// The published path (`/ipfs/<cid>`).
-    #[serde(rename = "Value")]
+    #[serde(rename = "Value", default, deserialize_with = "lenient::string")]
     pub value: String,
 }
 
@@ -85,18 +134,20 @@ pub struct PublishOptions {
 
 #[derive(Deserialize)]
 struct KuboErrorBody {
-    #[serde(rename = "Message")]
+    #[serde(rename = "Message", default, deserialize_with = "lenient::string")]
     message: String,
 }
 
+/// One `add` output line (core/commands/add.go `AddEvent`: `Hash`, `Bytes`, `Size` are
+/// `omitempty`; progress lines carry only `Name` and `Bytes`).
 #[derive(Deserialize)]
 struct AddLine {
-    #[serde(rename = "Name")]
+    #[serde(rename = "Name", default, deserialize_with = "lenient::string")]
     name: String,
-    #[serde(rename = "Hash")]
+    #[serde(rename = "Hash", default)]
     hash: Option<String>,
-    #[serde(rename = "Size")]
-    size: Option<String>,
+    #[serde(rename = "Size", default, deserialize_with = "lenient::u64_opt")]
+    size: Option<u64>,
 }
 
 impl Kubo {
@@ -150,7 +201,11 @@ impl Kubo {
         if status.is_success() {
             return Ok(resp);
         }
-        let body = resp.text().await.unwrap_or_default();
+        let body = self
+            .read(cmd, resp, MAX_ERROR_BYTES)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).to_string())
+            .unwrap_or_default();
         let message = serde_json::from_str::<KuboErrorBody>(&body)
             .map(|b| b.message)
             .unwrap_or_else(|_| body.trim().to_string());
@@ -159,6 +214,44 @@ impl Kubo {
             status: status.as_u16(),
             message,
         })
+    }
+
+    /// Reads a reply body of at most `cap` bytes and its trailers: an `X-Stream-Error`
+    /// trailer (an error after output started) is an [`Error::KuboResponse`] with Kubo's
+    /// message, and so is a reply over `cap`.
+    async fn read(&self, cmd: &str, resp: reqwest::Response, cap: usize) -> Result<Vec<u8>> {
+        use http_body_util::BodyExt;
+        let endpoint = format!("/api/v0/{cmd}");
+        let body = http_body_util::Limited::new(reqwest::Body::from(resp), cap);
+        let collected = body.collect().await.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Error::KuboResponse {
+                    endpoint: endpoint.clone(),
+                    message: format!("the reply is larger than {cap} bytes: refused"),
+                }
+            } else {
+                Error::KuboUnreachable {
+                    url: self.base.clone(),
+                    reason: format!("the reply broke off: {e}"),
+                }
+            }
+        })?;
+        if let Some(msg) = collected
+            .trailers()
+            .and_then(|t| t.get("x-stream-error"))
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+        {
+            return Err(Error::KuboResponse {
+                endpoint,
+                message: format!(
+                    "Kubo reported an error after its reply started (X-Stream-Error): {msg}"
+                ),
+            });
+        }
+        Ok(collected.to_bytes().to_vec())
     }
 
     /// POSTs a command with query `args` and parses its single JSON reply.
@@ -170,7 +263,7 @@ impl Kubo {
         let resp = self
             .send(cmd, self.http.post(self.url(cmd)).query(args))
             .await?;
-        let body = resp.bytes().await.map_err(|e| self.transport(e))?;
+        let body = self.read(cmd, resp, MAX_REPLY_BYTES).await?;
         serde_json::from_slice(&body).map_err(|e| Error::KuboResponse {
             endpoint: format!("/api/v0/{cmd}"),
             message: format!(
@@ -193,7 +286,7 @@ impl Kubo {
     pub async fn version(&self) -> Result<String> {
         #[derive(Deserialize)]
         struct V {
-            #[serde(rename = "Version")]
+            #[serde(rename = "Version", default, deserialize_with = "lenient::string")]
             version: String,
         }
         Ok(self.call::<V>("version", &[]).await?.version)
@@ -230,8 +323,7 @@ impl Kubo {
         let mut got = std::collections::HashMap::new();
         for l in self.add_multipart(form, pin, false).await? {
             if let Some(hash) = l.hash {
-                let size = l.size.and_then(|s| s.parse().ok()).unwrap_or(0);
-                got.insert(l.name, (hash, size));
+                got.insert(l.name, (hash, l.size.unwrap_or(0)));
             }
         }
         names
@@ -341,8 +433,9 @@ impl Kubo {
             .query(&query)
             .multipart(form);
         let resp = self.send("add", req).await?;
-        let body = resp.text().await.map_err(|e| self.transport(e))?;
-        body.lines()
+        let body = self.read("add", resp, MAX_REPLY_BYTES).await?;
+        String::from_utf8_lossy(&body)
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
                 serde_json::from_str(line).map_err(|e| Error::KuboResponse {
@@ -361,17 +454,18 @@ impl Kubo {
         Ok(v.remove(0).cid)
     }
 
-    /// `pin/ls?type=recursive`: every recursively pinned CID.
+    /// `pin/ls?type=recursive`: every recursively pinned CID. A node with no pins
+    /// answers `{}` (`PinLsList.Keys` is `omitempty`, core/commands/pin/pin.go): none.
     ///
     /// Errors: as [`Kubo::id`].
     pub async fn pins(&self) -> Result<std::collections::HashSet<String>> {
         #[derive(Deserialize)]
         struct Ls {
-            #[serde(rename = "Keys")]
-            keys: std::collections::HashMap<String, serde_json::Value>,
+            #[serde(rename = "Keys", default)]
+            keys: Option<std::collections::HashMap<String, serde_json::Value>>,
         }
         let ls: Ls = self.call("pin/ls", &[("type", "recursive")]).await?;
-        Ok(ls.keys.into_keys().collect())
+        Ok(ls.keys.unwrap_or_default().into_keys().collect())
     }
 
     /// `pin/rm?arg=<cid>`; a CID that is not pinned is not an error.
@@ -394,7 +488,7 @@ impl Kubo {
     pub async fn keys(&self) -> Result<Vec<Key>> {
         #[derive(Deserialize)]
         struct L {
-            #[serde(rename = "Keys")]
+            #[serde(rename = "Keys", default, deserialize_with = "lenient::vec")]
             keys: Vec<Key>,
         }
         Ok(self.call::<L>("key/list", &[]).await?.keys)
@@ -435,7 +529,7 @@ impl Kubo {
     pub async fn resolve(&self, name: &str) -> Result<String> {
         #[derive(Deserialize)]
         struct R {
-            #[serde(rename = "Path")]
+            #[serde(rename = "Path", default, deserialize_with = "lenient::string")]
             path: String,
         }
         Ok(self
@@ -460,7 +554,7 @@ impl Kubo {
             .get("x-content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let body = resp.bytes().await.map_err(|e| self.transport(e))?;
+        let body = self.read("cat", resp, MAX_CAT_BYTES).await?;
         if let Some(n) = expect {
             if n != body.len() as u64 {
                 return Err(Error::KuboResponse {
@@ -469,6 +563,43 @@ impl Kubo {
                 });
             }
         }
-        Ok(body.to_vec())
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The empty and odd shapes real nodes send (kubo-rpc.md section 8, Kubo 0.34.1
+    /// core/commands: pin/pin.go `PinLsList{Keys omitempty}`, add.go `AddEvent`, id.go
+    /// `IdOutput` offline, keystore.go `KeyOutputList`), and js-ipfs 0.66's numeric
+    /// `Size`.
+    #[test]
+    fn empty_and_foreign_reply_shapes_parse() {
+        #[derive(Deserialize)]
+        struct Ls {
+            #[serde(rename = "Keys", default)]
+            keys: Option<std::collections::HashMap<String, serde_json::Value>>,
+        }
+        let ls: Ls = serde_json::from_str("{}").unwrap();
+        assert!(ls.keys.is_none());
+        let id: NodeId = serde_json::from_str(
+            r#"{"ID":"12D3KooWx","PublicKey":"CAES","Addresses":null,"AgentVersion":"kubo/0.34.1/","Protocols":null}"#,
+        )
+        .unwrap();
+        assert!(id.addresses.is_empty());
+        let line: AddLine =
+            serde_json::from_str(r#"{"Name":"a.ts","Hash":"QmX","Size":104542}"#).unwrap();
+        assert_eq!(line.size, Some(104542));
+        let line: AddLine =
+            serde_json::from_str(r#"{"Name":"a.ts","Hash":"QmX","Size":"104542"}"#).unwrap();
+        assert_eq!(line.size, Some(104542));
+        let progress: AddLine = serde_json::from_str(r#"{"Name":"a.ts"}"#).unwrap();
+        assert!(progress.hash.is_none() && progress.size.is_none());
+        let key: Key = serde_json::from_str(r#"{"Name":"self","Id":"k51x"}"#).unwrap();
+        assert_eq!(key.id, "k51x");
+        let p: Published = serde_json::from_str(r#"{"Name":"k51","Value":"/ipfs/Qm"}"#).unwrap();
+        assert_eq!(p.value, "/ipfs/Qm");
     }
 }

@@ -45,26 +45,10 @@ fn text(status: StatusCode, body: String) -> Response {
     r
 }
 
-/// Content type: by extension (Go's builtin table for the common web types), else sniffed.
-fn content_type(ext: Option<&str>, data: &[u8]) -> Option<&'static str> {
-    if let Some(e) = ext {
-        let t = match e.to_ascii_lowercase().as_str() {
-            "html" | "htm" => Some("text/html; charset=utf-8"),
-            "css" => Some("text/css; charset=utf-8"),
-            "js" | "mjs" => Some("text/javascript; charset=utf-8"),
-            "json" => Some("application/json"),
-            "svg" => Some("image/svg+xml"),
-            "png" => Some("image/png"),
-            "wasm" => Some("application/wasm"),
-            "m3u8" => Some("application/vnd.apple.mpegurl"),
-            "ts" => Some("video/mp2t"),
-            _ => None,
-        };
-        if t.is_some() {
-            return t;
-        }
-    }
-    Some(if data.starts_with(b"#EXTM3U") {
+/// Content sniffing for a file without an extension type (gabriel-vasile/mimetype in
+/// Kubo; a few cases here, kubo-rpc.md section 4).
+fn sniff(data: &[u8]) -> &'static str {
+    if data.starts_with(b"#EXTM3U") {
         "application/vnd.apple.mpegurl"
     } else if std::str::from_utf8(&data[..data.len().min(512)]).is_ok()
         && !data.iter().take(512).any(|b| *b == 0)
@@ -72,11 +56,24 @@ fn content_type(ext: Option<&str>, data: &[u8]) -> Option<&'static str> {
         "text/plain; charset=utf-8"
     } else {
         "application/octet-stream"
+    }
+}
+
+/// boxo gateway/handler_unixfs_file.go `serveFile`: `mime.TypeByExtension(path.Ext(name))`
+/// (this host's table, see `mime.rs`), else sniffed when the range starts at 0, else
+/// none; `text/html; ...` is cut to `text/html`.
+fn content_type(name: Option<&str>, data: Option<&[u8]>) -> Option<String> {
+    let by_ext = name.and_then(|n| crate::mime::type_by_extension(crate::mime::go_ext(n)));
+    let ct = by_ext.or_else(|| data.map(|d| sniff(d).to_string()))?;
+    Some(if ct.starts_with("text/html;") {
+        "text/html".to_string()
+    } else {
+        ct
     })
 }
 
 /// RFC 7231 date of a system time.
-fn http_date(t: std::time::SystemTime) -> String {
+pub(crate) fn http_date(t: std::time::SystemTime) -> String {
     let secs = t
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;
@@ -216,10 +213,9 @@ async fn handle(
                 let idx = sh.store.lock().ok().and_then(|s| s.resolve(&p).ok());
                 match idx {
                     Some((Entry::File(b), _)) => {
-                        h.insert(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static("text/html; charset=utf-8"),
-                        );
+                        // handler_unixfs_dir.go serves index.html with serveFile(...,
+                        // "text/html"): the directory path has no extension.
+                        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
                         b
                     }
                     _ => return text(StatusCode::NOT_FOUND, "no index.html\n".into()),
@@ -289,24 +285,18 @@ async fn handle(
         }
     }
     if !h.contains_key(header::CONTENT_TYPE) {
-        // Extension from ?filename, or from the last path segment when the path goes past
-        // the root CID; content sniffing only when the range starts at 0.
-        let seg_ext = filename
-            .as_deref()
-            .or_else(|| {
-                (ipfs_path.trim_start_matches("/ipfs/").contains('/'))
-                    .then(|| path.rsplit('/').next().unwrap_or(""))
-            })
-            .and_then(|f| f.rsplit_once('.').map(|(_, e)| e));
-        let sniff = if start == 0 { Some(&bytes[..]) } else { None };
-        let ct = match (seg_ext, sniff) {
-            (Some(e), Some(d)) => content_type(Some(e), d),
-            (Some(e), None) => content_type(Some(e), b"\0"),
-            (None, Some(d)) => content_type(None, d),
-            (None, None) => None,
-        };
-        if let Some(ct) = ct {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        // The name is ?filename, else the last path segment when the path goes past
+        // `/ipfs/<cid>` (handler.go `getFilename`); sniffing only when the range starts
+        // at 0.
+        let name = filename.clone().or_else(|| {
+            (ipfs_path.trim_start_matches("/ipfs/").contains('/'))
+                .then(|| path.rsplit('/').next().unwrap_or("").to_string())
+        });
+        let sniff_data = (start == 0).then_some(&bytes[..]);
+        if let Some(ct) = content_type(name.as_deref(), sniff_data) {
+            if let Ok(v) = HeaderValue::from_str(&ct) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
         }
     }
     if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {

@@ -1,21 +1,38 @@
 //! A Kubo (IPFS) test double on loopback: the real RPC API (`/api/v0/*`, POST only) and
 //! path gateway (`/ipfs/`, `/ipns/`) protocols, with real CIDs, as `kubo-rpc.md` (beside
-//! the project's DESIGN.md) describes Kubo 0.32. It behaves like a daemon started with
-//! `--offline`: publishing needs `allow-offline`, content not added here is not found.
-//! [`Faults`] makes it fail on purpose: 500s, delays, down, a stale IPNS view.
+//! the project's DESIGN.md) describes Kubo. It models Kubo [`KUBO_VERSION`] (the first
+//! release whose `name/publish` default TTL is 5m) built without the Makefile's commit
+//! ldflag: `version` says `"Commit":""`, `id` says `kubo/0.34.1/`.
+//!
+//! By default it behaves like a daemon started with `--offline`: publishing needs
+//! `allow-offline`, content not added here is not found. [`Faults::set_online`] makes it
+//! an online node whose `name/publish` blocks on a (simulated) DHT put.
+//! [`Faults`] makes it fail on purpose: 500s, delays, down, a stale IPNS view, errors in
+//! the middle of a streamed reply.
 //!
 //! [`TestNode`] picks a real Kubo instead when an `ipfs` binary is on PATH.
 
 pub mod cid;
 mod gateway;
+mod http1;
+mod mime;
 mod rpc;
 mod store;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use store::Store;
+
+/// The Kubo release the double answers as (`version`, `id`'s AgentVersion, the `Server`
+/// header, `/version`), and whose defaults it uses (Kubo core/commands/name/publish.go at
+/// v0.34.1: `ttl` defaults to boxo ipns.DefaultRecordTTL, 5m in boxo v0.29.1).
+pub const KUBO_VERSION: &str = "0.34.1";
+
+/// How long a stopping server lets a reply in progress finish (Go `Server.Shutdown`).
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Fault knobs shared with the running servers.
 #[derive(Debug, Default)]
@@ -26,6 +43,11 @@ pub struct Faults {
     pub(crate) gateway_status: Mutex<Option<u16>>,
     pub(crate) gateway_delay: Mutex<Duration>,
     pub(crate) ipns_lag: Mutex<Duration>,
+    /// `Some(d)`: online, the DHT put of `name/publish` takes `d`.
+    pub(crate) online: Mutex<Option<Duration>>,
+    pub(crate) dht_put_error: Mutex<Option<String>>,
+    /// `(command suffix, lines or bytes before the error, message)`.
+    pub(crate) stream_errors: Mutex<Vec<(String, usize, String)>>,
     servers: tokio::sync::Mutex<Option<Servers>>,
 }
 
@@ -78,6 +100,59 @@ impl Faults {
         set(&self.ipns_lag, lag);
     }
 
+    /// Online mode (`Some(dht_put_delay)`), like a daemon started without `--offline`:
+    /// `name/publish` needs no `allow-offline`, stores the record at once (this node's
+    /// `name/resolve` and gateway serve the new value while the call is still running),
+    /// then answers only after `dht_put_delay`, the time the DHT put takes (boxo
+    /// namesys/ipns_publisher.go `Publish`: `updateRecord` writes the local datastore, then
+    /// `PublishIPNSRecord` -> `PutIPNSRecord` blocks on the routing put). Concurrent
+    /// publishes, on the same key or not, each wait their own delay: Kubo takes no
+    /// per-key lock (core/coreapi/name.go `Publish`; the publisher's mutex covers only
+    /// `updateRecord`). A client that disconnects cancels its publish; the record stays
+    /// stored. `id` lists addresses and protocols. `None` (the default) is offline.
+    pub fn set_online(&self, dht_put_delay: Option<Duration>) {
+        set(&self.online, dht_put_delay);
+    }
+
+    /// Online mode: the DHT put of every `name/publish` fails with `msg` after the delay
+    /// (HTTP 500, Kubo's JSON error); the record was stored locally before, so this node
+    /// still serves it, as in Kubo where `updateRecord` ran before the failed put.
+    /// `None` clears it.
+    pub fn set_dht_put_error(&self, msg: Option<String>) {
+        set(&self.dht_put_error, msg);
+    }
+
+    /// A streamed reply of the command whose path ends with `cmd` (`add`: NDJSON lines;
+    /// `cat`: bytes) stops after `after` lines (add) or bytes (cat) and ends with the HTTP
+    /// trailer `X-Stream-Error: <msg>` on its 200 reply, as go-ipfs-cmds
+    /// http/responseemitter.go `closeWithError` does once output has started. For `add`,
+    /// `after == 0` is an error before any output: a 500 with the JSON error (the
+    /// preamble is written with the error); for `cat` the preamble goes out when the
+    /// reader is emitted, so `after == 0` is a 200 with no bytes and the trailer. An `add`
+    /// cut short pins nothing (Kubo pins at the end of the import). `None` clears it.
+    pub fn set_stream_error(&self, cmd: &str, after: usize, msg: Option<String>) {
+        if let Ok(mut v) = self.stream_errors.lock() {
+            v.retain(|(c, _, _)| c != cmd);
+            if let Some(m) = msg {
+                v.push((cmd.to_string(), after, m));
+            }
+        }
+    }
+
+    pub(crate) fn stream_error(&self, cmd: &str) -> Option<(usize, String)> {
+        get(&self.stream_errors)?
+            .into_iter()
+            .find(|(c, _, _)| cmd.ends_with(c.as_str()))
+            .map(|(_, n, m)| (n, m))
+    }
+
+    /// Stops both servers, as the daemon exiting (`shutdown`) does.
+    pub(crate) async fn stop_servers(&self) {
+        if let Some(servers) = self.servers.lock().await.as_mut() {
+            servers.stop().await;
+        }
+    }
+
     /// Down: both ports stop listening (connections are refused); `false` listens again
     /// on the same ports with everything stored kept.
     pub async fn set_down(&self, down: bool) {
@@ -103,10 +178,8 @@ struct Servers {
     api: SocketAddr,
     gateway: SocketAddr,
     shared: Arc<Shared>,
-    tasks: Vec<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    )>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Servers {
@@ -124,27 +197,31 @@ impl Servers {
         let gw = tokio::net::TcpListener::bind(self.gateway).await?;
         self.api = api.local_addr()?;
         self.gateway = gw.local_addr()?;
-        for (listener, app) in [
-            (api, rpc::router(self.shared.clone())),
-            (gw, gateway::router(self.shared.clone())),
-        ] {
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            let h = tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-            self.tasks.push((tx, h));
-        }
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let app = rpc::router(self.shared.clone());
+        let rpc_rx = rx.clone();
+        self.tasks.push(tokio::spawn(async move {
+            http1::serve(api, app, rpc_rx, STOP_GRACE).await;
+        }));
+        let app = gateway::router(self.shared.clone());
+        let mut gw_rx = rx;
+        self.tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(gw, app)
+                .with_graceful_shutdown(async move { http1::stopped(&mut gw_rx).await })
+                .await;
+        }));
+        self.stop = Some(tx);
         Ok(())
     }
 
     async fn stop(&mut self) {
-        for (tx, h) in self.tasks.drain(..) {
-            let _ = tx.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(true);
+        }
+        for mut h in self.tasks.drain(..) {
+            if tokio::time::timeout(STOP_GRACE * 2, &mut h).await.is_err() {
+                h.abort();
+            }
         }
     }
 }
@@ -156,6 +233,26 @@ pub(crate) struct Shared {
     pub(crate) api_port: Mutex<u16>,
     /// Signalled by `/api/v0/shutdown`.
     pub(crate) shutdown: tokio::sync::Notify,
+    /// `name/publish` requests being handled now, and the most ever at once.
+    pub(crate) publishing: AtomicUsize,
+    pub(crate) max_publishing: AtomicUsize,
+}
+
+/// Counts one `name/publish` in flight while alive (also when its request is dropped).
+pub(crate) struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    pub(crate) fn new(sh: &'a Shared) -> InFlight<'a> {
+        let now = sh.publishing.fetch_add(1, Ordering::SeqCst) + 1;
+        sh.max_publishing.fetch_max(now, Ordering::SeqCst);
+        InFlight(sh)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.publishing.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A running Kubo double: RPC API and gateway on two loopback ports.
@@ -201,11 +298,14 @@ impl KuboDouble {
             faults: faults.clone(),
             api_port: Mutex::new(0),
             shutdown: tokio::sync::Notify::new(),
+            publishing: AtomicUsize::new(0),
+            max_publishing: AtomicUsize::new(0),
         });
         let mut servers = Servers {
             api,
             gateway,
             shared: shared.clone(),
+            stop: None,
             tasks: Vec::new(),
         };
         servers.start().await?;
@@ -267,7 +367,21 @@ impl KuboDouble {
         self.with_store(|s| s.ipns_current(name)).flatten()
     }
 
+    /// `name/publish` requests being handled right now (from arrival until the reply is
+    /// ready or the client gave up).
+    pub fn publishes_in_flight(&self) -> usize {
+        self.shared.publishing.load(Ordering::SeqCst)
+    }
+
+    /// The most `name/publish` requests ever handled at the same time.
+    pub fn max_publishes_in_flight(&self) -> usize {
+        self.shared.max_publishing.load(Ordering::SeqCst)
+    }
+
     /// Resolves when a client called `/api/v0/shutdown` (Kubo's "shut down the daemon").
+    /// After answering it, both ports stop accepting connections, as the daemon exits
+    /// (Kubo core/commands/shutdown.go closes the node; core/corehttp/corehttp.go `Serve`
+    /// then shuts every HTTP server down).
     pub async fn shutdown_requested(&self) {
         self.shared.shutdown.notified().await;
     }

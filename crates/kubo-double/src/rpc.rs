@@ -5,11 +5,13 @@
 #![allow(clippy::result_large_err)]
 
 use crate::store::{Entry, Record, Store};
-use crate::{cid, get, Shared};
+use crate::{cid, get, InFlight, Shared, KUBO_VERSION};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body::Frame;
+use http_body_util::StreamBody;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,20 +44,28 @@ pub(crate) fn go_json(v: &serde_json::Value) -> String {
         .replace('&', "\\u0026")
 }
 
-fn text(status: StatusCode, body: &str) -> Response {
+/// Go `http.Error` (net/http server.go): text/plain, `X-Content-Type-Options: nosniff`,
+/// the message and a newline (`fmt.Fprintln`). go-ipfs-cmds answers every transport error
+/// (405, 403, 404, 400 from http/handler.go `ServeHTTP` and http/parse.go) this way.
+fn http_error(status: StatusCode, msg: &str) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body.to_string(),
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        format!("{msg}\n"),
     )
         .into_response()
 }
 
+/// Headers of every command reply: go-ipfs-cmds http/responseemitter.go `doPreamble`
+/// (Allow/Expose headers, `Trailer`), Kubo core/corehttp/commands.go
+/// `addHeadersFromConfig` (`Server: kubo/<version>`), rs/cors (`Vary: Origin`).
 fn base_headers(h: &mut HeaderMap) {
-    h.insert(
-        header::SERVER,
-        HeaderValue::from_static("kubo/0.32.1-double"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&format!("kubo/{KUBO_VERSION}")) {
+        h.insert(header::SERVER, v);
+    }
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     h.insert("Trailer", HeaderValue::from_static("X-Stream-Error"));
     h.insert(
@@ -71,7 +81,12 @@ fn base_headers(h: &mut HeaderMap) {
 /// A command error before output: HTTP 500 (or 400 for client errors) with Kubo's JSON.
 fn cmd_error(msg: &str) -> Response {
     let code = 0;
-    let body = go_json(&serde_json::json!({"Message": msg, "Code": code, "Type": "error"})) + "\n";
+    // cmds.Error{Message, Code, Type} in struct order.
+    let body = obj(&[
+        ("Message", js(msg)),
+        ("Code", js(code)),
+        ("Type", js("error")),
+    ]) + "\n";
     let mut r = (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "application/json")],
@@ -82,17 +97,65 @@ fn cmd_error(msg: &str) -> Response {
     r
 }
 
-fn json(v: serde_json::Value) -> Response {
+/// One JSON value as Go's encoder writes it.
+fn js(v: impl Into<serde_json::Value>) -> String {
+    go_json(&v.into())
+}
+
+/// A JSON object with its fields in the given order (Go encodes struct fields in
+/// declaration order; only maps are key-sorted). Values are already encoded.
+fn obj(fields: &[(&str, String)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", js(*k)))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// A single-value command reply (`cmds.EmitOnce`): one JSON object and a newline.
+fn json(v: String) -> Response {
     let mut r = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        go_json(&v) + "\n",
+        v + "\n",
     )
         .into_response();
     base_headers(r.headers_mut());
     r
 }
 
+/// A body sent as `chunks` (each flushed on its own, as go-ipfs-cmds flushes after every
+/// `Emit`), ended by the `X-Stream-Error: <err>` trailer when `err` is set
+/// (responseemitter.go `closeWithError` after the preamble).
+fn streamed(chunks: Vec<Bytes>, err: Option<&str>) -> Body {
+    let mut frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
+        chunks.into_iter().map(|c| Ok(Frame::data(c))).collect();
+    if let Some(msg) = err {
+        // Go's header writer turns CR and LF into spaces (net/http header.go).
+        let clean = msg.replace(['\r', '\n'], " ");
+        let mut t = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_bytes(clean.as_bytes()) {
+            t.insert("X-Stream-Error", v);
+        }
+        frames.push(Ok(Frame::trailers(t)));
+    }
+    Body::new(StreamBody::new(futures_util::stream::iter(frames)))
+}
+
+/// A multi-value command reply (`X-Chunked-Output: 1`): one JSON line per value.
+fn ndjson(lines: Vec<String>, err: Option<&str>) -> Response {
+    let chunks = lines.into_iter().map(|l| Bytes::from(l + "\n")).collect();
+    let mut r = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        streamed(chunks, err),
+    )
+        .into_response();
+    base_headers(r.headers_mut());
+    r.headers_mut()
+        .insert("X-Chunked-Output", HeaderValue::from_static("1"));
+    r
+}
 /// Decodes a query component like Go's `url.QueryUnescape` (`+` is a space); malformed
 /// escapes give `None`.
 pub(crate) fn query_unescape(s: &str) -> Option<String> {
@@ -152,7 +215,7 @@ impl Args {
             Some(v) => match v.as_str() {
                 "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
                 "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-                _ => Err(text(
+                _ => Err(http_error(
                     StatusCode::BAD_REQUEST,
                     &format!(
                         "could not convert value \"{v}\" to type \"bool\" (for option \"-{}\")",
@@ -164,7 +227,7 @@ impl Args {
     }
     fn required(&self, what: &str) -> Result<String, Response> {
         self.get(&["arg"]).ok_or_else(|| {
-            text(
+            http_error(
                 StatusCode::BAD_REQUEST,
                 &format!("argument \"{what}\" is required"),
             )
@@ -172,35 +235,134 @@ impl Args {
     }
 }
 
-/// Go `time.ParseDuration` acceptance (no `d` unit).
-fn go_duration(s: &str) -> Option<Duration> {
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
+/// Go `strconv.Quote` for the error messages of `time.ParseDuration`.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
     }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let v: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
+    out.push('"');
+    out
+}
+
+/// Go `time.ParseDuration` (src/time/format.go): `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` or
+/// `0`, units ns us µs μs ms s m h (no `d`), in nanoseconds; Go's error messages.
+pub(crate) fn go_duration(orig: &str) -> Result<i128, String> {
+    const LIMIT: u128 = 1 << 63;
+    let invalid = || format!("time: invalid duration {}", go_quote(orig));
+    let mut s = orig;
+    let mut neg = false;
+    if let Some(rest) = s.strip_prefix('-') {
+        neg = true;
+        s = rest;
+    } else if let Some(rest) = s.strip_prefix('+') {
+        s = rest;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let digits_end = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let mut d: u128 = 0;
+    while !s.is_empty() {
+        if !s.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let n = digits_end(s);
+        let int_part = &s[..n];
+        let mut v: u128 = 0;
+        for b in int_part.bytes() {
+            v = v * 10 + u128::from(b - b'0');
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        s = &s[n..];
+        let pre = n > 0;
+        let (mut frac, mut scale, mut post) = (0u128, 1f64, false);
+        if let Some(rest) = s.strip_prefix('.') {
+            let n = digits_end(rest);
+            let mut overflow = false;
+            for b in rest[..n].bytes() {
+                if overflow {
+                    continue;
+                }
+                let y = frac * 10 + u128::from(b - b'0');
+                if y > LIMIT {
+                    overflow = true;
+                    continue;
+                }
+                frac = y;
+                scale *= 10.0;
+            }
+            post = n > 0;
+            s = &rest[n..];
+        }
+        if !pre && !post {
+            return Err(invalid());
+        }
+        let u_end = s
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        if u_end == 0 {
+            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
+        }
+        let unit_text = &s[..u_end];
+        s = &s[u_end..];
+        let unit: u128 = match unit_text {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    go_quote(unit_text),
+                    go_quote(orig)
+                ))
+            }
         };
-        total += v * scale;
-        rest = &rest[u..];
+        if v > LIMIT / unit {
+            return Err(invalid());
+        }
+        v *= unit;
+        if frac > 0 {
+            v += (frac as f64 * (unit as f64 / scale)) as u128;
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        d += v;
+        if d > LIMIT {
+            return Err(invalid());
+        }
     }
-    Some(Duration::from_secs_f64(total))
+    if neg {
+        return Ok(-(d as i128));
+    }
+    if d > LIMIT - 1 {
+        return Err(invalid());
+    }
+    Ok(d as i128)
+}
+
+fn nanos(n: i128) -> Duration {
+    Duration::from_nanos(u64::try_from(n.max(0)).unwrap_or(u64::MAX))
 }
 
 fn origin_allowed(origin: &str, api_port: u16) -> bool {
@@ -211,6 +373,23 @@ fn origin_allowed(origin: &str, api_port: u16) -> bool {
     })
 }
 
+/// Go `runtime.GOARCH + "/" + runtime.GOOS` for this host.
+fn go_system() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64",
+        a => a,
+    };
+    format!("{arch}/{}", std::env::consts::OS)
+}
+
+/// Order of checks, as go-ipfs-cmds http/handler.go `ServeHTTP` (behind the `/api/v0`
+/// prefix handler, http/apiprefix.go) runs them: method (OPTIONS 204, anything but POST
+/// 405) first, then Origin/Referer/User-Agent (403), then the command lookup in
+/// http/parse.go `parseRequest` (404) and its argument checks (400). So a GET to an
+/// unknown command is a 405, not a 404.
 async fn handle(
     axum::extract::State(sh): axum::extract::State<Arc<Shared>>,
     method: Method,
@@ -220,26 +399,52 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     if path == "/version" {
-        return text(StatusCode::OK, "Client Version:   0.32.1-double\n");
+        // Kubo core/corehttp/gateway.go `VersionOption`; Go sniffs text/plain.
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("Commit: \nClient Version: kubo/{KUBO_VERSION}/\n"),
+        )
+            .into_response();
     }
     let Some(cmd) = path.strip_prefix("/api/v0/").map(str::to_string) else {
-        return text(StatusCode::NOT_FOUND, "404 page not found");
+        return http_error(StatusCode::NOT_FOUND, "404 page not found");
     };
-    if !COMMANDS.contains(&cmd.as_str()) {
-        return text(StatusCode::NOT_FOUND, "404 page not found");
+    let mut r = transport(&sh, &method, &cmd, uri.query(), &headers, body).await;
+    // rs/cors wraps the whole handler and always adds `Vary: Origin`.
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Origin"));
+    r
+}
+
+async fn transport(
+    sh: &Shared,
+    method: &Method,
+    cmd: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let known = COMMANDS.contains(&cmd);
+    if known {
+        if let Ok(mut s) = sh.store.lock() {
+            s.calls
+                .push((format!("/api/v0/{cmd}"), query.unwrap_or("").to_string()));
+        }
     }
-    if let Ok(mut s) = sh.store.lock() {
-        s.calls
-            .push((path.clone(), uri.query().unwrap_or("").to_string()));
-    }
-    if method == Method::OPTIONS {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    if method != Method::POST {
-        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "405 - Method Not Allowed");
+    let allow = |mut r: Response| {
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
-        return r;
+        r
+    };
+    if *method == Method::OPTIONS {
+        return allow(StatusCode::NO_CONTENT.into_response());
+    }
+    if *method != Method::POST {
+        return allow(http_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405 - Method Not Allowed",
+        ));
     }
     let api_port = get(&sh.api_port).unwrap_or(0);
     let hv = |h: header::HeaderName| {
@@ -264,8 +469,12 @@ async fn handle(
         (None, None) => ua.starts_with("Mozilla") && !ua.contains("Electron"),
     };
     if forbidden {
-        return text(StatusCode::FORBIDDEN, "403 - Forbidden");
+        return http_error(StatusCode::FORBIDDEN, "403 - Forbidden");
     }
+    if !known {
+        return http_error(StatusCode::NOT_FOUND, "404 page not found");
+    }
+    let _in_flight = (cmd == "name/publish").then(|| InFlight::new(sh));
     let delay = get(&sh.faults.rpc_delay).unwrap_or_default();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -280,24 +489,37 @@ async fn handle(
     {
         return cmd_error(&msg);
     }
-    let args = Args::parse(uri.query());
-    let result = match cmd.as_str() {
-        "add" => add(&sh, &args, &headers, body).await,
-        "cat" => cat(&sh, &args),
-        "pin/add" | "pin/rm" | "pin/ls" => pins(&sh, &cmd, &args),
-        "key/gen" | "key/list" | "key/rm" => keys(&sh, &cmd, &args),
-        "name/publish" => publish(&sh, &args),
-        "name/resolve" => resolve(&sh, &args),
-        "id" => id(&sh),
-        "shutdown" => {
-            sh.shutdown.notify_one();
-            Ok(StatusCode::OK.into_response())
-        }
-        _ => Ok(json(
-            serde_json::json!({"Version":"0.32.1","Commit":"","Repo":"16","System":"amd64/linux","Golang":"go1.23.4"}),
-        )),
+    let args = Args::parse(query);
+    let result = match cmd {
+        "add" => add(sh, &args, headers, body).await,
+        "cat" => cat(sh, &args),
+        "pin/add" | "pin/rm" | "pin/ls" => pins(sh, cmd, &args),
+        "key/gen" | "key/list" | "key/rm" => keys(sh, cmd, &args),
+        "name/publish" => publish(sh, &args).await,
+        "name/resolve" => resolve(sh, &args),
+        "id" => id(sh),
+        "shutdown" => Ok(shutdown(sh)),
+        // version.go `VersionInfo` has no json tags: Commit is "" (not omitted) for a
+        // build without the Makefile's CurrentCommit ldflag.
+        _ => Ok(json(obj(&[
+            ("Version", js(KUBO_VERSION)),
+            ("Commit", js("")),
+            ("Repo", js("16")),
+            ("System", js(go_system())),
+            ("Golang", js("go1.24.2")),
+        ]))),
     };
     result.unwrap_or_else(|r| r)
+}
+
+/// Kubo core/commands/shutdown.go: the Run closes the node and returns nil without
+/// emitting, so the reply is an empty 200 with the default `X-Chunked-Output` preamble
+/// (responseemitter.go `doPreamble(nil)`); the daemon then stops both HTTP servers.
+fn shutdown(sh: &Shared) -> Response {
+    sh.shutdown.notify_one();
+    let faults = sh.faults.clone();
+    tokio::spawn(async move { faults.stop_servers().await });
+    ndjson(Vec::new(), None)
 }
 
 type R = Result<Response, Response>;
@@ -334,7 +556,7 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let Ok(boundary) = multer::parse_boundary(ct) else {
-        return Err(text(
+        return Err(http_error(
             StatusCode::BAD_REQUEST,
             "file argument 'path' is required",
         ));
@@ -392,7 +614,7 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
                         Ok(Some(c)) => data.extend_from_slice(&c),
                         Ok(None) => break,
                         Err(e) => {
-                            return Err(text(
+                            return Err(http_error(
                                 StatusCode::BAD_REQUEST,
                                 &format!("bad multipart body: {e}"),
                             ))
@@ -403,7 +625,7 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(text(
+                return Err(http_error(
                     StatusCode::BAD_REQUEST,
                     &format!("bad multipart body: {e}"),
                 ))
@@ -418,27 +640,34 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
     let import =
         |name: &str, data: &[u8], lines: &mut Vec<String>, store: &mut Store| -> cid::Node {
             if progress {
+                // Kubo core/coreunix/add.go `progressReader.Read`: an event each time
+                // 256 KiB more were read and on the read that returns EOF; a chunk-sized
+                // file's last full read is followed by a (0, EOF) read, so an exact
+                // multiple of 256 KiB repeats its total. Bytes=0 is omitted (AddEvent
+                // `json:",omitempty"`, core/commands/add.go).
+                let q = go_json(&serde_json::Value::from(name));
+                let step = 262_144usize;
                 let mut at = 0usize;
-                while at + 262_144 < data.len() {
-                    at += 262_144;
-                    lines.push(format!(
-                        "{{\"Name\":{},\"Bytes\":{at}}}",
-                        serde_json::Value::from(name)
-                    ));
+                while at + step < data.len() {
+                    at += step;
+                    lines.push(format!("{{\"Name\":{q},\"Bytes\":{at}}}"));
                 }
-                lines.push(if data.is_empty() {
-                    format!("{{\"Name\":{}}}", serde_json::Value::from(name))
+                if data.is_empty() {
+                    lines.push(format!("{{\"Name\":{q}}}"));
                 } else {
-                    format!(
-                        "{{\"Name\":{},\"Bytes\":{}}}",
-                        serde_json::Value::from(name),
-                        data.len()
-                    )
-                });
+                    let n = data.len();
+                    lines.push(format!("{{\"Name\":{q},\"Bytes\":{n}}}"));
+                    if n % step == 0 {
+                        lines.push(format!("{{\"Name\":{q},\"Bytes\":{n}}}"));
+                    }
+                }
             }
-            let (node, _) = cid::file(data, &opts);
+            let (node, blocks) = cid::file(data, &opts);
             if !only_hash {
                 if let Some(k) = Store::key_of(&node.cid) {
+                    let unique: std::collections::HashSet<&Vec<u8>> =
+                        blocks.iter().map(|(c, _)| c).collect();
+                    store.blocks.insert(k.clone(), unique.len());
                     store
                         .entries
                         .insert(k, Entry::File(Arc::new(data.to_vec())));
@@ -495,6 +724,10 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
         tops.push((first, node));
         i = j;
     }
+    // An error injected in the stream: the lines before it go out, then the trailer;
+    // the import stops before its final pin (Kubo pins the roots at the end).
+    let cut = sh.faults.stream_error("add");
+    let pin = pin && cut.is_none();
     if wrap {
         let (node, _) = cid::directory(&tops, &opts);
         if !only_hash {
@@ -514,16 +747,14 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
         }
     }
     drop(store);
-    let mut r = (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        lines.join("\n") + "\n",
-    )
-        .into_response();
-    base_headers(r.headers_mut());
-    r.headers_mut()
-        .insert("X-Chunked-Output", HeaderValue::from_static("1"));
-    Ok(r)
+    match cut {
+        None => Ok(ndjson(lines, None)),
+        Some((0, msg)) => Err(cmd_error(&msg)),
+        Some((after, msg)) => {
+            lines.truncate(after);
+            Ok(ndjson(lines, Some(&msg)))
+        }
+    }
 }
 
 fn line(name: &str, n: &cid::Node) -> String {
@@ -608,9 +839,27 @@ fn cat(sh: &Shared, args: &Args) -> R {
     let Entry::File(bytes) = entry else {
         return Err(cmd_error("this dag node is a directory"));
     };
-    let start = (offset as usize).min(bytes.len());
-    let end = length.map_or(bytes.len(), |l| (start + l as usize).min(bytes.len()));
-    let body = Bytes::copy_from_slice(&bytes[start..end]);
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = length.map_or(bytes.len(), |l| {
+        start
+            .saturating_add(usize::try_from(l).unwrap_or(usize::MAX))
+            .min(bytes.len())
+    });
+    // Kubo core/commands/cat.go: `SetLength` then `Emit(reader)`; go-ipfs-cmds
+    // responseemitter.go `flushCopy` writes and flushes 4096 bytes at a time. An error
+    // while copying ends the 200 reply with the X-Stream-Error trailer.
+    let cut = sh.faults.stream_error("cat");
+    let sent_end = match &cut {
+        Some((after, _)) => start.saturating_add(*after).min(end),
+        None => end,
+    };
+    let chunks: Vec<Bytes> = bytes[start..sent_end]
+        .chunks(4096)
+        .map(Bytes::copy_from_slice)
+        .collect();
+    let body = streamed(chunks, cut.as_ref().map(|(_, m)| m.as_str()));
     let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response();
     base_headers(r.headers_mut());
     r.headers_mut()
@@ -625,8 +874,10 @@ fn pins(sh: &Shared, cmd: &str, args: &Args) -> R {
     let mut store = lock(sh)?;
     match cmd {
         "pin/add" => {
-            let arg = args.required("ipfs-path")?;
+            args.required("ipfs-path")?;
+            let progress = args.flag(&["progress"], false)?;
             let mut out = Vec::new();
+            let mut blocks = 0usize;
             for a in args.all("arg") {
                 let root = a
                     .strip_prefix("/ipfs/")
@@ -637,12 +888,24 @@ fn pins(sh: &Shared, cmd: &str, args: &Args) -> R {
                     .to_string();
                 store.resolve(&a).map_err(|e| cmd_error(&e))?;
                 if let Some(k) = Store::key_of(&root) {
+                    blocks += store.dag_blocks(&k);
                     store.pins.insert(k, root.clone());
                 }
                 out.push(root);
             }
-            let _ = arg;
-            Ok(json(serde_json::json!({"Pins": out})))
+            if !progress {
+                return Ok(json(obj(&[("Pins", js(out))])));
+            }
+            // core/commands/pin/pin.go `addPinCmd` with --progress: `res.Emit` (not
+            // EmitOnce) of AddPinOutput values, so NDJSON; a pin that finishes before the
+            // first 500 ms tick emits `{"Progress":<nodes walked>}` when that is not 0
+            // (AddPinOutput.Progress is omitempty), then `{"Pins":[...]}`.
+            let mut lines = Vec::new();
+            if blocks != 0 {
+                lines.push(obj(&[("Progress", js(blocks))]));
+            }
+            lines.push(obj(&[("Pins", js(out))]));
+            Ok(ndjson(lines, None))
         }
         "pin/rm" => {
             args.required("ipfs-path")?;
@@ -656,7 +919,7 @@ fn pins(sh: &Shared, cmd: &str, args: &Args) -> R {
                 }
                 out.push(root);
             }
-            Ok(json(serde_json::json!({"Pins": out})))
+            Ok(json(obj(&[("Pins", js(out))])))
         }
         _ => {
             let typ = args.get(&["type", "t"]).unwrap_or_else(|| "all".into());
@@ -683,28 +946,42 @@ fn pins(sh: &Shared, cmd: &str, args: &Args) -> R {
                 keys = sel;
             }
             if stream {
-                let body: String = keys
+                // PinLsObject: Cid, Name, Type, all omitempty (no Name without --names).
+                let lines = keys
                     .iter()
-                    .map(|k| go_json(&serde_json::json!({"Cid": k, "Type": "recursive"})) + "\n")
+                    .map(|k| obj(&[("Cid", js(k.as_str())), ("Type", js("recursive"))]))
                     .collect();
-                let mut r = (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-                    .into_response();
-                base_headers(r.headers_mut());
-                r.headers_mut()
-                    .insert("X-Chunked-Output", HeaderValue::from_static("1"));
-                return Ok(r);
+                return Ok(ndjson(lines, None));
             }
-            let map: serde_json::Map<String, serde_json::Value> = keys
-                .into_iter()
-                .map(|k| (k, serde_json::json!({"Type": "recursive", "Name": ""})))
+            // PinLsList.Keys is `json:",omitempty"` (core/commands/pin/pin.go): no pins
+            // (a fresh repo, or none of this type) is `{}`.
+            if keys.is_empty() {
+                return Ok(json("{}".into()));
+            }
+            // A Go map: keys sorted; PinLsType{Type, Name} in struct order.
+            keys.sort();
+            keys.dedup();
+            let entries: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        js(k.as_str()),
+                        obj(&[("Type", js("recursive")), ("Name", js(""))])
+                    )
+                })
                 .collect();
-            Ok(json(serde_json::json!({"Keys": map})))
+            Ok(json(obj(&[("Keys", format!("{{{}}}", entries.join(",")))])))
         }
     }
+}
+
+/// KeyOutput{Name, Id} (core/commands/keystore.go), no omitempty.
+fn key_obj(k: &crate::store::KeyInfo) -> String {
+    obj(&[
+        ("Name", js(k.name.as_str())),
+        ("Id", js(k.ipns_name.as_str())),
+    ])
 }
 
 fn keys(sh: &Shared, cmd: &str, args: &Args) -> R {
@@ -726,7 +1003,7 @@ fn keys(sh: &Shared, cmd: &str, args: &Args) -> R {
                 }
             }
             let k = store.new_key(&name);
-            Ok(json(serde_json::json!({"Name": k.name, "Id": k.ipns_name})))
+            Ok(json(key_obj(&k)))
         }
         "key/rm" => {
             let name = args.required("name")?;
@@ -739,9 +1016,7 @@ fn keys(sh: &Shared, cmd: &str, args: &Args) -> R {
                 .position(|k| k.name == name)
                 .ok_or_else(|| cmd_error(&format!("no key named {name} was found")))?;
             let k = store.keys.remove(pos);
-            Ok(json(
-                serde_json::json!({"Keys": [{"Name": k.name, "Id": k.ipns_name}]}),
-            ))
+            Ok(json(obj(&[("Keys", format!("[{}]", key_obj(&k)))])))
         }
         _ => {
             let mut list: Vec<&crate::store::KeyInfo> =
@@ -750,90 +1025,141 @@ fn keys(sh: &Shared, cmd: &str, args: &Args) -> R {
             if let Some(s) = store.keys.iter().find(|k| k.name == "self") {
                 list.insert(0, s);
             }
-            let v: Vec<serde_json::Value> = list
-                .iter()
-                .map(|k| serde_json::json!({"Name": k.name, "Id": k.ipns_name}))
-                .collect();
-            Ok(json(serde_json::json!({"Keys": v})))
+            // KeyOutputList{Keys []KeyOutput{Name, Id}} (core/commands/keystore.go).
+            let v: Vec<String> = list.iter().map(|k| key_obj(k)).collect();
+            Ok(json(obj(&[("Keys", format!("[{}]", v.join(",")))])))
         }
     }
 }
 
-fn publish(sh: &Shared, args: &Args) -> R {
+/// Kubo core/commands/name/publish.go (v0.34.1) `PublishCmd.Run`, in its order: lifetime
+/// and ttl parsed, the path resolved (`resolve`, default true), then core/coreapi/name.go
+/// `Publish`: the offline check, the key lookup, the record (boxo namesys/ipns_publisher.go
+/// `updateRecord`: sequence +1 only when the value changes), then the DHT put (online).
+async fn publish(sh: &Shared, args: &Args) -> R {
     let arg = args.required("ipfs-path")?;
+    let allow_offline = args.flag(&["allow-offline"], false)?;
+    let resolve = args.flag(&["resolve"], true)?;
+    let key = args.get(&["key", "k"]).unwrap_or_else(|| "self".into());
+    let lifetime = args
+        .get(&["lifetime", "t"])
+        .unwrap_or_else(|| "48h0m0s".into());
+    go_duration(&lifetime)
+        .map_err(|e| cmd_error(&format!("error parsing lifetime option: {e}")))?;
+    // Default: ipns.DefaultRecordTTL, 5m since boxo v0.29.1 (Kubo 0.34).
+    let ttl = nanos(
+        go_duration(&args.get(&["ttl"]).unwrap_or_else(|| "5m0s".into()))
+            .map_err(|e| cmd_error(&e))?,
+    );
+    // cmdutils.PathOrCidPath: a bare CID becomes /ipfs/<cid>.
     let value = if arg.starts_with('/') {
         arg
     } else {
         format!("/ipfs/{arg}")
     };
-    let key = args.get(&["key", "k"]).unwrap_or_else(|| "self".into());
-    let lifetime = args.get(&["lifetime", "t"]).unwrap_or_else(|| "48h".into());
-    go_duration(&lifetime)
-        .ok_or_else(|| cmd_error(&format!("time: invalid duration \"{lifetime}\"")))?;
-    let ttl = match args.get(&["ttl"]) {
-        Some(t) => {
-            go_duration(&t).ok_or_else(|| cmd_error(&format!("time: invalid duration \"{t}\"")))?
+    let online = get(&sh.faults.online).flatten();
+    let ipns_name = {
+        let mut store = lock(sh)?;
+        if resolve && value.starts_with("/ipfs/") {
+            store.resolve(&value).map_err(|e| cmd_error(&e))?;
         }
-        None => Duration::from_secs(3600),
+        if online.is_none() && !allow_offline {
+            return Err(cmd_error(
+                "can't publish while offline: pass `--allow-offline` to override",
+            ));
+        }
+        let k = store.find_key(&key).cloned().ok_or_else(|| {
+            cmd_error(&format!(
+                "no key by the given name or PeerID was found: {key}"
+            ))
+        })?;
+        let hist = store.ipns.entry(k.ipns_name.clone()).or_default();
+        let sequence = match hist.last() {
+            Some(r) if r.value == value => r.sequence,
+            Some(r) => r.sequence + 1,
+            None => 0,
+        };
+        hist.push(Record {
+            at: Instant::now(),
+            wall: std::time::SystemTime::now(),
+            value: value.clone(),
+            ttl,
+            sequence,
+        });
+        if hist.len() > 10_000 {
+            hist.drain(..5_000);
+        }
+        k.ipns_name
     };
-    if !args.flag(&["allow-offline"], false)? {
-        return Err(cmd_error(
-            "can't publish while offline: pass `--allow-offline` to override",
-        ));
+    if let Some(delay) = online {
+        // PublishIPNSRecord -> PutIPNSRecord: the routing put blocks the reply.
+        tokio::time::sleep(delay).await;
+        if let Some(msg) = get(&sh.faults.dht_put_error).flatten() {
+            return Err(cmd_error(&msg));
+        }
     }
-    let resolve = args.flag(&["resolve"], true)?;
-    let mut store = lock(sh)?;
-    if resolve && value.starts_with("/ipfs/") {
-        store.resolve(&value).map_err(|e| cmd_error(&e))?;
-    }
-    let k = store.find_key(&key).cloned().ok_or_else(|| {
-        cmd_error(&format!(
-            "no key by the given name or PeerID was found: {key}"
-        ))
-    })?;
-    let hist = store.ipns.entry(k.ipns_name.clone()).or_default();
-    let sequence = match hist.last() {
-        Some(r) if r.value == value => r.sequence,
-        Some(r) => r.sequence + 1,
-        None => 0,
-    };
-    hist.push(Record {
-        at: Instant::now(),
-        wall: std::time::SystemTime::now(),
-        value: value.clone(),
-        ttl,
-        sequence,
-    });
-    if hist.len() > 10_000 {
-        hist.drain(..5_000);
-    }
-    Ok(json(
-        serde_json::json!({"Name": k.ipns_name, "Value": value}),
-    ))
+    // IpnsEntry{Name, Value} (core/commands/name/name.go).
+    Ok(json(obj(&[("Name", js(ipns_name)), ("Value", js(value))])))
 }
 
 fn resolve(sh: &Shared, args: &Args) -> R {
     let store = lock(sh)?;
-    let name = args
-        .get(&["arg"])
-        .unwrap_or_else(|| store.keys[0].ipns_name.clone());
+    let name = match args.get(&["arg"]) {
+        Some(n) => n,
+        None => store
+            .keys
+            .first()
+            .map(|k| k.ipns_name.clone())
+            .unwrap_or_default(),
+    };
     let v = store
         .ipns_current(&name)
         .ok_or_else(|| cmd_error("could not resolve name"))?;
-    Ok(json(serde_json::json!({"Path": v})))
+    // ResolvedPath{Path} (core/commands/name/ipns.go).
+    Ok(json(obj(&[("Path", js(v))])))
 }
 
+/// Kubo core/commands/id.go `printSelf`: `Addresses` and `Protocols` (no omitempty) are
+/// filled only when the node has a libp2p host; an `--offline` daemon has none, so both
+/// are `null`. Online they are sorted lists (illustrative values here).
 fn id(sh: &Shared) -> R {
     use base64::Engine;
     let store = lock(sh)?;
-    let me = &store.keys[0];
+    let me = store.keys.first().ok_or_else(|| cmd_error("no self key"))?;
     let mut pb = vec![0x08, 0x01, 0x12, 0x20];
     pb.extend_from_slice(&me.public_key);
-    Ok(json(serde_json::json!({
-        "ID": me.peer_id,
-        "PublicKey": base64::engine::general_purpose::STANDARD.encode(pb),
-        "Addresses": serde_json::Value::Null,
-        "AgentVersion": "kubo/0.32.1/",
-        "Protocols": serde_json::Value::Null,
-    })))
+    let online = get(&sh.faults.online).flatten().is_some();
+    let (addresses, protocols) = if online {
+        let mut a = vec![
+            format!("/ip4/127.0.0.1/tcp/4001/p2p/{}", me.peer_id),
+            format!("/ip4/127.0.0.1/udp/4001/quic-v1/p2p/{}", me.peer_id),
+        ];
+        a.sort();
+        let p = [
+            "/ipfs/bitswap",
+            "/ipfs/bitswap/1.0.0",
+            "/ipfs/bitswap/1.1.0",
+            "/ipfs/bitswap/1.2.0",
+            "/ipfs/id/1.0.0",
+            "/ipfs/id/push/1.0.0",
+            "/ipfs/kad/1.0.0",
+            "/ipfs/ping/1.0.0",
+            "/libp2p/circuit/relay/0.2.0/stop",
+            "/x/",
+        ];
+        (js(a), js(p.to_vec()))
+    } else {
+        ("null".to_string(), "null".to_string())
+    };
+    // IdOutput{ID, PublicKey, Addresses, AgentVersion, Protocols}.
+    Ok(json(obj(&[
+        ("ID", js(me.peer_id.as_str())),
+        (
+            "PublicKey",
+            js(base64::engine::general_purpose::STANDARD.encode(pb)),
+        ),
+        ("Addresses", addresses),
+        ("AgentVersion", js(format!("kubo/{KUBO_VERSION}/"))),
+        ("Protocols", protocols),
+    ])))
 }

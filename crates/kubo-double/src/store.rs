@@ -45,6 +45,8 @@ pub struct Store {
     pub(crate) pins: HashMap<Key, String>,
     pub(crate) keys: Vec<KeyInfo>,
     pub(crate) ipns: HashMap<String, Vec<Record>>,
+    /// Distinct blocks of each stored file's DAG.
+    pub(crate) blocks: HashMap<Key, usize>,
 }
 
 impl Default for Store {
@@ -62,6 +64,7 @@ impl Store {
             pins: HashMap::new(),
             keys: Vec::new(),
             ipns: HashMap::new(),
+            blocks: HashMap::new(),
         };
         s.new_key("self");
         s
@@ -129,6 +132,25 @@ impl Store {
                 .ok_or_else(|| "block was not found locally (offline)".to_string())?;
         }
         Ok((entry, along))
+    }
+
+    /// Nodes a recursive walk from `key` visits: a file's blocks, a directory's node plus
+    /// its children's (what Kubo's pin progress counts, boxo merkledag `ProgressTracker`).
+    pub(crate) fn dag_blocks(&self, key: &Key) -> usize {
+        self.dag_blocks_depth(key, 0)
+    }
+
+    fn dag_blocks_depth(&self, key: &Key, depth: usize) -> usize {
+        match self.entries.get(key) {
+            Some(Entry::File(_)) => self.blocks.get(key).copied().unwrap_or(1),
+            Some(Entry::Dir(children)) if depth < 1_000 => {
+                1 + children
+                    .iter()
+                    .map(|(_, k, _)| self.dag_blocks_depth(k, depth + 1))
+                    .sum::<usize>()
+            }
+            _ => 1,
+        }
     }
 
     pub(crate) fn find_key(&self, name_or_id: &str) -> Option<&KeyInfo> {

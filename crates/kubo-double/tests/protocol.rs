@@ -42,7 +42,7 @@ async fn transport_rules() {
         .unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "OPTIONS, POST");
-    assert_eq!(r.text().await.unwrap(), "405 - Method Not Allowed");
+    assert_eq!(r.text().await.unwrap(), "405 - Method Not Allowed\n");
     let r = c
         .post(format!("{}/api/v0/nope", d.api_url()))
         .send()
@@ -50,7 +50,7 @@ async fn transport_rules() {
         .unwrap();
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),
-        (404, "404 page not found".to_string())
+        (404, "404 page not found\n".to_string())
     );
     let r = c
         .post(format!("{}/api/v0/id", d.api_url()))
@@ -60,7 +60,7 @@ async fn transport_rules() {
         .unwrap();
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),
-        (403, "403 - Forbidden".to_string())
+        (403, "403 - Forbidden\n".to_string())
     );
     let r = c
         .post(format!("{}/api/v0/id", d.api_url()))
@@ -85,14 +85,14 @@ async fn transport_rules() {
         .unwrap();
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),
-        (400, "argument \"ipfs-path\" is required".to_string())
+        (400, "argument \"ipfs-path\" is required\n".to_string())
     );
     let (s, body, _) = add(&d, &[("a", b"x")], "pin=maybe").await;
     assert_eq!(
         (s, body.as_str()),
         (
             400,
-            "could not convert value \"maybe\" to type \"bool\" (for option \"-pin\")"
+            "could not convert value \"maybe\" to type \"bool\" (for option \"-pin\")\n"
         )
     );
     let r = c
@@ -103,7 +103,7 @@ async fn transport_rules() {
         .unwrap();
     assert_eq!(
         (r.status().as_u16(), r.text().await.unwrap()),
-        (400, "file argument 'path' is required".to_string())
+        (400, "file argument 'path' is required\n".to_string())
     );
     let r = c
         .post(format!(
