@@ -428,7 +428,9 @@ async fn stream_sets_up_what_waits_then_goes_on_air() {
     assert!(!st.join("data/processed/manifest.json").exists());
     let mut guard = ProcessGuard::new();
     guard.push(spawn_stream(&st));
-    let on_air = wait_for("the first publish", Duration::from_secs(90), || publishes(&st));
+    let on_air = wait_for("the first publish", Duration::from_secs(90), || {
+        publishes(&st)
+    });
     let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
     assert_eq!(m.items.len(), 6, "every source was prechunked first");
     assert!(on_air.ipns_name.is_some());

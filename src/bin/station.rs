@@ -368,7 +368,15 @@ async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::
         }
         _ => {}
     });
-    let (_locks, mut s) = ipfs_station::air::prepare(station, mode, on_event).await?;
+    tokio::pin!(shutdown);
+    // A stop asked for while setup runs before going on air ends the process at once.
+    let (_locks, mut s) = tokio::select! {
+        r = ipfs_station::air::prepare(station, mode, on_event) => r?,
+        _ = &mut shutdown => {
+            println!("Stopped before going on air.");
+            return Ok(());
+        }
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server = None;
     if preview {
