@@ -237,7 +237,10 @@ async fn set_up_and_prechunk(update_interval: f64) -> (TestNode, tempfile::TempD
     patch_config(
         &st,
         "streaming.config.json",
-        serde_json::json!({ "update_interval": update_interval }),
+        // 10 segments (of 2 s at most) ahead: enough for a fast publish, the 5 s TTL and three
+        // target durations (the monitor warns otherwise).
+        serde_json::json!({ "update_interval": update_interval, "window_size": 18,
+            "lookahead_segments": 10 }),
     );
     let (code, out) = setup_cli(&st, &std::env::var("PATH").unwrap());
     assert_eq!(code, 0, "{out}");

@@ -240,66 +240,97 @@ async fn without_kubo_items_wait_for_kubo_and_an_encoding_change_says_what_it_re
     assert!(out.impact.rotation);
 }
 
-/// A stand-in `ipfs` program: records its calls, and its `daemon` runs until the test
-/// sees the RPC `shutdown` and touches `stop` (the RPC itself is an in-process double on
-/// the configured port).
+/// A stand-in `ipfs` program: records its calls; `config` fails as Kubo does on a repo
+/// an older Kubo made (a file `old` in the repo) until `repo migrate` ran; `daemon`
+/// refuses such a repo without `--migrate` (cmd/ipfs/kubo/daemon.go: "fs-repo requires
+/// migration"), else holds `repo.lock` (as Kubo's fsrepo does) until the test sees the
+/// RPC `shutdown` and touches `stop` (the RPC itself is an in-process double on the
+/// configured port).
 const FAKE_IPFS: &str = r#"#!/bin/sh
 echo "$*" >> "$IPFS_PATH.calls"
 case "$1" in
   init) mkdir -p "$IPFS_PATH" && echo '{}' > "$IPFS_PATH/config" ;;
-  config) echo "$3" > "$IPFS_PATH/$2" ;;
-  daemon) while [ ! -f "$IPFS_PATH/stop" ]; do sleep 0.05; done; echo "daemon stopped" ;;
+  config)
+    if [ -f "$IPFS_PATH/old" ]; then
+      echo "Error: ipfs repo needs migration, please run migration tool." >&2; exit 1
+    fi
+    echo "$3" > "$IPFS_PATH/$2" ;;
+  repo) rm -f "$IPFS_PATH/old"; echo "Success: fs-repo has been migrated" ;;
+  daemon)
+    case "$*" in *--migrate*) ;; *) [ -f "$IPFS_PATH/old" ] && { echo "fs-repo requires migration"; exit 1; } ;; esac
+    exec flock "$IPFS_PATH/repo.lock" sh -c 'while [ ! -f "$IPFS_PATH/stop" ]; do sleep 0.05; done; echo "daemon stopped"' ;;
 esac
 "#;
 
-#[tokio::test]
-async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_command() {
+/// The stand-in `ipfs` in `dir/bin`, and a station whose Kubo API is `double`'s and
+/// whose local gateway is the double's gateway.
+fn managed_station(dir: &Path, double: &kubo_double::KuboDouble) -> (std::path::PathBuf, Station) {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = tempfile::tempdir().unwrap();
-    let st = tmp.path().join("st");
+    let st = dir.join("st");
     ipfs_station::station::init(&st).unwrap();
-    let ipfs = tmp.path().join("bin/ipfs");
+    let ipfs = dir.join("bin/ipfs");
     std::fs::create_dir_all(ipfs.parent().unwrap()).unwrap();
     std::fs::write(&ipfs, FAKE_IPFS).unwrap();
     std::fs::set_permissions(&ipfs, std::fs::Permissions::from_mode(0o755)).unwrap();
-
-    let double = kubo_double::KuboDouble::start().await.unwrap();
-    let api = double.api_url();
-    let port = api.rsplit(':').next().unwrap().to_string();
     patch_config(
         &st,
         "streaming.config.json",
-        serde_json::json!({"kubo_api": api}),
+        serde_json::json!({"kubo_api": double.api_url()}),
     );
     patch_config(
         &st,
         "health.config.json",
-        serde_json::json!({"gateways": ["http://127.0.0.1:18080"]}),
+        serde_json::json!({"gateways": [double.gateway_url()]}),
     );
-    let station = Station::open(&st).unwrap();
-    let repo = st.join(node::MANAGED_REPO_DIR);
-    let stop_file = repo.join("stop");
-    let watcher = {
-        let stop_file = stop_file.clone();
-        async move {
-            double.shutdown_requested().await;
-            std::fs::write(&stop_file, b"").unwrap();
-            double
-        }
-    };
-    let watcher = tokio::spawn(watcher);
+    (ipfs, Station::open(&st).unwrap())
+}
+
+fn calls(station: &Station) -> Vec<String> {
+    let repo = station.dir().join(node::MANAGED_REPO_DIR);
+    std::fs::read_to_string(format!("{}.calls", repo.display()))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn port(url: &str) -> String {
+    url.rsplit(':').next().unwrap().to_string()
+}
+
+/// Stops the stand-in daemon when the double sees the RPC `shutdown`.
+fn stop_on_shutdown(
+    double: kubo_double::KuboDouble,
+    station: &Station,
+) -> tokio::task::JoinHandle<kubo_double::KuboDouble> {
+    let stop = station.dir().join(node::MANAGED_REPO_DIR).join("stop");
+    tokio::spawn(async move {
+        double.shutdown_requested().await;
+        std::fs::write(&stop, b"").unwrap();
+        double
+    })
+}
+
+#[tokio::test]
+async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let double = kubo_double::KuboDouble::start().await.unwrap();
+    let (ipfs, station) = managed_station(tmp.path(), &double);
+    let (api, gateway) = (double.api_url(), double.gateway_url());
+    let watcher = stop_on_shutdown(double, &station);
 
     let k = ManagedKubo::start_with(&ipfs, &station).await.unwrap();
-    let calls = std::fs::read_to_string(format!("{}.calls", repo.display())).unwrap();
-    let lines: Vec<&str> = calls.lines().collect();
+    assert!(k.started_here());
     assert_eq!(
-        lines,
+        calls(&station),
         [
             "init".to_string(),
-            format!("config Addresses.API /ip4/127.0.0.1/tcp/{port}"),
-            "config Addresses.Gateway /ip4/127.0.0.1/tcp/18080".to_string(),
-            format!("config Ipns.MaxCacheTTL {}", node::MANAGED_MAX_CACHE_TTL),
-            "daemon".to_string(),
+            format!("config Addresses.API /ip4/127.0.0.1/tcp/{}", port(&api)),
+            format!(
+                "config Addresses.Gateway /ip4/127.0.0.1/tcp/{}",
+                port(&gateway)
+            ),
+            "daemon --migrate --enable-gc".to_string(),
         ]
     );
     let pid_file = station
@@ -309,12 +340,17 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
         std::fs::read_to_string(&pid_file).unwrap(),
         k.pid().to_string()
     );
-    let st_now = node::status(
-        &api,
-        "http://127.0.0.1:18080",
-        std::time::Duration::from_secs(3),
-    )
-    .await;
+    // Its own process group: closing the console's terminal does not reach it.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", k.pid())).unwrap();
+    let pgrp = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(2)
+        .unwrap();
+    assert_eq!(pgrp, k.pid().to_string(), "the daemon leads its own group");
+    let st_now = node::status(&api, &gateway, std::time::Duration::from_secs(3)).await;
     assert!(st_now.reachable && st_now.peer_id.is_some(), "{st_now:?}");
 
     let t = std::time::Instant::now();
@@ -324,21 +360,114 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
         "stopped by shutdown, not by the kill fallback"
     );
     assert!(!pid_file.exists());
-    assert!(std::fs::read_to_string(st.join("data/state/kubo.log"))
+    assert!(std::fs::read_to_string(station.state().file("kubo.log"))
         .unwrap()
         .contains("daemon stopped"));
     watcher.await.unwrap().shutdown().await;
 
     // A non-loopback API is refused before anything runs.
     patch_config(
-        &st,
+        station.dir(),
         "streaming.config.json",
         serde_json::json!({"kubo_api": "http://0.0.0.0:5001"}),
     );
-    let e = ManagedKubo::start_with(&ipfs, &Station::open(&st).unwrap())
+    let e = ManagedKubo::start_with(&ipfs, &station.reload().unwrap())
         .await
         .unwrap_err();
     assert!(e.to_string().contains("loopback"), "{e}");
+}
+
+/// A repo an older Kubo made: `ipfs config` says it needs migration, so the repo is
+/// migrated first, and the daemon is told `--migrate` (without it, on a closed stdin,
+/// it answers "no" to the prompt and exits).
+#[tokio::test]
+async fn managed_kubo_migrates_an_older_repo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let double = kubo_double::KuboDouble::start().await.unwrap();
+    let (ipfs, station) = managed_station(tmp.path(), &double);
+    let repo = station.dir().join(node::MANAGED_REPO_DIR);
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("config"), "{}").unwrap();
+    std::fs::write(repo.join("old"), "repo version 15").unwrap();
+    let api = double.api_url();
+    let watcher = stop_on_shutdown(double, &station);
+    let k = ManagedKubo::start_with(&ipfs, &station).await.unwrap();
+    let c = calls(&station);
+    assert_eq!(
+        c[0],
+        format!("config Addresses.API /ip4/127.0.0.1/tcp/{}", port(&api))
+    );
+    assert_eq!(c[1], "repo migrate");
+    assert!(c[2].starts_with("config Addresses.API"), "{c:?}");
+    assert!(c[3].starts_with("config Addresses.Gateway"), "{c:?}");
+    assert_eq!(c[4], "daemon --migrate --enable-gc");
+    assert!(
+        !c.contains(&"init".to_string()),
+        "an existing repo is not initialized again"
+    );
+    k.stop().await.unwrap();
+    watcher.await.unwrap().shutdown().await;
+}
+
+/// A Kubo already running on the station's repo is found before anything touches the
+/// repo (no `ipfs config`, which would go through that daemon, and no second `ipfs
+/// daemon`, which would fail on `repo.lock` and orphan the first): at the configured API
+/// it is used as it is and not stopped on quit; elsewhere, or not answering, it is
+/// reported.
+#[tokio::test]
+async fn managed_kubo_finds_a_daemon_already_on_its_repo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let double = kubo_double::KuboDouble::start().await.unwrap();
+    let (ipfs, station) = managed_station(tmp.path(), &double);
+    let repo = station.dir().join(node::MANAGED_REPO_DIR);
+    std::fs::create_dir_all(&repo).unwrap();
+    let mut guard = ProcessGuard::new();
+    // Another process holds repo.lock, as a running daemon does.
+    let holder = std::process::Command::new("flock")
+        .arg(repo.join(node::REPO_LOCK_FILE))
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let holder_pid = guard.push(holder);
+    wait_until(5, "the repo lock", || node::repo_holder(&repo).is_some()).await;
+    // No API announced: reported with the holder's pid, nothing run.
+    let e = ManagedKubo::start_with(&ipfs, &station).await.unwrap_err();
+    assert!(
+        e.to_string().contains(&format!("pid {holder_pid}"))
+            && e.to_string().contains("does not answer"),
+        "{e}"
+    );
+    // Its API elsewhere: reported with both addresses.
+    let other = kubo_double::KuboDouble::start().await.unwrap();
+    std::fs::write(
+        repo.join(node::REPO_API_FILE),
+        format!("/ip4/127.0.0.1/tcp/{}", port(&other.api_url())),
+    )
+    .unwrap();
+    let e = ManagedKubo::start_with(&ipfs, &station).await.unwrap_err();
+    assert!(
+        e.to_string().contains(&other.api_url()) && e.to_string().contains(&double.api_url()),
+        "{e}"
+    );
+    // At the configured API: used as it is.
+    std::fs::write(
+        repo.join(node::REPO_API_FILE),
+        format!("/ip4/127.0.0.1/tcp/{}", port(&double.api_url())),
+    )
+    .unwrap();
+    let k = ManagedKubo::start_with(&ipfs, &station).await.unwrap();
+    assert!(!k.started_here());
+    assert_eq!(k.pid(), holder_pid);
+    k.stop().await.unwrap();
+    assert!(
+        pid_alive(holder_pid),
+        "a daemon found running is not stopped"
+    );
+    assert!(
+        calls(&station).is_empty(),
+        "the repo was touched: {:?}",
+        calls(&station)
+    );
 }
 
 #[tokio::test]
@@ -439,7 +568,13 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(Some(page.ipns_name.clone()), stream_state.ipns_name);
+    // The state names it from the next tick on.
+    wait_until(10, "the IPNS name in the state", || {
+        state
+            .load_stream_state()
+            .is_ok_and(|s| s.ipns_name.as_deref() == Some(page.ipns_name.as_str()))
+    })
+    .await;
     let (code, body) = get(&format!(
         "{}/ipfs/{}/station.json",
         node.gateway_url(),

@@ -11,13 +11,14 @@ use std::time::Duration;
 const TONE: &str = "aevalsrc=0.50119*sin(2*PI*997*t)|0.50119*sin(2*PI*997*t):s=44100";
 const TONE2: &str = "aevalsrc=0.25*sin(2*PI*660*t)|0.25*sin(2*PI*660*t):s=44100";
 
-/// The station in `dir` on the Kubo at `api`: window 8 with lookahead 2.
+/// The station in `dir` on the Kubo at `api`: window 20 with lookahead 8 (32 s of 4 s
+/// segments: enough for a fast publish, the 5 s TTL and three target durations).
 fn streaming(dir: &Path, api: &str) -> Station {
     ipfs_station::station::init(dir).unwrap();
     patch_config(
         dir,
         "streaming.config.json",
-        serde_json::json!({"window_size": 8, "lookahead_segments": 2, "kubo_api": api}),
+        serde_json::json!({"window_size": 20, "lookahead_segments": 8, "kubo_api": api}),
     );
     Station::open(dir).unwrap()
 }
@@ -29,7 +30,7 @@ fn checker(gateways: Vec<String>, station: &Station) -> Checker {
         station.dir(),
         "health.config.json",
         serde_json::json!({"gateways": gateways, "public_gateways": [],
-            "request_timeout": 2, "max_lag_seconds": 60}),
+            "request_timeout": 2, "resolve_timeout": 2, "max_lag_seconds": 60}),
     );
     Checker::new(&station.reload().unwrap()).unwrap()
 }
@@ -40,8 +41,8 @@ async fn on_air(node: &TestNode, dir: &Path, items: &[(&str, &str, f64)]) -> (St
     real_processed(&dir.join("data/processed"), &kubo, items, 4.0).await;
     let cfg = streaming(dir, &node.api_url());
     let mut s = Streamer::open(&cfg, Mode::Ipns, Utc::now()).unwrap();
-    let out = s.tick(Utc::now()).await.unwrap();
-    assert!(out.publish.unwrap().ok);
+    s.tick(Utc::now()).await.unwrap();
+    assert!(s.settled().await.unwrap().unwrap().ok);
     (cfg, s)
 }
 
@@ -259,4 +260,47 @@ async fn the_monitor_loop_survives_a_failed_check_and_stops_mid_check() {
         .expect("the monitor did not stop in the middle of a check")
         .unwrap();
     assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+/// Publishes slower than the lookahead covers (a long DHT put) are flagged with what
+/// listeners need, and only warn: the station is still on air.
+#[tokio::test(flavor = "multi_thread")]
+async fn publishes_slower_than_the_lookahead_warn() {
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (station, _s) = on_air(&node, dir.path(), &[("t-a", TONE, 16.0)]).await;
+    let c = checker(vec![node.gateway_url()], &station);
+    let state = station.state();
+    let r = c.check(Utc::now(), None).await;
+    assert!(
+        !r.alarms
+            .iter()
+            .any(|a| matches!(a.problem, Problem::SlowPublishes { .. })),
+        "a fast publish is fine: {:?}",
+        r.reasons
+    );
+    // Publishes of 50 s: 50 + 5 (TTL) + 3 x 4 s of buffer > 8 segments of lookahead.
+    let mut st = state.load_stream_state().unwrap();
+    st.publish_stats.mean_ms = Some(50_000);
+    state.save_stream_state(&st).unwrap();
+    let r = c.check(Utc::now(), None).await;
+    let slow = r
+        .alarms
+        .iter()
+        .find(|a| matches!(a.problem, Problem::SlowPublishes { .. }))
+        .unwrap_or_else(|| panic!("{:?}", r.reasons));
+    assert_eq!(slow.severity, Status::Warn);
+    match &slow.problem {
+        Problem::SlowPublishes {
+            publish_seconds,
+            needed_seconds,
+            ..
+        } => {
+            assert_eq!(*publish_seconds, 50.0);
+            let target = st.schedule.target_duration as f64;
+            assert_eq!(*needed_seconds, 50.0 + 5.0 + 3.0 * target);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(slow.message.contains("raise lookahead_segments"));
 }

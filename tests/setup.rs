@@ -187,3 +187,49 @@ async fn no_tracks_is_a_clear_error() {
         .to_string();
     assert!(e.contains("no tracks"), "{e}");
 }
+
+/// An error in the middle of `add`'s reply (the `X-Stream-Error` trailer, go-ipfs-cmds
+/// http/responseemitter.go) is seen, and the batch is tried again: setup ends with every
+/// segment added and pinned.
+#[tokio::test]
+async fn a_mid_stream_error_on_add_is_seen_and_retried() {
+    let double = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &double.api_url());
+    // The first add stops after two lines with Kubo's error in the trailer.
+    double
+        .faults()
+        .set_stream_error_times("add", 2, "blockstore: write failed: no space left", 1);
+    let r = run_setup(&st).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.missing_cids, 0);
+    assert_eq!(
+        r.add_requests, 2,
+        "the one batch failed once and went through the second time: {r:?}"
+    );
+    assert_eq!(double.add_requests(), 2);
+    let m = Manifest::load(&st.join("data/processed")).unwrap();
+    let pins = double.pins();
+    for s in m.items.iter().flat_map(|i| &i.segments) {
+        assert!(
+            pins.contains(s.cid.as_ref().unwrap()),
+            "{} not pinned",
+            s.file
+        );
+    }
+    // Without the retry the trailer is still seen: a lasting fault is reported.
+    double
+        .faults()
+        .set_stream_error("add", 1, Some("blockstore: write failed".into()));
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"bitrate": "96k"}),
+    );
+    let r = run_setup(&st).await;
+    let e = r.kubo_error.unwrap();
+    assert!(
+        e.contains("X-Stream-Error") && e.contains("blockstore: write failed"),
+        "{e}"
+    );
+}

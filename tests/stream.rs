@@ -71,7 +71,11 @@ async fn publishes_the_live_window_under_ipns() {
     let (node, dir, kubo, _) = station().await;
     let mut s = Streamer::open(&cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     let out = s.tick(t0()).await.unwrap();
-    let rec = out.publish.expect("a publish");
+    assert!(
+        out.offered.is_some(),
+        "the first window is offered to the publisher"
+    );
+    let rec = s.settled().await.unwrap().expect("a publish");
     assert!(rec.ok, "{:?}", rec.error);
     let name = s.state().ipns_name.clone().unwrap();
     assert!(name.starts_with("k51"), "{name}");
@@ -179,49 +183,54 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
         station_on_node(TestNode::Double(KuboDouble::start().await.unwrap())).await;
     let double = node.double().unwrap();
     let mut s = Streamer::open(&cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
-    assert!(s.tick(t0()).await.unwrap().publish.unwrap().ok);
+    s.tick(t0()).await.unwrap();
+    assert!(s.settled().await.unwrap().unwrap().ok);
     // Kubo answers 500 to everything.
     double.faults().set_rpc_error(Some("repo is locked".into()));
-    let r = s
-        .tick(t0() + Duration::seconds(6))
-        .await
-        .unwrap()
-        .publish
-        .unwrap();
+    s.tick(t0() + Duration::seconds(6)).await.unwrap();
+    let r = s.settled().await.unwrap().unwrap();
     assert!(!r.ok);
     assert!(
         r.error.as_deref().unwrap().contains("repo is locked"),
         "{:?}",
         r.error
     );
-    // Within the backoff (2 s) no new attempt is made; the window still advances.
+    // Within the backoff (2 s) no new attempt is made; the window still advances, and
+    // the tick is not held up.
     let calls = double.rpc_calls().len();
-    let quiet = s.tick(t0() + Duration::milliseconds(7000)).await.unwrap();
-    assert!(quiet.publish.is_none());
-    assert_eq!(double.rpc_calls().len(), calls);
-    // Kubo gone entirely.
+    let t = std::time::Instant::now();
+    let quiet = s.tick(t0() + Duration::seconds(13)).await.unwrap();
+    assert!(
+        quiet.offered.is_some(),
+        "the newer window waits for the publisher"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_millis(500));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        double.rpc_calls().len(),
+        calls,
+        "an attempt within the backoff"
+    );
+    // Kubo gone entirely: after the backoff the newest window is tried, and fails.
     double.faults().set_rpc_error(None);
     double.faults().set_down(true).await;
-    let r = s
-        .tick(t0() + Duration::seconds(12))
-        .await
-        .unwrap()
-        .publish
-        .unwrap();
+    let r = s.settled().await.unwrap().unwrap();
     assert!(
         !r.ok && r.error.as_deref().unwrap().contains("no Kubo answers"),
         "{:?}",
         r.error
     );
+    assert_eq!(r.media_sequence, quiet.media_sequence, "the newest window");
     let st = ipfs_station::station::state::StateDir::new(dir.path().join("data/state"))
         .load_stream_state()
         .unwrap();
     assert!(!st.last_publish.as_ref().unwrap().ok);
-    // Back: the newest window is published.
+    // Back: the newest window is published (after the 4 s backoff).
     double.faults().set_down(false).await;
     let out = s.tick(t0() + Duration::seconds(30)).await.unwrap();
-    let r = out.publish.unwrap();
+    let r = s.settled().await.unwrap().unwrap();
     assert!(r.ok, "{:?}", r.error);
+    assert_eq!(r.media_sequence, out.media_sequence);
     let name = s.state().ipns_name.clone().unwrap();
     assert_eq!(
         double.ipns_value(&name).unwrap(),
@@ -229,6 +238,7 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
     );
     let log = &s.state().publish_log;
     assert!(log.iter().filter(|p| !p.ok).count() >= 2);
+    assert_eq!(s.state().publish_stats.failed, 2);
 }
 
 #[tokio::test]
@@ -289,7 +299,7 @@ async fn preview_serves_the_window_and_segment_files() {
         },
     ));
     let out = s.tick(t0()).await.unwrap();
-    assert!(out.publish.is_none());
+    assert!(out.offered.is_none(), "preview mode publishes nothing");
     let (st, body) = get(&format!("{base}/live.m3u8")).await;
     assert_eq!(st, 200);
     assert_eq!(body, out.playlist.as_bytes());
@@ -366,4 +376,144 @@ async fn run_drives_three_hours_of_air_on_a_simulated_clock() {
     assert!(last > end - Duration::seconds(60) && last < end + Duration::seconds(60));
     let stopped = state.load_stream_state().unwrap();
     assert!(!stopped.on_air, "off air after shutdown");
+}
+
+/// The station on `double`'s Kubo, ticking on a simulated clock through `run` itself
+/// (tokio's paused time; the double in the same runtime, so its DHT delay passes in
+/// simulated time too). Samples the state file every simulated second for `secs`,
+/// asserting the heartbeat is fresh, then stops the stream and returns the final state
+/// and the samples `(simulated time, media sequence in the state)`.
+async fn on_air_simulated(
+    double: &KuboDouble,
+    dir: &std::path::Path,
+    secs: u64,
+) -> (
+    ipfs_station::air::streamer::StreamState,
+    Vec<(DateTime<Utc>, u64)>,
+) {
+    use ipfs_station::clock::{Clock, SimClock};
+    cfg(dir, &double.api_url());
+    // Kubo's publish may take as long as the DHT put (the default 120 s).
+    patch_config(
+        dir,
+        "streaming.config.json",
+        serde_json::json!({"publish_timeout": 120}),
+    );
+    let station = Station::open(dir).unwrap();
+    tokio::time::pause();
+    let clock = std::sync::Arc::new(SimClock::starting_at(Utc::now()));
+    let s = Streamer::open(&station, Mode::Ipns, clock.now()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let on_air = tokio::spawn(s.run(clock.clone(), async {
+        let _ = stopped.await;
+    }));
+    let state = station.state();
+    let mut samples = Vec::new();
+    for i in 0..secs {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if let Ok(st) = state.load_stream_state() {
+            samples.push((clock.now(), st.media_sequence));
+        }
+        if i > 10 {
+            let st = state.load_stream_state().unwrap();
+            assert!(
+                st.is_on_air(clock.now()),
+                "off air at {i} s: last tick {} at {}",
+                st.last_tick_at,
+                clock.now()
+            );
+        }
+    }
+    stop.send(()).unwrap();
+    on_air.await.unwrap().unwrap();
+    (state.load_stream_state().unwrap(), samples)
+}
+
+/// Online, `name/publish` answers only after the DHT put (20 s here): the air clock
+/// never waits for it. The heartbeat stays fresh, the window keeps moving, publishes
+/// never overlap, and each publish takes the newest window when it starts.
+#[tokio::test]
+async fn a_20_s_dht_put_never_holds_up_the_air_clock() {
+    let (node, dir, _, _) =
+        station_on_node(TestNode::Double(KuboDouble::start().await.unwrap())).await;
+    let double = node.double().unwrap();
+    double
+        .faults()
+        .set_online(Some(std::time::Duration::from_secs(20)));
+    let (st, samples) = on_air_simulated(double, dir.path(), 180).await;
+    assert_eq!(double.max_publishes_in_flight(), 1, "two publishes at once");
+    let ok: Vec<_> = st.publish_log.iter().filter(|p| p.ok).collect();
+    assert!(
+        (7..=10).contains(&ok.len()),
+        "about one publish per 20 s in 180 s: {} ({:?})",
+        ok.len(),
+        st.publish_log.iter().map(|p| &p.error).collect::<Vec<_>>()
+    );
+    for p in &ok {
+        assert!(
+            (20_000..21_000).contains(&p.duration_ms),
+            "each publish waits for the DHT: {} ms",
+            p.duration_ms
+        );
+        // Taken when the publisher became free: the newest window rendered by then (at
+        // least the one the state showed at the last sample before it started).
+        let newest_before = samples
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= p.at)
+            .map_or(0, |(_, m)| *m);
+        assert!(
+            p.media_sequence >= newest_before && p.rendered_at.unwrap() <= p.at,
+            "published window {} at {}, but window {newest_before} was rendered before",
+            p.media_sequence,
+            p.at
+        );
+    }
+    // The window moved every tick while publishes were in flight: 180 s of air.
+    assert!(
+        st.media_sequence >= 25,
+        "media sequence {} after 180 s",
+        st.media_sequence
+    );
+    assert_eq!(st.publish_stats.ok, ok.len());
+    assert!(st.publish_stats.mean_ms.unwrap() >= 20_000);
+}
+
+/// Publishes that keep failing (the DHT put fails; the add went through and pinned
+/// the playlist) never let the pinned playlists grow: the oldest are unpinned whatever
+/// the publishes do.
+#[tokio::test]
+async fn pinned_playlists_stay_bounded_while_publishes_fail() {
+    use ipfs_station::air::streamer::PINNED_PLAYLISTS;
+    let (node, dir, _, _) =
+        station_on_node(TestNode::Double(KuboDouble::start().await.unwrap())).await;
+    let double = node.double().unwrap();
+    double.faults().set_command_error(
+        "name/publish",
+        Some("routing: not found (no peers to put the record to)".into()),
+    );
+    // 40 simulated minutes: backoff 2 s doubling to 60 s, about 45 attempts, each an
+    // add that pins.
+    let (st, _) = on_air_simulated(double, dir.path(), 2400).await;
+    let attempts = st.publish_log.len();
+    assert!(attempts > PINNED_PLAYLISTS + 5, "{attempts} attempts");
+    assert!(st.publish_log.iter().all(|p| !p.ok));
+    assert!(
+        st.pinned_playlists.len() <= PINNED_PLAYLISTS,
+        "{} playlists pinned",
+        st.pinned_playlists.len()
+    );
+    let playlists_pinned = double
+        .pins()
+        .iter()
+        .filter(|c| {
+            double
+                .file_bytes(c)
+                .is_some_and(|b| b.starts_with(b"#EXTM3U"))
+        })
+        .count();
+    assert!(
+        playlists_pinned <= PINNED_PLAYLISTS,
+        "Kubo holds {playlists_pinned} pinned playlists"
+    );
 }

@@ -5,6 +5,7 @@
 
 pub mod listener;
 pub mod live;
+pub mod publisher;
 pub mod streamer;
 pub mod timeline;
 pub mod window;

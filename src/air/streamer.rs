@@ -1,17 +1,17 @@
-//! The on-air loop (`station stream`): tick, render the live window, add it to Kubo,
-//! publish it under the IPNS name, persist state; hot reload, retries, preview server.
+//! The on-air loop (`station stream`): tick, render the live window, hand it to the
+//! publisher, persist state; hot reload, preview server.
 //!
 //! The streamer's only inputs are the processed folder (`manifest.json`, `playlist.m3u`,
-//! `items/`) and Kubo. State is written atomically to `<state_dir>/stream_state.json`
-//! every tick, before and after publishing, so after a crash (even `kill -9`) the media
-//! sequence continues from what was published and the air clock follows the wall clock.
-//! Kubo failing never stops the loop: the error is recorded, the next attempt waits with
-//! exponential backoff (2 s doubling to 60 s), and the newest window is published once
-//! Kubo answers again. Publishes never overlap: a tick waits for its publish (bounded by
-//! `publish_timeout`), and the next tick publishes the newest window.
+//! `items/`) and Kubo. Every `update_interval` the tick renders the window and writes
+//! `stream_state.json` (the heartbeat) and `live.m3u8` atomically, whatever Kubo does:
+//! publishing runs beside it ([`super::publisher`]), takes the newest window whenever
+//! the previous publish returned, and backs off while Kubo fails. After a crash (even
+//! `kill -9`) the media sequence continues from the saved state and the air clock
+//! follows the wall clock.
 
+use crate::air::publisher::{PublishTarget, Published, Publisher};
 use crate::air::window::{self, Rotation, Schedule, ScheduleState, UriStyle};
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::kubo::{Kubo, PublishOptions};
 use crate::library::ItemKind;
@@ -27,10 +27,8 @@ use std::time::{Duration, SystemTime};
 
 /// Format version of [`StreamState`].
 pub const STATE_FORMAT: u32 = 1;
-/// Published playlists kept pinned (older ones are unpinned).
-pub const PINNED_PLAYLISTS: usize = 20;
-/// Publish log entries kept in the state.
-pub const PUBLISH_LOG: usize = 50;
+
+pub use super::publisher::{InFlight, PublishRecord, PublishStats, PINNED_PLAYLISTS, PUBLISH_LOG};
 
 /// Where the live window goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,23 +51,6 @@ pub struct ProgrammeEntry {
     pub kind: Option<ItemKind>,
     /// Air time of its first segment (UTC).
     pub air_time: DateTime<Utc>,
-}
-
-/// One publish attempt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PublishRecord {
-    /// When the attempt started (UTC).
-    pub at: DateTime<Utc>,
-    /// Media sequence of the published window.
-    pub media_sequence: u64,
-    /// CID of the playlist, once added.
-    pub cid: Option<String>,
-    /// Whether `name/publish` succeeded.
-    pub ok: bool,
-    /// The error, when it failed.
-    pub error: Option<String>,
-    /// Milliseconds the add + publish took.
-    pub duration_ms: u64,
 }
 
 /// `stream_state.json`: everything `station status` and the console show, plus the
@@ -110,6 +91,12 @@ pub struct StreamState {
     pub publish_log: Vec<PublishRecord>,
     /// Playlist CIDs still pinned by the streamer, oldest first.
     pub pinned_playlists: Vec<String>,
+    /// The publish under way, if any (online, a publish waits for the DHT).
+    #[serde(default)]
+    pub publishing: Option<InFlight>,
+    /// How long publishes take (over the publish log).
+    #[serde(default)]
+    pub publish_stats: PublishStats,
     /// Something the operator should know about the programme (e.g. a refused reload,
     /// items waiting for CIDs).
     pub notice: Option<String>,
@@ -133,8 +120,9 @@ pub struct TickOutcome {
     pub playlist: String,
     /// `#EXT-X-MEDIA-SEQUENCE` of it.
     pub media_sequence: u64,
-    /// The publish attempt, if one was made this tick.
-    pub publish: Option<PublishRecord>,
+    /// The number of the offer made to the publisher, when the window changed (IPNS
+    /// mode).
+    pub offered: Option<u64>,
 }
 
 /// Modification stamp of the streamer's inputs, to notice rewrites.
@@ -216,18 +204,16 @@ pub struct Streamer {
     processed: PathBuf,
     state_dir: StateDir,
     mode: Mode,
-    kubo: Option<Kubo>,
+    /// What the publisher needs (IPNS mode).
+    target: Option<PublishTarget>,
+    /// The publisher, started at the first tick on the streamer's clock.
+    publisher: Option<Publisher>,
+    clock: Arc<dyn Clock>,
     schedule: Schedule,
     state: StreamState,
     stamp: Vec<Option<(SystemTime, u64)>>,
     uri: UriStyle,
-    retry_at: Option<DateTime<Utc>>,
-    backoff: f64,
-    last_published: Option<String>,
-    /// The station's name, for the listener page.
-    title: String,
-    /// Whether this streamer published the listener page yet.
-    page_published: bool,
+    last_offered: Option<String>,
     live: Arc<RwLock<String>>,
 }
 
@@ -290,8 +276,19 @@ impl Streamer {
             || rotation.mean_segment_duration().clamp(1.0, 30.0),
             |d| d.as_secs_f64(),
         );
-        let kubo = match mode {
-            Mode::Ipns => Some(Kubo::new(&cfg.kubo_api, cfg.publish_timeout)?),
+        let target = match mode {
+            Mode::Ipns => Some(PublishTarget {
+                kubo: Kubo::new(&cfg.kubo_api, cfg.publish_timeout)?,
+                options: PublishOptions {
+                    key: cfg.ipns_key.clone(),
+                    lifetime: cfg.ipns_lifetime.to_string(),
+                    ttl: cfg.ipns_ttl.to_string(),
+                    allow_offline: true,
+                },
+                timeout: cfg.publish_timeout,
+                title: station.name(),
+                state: state_dir.clone(),
+            }),
             Mode::Preview => None,
         };
         let state = StreamState {
@@ -321,6 +318,11 @@ impl Streamer {
                 .as_ref()
                 .map(|p| p.pinned_playlists.clone())
                 .unwrap_or_default(),
+            publishing: None,
+            publish_stats: prev
+                .as_ref()
+                .map(|p| p.publish_stats.clone())
+                .unwrap_or_default(),
             notice,
             schedule: schedule.state(),
         };
@@ -329,16 +331,14 @@ impl Streamer {
             processed,
             state_dir,
             mode,
-            kubo,
+            target,
+            publisher: None,
+            clock: Arc::new(SystemClock),
             schedule,
             state,
             stamp,
             uri,
-            retry_at: None,
-            backoff: 0.0,
-            last_published: None,
-            title: station.name(),
-            page_published: false,
+            last_offered: None,
             live: Arc::new(RwLock::new(String::new())),
         })
     }
@@ -429,6 +429,14 @@ impl Streamer {
         self.state.last_tick_at = now;
         self.state.on_air = true;
         self.state.schedule = self.schedule.state();
+        let mut offered = None;
+        if self.mode == Mode::Ipns && self.last_offered.as_deref() != Some(text.as_str()) {
+            if let Some(p) = self.publisher_mut() {
+                offered = Some(p.offer(text.clone(), media_sequence, now));
+            }
+            self.last_offered = Some(text.clone());
+        }
+        self.merge_published();
         self.persist()?;
         if let Ok(mut l) = self.live.write() {
             if *l != text {
@@ -436,145 +444,65 @@ impl Streamer {
             }
             l.clone_from(&text);
         }
-        let mut publish = None;
-        if self.mode == Mode::Ipns
-            && self.last_published.as_deref() != Some(text.as_str())
-            && self.retry_at.is_none_or(|t| now >= t)
-        {
-            let rec = self.publish(&text, media_sequence, now).await;
-            if rec.ok {
-                self.backoff = 0.0;
-                self.retry_at = None;
-                self.last_published = Some(text.clone());
-            } else {
-                self.backoff = if self.backoff == 0.0 {
-                    2.0
-                } else {
-                    (self.backoff * 2.0).min(60.0)
-                };
-                self.retry_at =
-                    Some(now + chrono::Duration::milliseconds((self.backoff * 1000.0) as i64));
-                tracing::warn!(
-                    "publish failed, retrying in {} s: {}",
-                    self.backoff,
-                    rec.error.as_deref().unwrap_or("")
-                );
-            }
-            self.state.last_publish = Some(rec.clone());
-            self.state.publish_log.push(rec.clone());
-            let excess = self.state.publish_log.len().saturating_sub(PUBLISH_LOG);
-            self.state.publish_log.drain(..excess);
-            self.persist()?;
-            publish = Some(rec);
-        }
         Ok(TickOutcome {
             playlist: text,
             media_sequence,
-            publish,
+            offered,
         })
     }
 
-    /// Adds `text` to Kubo and publishes it under the key; never returns an error: the
-    /// record says what happened.
-    async fn publish(
-        &mut self,
-        text: &str,
-        media_sequence: u64,
-        now: DateTime<Utc>,
-    ) -> PublishRecord {
-        let started = std::time::Instant::now();
-        let mut rec = PublishRecord {
-            at: now,
-            media_sequence,
-            cid: None,
-            ok: false,
-            error: None,
-            duration_ms: 0,
-        };
-        let Some(kubo) = self.kubo.clone() else {
-            rec.error = Some("no Kubo client in this mode".into());
-            return rec;
-        };
-        let result: Result<()> = async {
-            if self.state.ipns_name.is_none() {
-                let key = kubo.ensure_key(&self.cfg.ipns_key).await?;
-                tracing::info!("publishing under key `{}`: /ipns/{}", key.name, key.id);
-                self.state.ipns_name = Some(key.id);
-            }
-            let name = format!("live-{media_sequence}.m3u8");
-            let cid = kubo
-                .add_bytes(&name, text.as_bytes().to_vec(), true)
-                .await?;
-            rec.cid = Some(cid.clone());
-            self.state.pinned_playlists.push(cid.clone());
-            let opts = PublishOptions {
-                key: self.cfg.ipns_key.clone(),
-                lifetime: self.cfg.ipns_lifetime.to_string(),
-                ttl: self.cfg.ipns_ttl.to_string(),
-                allow_offline: true,
+    /// The publisher, started on the streamer's clock at first use (IPNS mode).
+    fn publisher_mut(&mut self) -> Option<&mut Publisher> {
+        if self.publisher.is_none() {
+            let target = self.target.clone()?;
+            let start = Published {
+                ipns_name: self.state.ipns_name.clone(),
+                last: self.state.last_publish.clone(),
+                log: self.state.publish_log.clone(),
+                pinned: self.state.pinned_playlists.clone(),
+                in_flight: None,
+                handled: 0,
             };
-            let published = kubo.publish(&format!("/ipfs/{cid}"), &opts).await?;
-            self.state.ipns_name = Some(published.name);
-            Ok(())
+            self.publisher = Some(Publisher::spawn(target, start, self.clock.clone()));
         }
-        .await;
-        match result {
-            Ok(()) => rec.ok = true,
-            Err(e) => rec.error = Some(e.to_string()),
-        }
-        // Unpin playlists that no listener can still hold (keep the newest few).
-        while self.state.pinned_playlists.len() > PINNED_PLAYLISTS && rec.ok {
-            let old = self.state.pinned_playlists.remove(0);
-            if self.state.pinned_playlists.contains(&old) {
-                continue;
-            }
-            if let Err(e) = kubo.unpin(&old).await {
-                tracing::warn!("could not unpin old playlist {old}: {e}");
-                self.state.pinned_playlists.insert(0, old);
-                break;
-            }
-        }
-        if rec.ok && !self.page_published {
-            self.publish_listener_page(&kubo).await;
-        }
-        rec.duration_ms = started.elapsed().as_millis() as u64;
-        rec
+        self.publisher.as_mut()
     }
 
-    /// Publishes the listener page (once per streamer, retried after a failure) for the
-    /// IPNS name just published and records it in `listener.json`.
-    async fn publish_listener_page(&mut self, kubo: &Kubo) {
-        let Some(name) = self.state.ipns_name.clone() else {
-            return;
-        };
-        let info = crate::air::listener::ListenerInfo {
-            ipns_name: name.clone(),
-            title: self.title.clone(),
-        };
-        let published = async {
-            let cid = crate::air::listener::publish_listener_page(kubo, &info).await?;
-            self.state_dir
-                .save_listener(&crate::air::listener::ListenerRecord {
-                    cid: cid.clone(),
-                    ipns_name: name,
-                    published_at: Utc::now(),
-                })
-                .map(|()| cid)
-        }
-        .await;
-        match published {
-            Ok(cid) => {
-                tracing::info!("listener page published: /ipfs/{cid}/");
-                self.page_published = true;
-            }
-            Err(e) => tracing::warn!(
-                "the listener page was not published (tried again with the next publish): {e}"
-            ),
-        }
+    /// Copies what the publisher knows into the state.
+    fn merge_published(&mut self) {
+        let Some(p) = &self.publisher else { return };
+        self.absorb(p.snapshot());
     }
 
-    /// Runs ticks every `update_interval` until `shutdown` resolves, then marks the state
-    /// off air. Tick errors are logged and the loop goes on.
+    fn absorb(&mut self, p: Published) {
+        if p.ipns_name.is_some() {
+            self.state.ipns_name = p.ipns_name;
+        }
+        self.state.last_publish = p.last;
+        self.state.publish_stats = PublishStats::of(&p.log);
+        self.state.publish_log = p.log;
+        self.state.pinned_playlists = p.pinned;
+        self.state.publishing = p.in_flight;
+    }
+
+    /// Waits until every window offered so far was handled by the publisher, writes the
+    /// state, and returns the newest publish attempt (`None` in preview mode or before
+    /// any attempt).
+    ///
+    /// Errors: when the state cannot be written.
+    pub async fn settled(&mut self) -> Result<Option<PublishRecord>> {
+        let Some(p) = self.publisher.as_mut() else {
+            return Ok(None);
+        };
+        let rec = p.settled().await;
+        self.merge_published();
+        self.persist()?;
+        Ok(rec)
+    }
+
+    /// Runs ticks every `update_interval` on `clock` until `shutdown` resolves, then
+    /// stops the publisher (a publish under way is abandoned) and marks the state off
+    /// air. Tick errors are logged and the loop goes on.
     ///
     /// Errors: only when the final state cannot be written.
     pub async fn run(
@@ -582,6 +510,7 @@ impl Streamer {
         clock: Arc<dyn Clock>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
+        self.clock = clock.clone();
         let interval = Duration::from_secs_f64(self.state.update_interval);
         tokio::pin!(shutdown);
         // Ticks are paced on the monotonic clock; a late tick is not made up for (the
@@ -599,6 +528,10 @@ impl Streamer {
                 Err(e) => tracing::error!("tick failed: {e}"),
             }
             next = (next + interval).max(clock.monotonic());
+        }
+        if let Some(p) = self.publisher.take() {
+            let last = p.stop().await;
+            self.absorb(last);
         }
         self.state.on_air = false;
         self.persist()

@@ -521,6 +521,24 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         ),
         None => println!("  last publish:   none"),
     }
+    if let Some(f) = &st.publishing {
+        println!(
+            "  publishing:     window {} since {} ({} s: online, a publish waits for the DHT)",
+            f.media_sequence,
+            f.since.format("%H:%M:%S"),
+            (now - f.since).num_seconds()
+        );
+    }
+    let stats = &st.publish_stats;
+    if let (Some(mean), Some(max)) = (stats.mean_ms, stats.max_ms) {
+        println!(
+            "  publishes:      {} ok, {} failed; {:.1} s on average, {:.1} s at most",
+            stats.ok,
+            stats.failed,
+            mean as f64 / 1000.0,
+            max as f64 / 1000.0
+        );
+    }
     println!(
         "  last tick:      {} ({} s ago)",
         st.last_tick_at.format("%H:%M:%S"),

@@ -145,6 +145,10 @@ pub struct Checker {
     health: HealthConfig,
     kubo_api: String,
     state: StateDir,
+    /// Segments the streamer publishes past the live edge.
+    lookahead_segments: usize,
+    /// The IPNS record TTL: how long resolvers may cache a record.
+    ipns_ttl: Duration,
     http: reqwest::Client,
 }
 
@@ -167,6 +171,8 @@ impl Checker {
             health,
             kubo_api: station.kubo_api().to_string(),
             state: station.state(),
+            lookahead_segments: station.streaming.lookahead_segments,
+            ipns_ttl: station.streaming.ipns_ttl.duration(),
             http,
         })
     }
@@ -224,6 +230,34 @@ impl Checker {
                 None,
                 None,
             );
+        }
+        if let Some(st) = state.as_ref().filter(|_| streamer_on_air) {
+            if let Some(mean) = st.publish_stats.mean_ms {
+                let publish_seconds = mean as f64 / 1000.0;
+                let needed_seconds = publish_seconds
+                    + self.ipns_ttl.as_secs_f64()
+                    + 3.0 * st.schedule.target_duration as f64;
+                // The scheduled segments' mean length: what a lookahead segment lasts.
+                let segs = &st.schedule.segments;
+                let mean_segment = if segs.is_empty() {
+                    st.schedule.target_duration as f64
+                } else {
+                    segs.iter().map(|s| s.duration).sum::<f64>() / segs.len() as f64
+                };
+                let lookahead_seconds = self.lookahead_segments as f64 * mean_segment;
+                if needed_seconds > lookahead_seconds {
+                    raise(
+                        Problem::SlowPublishes {
+                            publish_seconds,
+                            needed_seconds,
+                            lookahead_seconds,
+                        },
+                        Scope::Station,
+                        None,
+                        None,
+                    );
+                }
+            }
         }
         let ipns_name = state.as_ref().and_then(|s| s.ipns_name.clone());
         let mut gateways = Vec::new();
@@ -340,7 +374,10 @@ impl Checker {
         };
         let url = format!("{gw}/ipns/{name}");
         let started = Instant::now();
-        let body = match self.http.get(&url).send().await {
+        // A gateway that has not cached the name resolves it through the DHT first: up
+        // to about a minute (`resolve_timeout`, 60 s by default).
+        let request = self.http.get(&url).timeout(self.health.resolve_timeout);
+        let body = match request.send().await {
             Ok(r) if r.status().is_success() => match r.bytes().await {
                 Ok(b) => b,
                 Err(e) => {

@@ -90,6 +90,19 @@ pub enum Problem {
         /// The allowed lag, seconds.
         allowed_seconds: f64,
     },
+    /// Publishes take longer than the lookahead covers: a listener whose gateway got
+    /// the newest record needs the publish time, the record's TTL and about three target
+    /// durations of player buffer ahead of the live point, and the playlist reaches less
+    /// far: listeners fall behind live or stall.
+    SlowPublishes {
+        /// Mean duration of the recent publishes, seconds.
+        publish_seconds: f64,
+        /// What listeners need ahead of the live point, seconds.
+        needed_seconds: f64,
+        /// What the playlist reaches ahead of the live point (`lookahead_segments`
+        /// segments), seconds.
+        lookahead_seconds: f64,
+    },
     /// A segment could not be fetched.
     FetchFailed {
         /// What happened.
@@ -186,6 +199,14 @@ impl std::fmt::Display for Problem {
             } => write!(
                 f,
                 "stale: a listener starting now is {lag_seconds:.0} s behind the wall clock (allowed {allowed_seconds:.0} s)"
+            ),
+            Problem::SlowPublishes {
+                publish_seconds,
+                needed_seconds,
+                lookahead_seconds,
+            } => write!(
+                f,
+                "publishes take {publish_seconds:.0} s on average: with the record TTL and three target durations of player buffer listeners need {needed_seconds:.0} s ahead of the live point, the playlist reaches {lookahead_seconds:.0} s (raise lookahead_segments)"
             ),
             Problem::FetchFailed { detail } => write!(f, "fetch failed: {detail}"),
             Problem::Silence {

@@ -2,11 +2,12 @@
 //! ([`status`]), and a managed daemon on the station's own repo when none is
 //! ([`ManagedKubo`]).
 //!
-//! The managed daemon follows Kubo's documented CLI: `IPFS_PATH=<station>/data/kubo`,
-//! `ipfs init` once, `ipfs config Addresses.API|Addresses.Gateway` on 127.0.0.1 (the RPC
-//! API is admin access: loopback only), `ipfs config Ipns.MaxCacheTTL` short so the local
-//! gateway follows the station's own publishes, then `ipfs daemon`; it is stopped with
-//! the RPC `shutdown` command (Kubo's clean stop), killed only if that does not work.
+//! The managed daemon follows Kubo's documented CLI and source (kubo-rpc.md section 7;
+//! [`ManagedKubo::start`] says what each step is for): `IPFS_PATH=<station>/data/kubo`,
+//! a daemon already on the repo found before anything touches it, `ipfs init` once,
+//! `ipfs config Addresses.API|Addresses.Gateway` on 127.0.0.1, then `ipfs daemon
+//! --migrate --enable-gc` in its own process group; it is stopped with the RPC
+//! `shutdown` command (Kubo's clean stop), killed only if that does not work.
 
 use crate::error::{Error, Result};
 use crate::kubo::Kubo;
@@ -19,8 +20,6 @@ use std::time::{Duration, Instant};
 
 /// The repo folder of a station's managed Kubo, inside the station.
 pub const MANAGED_REPO_DIR: &str = "data/kubo";
-/// `Ipns.MaxCacheTTL` of the managed daemon: how long it may serve a cached IPNS name.
-pub const MANAGED_MAX_CACHE_TTL: &str = "10s";
 /// How long [`ManagedKubo::start`] waits for the API to answer, seconds.
 pub const START_TIMEOUT_SECS: u64 = 60;
 
@@ -129,10 +128,59 @@ fn loopback_multiaddr(field: &str, url: &str) -> Result<String> {
     }
 }
 
-/// A Kubo daemon the station started on its own repo.
+/// `<repo>/api` (Kubo repo/fsrepo/fsrepo.go `apiFile`): the running daemon's RPC
+/// multiaddr, written when its API listens, removed when it stops.
+pub const REPO_API_FILE: &str = "api";
+/// `<repo>/repo.lock` (Kubo repo/fsrepo/fsrepo.go `LockFile`): held by the one process
+/// that has the repo open (a daemon, or an `ipfs` command run without one).
+pub const REPO_LOCK_FILE: &str = "repo.lock";
+
+/// A Kubo process that already has the station's repo open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoHolder {
+    /// Its process id, as the kernel lists it for `repo.lock`.
+    pub pid: Option<u32>,
+    /// Its RPC API from `<repo>/api`, as an `http://` URL, when it wrote one.
+    pub api: Option<String>,
+}
+
+/// Who has the Kubo repo at `repo` open, if anyone: the holder of `repo.lock` (the
+/// kernel's lock table) and the API it announced in `<repo>/api`.
+pub fn repo_holder(repo: &Path) -> Option<RepoHolder> {
+    let pid = crate::station::state::any_lock_holder(&repo.join(REPO_LOCK_FILE));
+    let api = std::fs::read_to_string(repo.join(REPO_API_FILE))
+        .ok()
+        .and_then(|m| multiaddr_http(m.trim()));
+    (pid.is_some()).then_some(RepoHolder { pid, api })
+}
+
+/// `/ip4/127.0.0.1/tcp/5001` -> `http://127.0.0.1:5001` (IPv4 and IPv6 TCP only).
+fn multiaddr_http(m: &str) -> Option<String> {
+    let parts: Vec<&str> = m.split('/').collect();
+    match parts.as_slice() {
+        ["", "ip4", host, "tcp", port, ..] => Some(format!("http://{host}:{port}")),
+        ["", "ip6", host, "tcp", port, ..] => Some(format!("http://[{host}]:{port}")),
+        _ => None,
+    }
+}
+
+/// Loopback URLs compared as the same node: `localhost`, `127.0.0.1` and `[::1]`.
+fn same_endpoint(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        u.trim_end_matches('/')
+            .replace("://localhost", "://127.0.0.1")
+            .replace("://[::1]", "://127.0.0.1")
+    };
+    norm(a) == norm(b)
+}
+
+/// A Kubo daemon the station runs on its own repo, or found running there.
 #[derive(Debug)]
 pub struct ManagedKubo {
-    child: Child,
+    /// The daemon this station started; `None` when it found one running on its repo
+    /// (that one is not stopped on quit).
+    child: Option<Child>,
+    pid: u32,
     api: String,
     repo: PathBuf,
     pid_file: PathBuf,
@@ -141,13 +189,32 @@ pub struct ManagedKubo {
 impl ManagedKubo {
     /// Starts `ipfs daemon` for `station` with its RPC API at the station's `kubo_api`
     /// and its gateway at the station's local gateway (both `http://127.0.0.1:<port>`),
-    /// initializing the repo `<station>/data/kubo` on first use, and waits until `id`
-    /// answers (at most [`START_TIMEOUT_SECS`]). The daemon's output goes to
+    /// on the repo `<station>/data/kubo`, and waits until both the API (`id`) and the
+    /// gateway (`/version`) answer (at most [`START_TIMEOUT_SECS`]: the daemon listens on
+    /// the API before the gateway, cmd/ipfs/kubo/daemon.go). The daemon's output goes to
     /// `kubo.log` in the state folder.
+    ///
+    /// What it runs, and why (kubo-rpc.md section 7):
+    /// - before anything touches the repo, whether a Kubo already has it open
+    ///   ([`repo_holder`]): a daemon answering at the configured API is used as it is
+    ///   (and not stopped on quit); any other holder is reported, nothing is run;
+    /// - `ipfs init`, once: a new repo;
+    /// - `ipfs config Addresses.API <multiaddr>`: the RPC API on loopback only (it is
+    ///   admin access to the node) at the port `kubo_api` names;
+    /// - `ipfs config Addresses.Gateway <multiaddr>`: the gateway on loopback at the
+    ///   port of the first local gateway the monitor checks;
+    /// - when `ipfs config` says the repo needs migration (an older Kubo made it),
+    ///   `ipfs repo migrate`, then the config again;
+    /// - `ipfs daemon --migrate --enable-gc`: `--migrate` answers yes to a migration
+    ///   the daemon would otherwise ask for on its closed stdin and exit; `--enable-gc`
+    ///   lets Kubo free the playlists the streamer unpins (unpinning alone frees
+    ///   nothing). It runs in a process group of its own, so closing the console's
+    ///   terminal does not take it down while the station stays on air.
     ///
     /// Errors: [`Error::ToolMissing`] without `ipfs` on PATH; [`Error::Config`] when the
     /// API or gateway is not a loopback http URL with a port; [`Error::KuboUnreachable`]
-    /// when the daemon exits or does not answer in time (with the log's last lines).
+    /// when another Kubo holds the repo, a step fails, or the daemon exits or does not
+    /// answer in time (with the log's last lines).
     pub async fn start(station: &Station) -> Result<ManagedKubo> {
         let ipfs = find_ipfs().ok_or_else(|| Error::ToolMissing {
             tool: "ipfs".into(),
@@ -160,63 +227,124 @@ impl ManagedKubo {
     ///
     /// Errors: as [`ManagedKubo::start`].
     pub async fn start_with(ipfs: &Path, station: &Station) -> Result<ManagedKubo> {
-        let api = station.kubo_api();
+        let api = station.kubo_api().to_string();
         let gateway = station.local_gateway();
-        let api_addr = loopback_multiaddr("kubo_api", api)?;
+        let api_addr = loopback_multiaddr("kubo_api", &api)?;
         let gw_addr = loopback_multiaddr("gateway", &gateway)?;
         let repo = station.dir().join(MANAGED_REPO_DIR);
         let state = station.state();
         state.create()?;
+        let pid_file = state.file(KUBO_PID_FILE);
+        let unreachable = |reason: String| Error::KuboUnreachable {
+            url: api.clone(),
+            reason,
+        };
+        // A Kubo on this repo already: use it when it is the configured one, else say so.
+        if let Some(holder) = repo_holder(&repo) {
+            let pid = holder
+                .pid
+                .map_or_else(|| "a process".to_string(), |p| format!("pid {p}"));
+            let answers = match &holder.api {
+                Some(a) => Kubo::new(a, Duration::from_secs(3))?.id().await.is_ok(),
+                None => false,
+            };
+            return match (holder.api, answers) {
+                (Some(a), true) if same_endpoint(&a, &api) => {
+                    tracing::info!("Kubo ({pid}) already runs on {}: using it", repo.display());
+                    Ok(ManagedKubo {
+                        child: None,
+                        pid: holder.pid.unwrap_or(0),
+                        api,
+                        repo,
+                        pid_file,
+                    })
+                }
+                (Some(a), true) => Err(unreachable(format!(
+                    "a Kubo ({pid}) already runs on this station's repo {} with its API at {a}, not at {api}: set the Kubo API to {a} in Settings, or stop that daemon",
+                    repo.display()
+                ))),
+                _ => Err(unreachable(format!(
+                    "{pid} holds this station's Kubo repo {} ({REPO_LOCK_FILE}) but its API does not answer: wait for it to finish, or stop it",
+                    repo.display()
+                ))),
+            };
+        }
         let log_path = state.file(KUBO_LOG_FILE);
-        let run = |args: &[&str]| -> Result<()> {
+        let run = |args: &[&str]| -> std::result::Result<(), String> {
             let out = Command::new(ipfs)
                 .args(args)
                 .env("IPFS_PATH", &repo)
                 .stdin(Stdio::null())
                 .output()
-                .map_err(|e| Error::ToolMissing {
-                    tool: "ipfs".into(),
-                    hint: e.to_string(),
-                })?;
+                .map_err(|e| e.to_string())?;
             if out.status.success() {
                 Ok(())
             } else {
-                Err(Error::KuboUnreachable {
-                    url: api.to_string(),
-                    reason: format!(
-                        "`ipfs {}` failed: {}",
-                        args.join(" "),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ),
-                })
+                Err(format!(
+                    "`ipfs {}` failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
             }
         };
         if !repo.join("config").exists() {
             std::fs::create_dir_all(&repo).map_err(|e| Error::io(&repo, e))?;
-            run(&["init"])?;
+            run(&["init"]).map_err(unreachable)?;
         }
-        run(&["config", "Addresses.API", &api_addr])?;
-        run(&["config", "Addresses.Gateway", &gw_addr])?;
-        run(&["config", "Ipns.MaxCacheTTL", MANAGED_MAX_CACHE_TTL])?;
+        let configure = || -> std::result::Result<(), String> {
+            run(&["config", "Addresses.API", &api_addr])?;
+            run(&["config", "Addresses.Gateway", &gw_addr])
+        };
+        if let Err(e) = configure() {
+            // repo/fsrepo/fsrepo.go ErrNeedMigration: "ipfs repo needs migration".
+            if !e.contains("needs migration") {
+                return Err(unreachable(e));
+            }
+            tracing::info!(
+                "the Kubo repo {} is older than this Kubo: migrating it",
+                repo.display()
+            );
+            run(&["repo", "migrate"]).map_err(unreachable)?;
+            configure().map_err(unreachable)?;
+        }
         let log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
-        let mut child = Command::new(ipfs)
-            .arg("daemon")
+        let mut cmd = Command::new(ipfs);
+        cmd.args(["daemon", "--migrate", "--enable-gc"])
             .env("IPFS_PATH", &repo)
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .map_err(|e| Error::ToolMissing {
-                tool: "ipfs".into(),
-                hint: e.to_string(),
+            .stderr(log2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let mut child = cmd.spawn().map_err(|e| Error::ToolMissing {
+            tool: "ipfs".into(),
+            hint: e.to_string(),
+        })?;
+        let pid = child.id();
+        crate::station::atomic::write_atomic(&pid_file, pid.to_string().as_bytes())?;
+        let kubo = Kubo::new(&api, Duration::from_secs(2))?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| Error::Http {
+                what: "the managed Kubo's gateway check".into(),
+                reason: e.to_string(),
             })?;
-        let pid_file = state.file(KUBO_PID_FILE);
-        crate::station::atomic::write_atomic(&pid_file, child.id().to_string().as_bytes())?;
-        let kubo = Kubo::new(api, Duration::from_secs(2))?;
         let started = Instant::now();
         loop {
-            if kubo.id().await.is_ok() {
+            let api_up = kubo.id().await.is_ok();
+            let gateway_up = api_up
+                && http
+                    .get(format!("{gateway}/version"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+            if gateway_up {
                 break;
             }
             let exited = child.try_wait().ok().flatten();
@@ -228,24 +356,25 @@ impl ManagedKubo {
                 let _ = std::fs::remove_file(&pid_file);
                 let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
                 let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-                return Err(Error::KuboUnreachable {
-                    url: api.to_string(),
-                    reason: format!(
-                        "the managed `ipfs daemon` {} (log {}): {}",
-                        match exited {
-                            Some(s) => format!("exited ({s})"),
-                            None => format!("did not answer within {START_TIMEOUT_SECS} s"),
-                        },
-                        log_path.display(),
-                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                    ),
-                });
+                return Err(unreachable(format!(
+                    "the managed `ipfs daemon` {} (log {}): {}",
+                    match exited {
+                        Some(s) => format!("exited ({s})"),
+                        None if api_up => format!(
+                            "answers on its API but its gateway did not within {START_TIMEOUT_SECS} s"
+                        ),
+                        None => format!("did not answer within {START_TIMEOUT_SECS} s"),
+                    },
+                    log_path.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(ManagedKubo {
-            child,
-            api: api.to_string(),
+            child: Some(child),
+            pid,
+            api,
             repo,
             pid_file,
         })
@@ -253,7 +382,12 @@ impl ManagedKubo {
 
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
+    }
+
+    /// Whether this station started it (`false`: it was running on the repo already).
+    pub fn started_here(&self) -> bool {
+        self.child.is_some()
     }
 
     /// The repo folder (`IPFS_PATH`).
@@ -261,25 +395,27 @@ impl ManagedKubo {
         &self.repo
     }
 
-    /// Stops the daemon: RPC `shutdown`, then up to 10 s for it to exit, then a kill.
+    /// Stops the daemon this station started: RPC `shutdown`, then up to 10 s for it to
+    /// exit, then a kill. A daemon found running on the repo is left alone.
     ///
     /// Errors: [`Error::Io`] when the process cannot be waited for.
     pub async fn stop(mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
         if let Ok(k) = Kubo::new(&self.api, Duration::from_secs(5)) {
             let _ = k.shutdown().await;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(_)) => break,
                 Ok(None) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
                 _ => {
-                    let _ = self.child.kill();
-                    self.child
-                        .wait()
-                        .map_err(|e| Error::io(&self.pid_file, e))?;
+                    let _ = child.kill();
+                    child.wait().map_err(|e| Error::io(&self.pid_file, e))?;
                     break;
                 }
             }

@@ -544,6 +544,19 @@ pub fn write_rotation(
     ))
 }
 
+/// How many times a batch `add` that failed in passing is tried again.
+const ADD_RETRIES: usize = 2;
+
+/// Whether a Kubo failure may pass (worth trying again): the connection broke, Kubo said
+/// 5xx, or an error came in the middle of the reply (`X-Stream-Error`).
+fn passing(e: &Error) -> bool {
+    match e {
+        Error::KuboUnreachable { .. } | Error::KuboResponse { .. } => true,
+        Error::KuboStatus { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
 async fn add_to_kubo(
     station: &Station,
     items_dir: &Path,
@@ -616,8 +629,23 @@ async fn add_to_kubo(
                 }
             }
         }
-        report.add_requests += 1;
-        match kubo.add_files(files, true).await {
+        // A passing failure (an error in the middle of the reply, a dropped connection,
+        // a 5xx) is tried again twice, after 1 s and 2 s; Kubo's refusals (4xx) are not.
+        let mut attempt = 0;
+        let result = loop {
+            report.add_requests += 1;
+            match kubo.add_files(files.clone(), true).await {
+                Err(e) if attempt < ADD_RETRIES && passing(&e) => {
+                    attempt += 1;
+                    tracing::warn!(
+                        "adding segments failed, trying again ({attempt} of {ADD_RETRIES}): {e}"
+                    );
+                    tokio::time::sleep(Duration::from_secs(attempt as u64)).await;
+                }
+                r => break r,
+            }
+        };
+        match result {
             Ok(added) => {
                 for (&(i, j), a) in batch.iter().zip(added) {
                     manifest.items[i].segments[j].cid = Some(a.cid);

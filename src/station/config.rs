@@ -532,8 +532,10 @@ pub struct HealthConfig {
     pub clip_threshold: Dbfs,
     /// Allowed lag of the live point behind the wall clock.
     pub max_lag: Duration,
-    /// Per-request timeout.
+    /// Per-request timeout for segments.
     pub request_timeout: Duration,
+    /// Timeout of the playlist request (IPNS resolution may wait for the DHT).
+    pub resolve_timeout: Duration,
 }
 
 impl HealthConfig {
@@ -564,6 +566,7 @@ impl HealthConfig {
             clip_threshold: Dbfs(file.number_in("clip_threshold_dbfs", -20.0, 0.0, " dBFS")?),
             max_lag: file.seconds_in("max_lag_seconds", 1.0, 86400.0)?,
             request_timeout: file.seconds_in("request_timeout", 0.5, 600.0)?,
+            resolve_timeout: file.seconds_in("resolve_timeout", 1.0, 600.0)?,
         })
     }
 

@@ -146,7 +146,7 @@ pub static KEYS: &[KeySpec] = &[
     k(STREAMING_FILE, "publish_timeout", "120", "Kubo", "Publish timeout", K::Number, "Seconds one add + publish may take before it is abandoned and retried (1 to 3600).", &[E::Stream]),
     k(STREAMING_FILE, "state_dir", "\"data/state\"", "On air", "State folder", K::Text, "Where the station keeps its state: `stream_state.json`, `health.json`, locks and logs.", &[E::Stream, E::Health]),
     k(STREAMING_FILE, "window_size", "50", "On air", "Live window", K::Integer, "Segments in each published playlist, lookahead included (3 to 1000).", &[E::Stream]),
-    k(STREAMING_FILE, "lookahead_segments", "10", "On air", "Lookahead", K::Integer, "Segments published past the live edge, so listeners keep playing while a new IPNS record spreads; less than `window_size`.", &[E::Stream]),
+    k(STREAMING_FILE, "lookahead_segments", "16", "On air", "Lookahead", K::Integer, "Segments published past the live edge, less than `window_size`: they must cover a publish (online, the DHT put takes up to a minute), the record TTL and three target durations of player buffer; 16 segments of 6 s cover publishes of up to about 70 s (the monitor warns when publishes take longer).", &[E::Stream]),
     k(STREAMING_FILE, "update_interval", "null", "On air", "Update interval", K::OptionalNumber, "Seconds between publishes (0.5 to 600); `null` (empty) = the segment duration.", &[E::Stream]),
     KeySpec { choices: &["path", "bare", "absolute"], ..k(STREAMING_FILE, "segment_uri_style", "\"path\"", "On air", "Segment URIs", K::Choice, "`path`: `/ipfs/<cid>?filename=seg_00000.ts` (works with ffmpeg); `bare`: `/ipfs/<cid>`; `absolute`: `<segment_base_url>/ipfs/<cid>?filename=...`.", &[E::Stream]) },
     k(STREAMING_FILE, "segment_base_url", "null", "On air", "Segment base URL", K::OptionalText, "Gateway base URL for `absolute` segment URIs, e.g. `https://ipfs.io`.", &[E::Stream]),
@@ -159,7 +159,8 @@ pub static KEYS: &[KeySpec] = &[
     k(HEALTH_FILE, "silence_min_seconds", "2", "Health", "Silence alarm after", K::Number, "Seconds of silence before it is flagged (0.1 to 3600).", &[E::Health]),
     k(HEALTH_FILE, "clip_threshold_dbfs", "-0.1", "Health", "Clipping threshold", K::Number, "Peak level in dBFS at or over which audio counts as clipped (-20 to 0).", &[E::Health]),
     k(HEALTH_FILE, "max_lag_seconds", "120", "Health", "Allowed lag", K::Number, "Seconds the live point may trail the wall clock before the stream counts as lagging (1 to 86400).", &[E::Health]),
-    k(HEALTH_FILE, "request_timeout", "20", "Health", "Request timeout", K::Number, "Seconds per gateway request (0.5 to 600).", &[E::Health]),
+    k(HEALTH_FILE, "request_timeout", "20", "Health", "Request timeout", K::Number, "Seconds per segment request (0.5 to 600).", &[E::Health]),
+    k(HEALTH_FILE, "resolve_timeout", "60", "Health", "Resolve timeout", K::Number, "Seconds for the playlist request `/ipns/<name>` (1 to 600): a gateway that has not cached the name resolves it through the DHT first, which takes up to about a minute.", &[E::Health]),
 ];
 
 /// A key an older version read from a second file: accepted there, not read, with a note.

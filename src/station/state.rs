@@ -253,11 +253,29 @@ fn kernel_lock_table() -> Option<String> {
     None
 }
 
+/// The pid of any process holding a lock (`flock` or POSIX `fcntl`, shared or
+/// exclusive) on `path`, as the kernel lists it (`/proc/locks`); `None` when no lock is
+/// held or the table cannot be read. For files other programs lock, such as Kubo's
+/// `repo.lock`.
+pub fn any_lock_holder(path: &Path) -> Option<u32> {
+    let meta = std::fs::metadata(path).ok()?;
+    let table = kernel_lock_table()?;
+    kernel_lock(&table, &meta, false)
+}
+
 /// The pid of the exclusive `FLOCK` on the file of `meta` in a `/proc/locks` table
 /// (lines like `1: FLOCK  ADVISORY  WRITE 18402 fe:00:10010681 0 EOF`; see the kernel's
 /// fs/locks.c `lock_get_status`).
 #[cfg(unix)]
 fn kernel_holder(table: &str, meta: &std::fs::Metadata) -> Option<u32> {
+    kernel_lock(table, meta, true)
+}
+
+/// The pid of a lock on the file of `meta` in a `/proc/locks` table: with
+/// `exclusive_flock`, only an exclusive `FLOCK`; else any granted lock (`FLOCK`,
+/// `POSIX`, `OFDLCK`; read or write).
+#[cfg(unix)]
+fn kernel_lock(table: &str, meta: &std::fs::Metadata, exclusive_flock: bool) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
     let dev = meta.dev();
     // glibc's gnu_dev_major / gnu_dev_minor.
@@ -267,7 +285,10 @@ fn kernel_holder(table: &str, meta: &std::fs::Metadata) -> Option<u32> {
     table.lines().find_map(|line| {
         let f: Vec<&str> = line.split_whitespace().collect();
         // A blocked waiter is listed as `1: -> FLOCK ...`: skip it.
-        if f.len() < 6 || f[1] != "FLOCK" || f[3] != "WRITE" {
+        if f.len() < 6 || f[1] == "->" {
+            return None;
+        }
+        if exclusive_flock && (f[1] != "FLOCK" || f[3] != "WRITE") {
             return None;
         }
         let mut id = f[5].split(':');
@@ -281,6 +302,11 @@ fn kernel_holder(table: &str, meta: &std::fs::Metadata) -> Option<u32> {
 
 #[cfg(not(unix))]
 fn kernel_holder(_table: &str, _meta: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+#[cfg(not(unix))]
+fn kernel_lock(_table: &str, _meta: &std::fs::Metadata, _exclusive_flock: bool) -> Option<u32> {
     None
 }
 

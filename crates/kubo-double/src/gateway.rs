@@ -126,6 +126,14 @@ async fn handle(
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return text(status, format!("{code} injected by the Kubo double\n"));
     }
+    if uri.path() == "/version" {
+        // The gateway server has VersionOption too (Kubo cmd/ipfs/kubo/daemon.go
+        // `serveHTTPGateway`; core/corehttp/gateway.go `VersionOption`).
+        return text(
+            StatusCode::OK,
+            format!("Commit: \nClient Version: kubo/{}/\n", crate::KUBO_VERSION),
+        );
+    }
     let path = crate::rpc::query_unescape(&uri.path().replace('+', "%2B"))
         .unwrap_or_else(|| uri.path().to_string());
     let query = uri.query().unwrap_or("");

@@ -47,9 +47,12 @@ pub struct Faults {
     pub(crate) online: Mutex<Option<Duration>>,
     pub(crate) dht_put_error: Mutex<Option<String>>,
     /// `(command suffix, lines or bytes before the error, message)`.
-    pub(crate) stream_errors: Mutex<Vec<(String, usize, String)>>,
+    pub(crate) stream_errors: Mutex<Vec<StreamFault>>,
     servers: tokio::sync::Mutex<Option<Servers>>,
 }
+
+/// A stream fault: `(command, after, message, requests left: None = every one)`.
+type StreamFault = (String, usize, String, Option<usize>);
 
 fn set<T>(m: &Mutex<T>, v: T) {
     if let Ok(mut g) = m.lock() {
@@ -131,19 +134,41 @@ impl Faults {
     /// reader is emitted, so `after == 0` is a 200 with no bytes and the trailer. An `add`
     /// cut short pins nothing (Kubo pins at the end of the import). `None` clears it.
     pub fn set_stream_error(&self, cmd: &str, after: usize, msg: Option<String>) {
+        self.stream_error_for(cmd, after, msg, None);
+    }
+
+    /// [`Faults::set_stream_error`] for the next `requests` requests of `cmd` only (a
+    /// passing fault, for retries).
+    pub fn set_stream_error_times(&self, cmd: &str, after: usize, msg: &str, requests: usize) {
+        if requests > 0 {
+            self.stream_error_for(cmd, after, Some(msg.to_string()), Some(requests));
+        }
+    }
+
+    fn stream_error_for(&self, cmd: &str, after: usize, msg: Option<String>, n: Option<usize>) {
         if let Ok(mut v) = self.stream_errors.lock() {
-            v.retain(|(c, _, _)| c != cmd);
+            v.retain(|(c, _, _, _)| c != cmd);
             if let Some(m) = msg {
-                v.push((cmd.to_string(), after, m));
+                v.push((cmd.to_string(), after, m, n));
             }
         }
     }
 
+    /// The stream fault for a request of `cmd`, counting it against a passing fault.
     pub(crate) fn stream_error(&self, cmd: &str) -> Option<(usize, String)> {
-        get(&self.stream_errors)?
-            .into_iter()
-            .find(|(c, _, _)| cmd.ends_with(c.as_str()))
-            .map(|(_, n, m)| (n, m))
+        let mut v = self.stream_errors.lock().ok()?;
+        let i = v
+            .iter()
+            .position(|(c, _, _, _)| cmd.ends_with(c.as_str()))?;
+        let (_, after, msg, left) = v[i].clone();
+        match left {
+            Some(n) if n <= 1 => {
+                v.remove(i);
+            }
+            Some(n) => v[i].3 = Some(n - 1),
+            None => {}
+        }
+        Some((after, msg))
     }
 
     /// Stops both servers, as the daemon exiting (`shutdown`) does.

@@ -81,6 +81,19 @@ async fn version_is_consistent() {
         r.text().await.unwrap(),
         "Commit: \nClient Version: kubo/0.34.1/\n"
     );
+    // The gateway port serves it too: `serveHTTPGateway` (cmd/ipfs/kubo/daemon.go)
+    // lists `corehttp.VersionOption()` among its options, so a client can poll the
+    // gateway for "ready" the same way.
+    let r = http()
+        .get(format!("{}/version", d.gateway_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "Commit: \nClient Version: kubo/0.34.1/\n"
+    );
 }
 
 /// Command replies are chunked with the `Trailer: X-Stream-Error` declaration

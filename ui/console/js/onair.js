@@ -118,12 +118,26 @@ function renderWindow(v) {
 function renderLog(v) {
   const body = document.getElementById("publog");
   const log = v.state ? [...v.state.publish_log].reverse() : [];
-  body.replaceChildren(...log.map((r) => el("tr", {},
+  const secs = (ms) => ms >= 10000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+  // A publish under way (online it waits for the DHT put) heads the log.
+  const f = v.state && v.state.publishing;
+  const pending = f ? [el("tr", { class: "inflight" },
+    el("td", { text: new Date(f.since).toLocaleTimeString() }),
+    el("td", { text: String(f.media_sequence) }),
+    el("td", { class: "cid", text: "…" }),
+    el("td", { class: "num", text: secs(Date.now() - new Date(f.since).getTime()) }),
+    el("td", { text: "publishing (waiting for the DHT)" }))] : [];
+  body.replaceChildren(...pending, ...log.map((r) => el("tr", {},
     el("td", { text: new Date(r.at).toLocaleTimeString() }),
     el("td", { text: String(r.media_sequence) }),
     el("td", { class: "cid", text: r.cid || "—", title: r.cid || "" }),
-    el("td", { class: "num", text: `${r.duration_ms} ms` }),
+    el("td", { class: "num", text: secs(r.duration_ms) }),
     el("td", { class: r.ok ? "" : "err", text: r.ok ? "published" : r.error || "failed" }))));
+  const stats = v.state && v.state.publish_stats;
+  const note = document.getElementById("publog-stats");
+  if (note) note.textContent = stats && stats.mean_ms != null
+    ? `${stats.ok} published, ${stats.failed} failed · ${secs(stats.mean_ms)} on average, ${secs(stats.max_ms)} at most`
+    : "";
 }
 
 export async function refresh() {

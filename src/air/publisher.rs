@@ -1,0 +1,423 @@
+//! The publisher: one per IPNS key (the streamer holds the machine-wide publish lock),
+//! decoupled from the air clock.
+//!
+//! Online, Kubo's `name/publish` stores the record at once and then blocks until the
+//! DHT put ends, seconds to minutes (kubo-rpc.md section 3; boxo namesys
+//! ipns_publisher.go `PublishWithEOL` -> `PutIPNSRecord`). The on-air tick therefore
+//! never waits for it: it renders the window every `update_interval` and
+//! [offers](Publisher::offer) it here. The publisher takes the newest offered window
+//! whenever the previous publish has returned: never two publishes at once, and a
+//! window that waited while a slow publish ran is superseded by a newer one, never
+//! queued behind it. Each publish is an `add` of the playlist (pinned) and a
+//! `name/publish` of its CID, bounded by `publish_timeout`; a failure backs off (2 s
+//! doubling to 60 s, on the monotonic clock) while offers keep coming.
+//!
+//! Playlist pins stay bounded whatever the publishes do: after each add the oldest
+//! pinned playlists beyond [`PINNED_PLAYLISTS`] are unpinned, except the one the name
+//! points at now. The listener page is published once the first publish went through.
+
+use crate::clock::Clock;
+use crate::kubo::{Kubo, PublishOptions};
+use crate::station::state::StateDir;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Published playlists kept pinned (older ones are unpinned): with a tick every 6 s,
+/// two minutes of playlists, for listeners whose gateway view is that old.
+pub const PINNED_PLAYLISTS: usize = 20;
+/// Publish log entries kept.
+pub const PUBLISH_LOG: usize = 50;
+/// First wait after a failed publish; it doubles up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+/// Longest wait after failed publishes.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// One publish attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRecord {
+    /// When the attempt started (UTC).
+    pub at: DateTime<Utc>,
+    /// Media sequence of the published window.
+    pub media_sequence: u64,
+    /// The air time the window was rendered for (its age at `at` is how long it waited
+    /// for this publish).
+    #[serde(default)]
+    pub rendered_at: Option<DateTime<Utc>>,
+    /// CID of the playlist, once added.
+    pub cid: Option<String>,
+    /// Whether `name/publish` succeeded.
+    pub ok: bool,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Milliseconds the add + publish took.
+    pub duration_ms: u64,
+}
+
+/// A publish under way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// When it started (UTC).
+    pub since: DateTime<Utc>,
+    /// Media sequence of the window being published.
+    pub media_sequence: u64,
+}
+
+/// How long publishes take, over the last [`PUBLISH_LOG`] attempts that went through.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublishStats {
+    /// The newest successful publish, milliseconds.
+    pub last_ms: Option<u64>,
+    /// Mean, milliseconds.
+    pub mean_ms: Option<u64>,
+    /// Longest, milliseconds.
+    pub max_ms: Option<u64>,
+    /// Successful publishes in the log.
+    pub ok: usize,
+    /// Failed attempts in the log.
+    pub failed: usize,
+}
+
+impl PublishStats {
+    /// The statistics of `log`.
+    pub fn of(log: &[PublishRecord]) -> PublishStats {
+        let ok: Vec<u64> = log.iter().filter(|r| r.ok).map(|r| r.duration_ms).collect();
+        PublishStats {
+            last_ms: ok.last().copied(),
+            mean_ms: (!ok.is_empty()).then(|| ok.iter().sum::<u64>() / ok.len() as u64),
+            max_ms: ok.iter().copied().max(),
+            ok: ok.len(),
+            failed: log.len() - ok.len(),
+        }
+    }
+}
+
+/// What the publisher knows, as the streamer writes it into `stream_state.json`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Published {
+    /// The IPNS name of the key, once known.
+    pub ipns_name: Option<String>,
+    /// The newest attempt.
+    pub last: Option<PublishRecord>,
+    /// Recent attempts, newest last (at most [`PUBLISH_LOG`]).
+    pub log: Vec<PublishRecord>,
+    /// Playlist CIDs pinned by the streamer, oldest first.
+    pub pinned: Vec<String>,
+    /// The publish under way, if any.
+    pub in_flight: Option<InFlight>,
+    /// How many offers were handled (published, failed or found unchanged).
+    pub handled: u64,
+}
+
+/// A rendered window offered for publishing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    /// The playlist text.
+    pub playlist: String,
+    /// Its `#EXT-X-MEDIA-SEQUENCE`.
+    pub media_sequence: u64,
+    /// The air time it was rendered for.
+    pub rendered_at: DateTime<Utc>,
+    /// The offer's number (1, 2, ...).
+    pub id: u64,
+}
+
+/// What a publisher needs to publish.
+#[derive(Debug, Clone)]
+pub struct PublishTarget {
+    /// The Kubo client (its timeout bounds every request).
+    pub kubo: Kubo,
+    /// `name/publish` options (key, lifetime, ttl).
+    pub options: PublishOptions,
+    /// How long one add + publish may take.
+    pub timeout: Duration,
+    /// The station's name, for the listener page.
+    pub title: String,
+    /// Where `listener.json` goes.
+    pub state: StateDir,
+}
+
+/// The running publisher of one stream.
+#[derive(Debug)]
+pub struct Publisher {
+    offers: tokio::sync::watch::Sender<Option<Arc<Offer>>>,
+    shared: Arc<Mutex<Published>>,
+    handled: tokio::sync::watch::Receiver<u64>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    next_id: u64,
+}
+
+impl Drop for Publisher {
+    /// A dropped publisher publishes nothing more.
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+impl Publisher {
+    /// Starts the publisher of `target` on `clock`, continuing from `start` (the IPNS
+    /// name, log and pins of the saved state).
+    pub fn spawn(target: PublishTarget, start: Published, clock: Arc<dyn Clock>) -> Publisher {
+        let (offers, rx) = tokio::sync::watch::channel(None);
+        let (handled_tx, handled) = tokio::sync::watch::channel(0);
+        let shared = Arc::new(Mutex::new(start));
+        let task = tokio::spawn(work(target, rx, shared.clone(), handled_tx, clock));
+        Publisher {
+            offers,
+            shared,
+            handled,
+            task: Some(task),
+            next_id: 0,
+        }
+    }
+
+    /// Offers the newest rendered window: it replaces an offer not taken yet. Returns
+    /// the offer's number.
+    pub fn offer(
+        &mut self,
+        playlist: String,
+        media_sequence: u64,
+        rendered_at: DateTime<Utc>,
+    ) -> u64 {
+        self.next_id += 1;
+        self.offers.send_replace(Some(Arc::new(Offer {
+            playlist,
+            media_sequence,
+            rendered_at,
+            id: self.next_id,
+        })));
+        self.next_id
+    }
+
+    /// What the publisher knows now.
+    pub fn snapshot(&self) -> Published {
+        self.shared.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits until every offer made so far was handled (published, failed, or skipped
+    /// as unchanged or superseded), and returns the newest attempt.
+    pub async fn settled(&mut self) -> Option<PublishRecord> {
+        let want = self.next_id;
+        let _ = self.handled.wait_for(|h| *h >= want).await;
+        self.snapshot().last
+    }
+
+    /// Stops the publisher; a publish under way is abandoned (its record is stored in
+    /// Kubo already; the next streamer publishes again).
+    pub async fn stop(mut self) -> Published {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let mut p = self.shared.lock().map(|s| s.clone()).unwrap_or_default();
+        p.in_flight = None;
+        p
+    }
+}
+
+async fn work(
+    target: PublishTarget,
+    mut offers: tokio::sync::watch::Receiver<Option<Arc<Offer>>>,
+    shared: Arc<Mutex<Published>>,
+    handled: tokio::sync::watch::Sender<u64>,
+    clock: Arc<dyn Clock>,
+) {
+    let mut last_published: Option<String> = None;
+    let mut backoff = Duration::ZERO;
+    let mut page_published = false;
+    loop {
+        if offers.changed().await.is_err() {
+            return;
+        }
+        let Some(offer) = offers.borrow_and_update().clone() else {
+            continue;
+        };
+        if last_published.as_deref() == Some(offer.playlist.as_str()) {
+            handled.send_replace(offer.id);
+            continue;
+        }
+        let at = clock.now();
+        if let Ok(mut s) = shared.lock() {
+            s.in_flight = Some(InFlight {
+                since: at,
+                media_sequence: offer.media_sequence,
+            });
+        }
+        let started = clock.monotonic();
+        let ipns_name = shared.lock().ok().and_then(|s| s.ipns_name.clone());
+        let outcome = tokio::time::timeout(
+            target.timeout,
+            publish_once(&target, &offer, ipns_name.is_none()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err((
+                None,
+                format!(
+                    "the publish did not return within {} s (publish_timeout); the newest window is published next",
+                    target.timeout.as_secs()
+                ),
+            ))
+        });
+        let duration_ms = (clock.monotonic() - started).as_millis() as u64;
+        let (cid, name, error) = match outcome {
+            Ok((cid, name)) => (Some(cid), Some(name), None),
+            Err((cid, e)) => (cid, None, Some(e)),
+        };
+        let rec = PublishRecord {
+            at,
+            media_sequence: offer.media_sequence,
+            rendered_at: Some(offer.rendered_at),
+            cid: cid.clone(),
+            ok: error.is_none(),
+            error,
+            duration_ms,
+        };
+        // Book-keeping: the log, the pins (bounded whatever the outcome), the name.
+        let to_unpin = {
+            let Ok(mut s) = shared.lock() else { return };
+            s.in_flight = None;
+            if let Some(n) = name {
+                s.ipns_name = Some(n);
+            }
+            if let Some(c) = &cid {
+                s.pinned.push(c.clone());
+            }
+            s.last = Some(rec.clone());
+            s.log.push(rec.clone());
+            let excess = s.log.len().saturating_sub(PUBLISH_LOG);
+            s.log.drain(..excess);
+            let published_cid = s
+                .log
+                .iter()
+                .rev()
+                .find(|r| r.ok)
+                .and_then(|r| r.cid.clone());
+            let mut out = Vec::new();
+            let mut i = 0;
+            while s.pinned.len() - out.len() > PINNED_PLAYLISTS && i < s.pinned.len() {
+                if Some(&s.pinned[i]) != published_cid.as_ref() && !out.contains(&s.pinned[i]) {
+                    out.push(s.pinned[i].clone());
+                }
+                i += 1;
+            }
+            out
+        };
+        for old in to_unpin {
+            match target.kubo.unpin(&old).await {
+                Ok(()) => {
+                    if let Ok(mut s) = shared.lock() {
+                        if let Some(p) = s.pinned.iter().position(|c| *c == old) {
+                            s.pinned.remove(p);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("could not unpin old playlist {old} (tried again later): {e}");
+                    break;
+                }
+            }
+        }
+        if let Ok(mut s) = shared.lock() {
+            // Never more than three times the bound, even if Kubo refuses every unpin.
+            let cap = 3 * PINNED_PLAYLISTS;
+            let excess = s.pinned.len().saturating_sub(cap);
+            s.pinned.drain(..excess);
+        }
+        if rec.ok {
+            last_published = Some(offer.playlist.clone());
+            backoff = Duration::ZERO;
+            if !page_published {
+                page_published = publish_page(&target, &shared, &clock).await;
+            }
+        } else {
+            backoff = if backoff.is_zero() {
+                FIRST_BACKOFF
+            } else {
+                (backoff * 2).min(MAX_BACKOFF)
+            };
+            tracing::warn!(
+                "publish failed, trying the newest window in {} s: {}",
+                backoff.as_secs(),
+                rec.error.as_deref().unwrap_or("")
+            );
+        }
+        handled.send_replace(offer.id);
+        if !backoff.is_zero() {
+            clock.sleep(backoff).await;
+            // Offers made while backing off are published now (the newest one).
+            offers.mark_changed();
+        }
+    }
+}
+
+/// One add + publish: `Ok((cid, ipns name))`, or `Err((cid if added, why))`.
+async fn publish_once(
+    target: &PublishTarget,
+    offer: &Offer,
+    need_key: bool,
+) -> std::result::Result<(String, String), (Option<String>, String)> {
+    if need_key {
+        let key = target
+            .kubo
+            .ensure_key(&target.options.key)
+            .await
+            .map_err(|e| (None, e.to_string()))?;
+        tracing::info!("publishing under key `{}`: /ipns/{}", key.name, key.id);
+    }
+    let name = format!("live-{}.m3u8", offer.media_sequence);
+    let cid = target
+        .kubo
+        .add_bytes(&name, offer.playlist.as_bytes().to_vec(), true)
+        .await
+        .map_err(|e| (None, e.to_string()))?;
+    let published = target
+        .kubo
+        .publish(&format!("/ipfs/{cid}"), &target.options)
+        .await
+        .map_err(|e| (Some(cid.clone()), e.to_string()))?;
+    Ok((cid, published.name))
+}
+
+/// Publishes the listener page for the IPNS name and records it in `listener.json`.
+/// Returns whether it worked (it is tried again after the next publish otherwise).
+async fn publish_page(
+    target: &PublishTarget,
+    shared: &Mutex<Published>,
+    clock: &Arc<dyn Clock>,
+) -> bool {
+    let Some(name) = shared.lock().ok().and_then(|s| s.ipns_name.clone()) else {
+        return false;
+    };
+    let info = crate::air::listener::ListenerInfo {
+        ipns_name: name.clone(),
+        title: target.title.clone(),
+    };
+    let published = async {
+        let cid = crate::air::listener::publish_listener_page(&target.kubo, &info).await?;
+        target
+            .state
+            .save_listener(&crate::air::listener::ListenerRecord {
+                cid: cid.clone(),
+                ipns_name: name,
+                published_at: clock.now(),
+            })
+            .map(|()| cid)
+    }
+    .await;
+    match published {
+        Ok(cid) => {
+            tracing::info!("listener page published: /ipfs/{cid}/");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(
+                "the listener page was not published (tried again after the next publish): {e}"
+            );
+            false
+        }
+    }
+}
