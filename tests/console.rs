@@ -863,7 +863,7 @@ async fn kubo_status_and_settings_go_through_the_engine_and_a_broken_config_is_n
     let fields = console.settings().unwrap();
     assert!(fields
         .iter()
-        .any(|f| f.spec.key == "window_size" && f.value == "50"));
+        .any(|f| f.spec.key == "window_size" && f.value == "60"));
     let mut edits = settings::Edits::new();
     edits
         .entry("streaming.config.json".into())
@@ -875,11 +875,11 @@ async fn kubo_status_and_settings_go_through_the_engine_and_a_broken_config_is_n
     edits
         .entry("streaming.config.json".into())
         .or_default()
-        .insert("window_size".into(), "60".into());
+        .insert("window_size".into(), "80".into());
     let out = console.settings_apply(&edits).unwrap();
     assert!(out.applied && out.impact.stream_restart);
     // The console's station is the new one at once.
-    assert_eq!(console.station().unwrap().streaming.window_size, 60);
+    assert_eq!(console.station().unwrap().streaming.window_size, 80);
 
     // A broken config file: the console still answers, naming the file; fixed, it opens.
     let good = std::fs::read(st.join("setup.config.json")).unwrap();

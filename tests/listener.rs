@@ -211,25 +211,35 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     let cfg = Station::open(&station).unwrap();
     let state_dir = cfg.state();
 
-    // The streamer on the wall clock, in-process.
-    let streamer = Streamer::open(&cfg, Mode::Ipns, Utc::now()).unwrap();
+    // Two minutes of the stream's past, built in a second instead of waited for: the
+    // streamer ticks once a second from two minutes ago to now, and the double records
+    // each publish as of the tick's time, so a gateway with a lagging view finds the
+    // playlist it would have found on a station that ran that long.
+    let history = 120;
+    let born = Utc::now() - chrono::Duration::seconds(history);
+    let mut streamer = Streamer::open(&cfg, Mode::Ipns, born).unwrap();
+    for k in (1..=history).rev() {
+        double
+            .faults()
+            .set_publish_backdate(Duration::from_secs(k as u64));
+        streamer
+            .tick(Utc::now() - chrono::Duration::seconds(k))
+            .await
+            .unwrap();
+        let rec = streamer.settled().await.unwrap().unwrap();
+        assert!(rec.ok, "{:?}", rec.error);
+    }
+    double.faults().set_publish_backdate(Duration::ZERO);
+    // From now on the streamer runs on the wall clock, in-process.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let on_air = tokio::spawn(streamer.run(Arc::new(SystemClock), async {
         let _ = stopped.await;
     }));
-    let t = Instant::now();
-    let name = loop {
-        if let Ok(st) = state_dir.load_stream_state() {
-            if let (Some(n), Some(true)) =
-                (st.ipns_name.clone(), st.last_publish.as_ref().map(|p| p.ok))
-            {
-                break n;
-            }
-        }
-        assert!(t.elapsed() < Duration::from_secs(20), "no first publish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let first_publish = Instant::now();
+    let name = state_dir
+        .load_stream_state()
+        .unwrap()
+        .ipns_name
+        .expect("published");
 
     // The page, published as one directory with its station.json.
     let info = ListenerInfo {
@@ -293,10 +303,6 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
 
     // A gateway whose IPNS view is 60 s old: the page still starts at air time and plays
     // on (the lookahead of 80 s covers the lag) across playlist reloads.
-    let since = first_publish.elapsed();
-    if since < Duration::from_secs(64) {
-        tokio::time::sleep(Duration::from_secs(64) - since).await;
-    }
     let current = get(&format!("{}/ipns/{name}", double.gateway_url())).await;
     double.faults().set_ipns_lag(Duration::from_secs(60));
     let lagged = get(&format!("{}/ipns/{name}", double.gateway_url())).await;
@@ -324,10 +330,6 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     // A gateway 100 s behind, more than the 80 s lookahead: the whole playlist it serves
     // is in the past. The page falls back to `#EXT-X-START` (that playlist's live point)
     // and says how far behind live the listener is. Again a fresh browser.
-    let since = first_publish.elapsed();
-    if since < Duration::from_secs(104) {
-        tokio::time::sleep(Duration::from_secs(104) - since).await;
-    }
     double.faults().set_ipns_lag(Duration::from_secs(100));
     c.close().await.unwrap();
     drop(_driver);

@@ -473,7 +473,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         "Morning FM",
         &kubo,
         json!({}),
-        json!({"window_size": 20, "lookahead_segments": 8}),
+        json!({"window_size": 20, "lookahead_segments": 10}),
         json!({"interval": 3, "max_lag_seconds": 60}),
     );
     for i in 1..=3 {

@@ -233,10 +233,6 @@ impl Checker {
         }
         if let Some(st) = state.as_ref().filter(|_| streamer_on_air) {
             if let Some(mean) = st.publish_stats.mean_ms {
-                let publish_seconds = mean as f64 / 1000.0;
-                let needed_seconds = publish_seconds
-                    + self.ipns_ttl.as_secs_f64()
-                    + 3.0 * st.schedule.target_duration as f64;
                 // The scheduled segments' mean length: what a lookahead segment lasts.
                 let segs = &st.schedule.segments;
                 let mean_segment = if segs.is_empty() {
@@ -244,6 +240,16 @@ impl Checker {
                 } else {
                     segs.iter().map(|s| s.duration).sum::<f64>() / segs.len() as f64
                 };
+                // The newest playlist a gateway has can be this old: a publish runs while
+                // the next window waits for it (two publish times), the window waited up to
+                // a segment for its tick, and resolvers cache the record for its TTL; the
+                // player then wants three target durations ahead of its playhead
+                // (RFC 8216 6.3.3).
+                let publish_seconds = mean as f64 / 1000.0;
+                let needed_seconds = 2.0 * publish_seconds
+                    + mean_segment
+                    + self.ipns_ttl.as_secs_f64()
+                    + 3.0 * st.schedule.target_duration as f64;
                 let lookahead_seconds = self.lookahead_segments as f64 * mean_segment;
                 if needed_seconds > lookahead_seconds {
                     raise(

@@ -90,10 +90,10 @@ pub enum Problem {
         /// The allowed lag, seconds.
         allowed_seconds: f64,
     },
-    /// Publishes take longer than the lookahead covers: a listener whose gateway got
-    /// the newest record needs the publish time, the record's TTL and about three target
-    /// durations of player buffer ahead of the live point, and the playlist reaches less
-    /// far: listeners fall behind live or stall.
+    /// Publishes take longer than the lookahead covers: the newest playlist a gateway
+    /// has is up to two publish times, a segment and the record's TTL old, and the player
+    /// wants three target durations ahead of its playhead; the playlist reaches less far
+    /// ahead of the live point, so listeners fall behind live or stall.
     SlowPublishes {
         /// Mean duration of the recent publishes, seconds.
         publish_seconds: f64,
@@ -206,7 +206,7 @@ impl std::fmt::Display for Problem {
                 lookahead_seconds,
             } => write!(
                 f,
-                "publishes take {publish_seconds:.0} s on average: with the record TTL and three target durations of player buffer listeners need {needed_seconds:.0} s ahead of the live point, the playlist reaches {lookahead_seconds:.0} s (raise lookahead_segments)"
+                "publishes take {publish_seconds:.0} s on average: listeners need {needed_seconds:.0} s ahead of the live point (two publishes, a segment, the record TTL, three target durations of player buffer), the playlist reaches {lookahead_seconds:.0} s (raise lookahead_segments)"
             ),
             Problem::FetchFailed { detail } => write!(f, "fetch failed: {detail}"),
             Problem::Silence {

@@ -43,6 +43,7 @@ pub struct Faults {
     pub(crate) gateway_status: Mutex<Option<u16>>,
     pub(crate) gateway_delay: Mutex<Duration>,
     pub(crate) ipns_lag: Mutex<Duration>,
+    pub(crate) publish_backdate: Mutex<Duration>,
     /// `Some(d)`: online, the DHT put of `name/publish` takes `d`.
     pub(crate) online: Mutex<Option<Duration>>,
     pub(crate) dht_put_error: Mutex<Option<String>>,
@@ -101,6 +102,14 @@ impl Faults {
     /// a cached record would.
     pub fn set_ipns_lag(&self, lag: Duration) {
         set(&self.ipns_lag, lag);
+    }
+
+    /// Records published from now on are kept as if published `back` ago (their place in
+    /// the history [`Faults::set_ipns_lag`] serves from): a test builds minutes of a
+    /// stream's IPNS history in a second, instead of waiting for it. Zero (the default)
+    /// records them as of now.
+    pub fn set_publish_backdate(&self, back: Duration) {
+        set(&self.publish_backdate, back);
     }
 
     /// Online mode (`Some(dht_put_delay)`), like a daemon started without `--offline`:

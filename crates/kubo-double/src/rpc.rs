@@ -1079,9 +1079,16 @@ async fn publish(sh: &Shared, args: &Args) -> R {
             Some(r) => r.sequence + 1,
             None => 0,
         };
+        // A test can record the publish as of a moment in the past (see
+        // `Faults::set_publish_backdate`), to build a stream's history without waiting.
+        let back = get(&sh.faults.publish_backdate).unwrap_or_default();
         hist.push(Record {
-            at: Instant::now(),
-            wall: std::time::SystemTime::now(),
+            at: Instant::now()
+                .checked_sub(back)
+                .unwrap_or_else(Instant::now),
+            wall: std::time::SystemTime::now()
+                .checked_sub(back)
+                .unwrap_or_else(std::time::SystemTime::now),
             value: value.clone(),
             ttl,
             sequence,

@@ -188,3 +188,35 @@ async fn failed_or_abandoned_put_keeps_the_local_record() {
     assert!(gone, "an abandoned publish still counts as in flight");
     assert_eq!(d.ipns_value(&name), Some(format!("/ipfs/{cid}")));
 }
+
+/// The test-only backdate knob: publishes recorded as of moments in the past build an
+/// IPNS history that [`kubo_double::Faults::set_ipns_lag`] serves from, as if the stream
+/// had run that long.
+#[tokio::test]
+async fn backdated_publishes_make_a_history_the_lagging_gateway_serves() {
+    let d = KuboDouble::start().await.unwrap();
+    let (name, _) = setup(&d).await;
+    for (i, back) in [100u64, 50, 0].into_iter().enumerate() {
+        let (_, out) = add(
+            &d,
+            &[(&format!("p{i}.m3u8"), format!("#EXTM3U\n#{i}\n").as_bytes())],
+            "",
+        )
+        .await;
+        let cid = last_hash(&out);
+        d.faults().set_publish_backdate(Duration::from_secs(back));
+        let (s, _, body) = post(
+            &d,
+            &format!("name/publish?arg=/ipfs/{cid}&key=radio&allow-offline=true"),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    d.faults().set_publish_backdate(Duration::ZERO);
+    for (lag, want) in [(60, 0), (30, 1), (0, 2)] {
+        d.faults().set_ipns_lag(Duration::from_secs(lag));
+        let (s, _, body) = gateway_value(&d, &name).await;
+        assert_eq!(s, 200);
+        assert_eq!(body, format!("#EXTM3U\n#{want}\n"), "lag {lag} s");
+    }
+}
