@@ -31,6 +31,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` through a temp file and a rename, without fsync: a crash of
+/// the process still leaves the old or the new file, never half of one, but a power cut
+/// may lose the newest version. For records that are rewritten often and can be made
+/// again (the last setup's report, the console's copy of the live playlist), where two
+/// fsyncs would cost more than the record is worth.
+///
+/// Errors: [`Error::Io`] naming `path` (or its directory).
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
 /// Serializes `value` as pretty JSON (with a trailing newline) and writes it atomically.
 ///
 /// Errors: [`Error::Io`] naming `path`.

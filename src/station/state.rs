@@ -4,10 +4,10 @@
 //! | file | type | written by |
 //! |---|---|---|
 //! | `stream_state.json` | [`StreamState`] | the streamer, every tick |
-//! | `live.m3u8` | the newest rendered live playlist (RFC 8216 text) | the streamer |
+//! | `live.m3u8` | the newest rendered live playlist (RFC 8216 text) | the streamer (not fsynced) |
 //! | `listener.json` | [`ListenerRecord`] | the streamer, when it publishes the page |
 //! | `health.json` | [`HealthReport`] | the health monitor, every check |
-//! | `last_setup.json` | [`LastSetup`] | setup, when a run ends |
+//! | `last_setup.json` | [`LastSetup`] | setup, when a run ends (not fsynced) |
 //! | `stream.lock`, `health.lock`, `setup.lock` | [`LockInfo`] (JSON) | the holder, on acquiring |
 //! | `stream.log`, `health.log`, `setup.log` | text | processes the console starts |
 //! | `kubo.pid`, `kubo.log` | text | the managed Kubo daemon |
@@ -174,11 +174,11 @@ impl InstanceLock {
             .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
         // Truncate only now that the lock is ours: the previous holder's info stays
-        // readable until then.
+        // readable until then. Not synced: it is information only (the kernel's lock is
+        // what counts), and an fsync would cost every setup run milliseconds.
         (|| -> std::io::Result<()> {
             file.set_len(0)?;
-            (&file).write_all(&bytes)?;
-            file.sync_all()
+            (&file).write_all(&bytes)
         })()
         .map_err(|e| Error::io(path, e))?;
         Ok(InstanceLock {
@@ -407,7 +407,8 @@ impl StateDir {
     ///
     /// Errors: [`Error::Io`].
     pub fn write_live(&self, playlist: &str) -> Result<()> {
-        atomic::write_atomic(&self.file(LIVE_FILE), playlist.as_bytes())
+        // The console's copy: replaced every tick, not worth two fsyncs each time.
+        atomic::write_replace(&self.file(LIVE_FILE), playlist.as_bytes())
     }
 
     /// `listener.json`, when the page was published.
@@ -431,7 +432,12 @@ impl StateDir {
     ///
     /// Errors: [`Error::Io`].
     pub fn save_last_setup(&self, r: &LastSetup) -> Result<()> {
-        atomic::write_json_atomic(&self.file(LAST_SETUP_FILE), r)
+        // A report the next run makes again: atomic, not fsynced (two fsyncs would double
+        // the cost of a setup that finds nothing to do).
+        let mut bytes = serde_json::to_vec_pretty(r)
+            .map_err(|e| Error::io(self.file(LAST_SETUP_FILE), std::io::Error::other(e)))?;
+        bytes.push(b'\n');
+        atomic::write_replace(&self.file(LAST_SETUP_FILE), &bytes)
     }
 
     /// The log file of `role`.
