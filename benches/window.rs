@@ -6,7 +6,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use ipfs_station::air::window::{render, Schedule, UriStyle};
+use ipfs_station::air::window::{render, Programme, Schedule, UriStyle};
 
 fn bench(c: &mut Criterion) {
     let rot = ipfs_station::bench::synthetic_rotation(10_000);
@@ -14,7 +14,7 @@ fn bench(c: &mut Criterion) {
         .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
         .single()
         .unwrap_or_default();
-    let mut sched = Schedule::new(rot, t0);
+    let mut sched = Schedule::new(std::sync::Arc::new(Programme::single(rot)), t0);
     let mut now = t0;
     // Warm up past the start so the window is in steady state.
     for _ in 0..200 {

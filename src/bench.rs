@@ -8,7 +8,7 @@
 //! 3. one window tick (advance + render, window 50) over a 10,000-item rotation, against
 //!    parsing the same playlist with m3u8-rs (goal: under 1 ms).
 
-use crate::air::window::{render, PlayItem, PlaySegment, Rotation, Schedule, UriStyle};
+use crate::air::window::{render, PlayItem, PlaySegment, Programme, Rotation, Schedule, UriStyle};
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
 use crate::setup::prechunk::{self, EncodeSettings, PrechunkJob};
@@ -212,7 +212,7 @@ pub fn synthetic_rotation(items: usize) -> Arc<Rotation> {
 pub fn window_tick(items: usize, ticks: u32) -> Measurement {
     let rot = synthetic_rotation(items);
     let mut now = chrono::Utc::now();
-    let mut sched = Schedule::born(rot, now, 50, 10);
+    let mut sched = Schedule::born(Arc::new(Programme::single(rot)), now, 50, 10);
     sched.advance(now, 50, 10);
     let mut text = String::new();
     let t = Instant::now();
@@ -384,6 +384,8 @@ pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
                 kind: e.kind,
                 title: e.title.clone(),
                 artist: None,
+                album: None,
+                isrc: None,
                 source: st.join("music").join(format!("{}.ogg", e.id)),
                 source_fingerprint: crate::library::SourceFingerprint {
                     sha256: "0".repeat(64),
@@ -413,7 +415,7 @@ pub fn timeline(items: usize, runs: u32, work: &Path) -> Result<Measurement> {
         &crate::setup::manifest::render_playlist(&manifest, &ids)?,
     )?;
     let now = chrono::Utc::now();
-    let programme = crate::air::timeline::Programme::load(&station)?;
+    let programme = crate::air::timeline::TimelineSource::load(&station)?;
     let mut blocks = 0;
     let t = Instant::now();
     for i in 0..runs {

@@ -3,6 +3,7 @@
 //! console shows of a running stream: the live window listeners see ([`live`]) and the
 //! rotation ahead ([`timeline`]).
 
+pub mod history;
 pub mod listener;
 pub mod live;
 pub mod publisher;
@@ -13,22 +14,38 @@ pub mod window;
 use crate::error::Result;
 use crate::library::catalog::{self, ItemStatus};
 use crate::setup::OnEvent;
+use crate::station::state::Role;
 use crate::station::Station;
 use streamer::{Mode, StreamLocks, Streamer};
 
+/// A station ready to go on air: its locks, the opened streamer, and the setup run
+/// that is still prechunking (when the library was not fully prechunked): keep it
+/// running beside the streamer, which picks up each item as setup writes it.
+pub struct OnAir {
+    /// The streamer's locks (hold them for the streamer's life).
+    pub locks: StreamLocks,
+    /// The streamer, opened on what is ready.
+    pub streamer: Streamer,
+    /// The setup run still going, if any.
+    pub setup: Option<tokio::task::JoinHandle<Result<crate::setup::SetupReport>>>,
+}
+
+/// How often [`prepare`] looks whether the programme is playable yet.
+const READY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Everything `station stream` does before its loop, as the console's Go live does
 /// (but for starting the monitor): take the streamer's locks (refusing at once when the
-/// station is on air, or another station publishes under the same IPNS key), run setup
-/// when sources wait for it (through the setup lock: it waits for a running setup), then
-/// open the stream on the processed folder.
+/// station is on air, or another station publishes under the same IPNS key); when
+/// sources wait for setup, start it in the background (it waits for a setup another
+/// process runs, then does what is left); and open the stream as soon as the processed
+/// folder holds a playable programme: setup writes one once a jingle and a track are
+/// ready (prechunking in air order), and the streamer takes each further item at an
+/// item boundary as setup rewrites it.
 ///
-/// Errors: [`crate::Error::Locked`] naming the running streamer; setup errors that stop
-/// the run as a whole; as [`Streamer::open`].
-pub async fn prepare(
-    station: &Station,
-    mode: Mode,
-    on_setup_event: OnEvent,
-) -> Result<(StreamLocks, Streamer)> {
+/// Errors: [`crate::Error::Locked`] naming the running streamer; once no setup runs any
+/// more (ours or another process's): the setup error that stopped it as a whole, else
+/// as [`Streamer::open`].
+pub async fn prepare(station: &Station, mode: Mode, on_setup_event: OnEvent) -> Result<OnAir> {
     let locks = streamer::lock_stream(station, mode)?;
     let view = catalog::overview(station)?;
     let pending = view
@@ -36,17 +53,46 @@ pub async fn prepare(
         .iter()
         .chain(&view.jingles)
         .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
+    let mut setup = None;
     if pending {
-        tracing::info!("sources wait for setup: running it before going on air");
-        let report = crate::setup::run(station, on_setup_event).await?;
-        if !report.ok() {
-            tracing::warn!(
-                "setup finished with problems ({} failed, {} segments without a CID); going on air with what is ready",
-                report.failures.len(),
-                report.missing_cids
-            );
-        }
+        tracing::info!("sources wait for setup: running it beside the streamer, on air as soon as a jingle and a track are ready");
+        let st = station.clone();
+        setup = Some(tokio::spawn(async move {
+            crate::setup::run(&st, on_setup_event).await
+        }));
     }
-    let s = Streamer::open(station, mode, chrono::Utc::now())?;
-    Ok((locks, s))
+    let state = station.state();
+    loop {
+        let err = match Streamer::open(station, mode, chrono::Utc::now()) {
+            Ok(streamer) => {
+                return Ok(OnAir {
+                    locks,
+                    streamer,
+                    setup,
+                })
+            }
+            Err(e) => e,
+        };
+        let ours_running = setup.as_ref().is_some_and(|t| !t.is_finished());
+        let theirs_running = setup.is_none() && state.holder(Role::Setup).is_some();
+        if ours_running || theirs_running {
+            tokio::time::sleep(READY_POLL).await;
+            continue;
+        }
+        if let Some(task) = setup.take() {
+            match task.await {
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(report)) if !report.ok() => tracing::warn!(
+                    "setup finished with problems ({} failed, {} segments without a CID); going on air with what is ready",
+                    report.failures.len(),
+                    report.missing_cids
+                ),
+                Ok(Ok(_)) => {}
+                Err(e) => tracing::error!("setup stopped: {e}"),
+            }
+            // Setup wrote its last programme since the last look.
+            continue;
+        }
+        return Err(err);
+    }
 }

@@ -9,13 +9,18 @@
 //! `kill -9`) the media sequence continues from the saved state and the air clock
 //! follows the wall clock.
 
+use crate::air::history::{AsRunEntry, AsRunLog, HISTORY_FILE};
 use crate::air::publisher::{PublishTarget, Published, Publisher};
-use crate::air::window::{self, Rotation, Schedule, ScheduleState, UriStyle};
+use crate::air::window::{
+    self, BlockRotation, ItemMeta, Programme, Rotation, SavedProgramme, Schedule, ScheduleState,
+    UriStyle, SAVED_PROGRAMME_FORMAT,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::kubo::{Kubo, PublishOptions};
 use crate::library::ItemKind;
 use crate::setup::manifest::{self, Manifest};
+use crate::setup::schedule::{ProcessedSchedule, SCHEDULE_FILE};
 use crate::station::config::{SegmentUriStyle, StreamingConfig};
 use crate::station::state::{InstanceLock, Role, StateDir};
 use crate::station::Station;
@@ -27,6 +32,10 @@ use std::time::{Duration, SystemTime};
 
 /// Format version of [`StreamState`].
 pub const STATE_FORMAT: u32 = 1;
+
+/// File in `data/state/` holding the last programme that was on air
+/// ([`SavedProgramme`]): it stays on air when the processed folder becomes unplayable.
+pub const ON_AIR_PROGRAMME_FILE: &str = "on_air_programme.json";
 
 pub use super::publisher::{InFlight, PublishRecord, PublishStats, PINNED_PLAYLISTS, PUBLISH_LOG};
 
@@ -51,6 +60,9 @@ pub struct ProgrammeEntry {
     pub kind: Option<ItemKind>,
     /// Air time of its first segment (UTC).
     pub air_time: DateTime<Utc>,
+    /// The programme block it airs in.
+    #[serde(default)]
+    pub block: Option<String>,
 }
 
 /// `stream_state.json`: everything `station status` and the console show, plus the
@@ -100,6 +112,15 @@ pub struct StreamState {
     /// Something the operator should know about the programme (e.g. a refused reload,
     /// items waiting for CIDs).
     pub notice: Option<String>,
+    /// Set while the programme on air is not the one the processed folder holds (it is
+    /// unplayable: every item removed, a broken manifest) or a block plays the default
+    /// (nothing playable in its folders): the station stays on air, and health and the
+    /// console raise it.
+    #[serde(default)]
+    pub alarm: Option<String>,
+    /// The programme block on air.
+    #[serde(default)]
+    pub block: Option<String>,
     /// The schedule to resume from.
     pub schedule: ScheduleState,
 }
@@ -127,32 +148,93 @@ pub struct TickOutcome {
 
 /// Modification stamp of the streamer's inputs, to notice rewrites.
 fn inputs_stamp(processed: &Path) -> Vec<Option<(SystemTime, u64)>> {
-    [manifest::MANIFEST_FILE, manifest::PLAYLIST_FILE]
-        .iter()
-        .map(|f| {
-            std::fs::metadata(processed.join(f))
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())))
-        })
-        .collect()
+    [
+        manifest::MANIFEST_FILE,
+        manifest::PLAYLIST_FILE,
+        SCHEDULE_FILE,
+    ]
+    .iter()
+    .map(|f| {
+        std::fs::metadata(processed.join(f))
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())))
+    })
+    .collect()
 }
 
-/// Loads the rotation from the processed folder.
+/// Loads the programme from the processed folder: the default rotation
+/// (`playlist.m3u`), and with `schedule.json` the timetable and each block's rotation,
+/// items from `manifest.json`.
 ///
-/// Returns the rotation and a notice about items left out (no CIDs yet).
+/// Returns the programme and a notice about items left out (no CIDs yet).
 ///
-/// Errors: as [`Manifest::load`], [`manifest::load_playlist`], [`Rotation::from_manifest`].
-pub fn load_rotation(processed: &Path, require_cids: bool) -> Result<(Rotation, Option<String>)> {
+/// Errors: as [`Manifest::load`], [`manifest::load_playlist`],
+/// [`ProcessedSchedule::load`], [`Rotation::from_manifest`] (for the default; a block
+/// with nothing playable gets no rotation).
+pub fn load_programme(processed: &Path, require_cids: bool) -> Result<(Programme, Option<String>)> {
     let m = Manifest::load(processed)?;
     let ids = manifest::load_playlist(processed)?;
-    let (rot, skipped) = Rotation::from_manifest(&m, &ids, require_cids)?;
+    let schedule = ProcessedSchedule::load(processed)?;
+    let (default, mut skipped) = Rotation::from_manifest(&m, &ids, require_cids)?;
+    let mut blocks = Vec::new();
+    for b in schedule.iter().flat_map(|s| &s.blocks) {
+        let rotation = match Rotation::from_manifest(&m, &b.rotation, require_cids) {
+            Ok((r, more)) => {
+                for id in more {
+                    if !skipped.contains(&id) {
+                        skipped.push(id);
+                    }
+                }
+                Some(Arc::new(r))
+            }
+            Err(Error::Rotation(_)) => None,
+            Err(e) => return Err(e),
+        };
+        blocks.push(BlockRotation {
+            name: b.name.clone(),
+            rotation,
+        });
+    }
+    let meta = m
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.id.clone(),
+                ItemMeta {
+                    title: i.title.clone(),
+                    artist: i.artist.clone(),
+                    album: i.album.clone(),
+                    isrc: i.isrc.clone(),
+                },
+            )
+        })
+        .collect();
+    let programme = Programme::new(
+        Arc::new(default),
+        blocks,
+        schedule,
+        m.segment_duration,
+        meta,
+    );
     let notice = (!skipped.is_empty()).then(|| {
         format!(
             "{} item(s) wait for CIDs and are not on air yet: run `station setup` with Kubo running",
             skipped.len()
         )
     });
-    Ok((rot, notice))
+    Ok((programme, notice))
+}
+
+/// The alarm for a programme some of whose blocks have nothing playable.
+fn empty_blocks_alarm(p: &Programme) -> Option<String> {
+    let empty = p.empty_blocks();
+    (!empty.is_empty()).then(|| {
+        format!(
+            "programme block(s) {} have nothing playable (empty folder, or no CIDs yet): the default rotation plays in their hours",
+            empty.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 /// The locks a streamer holds for its whole life: its station's stream lock, and in
@@ -215,6 +297,49 @@ pub struct Streamer {
     uri: UriStyle,
     last_offered: Option<String>,
     live: Arc<RwLock<String>>,
+    /// The as-run log.
+    history: AsRunLog,
+    /// A new stream's birth: back-dated items that ended before it never aired.
+    born_at: Option<DateTime<Utc>>,
+    /// Hash of the programme saved as the last good one.
+    saved_hash: Option<String>,
+    /// Set while the programme on air is the saved one, not the processed folder's.
+    fallback_alarm: Option<String>,
+    /// Since when the processed folder changed but cannot be loaded, and why.
+    reload_failing: Option<(DateTime<Utc>, String)>,
+}
+
+/// How long a rewritten processed folder may stay unloadable before it raises an alarm
+/// (setup writes `manifest.json`, then `playlist.m3u`, then `schedule.json`: a tick may
+/// see one new and another old).
+const RELOAD_ALARM_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// Reads the last good programme saved in `state` (`None` when there is none, it is
+/// unreadable, or `require_cids` and a segment lacks one).
+fn load_saved_programme(state: &StateDir, require_cids: bool) -> Option<Programme> {
+    let path = state.file(ON_AIR_PROGRAMME_FILE);
+    let saved: SavedProgramme = match crate::station::atomic::read_json(&path) {
+        Ok(s) => s,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return None
+        }
+        Err(e) => {
+            tracing::error!("the last good programme cannot be read: {e}");
+            return None;
+        }
+    };
+    if saved.format != SAVED_PROGRAMME_FORMAT {
+        return None;
+    }
+    let all_cids = std::iter::once(&saved.default)
+        .chain(saved.blocks.iter().map(|b| &b.entries))
+        .flatten()
+        .flat_map(|i| &i.segments)
+        .all(|s| s.cid.is_some());
+    if require_cids && !all_cids {
+        return None;
+    }
+    Programme::from_saved(saved).ok()
 }
 
 impl Streamer {
@@ -231,8 +356,21 @@ impl Streamer {
         let state_dir = station.state();
         let require_cids = mode == Mode::Ipns;
         let stamp = inputs_stamp(&processed);
-        let (rotation, mut notice) = load_rotation(&processed, require_cids)?;
-        let rotation = Arc::new(rotation);
+        let (programme, mut notice, fallback_alarm) = match load_programme(&processed, require_cids)
+        {
+            Ok((p, n)) => (p, n, None),
+            Err(e) => match load_saved_programme(&state_dir, require_cids) {
+                Some(p) => {
+                    let alarm = format!(
+                        "the processed folder is unplayable ({e}); the last good programme stays on air until setup makes a playable one"
+                    );
+                    tracing::error!("{alarm}");
+                    (p, None, Some(alarm))
+                }
+                None => return Err(e),
+            },
+        };
+        let programme = Arc::new(programme);
         let saved = match state_dir.load_stream_state() {
             Ok(s) if s.format == STATE_FORMAT => Some(s),
             Ok(_) | Err(Error::Parse { .. }) => {
@@ -250,15 +388,15 @@ impl Streamer {
         };
         let (schedule, prev) = match saved {
             Some(s) => {
-                let mut sched = Schedule::resume(s.schedule.clone(), rotation.clone())?;
-                if let Err(e) = sched.set_rotation(rotation.clone()) {
+                let mut sched = Schedule::resume(s.schedule.clone(), programme.clone())?;
+                if let Err(e) = sched.set_programme(programme.clone()) {
                     notice = Some(e.to_string());
                 }
                 (sched, Some(s))
             }
             None => (
                 Schedule::born(
-                    rotation.clone(),
+                    programme.clone(),
                     now,
                     cfg.window_size,
                     cfg.lookahead_segments,
@@ -266,6 +404,8 @@ impl Streamer {
                 None,
             ),
         };
+        let born_at = prev.is_none().then_some(now);
+        let history = AsRunLog::open(&state_dir.file(HISTORY_FILE))?;
         let uri = match (mode, &cfg.segment_uri_style) {
             (Mode::Preview, _) => UriStyle::Preview,
             (Mode::Ipns, SegmentUriStyle::Path) => UriStyle::IpfsPath,
@@ -273,7 +413,7 @@ impl Streamer {
             (Mode::Ipns, SegmentUriStyle::Absolute(b)) => UriStyle::Absolute(b.clone()),
         };
         let interval = cfg.update_interval.map_or_else(
-            || rotation.mean_segment_duration().clamp(1.0, 30.0),
+            || programme.mean_segment_duration().clamp(1.0, 30.0),
             |d| d.as_secs_f64(),
         );
         let target = match mode {
@@ -324,9 +464,13 @@ impl Streamer {
                 .map(|p| p.publish_stats.clone())
                 .unwrap_or_default(),
             notice,
+            alarm: fallback_alarm
+                .clone()
+                .or_else(|| empty_blocks_alarm(&programme)),
+            block: None,
             schedule: schedule.state(),
         };
-        Ok(Streamer {
+        let mut streamer = Streamer {
             cfg,
             processed,
             state_dir,
@@ -340,7 +484,72 @@ impl Streamer {
             uri,
             last_offered: None,
             live: Arc::new(RwLock::new(String::new())),
-        })
+            history,
+            born_at,
+            saved_hash: None,
+            fallback_alarm,
+            reload_failing: None,
+        };
+        if streamer.fallback_alarm.is_none() {
+            streamer.remember(&programme);
+        }
+        Ok(streamer)
+    }
+
+    /// Saves `p` as the last good programme when it is not the one saved already.
+    fn remember(&mut self, p: &Programme) {
+        if self.saved_hash.as_deref() == Some(p.hash()) {
+            return;
+        }
+        let path = self.state_dir.file(ON_AIR_PROGRAMME_FILE);
+        let current = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("hash").and_then(|h| h.as_str()).map(String::from));
+        if current.as_deref() != Some(p.hash()) {
+            if let Err(e) = crate::station::atomic::write_json_atomic(&path, &p.to_saved()) {
+                tracing::warn!("the last good programme could not be saved: {e}");
+                return;
+            }
+        }
+        self.saved_hash = Some(p.hash().to_string());
+    }
+
+    /// Appends the items whose air start has come to the as-run log (each once, see
+    /// [`crate::air::history`]).
+    fn log_aired(&mut self, now: DateTime<Utc>) {
+        let programme = self.schedule.programme().clone();
+        let entries: Vec<AsRunEntry> = self
+            .schedule
+            .segments()
+            .filter(|s| s.discontinuity && s.air_time <= now && self.history.is_new(s.air_time))
+            .filter_map(|s| {
+                let end = self
+                    .schedule
+                    .item_end(s.sequence)
+                    .unwrap_or_else(|| s.end_time());
+                if self.born_at.is_some_and(|b| end <= b) {
+                    return None;
+                }
+                let meta = programme.meta(&s.item_id);
+                Some(AsRunEntry {
+                    air_start: s.air_time,
+                    air_end: end,
+                    item_id: s.item_id.clone(),
+                    kind: s.kind,
+                    title: meta.map_or_else(|| s.title.clone(), |m| m.title.clone()),
+                    artist: meta.and_then(|m| m.artist.clone()),
+                    album: meta.and_then(|m| m.album.clone()),
+                    isrc: meta.and_then(|m| m.isrc.clone()),
+                    duration: ((end - s.air_time).num_milliseconds() as f64 / 1000.0).max(0.0),
+                    block: s.block.clone(),
+                    media_sequence: s.sequence,
+                })
+            })
+            .collect();
+        if let Err(e) = self.history.append(&entries) {
+            tracing::error!("the as-run log cannot be written (tried again next tick): {e}");
+        }
     }
 
     /// Seconds between ticks.
@@ -362,30 +571,54 @@ impl Streamer {
         self.state_dir.save_stream_state(&self.state)
     }
 
-    /// Picks up rewritten `manifest.json`/`playlist.m3u`: the new rotation takes over at
-    /// the next item boundary. A broken rewrite keeps the current rotation on air.
-    fn reload_if_changed(&mut self) {
+    /// Picks up a rewritten processed folder (`manifest.json`, `playlist.m3u`,
+    /// `schedule.json`): the new programme takes over at the next item boundary. A
+    /// rewrite that cannot be loaded keeps the current programme on air, is tried again
+    /// every tick, and raises an alarm after [`RELOAD_ALARM_AFTER`].
+    fn reload_if_changed(&mut self, now: DateTime<Utc>) {
         let stamp = inputs_stamp(&self.processed);
-        if stamp == self.stamp {
+        if stamp == self.stamp && self.reload_failing.is_none() {
             return;
         }
         self.stamp = stamp;
-        match load_rotation(&self.processed, self.mode == Mode::Ipns) {
-            Ok((rot, notice)) => match self.schedule.set_rotation(Arc::new(rot)) {
-                Ok(()) => {
-                    tracing::info!("new rotation loaded; it takes over at the next item boundary");
-                    self.state.notice = notice;
+        match load_programme(&self.processed, self.mode == Mode::Ipns) {
+            Ok((p, notice)) => {
+                let p = Arc::new(p);
+                match self.schedule.set_programme(p.clone()) {
+                    Ok(()) => {
+                        tracing::info!(
+                            "new programme loaded; it takes over at the next item boundary"
+                        );
+                        self.state.notice = notice;
+                        self.fallback_alarm = None;
+                        self.remember(&p);
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        self.state.notice = Some(e.to_string());
+                    }
                 }
-                Err(e) => {
-                    tracing::error!("{e}");
-                    self.state.notice = Some(e.to_string());
-                }
-            },
+                self.reload_failing = None;
+            }
             Err(e) => {
-                tracing::error!("the processed folder changed but cannot be loaded, keeping the current rotation: {e}");
-                self.state.notice = Some(format!("reload refused: {e}"));
+                if self.reload_failing.is_none() {
+                    tracing::warn!("the processed folder changed but cannot be loaded, keeping the current programme: {e}");
+                }
+                let since = self.reload_failing.as_ref().map_or(now, |(t, _)| *t);
+                self.reload_failing = Some((since, e.to_string()));
             }
         }
+    }
+
+    /// The alarm to show now, if any.
+    fn alarm(&self, now: DateTime<Utc>) -> Option<String> {
+        let failing = self.reload_failing.as_ref().filter(|(since, _)| now - *since >= RELOAD_ALARM_AFTER).map(|(_, e)| {
+            format!("the processed folder cannot be loaded ({e}); the programme on air stays until setup makes a playable one")
+        });
+        self.fallback_alarm
+            .clone()
+            .or(failing)
+            .or_else(|| empty_blocks_alarm(self.schedule.programme()))
     }
 
     /// One tick at wall-clock `now`: reload inputs if rewritten, advance the schedule,
@@ -395,9 +628,13 @@ impl Streamer {
     /// Errors: only when the window cannot be rendered or state cannot be written (Kubo
     /// failures are recorded in the state, not returned).
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<TickOutcome> {
-        self.reload_if_changed();
+        self.reload_if_changed(now);
         let (w_size, look) = (self.cfg.window_size, self.cfg.lookahead_segments);
+        // Items that started since the last tick (or while the streamer was down: the
+        // saved lookahead aired on) are logged before the window slides past them.
+        self.log_aired(now);
         self.schedule.advance(now, w_size, look);
+        self.log_aired(now);
         let w = self.schedule.window(now, w_size);
         let text = window::render(&w, &self.uri)?;
         let live = w.live().clone();
@@ -413,17 +650,21 @@ impl Streamer {
             title: live.title.clone(),
             kind: Some(live.kind),
             air_time: item_start,
+            block: Some(live.block.clone()),
         });
+        self.state.block = Some(live.block.clone());
+        self.state.alarm = self.alarm(now);
         let media_sequence = w.media_sequence;
         self.state.next_up = self
             .schedule
             .next_up(now, 5)
             .into_iter()
-            .map(|(item_id, title, air_time)| ProgrammeEntry {
-                item_id,
-                title,
-                kind: None,
-                air_time,
+            .map(|i| ProgrammeEntry {
+                item_id: i.item_id,
+                title: i.title,
+                kind: Some(i.kind),
+                air_time: i.air_time,
+                block: Some(i.block),
             })
             .collect();
         self.state.last_tick_at = now;

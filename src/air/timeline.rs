@@ -1,11 +1,15 @@
-//! The rotation ahead as a timeline, for the console: items with their air times, from
-//! the streamer's own schedule when on air (the times listeners will hear), else from
-//! now; with another jingle cycle as a preview of that setting.
+//! The programme ahead as a timeline, for the console and `station schedule`: items with
+//! their air times and programme blocks, from the streamer's own schedule when on air
+//! (the times listeners will hear), else as a stream starting now would play; with
+//! another jingle cycle as a preview of that setting.
 
-use crate::air::window::{Rotation, Schedule};
+use crate::air::history;
+use crate::air::streamer::load_programme;
+use crate::air::window::{AirItem, Programme, Rotation, Schedule};
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
-use crate::setup::manifest::{self, Manifest};
+use crate::setup::manifest;
+use crate::setup::schedule::SCHEDULE_FILE;
 use crate::station::Station;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,62 +29,99 @@ pub struct TimelineBlock {
     pub kind: ItemKind,
     /// Air time of its first segment, milliseconds since the Unix epoch (UTC).
     pub start_ms: i64,
-    /// Duration in seconds.
+    /// Seconds it airs (less than the item when a hard block start cuts it).
     pub duration: f64,
+    /// The programme block it airs in (`default` without a schedule).
+    pub block: String,
 }
 
-/// The programme the timeline is drawn from: `manifest.json` and the rotation
-/// (`playlist.m3u`), parsed once and reused while the files are unchanged (parsing a
-/// 10,000-item manifest dominates the timeline's cost).
-#[derive(Debug)]
-pub struct Programme {
-    manifest: Manifest,
-    playlist: Vec<String>,
-    stamp: Option<(std::time::SystemTime, std::time::SystemTime)>,
-    rotation: std::sync::OnceLock<Arc<Rotation>>,
-}
+type Stamp = Vec<Option<std::time::SystemTime>>;
 
-fn stamp(processed: &Path) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
-    let m = |f: &str| {
+fn stamp(processed: &Path) -> Stamp {
+    [
+        manifest::MANIFEST_FILE,
+        manifest::PLAYLIST_FILE,
+        SCHEDULE_FILE,
+    ]
+    .iter()
+    .map(|f| {
         std::fs::metadata(processed.join(f))
             .and_then(|m| m.modified())
             .ok()
-    };
-    Some((m(manifest::MANIFEST_FILE)?, m(manifest::PLAYLIST_FILE)?))
+    })
+    .collect()
 }
 
-impl Programme {
-    /// Reads the station's `manifest.json` and `playlist.m3u`.
+/// The programme the timeline is drawn from, as the streamer loads it from the processed
+/// folder ([`load_programme`]), parsed once and reused while the files are unchanged
+/// (parsing a 10,000-item manifest dominates the timeline's cost).
+#[derive(Debug)]
+pub struct TimelineSource {
+    programme: Arc<Programme>,
+    stamp: Stamp,
+}
+
+impl TimelineSource {
+    /// Reads the station's processed folder.
     ///
-    /// Errors: [`Error::Manifest`], [`Error::Io`] when there is no rotation yet.
-    pub fn load(station: &Station) -> Result<Programme> {
+    /// Errors: as [`load_programme`] (no rotation yet).
+    pub fn load(station: &Station) -> Result<TimelineSource> {
         let processed = station.processed_dir();
         let stamp = stamp(processed);
-        Ok(Programme {
-            manifest: Manifest::load(processed)?,
-            playlist: manifest::load_playlist(processed)?,
+        let (programme, _) = load_programme(processed, false)?;
+        Ok(TimelineSource {
+            programme: Arc::new(programme),
             stamp,
-            rotation: std::sync::OnceLock::new(),
         })
     }
 
     /// Whether the files on disk are still the ones read.
     pub fn is_current(&self, station: &Station) -> bool {
-        self.stamp.is_some() && stamp(station.processed_dir()) == self.stamp
+        stamp(station.processed_dir()) == self.stamp
     }
 
-    fn rotation(&self) -> Result<Arc<Rotation>> {
-        if let Some(r) = self.rotation.get() {
-            return Ok(r.clone());
-        }
-        let (r, _) = Rotation::from_manifest(&self.manifest, &self.playlist, false)?;
-        Ok(self.rotation.get_or_init(|| Arc::new(r)).clone())
+    /// The programme.
+    pub fn programme(&self) -> &Arc<Programme> {
+        &self.programme
+    }
+
+    /// The programme with the default rotation's tracks and jingles (in their order)
+    /// interleaved every `cycle` tracks instead.
+    fn with_cycle(&self, cycle: u32) -> Result<Arc<Programme>> {
+        let p = &self.programme;
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&Arc<crate::air::window::PlayItem>> = p
+            .default_rotation()
+            .entries
+            .iter()
+            .filter(|e| seen.insert(e.id.clone()))
+            .collect();
+        let ids = |k: ItemKind| -> Vec<&str> {
+            unique
+                .iter()
+                .filter(|e| e.kind == k)
+                .map(|e| e.id.as_str())
+                .collect()
+        };
+        let (tracks, jingles) = (ids(ItemKind::Track), ids(ItemKind::Jingle));
+        let order = crate::setup::rotation::build_rotation(&tracks, &jingles, cycle.max(1))?;
+        let entries = order
+            .iter()
+            .filter_map(|o| unique.iter().find(|e| e.id == o.id).map(|e| (*e).clone()))
+            .collect();
+        Ok(Arc::new(Programme::new(
+            Arc::new(Rotation::new(entries)),
+            p.blocks().to_vec(),
+            p.schedule().cloned(),
+            p.nominal_segment(),
+            p.all_meta().clone(),
+        )))
     }
 }
 
 /// [`timeline_of`] with the programme read from disk.
 ///
-/// Errors: as [`Programme::load`] and [`timeline_of`].
+/// Errors: as [`TimelineSource::load`] and [`timeline_of`].
 pub fn timeline(
     station: &Station,
     now: DateTime<Utc>,
@@ -88,7 +129,7 @@ pub fn timeline(
     jingle_cycle: Option<u32>,
 ) -> Result<Vec<TimelineBlock>> {
     timeline_of(
-        &Programme::load(station)?,
+        &TimelineSource::load(station)?,
         station,
         now,
         hours,
@@ -96,120 +137,158 @@ pub fn timeline(
     )
 }
 
-/// What plays from `now` for `hours`: items with their air times.
-///
-/// On air, the streamer's own schedule (`stream_state.json`) is continued, so the
-/// times are the ones listeners will hear. Off air, the rotation starts now. With
-/// `jingle_cycle`, the rotation is rebuilt from the manifest with that cycle (a preview
-/// of the setting) and takes over after the item on air. The cost is the items inside
-/// the horizon, not the rotation's length.
-///
-/// Errors: [`Error::Rotation`] when the rotation is empty or has no track.
-pub fn timeline_of(
-    p: &Programme,
-    station: &Station,
-    now: DateTime<Utc>,
-    hours: f64,
-    jingle_cycle: Option<u32>,
-) -> Result<Vec<TimelineBlock>> {
-    let index: std::collections::HashMap<&str, &manifest::ManifestItem> = p
-        .manifest
-        .items
-        .iter()
-        .map(|i| (i.id.as_str(), i))
-        .collect();
-    let preview: Option<Vec<String>> = match jingle_cycle {
-        Some(cycle) => {
-            let ids_of = |k: ItemKind| -> Vec<&str> {
-                p.manifest
-                    .items
-                    .iter()
-                    .filter(|i| i.kind == k)
-                    .map(|i| i.id.as_str())
-                    .collect()
-            };
-            Some(
-                crate::setup::rotation::build_rotation(
-                    &ids_of(ItemKind::Track),
-                    &ids_of(ItemKind::Jingle),
-                    cycle.max(1),
-                )?
-                .iter()
-                .map(|e| e.id.to_string())
-                .collect(),
-            )
-        }
-        None => None,
-    };
-    let order: &[String] = preview.as_deref().unwrap_or(&p.playlist);
-    if order.is_empty() {
-        return Err(Error::Rotation("the rotation is empty".into()));
-    }
-    let horizon = now + chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
+/// The air clock as it stands at `now`: the streamer's own schedule when it is on air
+/// (with `programme` taking over at its next item boundary when it differs), else a
+/// stream starting at `now`. The second value says whether it is the streamer's.
+fn air_clock(programme: Arc<Programme>, station: &Station, now: DateTime<Utc>) -> (Schedule, bool) {
     let on_air = station
         .state()
         .load_stream_state()
         .ok()
         .filter(|s| s.is_on_air(now));
-    let mut blocks = Vec::new();
-    let push = |blocks: &mut Vec<TimelineBlock>, id: &str, start: DateTime<Utc>| -> f64 {
-        let Some(item) = index.get(id) else {
-            return 0.0;
-        };
-        blocks.push(TimelineBlock {
-            id: item.id.clone(),
-            title: item.title.clone(),
-            artist: item.artist.clone(),
-            kind: item.kind,
-            start_ms: start.timestamp_millis(),
-            duration: item.duration,
-        });
-        item.duration
-    };
-    // From `start`, the order from its first entry, item by item.
-    let from_top = |blocks: &mut Vec<TimelineBlock>, start: DateTime<Utc>| {
-        let mut t = start;
-        for id in order.iter().cycle().take(1_000_000) {
-            if t >= horizon {
-                break;
-            }
-            let d = push(blocks, id, t);
-            t += chrono::Duration::milliseconds((d.max(0.001) * 1000.0) as i64);
-        }
-    };
-    match on_air {
-        Some(state) => {
-            let mut start = now;
-            if let Some(np) = &state.now_playing {
-                let d = push(&mut blocks, &np.item_id, np.air_time);
-                start = np.air_time + chrono::Duration::milliseconds((d * 1000.0) as i64);
-            }
-            let resumed = match (&preview, p.rotation()) {
-                (None, Ok(rotation)) => Schedule::resume(state.schedule.clone(), rotation).ok(),
-                _ => None,
-            };
-            match resumed {
-                Some(schedule) => {
-                    // Walk the streamer's schedule item by item until the horizon.
-                    let mut n = 64;
-                    loop {
-                        let next = schedule.next_up(now, n);
-                        let past = next.last().is_some_and(|(_, _, t)| *t >= horizon);
-                        if past || n >= 100_000 {
-                            for (id, _, t) in next.iter().filter(|(_, _, t)| *t < horizon) {
-                                push(&mut blocks, id, *t);
-                            }
-                            break;
-                        }
-                        n *= 4;
-                    }
-                }
-                // A preview of another cycle: the item on air finishes, then the new
-                // rotation from its start.
-                None => from_top(&mut blocks, start),
-            }
-        }
-        None => from_top(&mut blocks, now),
+    match on_air.and_then(|s| Schedule::resume(s.schedule, programme.clone()).ok()) {
+        Some(s) => (s, true),
+        None => (Schedule::new(programme, now), false),
     }
-    Ok(blocks)
+}
+
+fn block_of(p: &Programme, i: AirItem) -> TimelineBlock {
+    let meta = p.meta(&i.item_id);
+    TimelineBlock {
+        title: meta.map_or_else(|| i.title.clone(), |m| m.title.clone()),
+        artist: meta.and_then(|m| m.artist.clone()),
+        id: i.item_id,
+        kind: i.kind,
+        start_ms: i.air_time.timestamp_millis(),
+        duration: i.duration,
+        block: i.block,
+    }
+}
+
+/// Most items one timeline lists.
+const MAX_ITEMS: usize = 100_000;
+
+/// What plays from `now` for `hours`: items with their air times and blocks.
+///
+/// On air, the streamer's own schedule (`stream_state.json`) is continued, so the
+/// times are the ones listeners will hear. Off air, a stream starting now. With
+/// `jingle_cycle`, the default rotation is rebuilt with that cycle (a preview of the
+/// setting) and takes over after the item on air. The cost is the segments inside the
+/// horizon, not the rotation's length.
+///
+/// Errors: [`Error::Rotation`] when the rotation has no track.
+pub fn timeline_of(
+    src: &TimelineSource,
+    station: &Station,
+    now: DateTime<Utc>,
+    hours: f64,
+    jingle_cycle: Option<u32>,
+) -> Result<Vec<TimelineBlock>> {
+    let programme = match jingle_cycle {
+        Some(c) => src.with_cycle(c)?,
+        None => src.programme.clone(),
+    };
+    let horizon = now + chrono::Duration::milliseconds((hours.max(0.0) * 3_600_000.0) as i64);
+    let (clock, _) = air_clock(programme.clone(), station, now);
+    Ok(clock
+        .items_between(now, horizon, MAX_ITEMS)
+        .into_iter()
+        .map(|i| block_of(&programme, i))
+        .collect())
+}
+
+/// The answer to "what plays at `at`?" ([`programme_at`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgrammeAt {
+    /// The instant asked about (UTC).
+    pub at: DateTime<Utc>,
+    /// The schedule's time zone (`None` without a schedule).
+    pub timezone: Option<String>,
+    /// `at` in that zone (or UTC), RFC 3339.
+    pub local_time: String,
+    /// The programme block on at `at`.
+    pub block: String,
+    /// The item on air at `at`, when known.
+    pub item: Option<TimelineBlock>,
+    /// The items after it, for the hours asked.
+    pub ahead: Vec<TimelineBlock>,
+    /// Where the answer comes from: `as-run log` (the past), `streamer` (the running
+    /// stream's schedule), `estimate` (off air: as a stream starting now would play).
+    pub basis: &'static str,
+}
+
+/// What plays at `at` and for `hours` after: the past from the as-run log, the future
+/// from the air clock (see [`timeline_of`]). Walking to a time days ahead costs the
+/// segments in between (a week of 6 s segments: about 100,000 steps).
+///
+/// Errors: as [`TimelineSource::load`]; [`Error::Io`] when the as-run log is unreadable.
+pub fn programme_at(
+    src: &TimelineSource,
+    station: &Station,
+    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+    hours: f64,
+) -> Result<ProgrammeAt> {
+    let p = src.programme.clone();
+    let timetable = p.timetable();
+    let local_time = match timetable.and_then(|t| t.zone().parse::<chrono_tz::Tz>().ok()) {
+        Some(tz) => at.with_timezone(&tz).to_rfc3339(),
+        None => at.to_rfc3339(),
+    };
+    let horizon = at + chrono::Duration::milliseconds((hours.max(0.0) * 3_600_000.0) as i64);
+    let mut answer = ProgrammeAt {
+        at,
+        timezone: timetable.map(|t| t.zone().to_string()),
+        local_time,
+        block: p.block_at(at).to_string(),
+        item: None,
+        ahead: Vec::new(),
+        basis: "estimate",
+    };
+    if at < now {
+        let h = history::read(
+            &station.state().file(history::HISTORY_FILE),
+            Some(at - chrono::Duration::hours(24)),
+            Some(horizon),
+        )?;
+        answer.basis = "as-run log";
+        for e in h.entries.into_iter().filter(|e| e.air_end > at) {
+            let b = TimelineBlock {
+                id: e.item_id,
+                title: e.title,
+                artist: e.artist,
+                kind: e.kind,
+                start_ms: e.air_start.timestamp_millis(),
+                duration: e.duration,
+                block: e.block,
+            };
+            if answer.item.is_none() && e.air_start <= at {
+                answer.block = b.block.clone();
+                answer.item = Some(b);
+            } else {
+                answer.ahead.push(b);
+            }
+        }
+        return Ok(answer);
+    }
+    let (clock, streamer) = air_clock(p.clone(), station, now);
+    if streamer {
+        answer.basis = "streamer";
+    }
+    let mut items = clock.items_between(at, horizon, MAX_ITEMS).into_iter();
+    if let Some(first) = items.next() {
+        answer.block = first.block.clone();
+        answer.item = Some(block_of(&p, first));
+    }
+    answer.ahead = items.map(|i| block_of(&p, i)).collect();
+    Ok(answer)
+}
+
+/// An error for a time argument that is not RFC 3339.
+pub fn bad_time(field: &str, value: &str) -> Error {
+    Error::Config {
+        file: "command line".into(),
+        field: field.into(),
+        message: format!("`{value}` is not an RFC 3339 time like 2026-12-01T09:45:00+01:00"),
+    }
 }

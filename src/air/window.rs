@@ -21,10 +21,11 @@
 use crate::error::{Error, Result};
 use crate::library::ItemKind;
 use crate::setup::manifest::Manifest;
+use crate::setup::schedule::{ProcessedSchedule, Timetable, DEFAULT_BLOCK};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// `#EXT-X-VERSION` of the live playlist: 3 for decimal `#EXTINF` durations (RFC 8216
@@ -189,6 +190,308 @@ impl Rotation {
     }
 }
 
+/// What an item's tags say, for the as-run log (`title`, `artist`, `album`, `isrc`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemMeta {
+    /// Title.
+    pub title: String,
+    /// Artist, when known.
+    pub artist: Option<String>,
+    /// Album, when the source has it.
+    pub album: Option<String>,
+    /// ISRC, when the source has it.
+    pub isrc: Option<String>,
+}
+
+/// One programme block's rotation in a [`Programme`]: `None` when the block has nothing
+/// playable (the default plays in its hours).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockRotation {
+    /// Block name.
+    pub name: String,
+    /// Its rotation.
+    pub rotation: Option<Arc<Rotation>>,
+}
+
+/// Everything the air clock plays: the default rotation, the rotation of each programme
+/// block, and the timetable saying which block is on when (`None`: the default all the
+/// time). Built from the processed folder ([`crate::air::streamer::load_programme`]).
+#[derive(Debug, Clone)]
+pub struct Programme {
+    default: Arc<Rotation>,
+    blocks: Vec<BlockRotation>,
+    schedule: Option<ProcessedSchedule>,
+    timetable: Option<Timetable>,
+    /// The configured segment duration, seconds (0 when unknown).
+    nominal_segment: f64,
+    meta: HashMap<String, ItemMeta>,
+    hash: String,
+    longest: f64,
+}
+
+impl Programme {
+    /// One rotation all the time (no schedule), segments of unknown nominal length.
+    pub fn single(rotation: Arc<Rotation>) -> Programme {
+        Programme::new(rotation, Vec::new(), None, 0.0, HashMap::new())
+    }
+
+    /// A programme of `default` and `blocks`, following `schedule`'s timetable, made
+    /// with `nominal_segment` s segments; `meta` gives the tags of the items by id.
+    /// Blocks the schedule names but `blocks` lacks play the default.
+    pub fn new(
+        default: Arc<Rotation>,
+        blocks: Vec<BlockRotation>,
+        schedule: Option<ProcessedSchedule>,
+        nominal_segment: f64,
+        meta: HashMap<String, ItemMeta>,
+    ) -> Programme {
+        let timetable = schedule.as_ref().and_then(|s| match s.timetable() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!("ignoring the schedule: {e}");
+                None
+            }
+        });
+        let mut h = Sha256::new();
+        h.update(default.hash.as_bytes());
+        for b in &blocks {
+            h.update([2]);
+            h.update(b.name.as_bytes());
+            h.update([0]);
+            h.update(
+                b.rotation
+                    .as_ref()
+                    .map_or("-", |r| r.hash.as_str())
+                    .as_bytes(),
+            );
+        }
+        if let Some(s) = &schedule {
+            h.update([3]);
+            h.update(s.timezone.as_bytes());
+            for b in &s.blocks {
+                h.update(
+                    format!(
+                        "|{}|{:?}|{}|{}|{}",
+                        b.name, b.days, b.start_minute, b.end_minute, b.hard
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+        let longest = blocks
+            .iter()
+            .filter_map(|b| b.rotation.as_ref())
+            .map(|r| r.longest_segment())
+            .fold(default.longest_segment(), f64::max);
+        Programme {
+            default,
+            blocks,
+            schedule,
+            timetable,
+            nominal_segment,
+            meta,
+            hash: hex::encode(h.finalize()),
+            longest,
+        }
+    }
+
+    /// Hex SHA-256 over the rotations and the timetable: equal hashes mean the same
+    /// programme.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The default rotation.
+    pub fn default_rotation(&self) -> &Arc<Rotation> {
+        &self.default
+    }
+
+    /// The blocks' rotations.
+    pub fn blocks(&self) -> &[BlockRotation] {
+        &self.blocks
+    }
+
+    /// The processed schedule it follows, if any.
+    pub fn schedule(&self) -> Option<&ProcessedSchedule> {
+        self.schedule.as_ref()
+    }
+
+    /// The timetable it follows, if any.
+    pub fn timetable(&self) -> Option<&Timetable> {
+        self.timetable.as_ref()
+    }
+
+    /// The configured segment duration, seconds (0 when unknown).
+    pub fn nominal_segment(&self) -> f64 {
+        self.nominal_segment
+    }
+
+    /// The tags of item `id`, when known.
+    pub fn meta(&self, id: &str) -> Option<&ItemMeta> {
+        self.meta.get(id)
+    }
+
+    /// Every item's tags, by id.
+    pub fn all_meta(&self) -> &HashMap<String, ItemMeta> {
+        &self.meta
+    }
+
+    /// Blocks of the schedule with nothing playable (the default plays in their hours).
+    pub fn empty_blocks(&self) -> Vec<&str> {
+        let Some(s) = &self.schedule else {
+            return Vec::new();
+        };
+        s.blocks
+            .iter()
+            .filter(|b| {
+                !self
+                    .blocks
+                    .iter()
+                    .any(|r| r.name == b.name && r.rotation.is_some())
+            })
+            .map(|b| b.name.as_str())
+            .collect()
+    }
+
+    /// The rotation that plays for block `name`: `(the block's name, or DEFAULT_BLOCK
+    /// when it has nothing playable or is unknown; its rotation)`.
+    pub fn rotation_for(&self, name: &str) -> (&str, &Arc<Rotation>) {
+        self.blocks
+            .iter()
+            .find(|b| b.name == name)
+            .and_then(|b| b.rotation.as_ref().map(|r| (b.name.as_str(), r)))
+            .unwrap_or((DEFAULT_BLOCK, &self.default))
+    }
+
+    /// The block whose rotation plays at `t` (see [`Programme::rotation_for`]).
+    pub fn block_at(&self, t: DateTime<Utc>) -> &str {
+        match &self.timetable {
+            Some(tt) => self.rotation_for(tt.block_at(t)).0,
+            None => DEFAULT_BLOCK,
+        }
+    }
+
+    /// Whether block `name` takes over at a segment boundary.
+    fn is_hard(&self, name: &str) -> bool {
+        self.timetable.as_ref().is_some_and(|t| t.is_hard(name))
+    }
+
+    /// The longest segment of any rotation, seconds.
+    pub fn longest_segment(&self) -> f64 {
+        self.longest
+    }
+
+    /// `#EXT-X-TARGETDURATION` for a stream born on this programme: the longest segment
+    /// rounded up (RFC 8216 section 4.3.3.1), and at least the configured segment
+    /// duration rounded up, so items that land later (setup still running, a block's
+    /// rotation) fit in it even when the first items are short: ffmpeg cuts AAC segments
+    /// at most a frame (about 23 ms) past their nominal length, and the rule compares
+    /// each `#EXTINF` rounded to the nearest second.
+    pub fn target_duration(&self) -> u64 {
+        let nominal = if self.nominal_segment > 0.0 {
+            self.nominal_segment.ceil() as u64
+        } else {
+            0
+        };
+        (self.longest.ceil() as u64).max(nominal).max(1)
+    }
+
+    /// Mean segment duration of the default rotation, seconds (the default tick
+    /// interval).
+    pub fn mean_segment_duration(&self) -> f64 {
+        self.default.mean_segment_duration()
+    }
+
+    /// The form saved as the last good programme (`on_air_programme.json`).
+    pub fn to_saved(&self) -> SavedProgramme {
+        let entries = |r: &Rotation| r.entries.iter().map(|e| e.as_ref().clone()).collect();
+        SavedProgramme {
+            format: SAVED_PROGRAMME_FORMAT,
+            hash: self.hash.clone(),
+            default: entries(&self.default),
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| SavedBlock {
+                    name: b.name.clone(),
+                    entries: b.rotation.as_deref().map(entries).unwrap_or_default(),
+                })
+                .collect(),
+            schedule: self.schedule.clone(),
+            nominal_segment: self.nominal_segment,
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// Rebuilds a saved programme.
+    ///
+    /// Errors: [`Error::Rotation`] when its default rotation is empty.
+    pub fn from_saved(s: SavedProgramme) -> Result<Programme> {
+        if s.default.is_empty() {
+            return Err(Error::Rotation("the saved programme is empty".into()));
+        }
+        let rotation = |items: Vec<PlayItem>| -> Arc<Rotation> {
+            let mut built: HashMap<String, Arc<PlayItem>> = HashMap::new();
+            Arc::new(Rotation::new(
+                items
+                    .into_iter()
+                    .map(|i| {
+                        built
+                            .entry(i.id.clone())
+                            .or_insert_with(|| Arc::new(i))
+                            .clone()
+                    })
+                    .collect(),
+            ))
+        };
+        Ok(Programme::new(
+            rotation(s.default),
+            s.blocks
+                .into_iter()
+                .map(|b| BlockRotation {
+                    name: b.name,
+                    rotation: (!b.entries.is_empty()).then(|| rotation(b.entries)),
+                })
+                .collect(),
+            s.schedule,
+            s.nominal_segment,
+            s.meta,
+        ))
+    }
+}
+
+/// Format version of [`SavedProgramme`].
+pub const SAVED_PROGRAMME_FORMAT: u32 = 1;
+
+/// A programme as saved in `data/state/on_air_programme.json`: the last one that was on
+/// air, which stays on air when the processed folder becomes unplayable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedProgramme {
+    /// [`SAVED_PROGRAMME_FORMAT`].
+    pub format: u32,
+    /// [`Programme::hash`] of what was saved.
+    pub hash: String,
+    /// The default rotation, entries in air order.
+    pub default: Vec<PlayItem>,
+    /// The blocks' rotations.
+    pub blocks: Vec<SavedBlock>,
+    /// The schedule.
+    pub schedule: Option<ProcessedSchedule>,
+    /// Configured segment duration, seconds.
+    pub nominal_segment: f64,
+    /// Item tags by id.
+    pub meta: HashMap<String, ItemMeta>,
+}
+
+/// One block of [`SavedProgramme`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedBlock {
+    /// Block name.
+    pub name: String,
+    /// Entries in air order (empty: nothing playable).
+    pub entries: Vec<PlayItem>,
+}
+
 /// Seconds as a chrono duration, rounded to the microsecond.
 fn seconds(s: f64) -> Duration {
     Duration::microseconds((s * 1e6).round() as i64)
@@ -218,6 +521,9 @@ pub struct ScheduledSegment {
     /// Number of discontinuity tags from the stream's birth up to and including this
     /// segment.
     pub discontinuity_count: u64,
+    /// The programme block it airs in ([`DEFAULT_BLOCK`] without a schedule).
+    #[serde(default = "default_block")]
+    pub block: String,
 }
 
 impl ScheduledSegment {
@@ -240,8 +546,19 @@ pub struct Cursor {
     pub item: PlayItem,
     /// Index of the next segment within `item` (may equal its length: item finished).
     pub segment: usize,
-    /// Rotation index of the entry after `item`.
+    /// Index in the rotation of `block` of the entry after `item`.
     pub next_entry: usize,
+    /// The programme block `item` belongs to ([`DEFAULT_BLOCK`] without a schedule).
+    #[serde(default = "default_block")]
+    pub block: String,
+    /// For each block not on air: the index of its next entry, so a block that returns
+    /// (the next day) goes on with its rotation instead of restarting it.
+    #[serde(default)]
+    pub positions: BTreeMap<String, usize>,
+}
+
+fn default_block() -> String {
+    DEFAULT_BLOCK.to_string()
 }
 
 /// Everything needed to continue a stream after a restart.
@@ -249,7 +566,7 @@ pub struct Cursor {
 pub struct ScheduleState {
     /// The stream's fixed target duration in seconds.
     pub target_duration: u64,
-    /// Hash of the rotation the cursor walks.
+    /// [`Programme::hash`] of the programme the cursor walks.
     pub rotation_hash: String,
     /// Scheduled segments still in (or ahead of) the window, oldest first.
     pub segments: Vec<ScheduledSegment>,
@@ -257,12 +574,12 @@ pub struct ScheduleState {
     pub cursor: Cursor,
 }
 
-/// The air clock over a looping rotation.
+/// The air clock over a looping programme.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     target_duration: u64,
-    rotation: Arc<Rotation>,
-    pending: Option<Arc<Rotation>>,
+    programme: Arc<Programme>,
+    pending: Option<Arc<Programme>>,
     segments: VecDeque<ScheduledSegment>,
     cursor: Cursor,
 }
@@ -303,12 +620,53 @@ impl LiveWindow<'_> {
     }
 }
 
+/// An item as it airs (or will): from the schedule, then by walking the programme.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AirItem {
+    /// Item id.
+    pub item_id: String,
+    /// `Artist - Title`.
+    pub title: String,
+    /// Track or jingle.
+    pub kind: ItemKind,
+    /// The programme block it airs in.
+    pub block: String,
+    /// Air time of its first segment (UTC).
+    pub air_time: DateTime<Utc>,
+    /// Seconds it airs: its duration, or less when a hard block start cuts it.
+    pub duration: f64,
+    /// Media sequence number of its first segment.
+    pub media_sequence: u64,
+}
+
+impl AirItem {
+    /// When it ends on air.
+    pub fn end_time(&self) -> DateTime<Utc> {
+        self.air_time + seconds(self.duration)
+    }
+}
+
+/// One step of the cursor: the segment placed.
+struct Step {
+    /// Index of the segment in the cursor's item.
+    segment: usize,
+    sequence: u64,
+    air_time: DateTime<Utc>,
+    discontinuity: bool,
+}
+
+/// Most cursor steps one walk ahead takes (a week of 1 s segments is 604,800).
+const MAX_WALK_STEPS: usize = 2_000_000;
+
 impl Schedule {
-    /// A new stream whose media sequence 0 (the rotation's first segment) airs at `start`.
-    pub fn new(rotation: Arc<Rotation>, start: DateTime<Utc>) -> Schedule {
+    /// A new stream whose media sequence 0 (the first segment of the rotation on air at
+    /// `start`) airs at `start`.
+    pub fn new(programme: Arc<Programme>, start: DateTime<Utc>) -> Schedule {
+        let block = programme.block_at(start).to_string();
+        let rotation = programme.rotation_for(&block).1.clone();
         let first = rotation.entries[0].as_ref().clone();
         Schedule {
-            target_duration: rotation.target_duration(),
+            target_duration: programme.target_duration(),
             cursor: Cursor {
                 sequence: 0,
                 air_time: start,
@@ -316,25 +674,29 @@ impl Schedule {
                 item: first,
                 segment: 0,
                 next_entry: 1 % rotation.entries.len(),
+                block,
+                positions: BTreeMap::new(),
             },
-            rotation,
+            programme,
             pending: None,
             segments: VecDeque::new(),
         }
     }
 
     /// A new stream going on air at `now` with a full window from the first publish: the
-    /// rotation's first `window_size - lookahead - 1` segments are back-dated (as if they
-    /// had aired), so the live edge at `now` is followed by exactly `lookahead` segments.
-    /// Players that ignore `#EXT-X-START` and start near the end of the playlist (e.g.
-    /// ffmpeg, 3 segments from the end) then stay close to the true air time.
+    /// first `window_size - lookahead - 1` segments of the rotation on air are back-dated
+    /// (as if they had aired), so the live edge at `now` is followed by exactly
+    /// `lookahead` segments. Players that ignore `#EXT-X-START` and start near the end
+    /// of the playlist (e.g. ffmpeg, 3 segments from the end) then stay close to the true
+    /// air time.
     pub fn born(
-        rotation: Arc<Rotation>,
+        programme: Arc<Programme>,
         now: DateTime<Utc>,
         window_size: usize,
         lookahead: usize,
     ) -> Schedule {
         let history = window_size.max(1) - lookahead.min(window_size.max(1) - 1) - 1;
+        let rotation = programme.rotation_for(programme.block_at(now)).1.clone();
         let back: f64 = rotation
             .entries
             .iter()
@@ -344,31 +706,29 @@ impl Schedule {
             .map(|s| s.duration)
             .sum();
         // Land `now` inside the live-edge segment, not on its first instant.
-        Schedule::new(rotation, now - seconds(back) - Duration::milliseconds(1))
+        Schedule::new(programme, now - seconds(back) - Duration::milliseconds(1))
     }
 
-    /// Continues a stream from saved state over `rotation` (which may differ from the one
-    /// the state was made with: it then takes over at the next item boundary).
+    /// Continues a stream from saved state over `programme` (which may differ from the
+    /// one the state was made with: it then takes over at the next item boundary).
     ///
     /// Errors: [`Error::Window`] when the state is inconsistent.
-    pub fn resume(state: ScheduleState, rotation: Arc<Rotation>) -> Result<Schedule> {
+    pub fn resume(state: ScheduleState, programme: Arc<Programme>) -> Result<Schedule> {
         if state.cursor.item.segments.is_empty()
             || state.cursor.segment > state.cursor.item.segments.len()
         {
             return Err(Error::Window("saved cursor points outside its item".into()));
         }
-        let same = state.rotation_hash == rotation.hash;
+        let same = state.rotation_hash == programme.hash;
         let mut s = Schedule {
             target_duration: state.target_duration,
-            rotation: rotation.clone(),
+            programme: programme.clone(),
             pending: None,
             segments: state.segments.into(),
             cursor: state.cursor,
         };
-        if same {
-            s.cursor.next_entry %= rotation.entries.len();
-        } else {
-            s.pending = Some(rotation);
+        if !same {
+            s.pending = Some(programme);
         }
         Ok(s)
     }
@@ -377,7 +737,7 @@ impl Schedule {
     pub fn state(&self) -> ScheduleState {
         ScheduleState {
             target_duration: self.target_duration,
-            rotation_hash: self.rotation.hash.clone(),
+            rotation_hash: self.programme.hash.clone(),
             segments: self.segments.iter().cloned().collect(),
             cursor: self.cursor.clone(),
         }
@@ -388,95 +748,140 @@ impl Schedule {
         self.target_duration
     }
 
-    /// The rotation being scheduled (the pending one once it is queued).
-    pub fn rotation(&self) -> &Arc<Rotation> {
-        self.pending.as_ref().unwrap_or(&self.rotation)
+    /// The programme being scheduled (the pending one once it is queued).
+    pub fn programme(&self) -> &Arc<Programme> {
+        self.pending.as_ref().unwrap_or(&self.programme)
     }
 
-    /// Whether a new rotation waits for the next item boundary.
-    pub fn has_pending_rotation(&self) -> bool {
+    /// Whether a new programme waits for the next item boundary.
+    pub fn has_pending_programme(&self) -> bool {
         self.pending.is_some()
     }
 
-    /// Queues `rotation` to take over at the next item boundary that is not yet
+    /// Queues `programme` to take over at the next item boundary that is not yet
     /// scheduled. Nothing happens when it is the same programme.
     ///
     /// Errors: [`Error::Window`] when a segment would exceed the stream's target duration
-    /// once rounded (RFC 8216 section 4.3.3.1): the old rotation stays on air.
-    pub fn set_rotation(&mut self, rotation: Arc<Rotation>) -> Result<()> {
-        if rotation.hash == self.rotation().hash {
+    /// once rounded (RFC 8216 section 4.3.3.1): the old programme stays on air.
+    pub fn set_programme(&mut self, programme: Arc<Programme>) -> Result<()> {
+        if programme.hash == self.programme().hash {
             return Ok(());
         }
-        let longest = rotation.longest_segment();
+        let longest = programme.longest_segment();
         if longest.round() as u64 > self.target_duration {
             return Err(Error::Window(format!(
-                "the new rotation has a {longest:.3} s segment but this stream's target duration is {} s (RFC 8216 4.3.3.1 forbids changing it); keeping the current rotation — start a new stream to change the segment length",
+                "the new programme has a {longest:.3} s segment but this stream's target duration is {} s (RFC 8216 4.3.3.1 forbids changing it); keeping the current programme — start a new stream to change the segment length",
                 self.target_duration
             )));
         }
-        self.pending = Some(rotation);
+        self.pending = Some(programme);
         Ok(())
     }
 
-    /// Moves the cursor to the next rotation entry (switching to a pending rotation).
+    /// Moves the cursor to the next entry of the rotation of the block on air at its air
+    /// time (switching to a pending programme first, and keeping the position of the
+    /// block it leaves).
     fn next_item(&mut self) {
         if let Some(new) = self.pending.take() {
-            let n = new.entries.len();
-            let next = new
+            let rot = new.rotation_for(&self.cursor.block).1;
+            let n = rot.entries.len();
+            self.cursor.next_entry = rot
                 .entries
                 .iter()
                 .position(|e| e.id == self.cursor.item.id)
                 .map_or(self.cursor.next_entry % n, |p| (p + 1) % n);
-            self.rotation = new;
-            self.cursor.next_entry = next;
+            self.programme = new;
         }
-        let n = self.rotation.entries.len();
+        let block = self.programme.block_at(self.cursor.air_time);
+        if block != self.cursor.block {
+            let block = block.to_string();
+            let left = std::mem::replace(&mut self.cursor.block, block.clone());
+            self.cursor.positions.insert(left, self.cursor.next_entry);
+            self.cursor.next_entry = self.cursor.positions.remove(&block).unwrap_or(0);
+        }
+        let rot = self.programme.rotation_for(&self.cursor.block).1;
+        let n = rot.entries.len();
         let idx = self.cursor.next_entry % n;
-        self.cursor.item = self.rotation.entries[idx].as_ref().clone();
+        self.cursor.item = rot.entries[idx].as_ref().clone();
         self.cursor.segment = 0;
         self.cursor.next_entry = (idx + 1) % n;
     }
 
-    /// Places the next segment.
-    fn push_next(&mut self) {
-        if self.cursor.segment >= self.cursor.item.segments.len() {
+    /// Whether a hard block starts by the cursor's air time, mid-item: the item is cut
+    /// at this segment boundary.
+    fn hard_cut_due(&self) -> bool {
+        let p = &self.programme;
+        match p.timetable() {
+            Some(t) if t.has_hard_blocks() => {
+                let b = p.block_at(self.cursor.air_time);
+                b != self.cursor.block && p.is_hard(b)
+            }
+            _ => false,
+        }
+    }
+
+    /// Advances the cursor by one segment (to the next item at the end of one, or when
+    /// a hard block cuts it).
+    fn step(&mut self) -> Step {
+        if self.cursor.segment >= self.cursor.item.segments.len()
+            || (self.cursor.segment > 0 && self.hard_cut_due())
+        {
             self.next_item();
         }
         let c = &mut self.cursor;
-        let seg = &c.item.segments[c.segment];
-        let discontinuity = c.segment == 0;
+        let segment = c.segment;
+        let discontinuity = segment == 0;
         if discontinuity {
             c.discontinuity_count += 1;
         }
-        self.segments.push_back(ScheduledSegment {
+        let step = Step {
+            segment,
             sequence: c.sequence,
             air_time: c.air_time,
+            discontinuity,
+        };
+        c.sequence += 1;
+        c.air_time += seconds(c.item.segments[segment].duration);
+        c.segment += 1;
+        step
+    }
+
+    /// Places the next segment.
+    fn push_next(&mut self) {
+        let st = self.step();
+        let c = &self.cursor;
+        let seg = &c.item.segments[st.segment];
+        self.segments.push_back(ScheduledSegment {
+            sequence: st.sequence,
+            air_time: st.air_time,
             duration: seg.duration,
             item_id: c.item.id.clone(),
             title: c.item.title.clone(),
             kind: c.item.kind,
             file: seg.file.clone(),
             cid: seg.cid.clone(),
-            discontinuity,
+            discontinuity: st.discontinuity,
             discontinuity_count: c.discontinuity_count,
+            block: c.block.clone(),
         });
-        c.sequence += 1;
-        c.air_time += seconds(seg.duration);
-        c.segment += 1;
     }
 
     /// After a long silence (station off for longer than a rotation loop), skips whole
     /// loops arithmetically: sequence and discontinuity counts advance as if they aired.
+    /// Only without a timetable (with one, the blocks decide what airs when).
     fn skip_loops(&mut self, until: DateTime<Utc>) {
-        let n = self.rotation.entries.len();
+        if self.programme.timetable().is_some() {
+            return;
+        }
+        let rot = self.programme.default.clone();
+        let n = rot.entries.len();
         let at_start_of_entry = self.pending.is_none()
             && self.cursor.segment == 0
-            && self.rotation.entries[(self.cursor.next_entry + n - 1) % n].id
-                == self.cursor.item.id;
+            && rot.entries[(self.cursor.next_entry + n - 1) % n].id == self.cursor.item.id;
         if !at_start_of_entry {
             return;
         }
-        let (loop_d, loop_segs, loop_items) = self.rotation.loop_totals();
+        let (loop_d, loop_segs, loop_items) = rot.loop_totals();
         if loop_d <= Duration::zero() {
             return;
         }
@@ -498,27 +903,37 @@ impl Schedule {
     /// Extends and trims the schedule for wall-clock `now`: after it, the live edge
     /// exists, at least `lookahead` segments follow it, and the window of `window_size`
     /// segments is scheduled. Segments before the window start are dropped (they slid
-    /// out). Work is bounded even after weeks off air.
+    /// out). Work is bounded after weeks off air: whole loops are skipped arithmetically
+    /// without a schedule, and the cursor walks without placing segments with one.
     pub fn advance(&mut self, now: DateTime<Utc>, window_size: usize, lookahead: usize) {
         let window_size = window_size.max(1);
         let lookahead = lookahead.min(window_size - 1);
-        // Far behind the wall clock (station was off): drop the past, skip whole loops.
+        // Far behind the wall clock (station was off): drop the past, skip ahead.
         let history = (window_size - lookahead) as i32;
-        let horizon = now - seconds(self.rotation.longest_segment().max(1.0)) * history;
+        let horizon = now - seconds(self.programme.longest_segment().max(1.0)) * history;
         if self.cursor.air_time < horizon {
-            // Finish the current item first so the loop skip starts on a boundary.
-            while self.cursor.segment < self.cursor.item.segments.len()
-                && self.cursor.air_time < horizon
-            {
-                self.push_next();
-                self.trim_before(horizon, window_size);
+            if self.programme.timetable().is_some() {
+                let mut steps = 0;
+                while self.cursor.air_time < horizon && steps < MAX_WALK_STEPS {
+                    self.step();
+                    steps += 1;
+                }
+                self.segments.clear();
+            } else {
+                // Finish the current item first so the loop skip starts on a boundary.
+                while self.cursor.segment < self.cursor.item.segments.len()
+                    && self.cursor.air_time < horizon
+                {
+                    self.push_next();
+                    self.trim_before(horizon, window_size);
+                }
+                if self.cursor.segment >= self.cursor.item.segments.len()
+                    && self.cursor.air_time < horizon
+                {
+                    self.next_item();
+                }
+                self.skip_loops(horizon);
             }
-            if self.cursor.segment >= self.cursor.item.segments.len()
-                && self.cursor.air_time < horizon
-            {
-                self.next_item();
-            }
-            self.skip_loops(horizon);
         }
         // The live edge and the lookahead.
         loop {
@@ -589,45 +1004,100 @@ impl Schedule {
         self.segments.iter()
     }
 
-    /// Upcoming items after the one on air at `now`: `(item id, title, air time)`,
-    /// up to `n`: first from the schedule, then by walking the rotation past it.
-    pub fn next_up(&self, now: DateTime<Utc>, n: usize) -> Vec<(String, String, DateTime<Utc>)> {
-        let mut out: Vec<(String, String, DateTime<Utc>)> = self
-            .segments
-            .iter()
-            .filter(|s| s.discontinuity && s.air_time > now)
-            .map(|s| (s.item_id.clone(), s.title.clone(), s.air_time))
-            .take(n)
-            .collect();
-        let c = &self.cursor;
-        if c.segment == 0 && out.len() < n {
-            out.push((c.item.id.clone(), c.item.title.clone(), c.air_time));
-        }
-        let rest: f64 = c
-            .item
-            .segments
-            .iter()
-            .skip(c.segment)
-            .map(|s| s.duration)
-            .sum();
-        let mut t = c.air_time + seconds(rest);
-        let rot = self.rotation();
-        let len = rot.entries.len();
-        let mut idx = if self.pending.is_some() {
-            rot.entries
-                .iter()
-                .position(|e| e.id == c.item.id)
-                .map_or(c.next_entry, |p| p + 1)
-        } else {
-            c.next_entry
+    /// The items that air (or aired) at some instant of `[from, until)`, in air order,
+    /// at most `max`: first from the scheduled segments, then by walking a copy of the
+    /// cursor over the programme (blocks, hard cuts and pending programmes included), so
+    /// the times are the ones listeners will hear. Work is proportional to the
+    /// segments walked (at most two million).
+    pub fn items_between(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        max: usize,
+    ) -> Vec<AirItem> {
+        let mut out: Vec<AirItem> = Vec::new();
+        let mut cur: Option<AirItem> = None;
+        let close = |cur: &mut Option<AirItem>, out: &mut Vec<AirItem>| {
+            if let Some(c) = cur.take() {
+                if c.end_time() > from && c.air_time < until {
+                    out.push(c);
+                }
+            }
         };
-        while out.len() < n {
-            let e = &rot.entries[idx % len];
-            out.push((e.id.clone(), e.title.clone(), t));
-            t += seconds(e.segments.iter().map(|s| s.duration).sum());
-            idx += 1;
+        for s in &self.segments {
+            if s.discontinuity || cur.as_ref().is_none_or(|c| c.item_id != s.item_id) {
+                close(&mut cur, &mut out);
+                if out.len() >= max {
+                    return out;
+                }
+                cur = Some(AirItem {
+                    item_id: s.item_id.clone(),
+                    title: s.title.clone(),
+                    kind: s.kind,
+                    block: s.block.clone(),
+                    air_time: s.air_time,
+                    duration: 0.0,
+                    media_sequence: s.sequence,
+                });
+            }
+            if let Some(c) = cur.as_mut() {
+                c.duration += s.duration;
+            }
         }
+        let mut sim = Schedule {
+            target_duration: self.target_duration,
+            programme: self.programme.clone(),
+            pending: self.pending.clone(),
+            segments: VecDeque::new(),
+            cursor: self.cursor.clone(),
+        };
+        let mut steps = 0;
+        while steps < MAX_WALK_STEPS {
+            steps += 1;
+            let st = sim.step();
+            let c = &sim.cursor;
+            let duration = c.item.segments[st.segment].duration;
+            if st.discontinuity || cur.is_none() {
+                close(&mut cur, &mut out);
+                if out.len() >= max || st.air_time >= until {
+                    return out;
+                }
+                cur = Some(AirItem {
+                    item_id: c.item.id.clone(),
+                    title: c.item.title.clone(),
+                    kind: c.item.kind,
+                    block: c.block.clone(),
+                    air_time: st.air_time,
+                    duration: 0.0,
+                    media_sequence: st.sequence,
+                });
+            }
+            if let Some(c) = cur.as_mut() {
+                c.duration += duration;
+            }
+        }
+        close(&mut cur, &mut out);
         out
+    }
+
+    /// Upcoming items after the one on air at `now`, up to `n` ([`Self::items_between`]).
+    pub fn next_up(&self, now: DateTime<Utc>, n: usize) -> Vec<AirItem> {
+        self.items_between(now, DateTime::<Utc>::MAX_UTC, n + 1)
+            .into_iter()
+            .filter(|i| i.air_time > now)
+            .take(n)
+            .collect()
+    }
+
+    /// When the item whose first segment has media sequence `sequence` ends on air (as
+    /// far as the schedule and the programme tell now), or `None` when that segment is
+    /// not scheduled.
+    pub fn item_end(&self, sequence: u64) -> Option<DateTime<Utc>> {
+        let first = self.segments.iter().find(|s| s.sequence == sequence)?;
+        self.items_between(first.air_time, first.end_time(), 1)
+            .into_iter()
+            .find(|i| i.media_sequence == sequence)
+            .map(|i| i.end_time())
     }
 }
 
@@ -752,6 +1222,10 @@ mod tests {
         ]))
     }
 
+    fn prog(r: Arc<Rotation>) -> Arc<Programme> {
+        Arc::new(Programme::single(r))
+    }
+
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
     }
@@ -799,7 +1273,7 @@ mod tests {
     #[test]
     fn window_slides_by_the_rules_for_hours() {
         let rot = rotation();
-        let mut s = Schedule::new(rot.clone(), t0());
+        let mut s = Schedule::new(prog(rot.clone()), t0());
         assert_eq!(s.target_duration(), 7);
         let (ws, la) = (12, 3);
         let mut all: std::collections::BTreeMap<u64, ScheduledSegment> = Default::default();
@@ -843,7 +1317,7 @@ mod tests {
 
     #[test]
     fn first_window_is_full_and_ends_lookahead_past_the_live_edge() {
-        let mut s = Schedule::born(rotation(), t0(), 10, 3);
+        let mut s = Schedule::born(prog(rotation()), t0(), 10, 3);
         s.advance(t0(), 10, 3);
         let w = s.window(t0(), 10);
         assert_eq!(w.media_sequence, 0);
@@ -880,7 +1354,7 @@ mod tests {
     #[test]
     fn restart_continues_the_sequence_and_follows_the_wall_clock() {
         let rot = rotation();
-        let mut s = Schedule::new(rot.clone(), t0());
+        let mut s = Schedule::new(prog(rot.clone()), t0());
         let mut now = t0();
         for _ in 0..40 {
             s.advance(now, 12, 3);
@@ -890,14 +1364,14 @@ mod tests {
         let state: ScheduleState =
             serde_json::from_str(&serde_json::to_string(&s.state()).unwrap()).unwrap();
         // Quick restart: same window continues.
-        let mut r = Schedule::resume(state.clone(), rot.clone()).unwrap();
+        let mut r = Schedule::resume(state.clone(), prog(rot.clone())).unwrap();
         r.advance(now, 12, 3);
         let w = r.window(now, 12);
         assert!(w.media_sequence >= before);
         assert!(w.live().air_time <= now && now < w.live().end_time());
         // Five minutes off air: sequence continues as if aired; live edge at the wall clock.
         let later = now + Duration::seconds(300);
-        let mut r = Schedule::resume(state.clone(), rot.clone()).unwrap();
+        let mut r = Schedule::resume(state.clone(), prog(rot.clone())).unwrap();
         r.advance(later, 12, 3);
         let w2 = r.window(later, 12);
         assert!(
@@ -908,7 +1382,7 @@ mod tests {
         assert!(w2.live().air_time <= later && later < w2.live().end_time());
         // Three weeks off air: bounded work, same rules.
         let weeks = now + Duration::days(21);
-        let mut r = Schedule::resume(state, rot.clone()).unwrap();
+        let mut r = Schedule::resume(state, prog(rot.clone())).unwrap();
         let t = std::time::Instant::now();
         r.advance(weeks, 12, 3);
         assert!(t.elapsed() < std::time::Duration::from_secs(2));
@@ -935,7 +1409,7 @@ mod tests {
     #[test]
     fn new_rotation_takes_over_at_the_next_unscheduled_item_boundary() {
         let rot = rotation();
-        let mut s = Schedule::new(rot.clone(), t0());
+        let mut s = Schedule::new(prog(rot.clone()), t0());
         let now = t0() + Duration::seconds(12); // inside t1
         s.advance(now, 6, 2);
         let scheduled: Vec<ScheduledSegment> = s.segments().cloned().collect();
@@ -943,8 +1417,8 @@ mod tests {
             item("n1", ItemKind::Track, &[5.0, 5.0]),
             item("n2", ItemKind::Track, &[5.0]),
         ]));
-        s.set_rotation(new).unwrap();
-        assert!(s.has_pending_rotation());
+        s.set_programme(prog(new)).unwrap();
+        assert!(s.has_pending_programme());
         let mut later = now;
         let mut seen = Vec::new();
         for _ in 0..20 {
@@ -991,7 +1465,7 @@ mod tests {
 
     #[test]
     fn new_rotation_continues_after_the_item_in_progress_when_it_is_kept() {
-        let mut s = Schedule::new(rotation(), t0());
+        let mut s = Schedule::new(prog(rotation()), t0());
         let now = t0() + Duration::seconds(12);
         s.advance(now, 6, 2);
         // Scheduled so far: j1, t1 x4, t2 seg 0 -> t2 is in progress.
@@ -1002,7 +1476,7 @@ mod tests {
             t2,
             item("n2", ItemKind::Track, &[5.0]),
         ]));
-        s.set_rotation(new).unwrap();
+        s.set_programme(prog(new)).unwrap();
         s.advance(now + Duration::seconds(60), 6, 2);
         let order: Vec<&str> = s
             .segments()
@@ -1015,16 +1489,16 @@ mod tests {
 
     #[test]
     fn longer_segments_cannot_change_the_target_duration() {
-        let mut s = Schedule::new(rotation(), t0());
+        let mut s = Schedule::new(prog(rotation()), t0());
         let long = Arc::new(Rotation::new(vec![item("x", ItemKind::Track, &[10.0])]));
-        let e = s.set_rotation(long).unwrap_err().to_string();
+        let e = s.set_programme(prog(long)).unwrap_err().to_string();
         assert!(e.contains("target duration"), "{e}");
-        assert!(!s.has_pending_rotation());
+        assert!(!s.has_pending_programme());
     }
 
     #[test]
     fn short_window_is_refused() {
-        let mut s = Schedule::new(rotation(), t0());
+        let mut s = Schedule::new(prog(rotation()), t0());
         s.advance(t0(), 3, 0);
         let w = s.window(t0(), 3);
         // 4.1 + 6.006 + 6.006 < 21
@@ -1034,15 +1508,403 @@ mod tests {
 
     #[test]
     fn next_up_lists_upcoming_items_in_order() {
-        let mut s = Schedule::new(rotation(), t0());
+        let mut s = Schedule::new(prog(rotation()), t0());
         s.advance(t0(), 6, 2);
-        let up: Vec<String> = s.next_up(t0(), 6).into_iter().map(|x| x.0).collect();
+        let up: Vec<String> = s.next_up(t0(), 6).into_iter().map(|x| x.item_id).collect();
         assert_eq!(up, ["t1", "t2", "j1", "t3", "j1", "t1"]);
-        let times: Vec<DateTime<Utc>> = s.next_up(t0(), 3).into_iter().map(|x| x.2).collect();
+        let times: Vec<DateTime<Utc>> =
+            s.next_up(t0(), 3).into_iter().map(|x| x.air_time).collect();
         assert_eq!(times[0], t0() + Duration::milliseconds(4100));
         assert_eq!(
             times[1],
             t0() + Duration::milliseconds(4100 + 6006 * 3 + 2500)
         );
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    //! A week of a scheduled programme on the air clock (issue 13): every block in its
+    //! hours in its zone across the end of daylight saving time, each block's jingle
+    //! rule, soft and hard switches, blocks resuming their rotation the next day.
+    use super::*;
+    use crate::setup::schedule::{ProcessedBlock, ProcessedSchedule};
+    use chrono::{Datelike, TimeZone};
+    use chrono_tz::Europe::Berlin;
+
+    fn item(id: &str, kind: ItemKind, segs: usize, last: f64) -> Arc<PlayItem> {
+        Arc::new(PlayItem {
+            id: id.into(),
+            title: id.into(),
+            kind,
+            segments: (0..segs)
+                .map(|i| PlaySegment {
+                    file: format!("seg_{i:05}.ts"),
+                    cid: Some(format!("Qm{id}x{i}")),
+                    duration: if i + 1 == segs { last } else { 6.0 },
+                })
+                .collect(),
+        })
+    }
+
+    /// The rotation rule (jingle, `cycle` tracks, next jingle, ...), as setup builds it.
+    fn rotation(
+        tracks: &[Arc<PlayItem>],
+        jingles: &[Arc<PlayItem>],
+        cycle: usize,
+    ) -> Arc<Rotation> {
+        let t: Vec<&str> = tracks.iter().map(|x| x.id.as_str()).collect();
+        let j: Vec<&str> = jingles.iter().map(|x| x.id.as_str()).collect();
+        let order = crate::setup::rotation::build_rotation(&t, &j, cycle as u32).unwrap();
+        Arc::new(Rotation::new(
+            order
+                .iter()
+                .map(|e| {
+                    tracks
+                        .iter()
+                        .chain(jingles)
+                        .find(|x| x.id == e.id)
+                        .unwrap()
+                        .clone()
+                })
+                .collect(),
+        ))
+    }
+
+    fn block(
+        name: &str,
+        days: &[&str],
+        start: u16,
+        end: u16,
+        hard: bool,
+        rot: &Rotation,
+    ) -> ProcessedBlock {
+        ProcessedBlock {
+            name: name.into(),
+            days: days.iter().map(|d| d.to_string()).collect(),
+            start_minute: start,
+            end_minute: end,
+            hard,
+            jingle_cycle: 0,
+            rotation: rot.entries.iter().map(|e| e.id.clone()).collect(),
+        }
+    }
+
+    struct Week {
+        programme: Arc<Programme>,
+        rotations: HashMap<String, Arc<Rotation>>,
+    }
+
+    fn week_programme() -> Week {
+        let tracks = |p: &str, n: usize| -> Vec<Arc<PlayItem>> {
+            (0..n)
+                .map(|i| {
+                    item(
+                        &format!("{p}{i}"),
+                        ItemKind::Track,
+                        25 + 7 * i,
+                        2.5 + i as f64,
+                    )
+                })
+                .collect()
+        };
+        let jingles = |p: &str, n: usize| -> Vec<Arc<PlayItem>> {
+            (0..n)
+                .map(|i| item(&format!("{p}{i}"), ItemKind::Jingle, 1, 4.0 + i as f64))
+                .collect()
+        };
+        let default = rotation(&tracks("d", 5), &jingles("j", 2), 3);
+        let morning = rotation(&tracks("m", 4), &jingles("j", 2), 2);
+        let night = rotation(&tracks("n", 6), &jingles("nj", 1), 5);
+        let weekdays = ["mon", "tue", "wed", "thu", "fri"];
+        let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let schedule = ProcessedSchedule {
+            format: 1,
+            timezone: "Europe/Berlin".into(),
+            blocks: vec![
+                block("Morning", &weekdays, 6 * 60, 10 * 60, false, &morning),
+                block("Night", &all, 22 * 60, 6 * 60, true, &night),
+            ],
+        };
+        let programme = Programme::new(
+            default.clone(),
+            vec![
+                BlockRotation {
+                    name: "Morning".into(),
+                    rotation: Some(morning.clone()),
+                },
+                BlockRotation {
+                    name: "Night".into(),
+                    rotation: Some(night.clone()),
+                },
+            ],
+            Some(schedule),
+            6.0,
+            HashMap::new(),
+        );
+        Week {
+            programme: Arc::new(programme),
+            rotations: [
+                (DEFAULT_BLOCK.to_string(), default),
+                ("Morning".to_string(), morning),
+                ("Night".to_string(), night),
+            ]
+            .into(),
+        }
+    }
+
+    fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Berlin
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Every segment the air clock places from `start` until `end`, ticking every 6 s.
+    fn air(p: &Arc<Programme>, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<ScheduledSegment> {
+        let mut s = Schedule::new(p.clone(), start);
+        let mut all: Vec<ScheduledSegment> = Vec::new();
+        let mut now = start;
+        while now < end {
+            s.advance(now, 20, 8);
+            for seg in s.segments() {
+                if all.last().is_none_or(|l| seg.sequence > l.sequence) {
+                    all.push(seg.clone());
+                }
+            }
+            now += Duration::seconds(6);
+        }
+        all
+    }
+
+    /// Items as aired: `(first segment, segments aired)`.
+    fn items(all: &[ScheduledSegment]) -> Vec<(&ScheduledSegment, usize)> {
+        let mut out: Vec<(&ScheduledSegment, usize)> = Vec::new();
+        for s in all {
+            if s.discontinuity {
+                out.push((s, 1));
+            } else if let Some(last) = out.last_mut() {
+                last.1 += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_week_of_blocks_in_their_hours_across_the_end_of_summer_time() {
+        let w = week_programme();
+        let tt = w.programme.timetable().unwrap().clone();
+        // Monday 2026-10-19 00:00 Berlin to Tuesday 2026-10-27 12:00: summer time ends on
+        // Sunday 2026-10-25 at 03:00 (clocks go back to 02:00).
+        let start = berlin(2026, 10, 19, 0, 0);
+        let end = berlin(2026, 10, 27, 12, 0);
+        let all = air(&w.programme, start, end);
+        assert!(all.len() > 100_000, "{} segments", all.len());
+
+        // RFC 8216 series: contiguous sequence and air times, a discontinuity per item.
+        for p in all.windows(2) {
+            assert_eq!(p[1].sequence, p[0].sequence + 1);
+            assert_eq!(p[1].air_time, p[0].end_time());
+            assert_eq!(
+                p[1].discontinuity_count,
+                p[0].discontinuity_count + u64::from(p[1].discontinuity)
+            );
+        }
+        let aired = items(&all);
+        // Each item airs in the block on at its start (the one on air keeps its block
+        // when a soft block begins: it started before).
+        for (first, _) in &aired {
+            assert_eq!(
+                first.block,
+                tt.block_at(first.air_time),
+                "{} at {}",
+                first.item_id,
+                first.air_time
+            );
+        }
+        // Each block plays its own rotation in order, picking up where it left off the
+        // day before; hard cuts count as aired (the rotation goes on after them).
+        let mut position: HashMap<&str, usize> = HashMap::new();
+        for (first, _) in &aired {
+            let rot = &w.rotations[first.block.as_str()];
+            let pos = position.entry(first.block.as_str()).or_insert(0);
+            assert_eq!(
+                first.item_id,
+                rot.entries[*pos % rot.entries.len()].id,
+                "{} block item {} at {}",
+                first.block,
+                *pos,
+                first.air_time
+            );
+            *pos += 1;
+        }
+        // Jingle rules hold per block: Morning every 2 tracks, Night every 5, default 3.
+        for (block, cycle) in [("Morning", 2), ("Night", 5), (DEFAULT_BLOCK, 3)] {
+            let kinds: Vec<ItemKind> = aired
+                .iter()
+                .filter(|(f, _)| f.block == block)
+                .map(|(f, _)| f.kind)
+                .collect();
+            let mut run = 0;
+            for k in &kinds {
+                match k {
+                    ItemKind::Track => {
+                        run += 1;
+                        assert!(run <= cycle, "{block}: {run} tracks in a row");
+                    }
+                    ItemKind::Jingle => run = 0,
+                }
+            }
+            assert!(kinds.len() > 20, "{block} aired {} items", kinds.len());
+        }
+        let starts_of = |block: &str| -> Vec<(usize, &(&ScheduledSegment, usize))> {
+            aired
+                .iter()
+                .enumerate()
+                .filter(|(i, (f, _))| {
+                    f.block == block && (*i == 0 || aired[i - 1].0.block != block)
+                })
+                .collect()
+        };
+        // Morning: weekdays only, soft: from the first item boundary at or after 06:00
+        // local; the item before it aired whole.
+        let mornings = starts_of("Morning");
+        let days: Vec<String> = mornings
+            .iter()
+            .map(|(_, (f, _))| {
+                f.air_time
+                    .with_timezone(&Berlin)
+                    .format("%a %d")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            days,
+            ["Mon 19", "Tue 20", "Wed 21", "Thu 22", "Fri 23", "Mon 26", "Tue 27"]
+        );
+        for (i, (f, _)) in &mornings {
+            let local = f.air_time.with_timezone(&Berlin);
+            let six = berlin(local.year(), local.month(), local.day(), 6, 0);
+            let (prev, n) = aired[i - 1];
+            let full = w.rotations[prev.block.as_str()]
+                .entries
+                .iter()
+                .find(|e| e.id == prev.item_id)
+                .unwrap()
+                .segments
+                .len();
+            assert!(
+                prev.air_time < six && f.air_time >= six,
+                "soft switch at {}",
+                f.air_time
+            );
+            assert_eq!(n, full, "the item on air at 06:00 finishes");
+        }
+        // Across the change: 06:00 Berlin is 04:00 UTC on Friday (CEST) and 05:00 UTC
+        // on Monday (CET).
+        let fri = mornings[4].1 .0.air_time;
+        let mon = mornings[5].1 .0.air_time;
+        assert!(
+            fri >= Utc.with_ymd_and_hms(2026, 10, 23, 4, 0, 0).unwrap()
+                && fri < Utc.with_ymd_and_hms(2026, 10, 23, 4, 10, 0).unwrap(),
+            "{fri}"
+        );
+        assert!(
+            mon >= Utc.with_ymd_and_hms(2026, 10, 26, 5, 0, 0).unwrap()
+                && mon < Utc.with_ymd_and_hms(2026, 10, 26, 5, 10, 0).unwrap(),
+            "{mon}"
+        );
+        // Night: hard, every day: the first segment boundary at or after 22:00 local; the
+        // item on air then is cut there (its next segment never airs).
+        let nights = starts_of("Night");
+        assert_eq!(
+            nights.len(),
+            9,
+            "on at the start, then 22:00 on each of the 8 days"
+        );
+        let mut cuts = 0;
+        for (i, (f, _)) in nights.iter().skip(1) {
+            let local = f.air_time.with_timezone(&Berlin);
+            let ten = berlin(local.year(), local.month(), local.day(), 22, 0);
+            assert!(
+                f.air_time >= ten && f.air_time < ten + Duration::seconds(7),
+                "hard switch at {local}"
+            );
+            let (prev, n) = aired[i - 1];
+            let full = w.rotations[prev.block.as_str()]
+                .entries
+                .iter()
+                .find(|e| e.id == prev.item_id)
+                .unwrap()
+                .segments
+                .len();
+            assert!(n <= full);
+            if n < full {
+                cuts += 1;
+            }
+        }
+        assert!(
+            cuts >= 6,
+            "the item on air at 22:00 is cut ({cuts} of 8 cut)"
+        );
+        // The night of the change (Saturday 22:00 CEST to Sunday 06:00 CET) lasts nine
+        // hours of air time.
+        let sat = nights
+            .iter()
+            .find(|(_, (f, _))| f.air_time.with_timezone(&Berlin).format("%a").to_string() == "Sat")
+            .unwrap();
+        let after = aired[sat.0..]
+            .iter()
+            .find(|(f, _)| f.block != "Night")
+            .unwrap()
+            .0
+            .air_time;
+        let hours = (after - sat.1 .0.air_time).num_minutes() as f64 / 60.0;
+        assert!((9.0..9.2).contains(&hours), "{hours} h");
+    }
+
+    #[test]
+    fn a_block_with_nothing_playable_plays_the_default_and_says_so() {
+        let w = week_programme();
+        let mut blocks = w.programme.blocks().to_vec();
+        blocks[0].rotation = None;
+        let p = Arc::new(Programme::new(
+            w.rotations[DEFAULT_BLOCK].clone(),
+            blocks,
+            w.programme.schedule().cloned(),
+            6.0,
+            HashMap::new(),
+        ));
+        assert_eq!(p.empty_blocks(), ["Morning"]);
+        let all = air(&p, berlin(2026, 10, 20, 5, 0), berlin(2026, 10, 20, 11, 0));
+        assert!(all.iter().all(|s| s.block != "Morning"));
+        assert!(all.iter().any(|s| s.block == DEFAULT_BLOCK
+            && s.air_time > berlin(2026, 10, 20, 7, 0)
+            && s.air_time < berlin(2026, 10, 20, 9, 0)));
+    }
+
+    #[test]
+    fn after_days_off_air_the_blocks_are_where_the_clock_says() {
+        let w = week_programme();
+        let mut s = Schedule::new(w.programme.clone(), berlin(2026, 10, 19, 12, 0));
+        s.advance(berlin(2026, 10, 19, 12, 0), 20, 8);
+        let state: ScheduleState =
+            serde_json::from_str(&serde_json::to_string(&s.state()).unwrap()).unwrap();
+        // Three days later, Thursday 07:30: Morning is on.
+        let later = berlin(2026, 10, 22, 7, 30);
+        let mut r = Schedule::resume(state, w.programme.clone()).unwrap();
+        let t = std::time::Instant::now();
+        r.advance(later, 20, 8);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        let win = r.window(later, 20);
+        assert_eq!(win.live().block, "Morning");
+        assert!(win.live().air_time <= later && later < win.live().end_time());
+        // What plays ahead follows the timetable: the default after 10:00.
+        let ahead = r.items_between(later, berlin(2026, 10, 22, 10, 30), 1000);
+        assert!(ahead.iter().any(|i| i.block == DEFAULT_BLOCK));
+        for p in ahead.windows(2) {
+            assert_eq!(p[1].air_time, p[0].end_time(), "gapless");
+        }
     }
 }

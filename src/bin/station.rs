@@ -72,6 +72,42 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// What plays when: the programme block and the item on air at an instant, and the
+    /// programme ahead (from the running stream's schedule; off air, as a stream started
+    /// now would play; the past from the as-run log).
+    Schedule {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// The instant, RFC 3339 (default: now), e.g. 2026-12-08T09:45:00+01:00.
+        #[arg(long)]
+        at: Option<String>,
+        /// Hours of programme after it.
+        #[arg(long, default_value_t = 1.0)]
+        hours: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The as-run log: every item that aired, with its air start and end (UTC), block,
+    /// title, artist, album and ISRC.
+    History {
+        /// The station folder.
+        #[arg(long, short)]
+        station: PathBuf,
+        /// Only items that started at or after this instant (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only items that started before this instant (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Print JSON (an array).
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV with a header row (for royalty reports).
+        #[arg(long)]
+        csv: bool,
+    },
     /// Check the stream as listeners get it: gateways, playlist rules, levels, Kubo.
     Health {
         /// The station folder.
@@ -166,6 +202,25 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Cmd::Stop { station, timeout } => stop(&open(&station)?, timeout),
         Cmd::Status { station, json } => status(&open(&station)?, json),
+        Cmd::Schedule {
+            station,
+            at,
+            hours,
+            json,
+        } => schedule(&open(&station)?, at.as_deref(), hours, json),
+        Cmd::History {
+            station,
+            since,
+            until,
+            json,
+            csv,
+        } => history(
+            &open(&station)?,
+            since.as_deref(),
+            until.as_deref(),
+            json,
+            csv,
+        ),
         Cmd::Health { station, once, svg } => health(&open(&station)?, once, svg.as_deref()).await,
         Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
         Cmd::Bench { music, items, only } => bench(music, items, only).await,
@@ -357,7 +412,7 @@ async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::
     let mode = if preview { Mode::Preview } else { Mode::Ipns };
     let on_event: setup::OnEvent = Arc::new(|ev| match ev {
         SetupEvent::Scanned { to_encode, .. } if to_encode > 0 => {
-            eprintln!("setup: {to_encode} source(s) to prechunk before going on air")
+            eprintln!("setup: {to_encode} source(s) to prechunk; on air as soon as a jingle and a track are ready")
         }
         SetupEvent::Waiting { pid } => eprintln!(
             "another setup of this station is running{}: waiting for it",
@@ -370,13 +425,21 @@ async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::
     });
     tokio::pin!(shutdown);
     // A stop asked for while setup runs before going on air ends the process at once.
-    let (_locks, mut s) = tokio::select! {
-        r = ipfs_station::air::prepare(station, mode, on_event) => r?,
+    let on_air = tokio::select! {
+        r = ipfs_station::air::prepare(station, mode, on_event.clone()) => r?,
         _ = &mut shutdown => {
             println!("Stopped before going on air.");
             return Ok(());
         }
     };
+    let _locks = on_air.locks;
+    let mut s = on_air.streamer;
+    if on_air.setup.is_some() {
+        println!("On air with what is prechunked; setup goes on, each item joins the rotation as it lands.");
+    }
+    // An edited schedule.json is set up again (validated, new folders prechunked); the
+    // streamer takes the new programme at the next boundary.
+    let watcher = tokio::spawn(watch_schedule(station.clone(), on_air.setup, on_event));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server = None;
     if preview {
@@ -433,11 +496,205 @@ async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::
             run.await?;
         }
     }
+    watcher.abort();
     if let Some(h) = server {
         let _ = h.await;
     }
     println!("Off air.");
     Ok(())
+}
+
+/// Runs setup again whenever the station's `schedule.json` changes (looked at every
+/// 2 s), after the setup run `running` (if any) ends; one run at a time. An invalid
+/// schedule is refused by setup with the block and field named, and the programme on
+/// air stays.
+async fn watch_schedule(
+    station: Station,
+    mut running: Option<tokio::task::JoinHandle<ipfs_station::Result<setup::SetupReport>>>,
+    on_event: setup::OnEvent,
+) {
+    let file = station
+        .dir()
+        .join(ipfs_station::setup::schedule::SCHEDULE_FILE);
+    let stamp = || {
+        std::fs::metadata(&file)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()))
+    };
+    let mut seen = stamp();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if running.as_ref().is_some_and(|t| t.is_finished()) {
+            if let Some(task) = running.take() {
+                match task.await {
+                    Ok(Ok(r)) => eprintln!(
+                        "setup: done ({} tracks, {} jingles, {} entries in the default rotation{})",
+                        r.tracks,
+                        r.jingles,
+                        r.rotation_len,
+                        if r.ok() {
+                            ""
+                        } else {
+                            "; some sources failed or wait for Kubo: see `station status`"
+                        }
+                    ),
+                    Ok(Err(e)) => eprintln!("setup stopped, the programme on air stays: {e}"),
+                    Err(e) => eprintln!("setup stopped: {e}"),
+                }
+            }
+        }
+        let now = stamp();
+        if now == seen || running.is_some() {
+            continue;
+        }
+        seen = now;
+        eprintln!("{} changed: setting it up", file.display());
+        let st = station.clone();
+        let ev = on_event.clone();
+        running = Some(tokio::spawn(async move { setup::run(&st, ev).await }));
+    }
+}
+
+fn parse_time(field: &str, value: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    Ok(chrono::DateTime::parse_from_rfc3339(value)
+        .map_err(|_| ipfs_station::air::timeline::bad_time(field, value))?
+        .with_timezone(&chrono::Utc))
+}
+
+/// `station schedule`: what plays at an instant and after.
+fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyhow::Result<u8> {
+    use ipfs_station::air::timeline::{programme_at, TimelineSource};
+    let now = chrono::Utc::now();
+    let at = match at {
+        Some(t) => parse_time("--at", t)?,
+        None => now,
+    };
+    let src = TimelineSource::load(station).with_context(|| {
+        format!(
+            "no programme yet: run `station setup --station {}`",
+            station.dir().display()
+        )
+    })?;
+    let answer = programme_at(&src, station, now, at, hours.clamp(0.0, 24.0 * 7.0))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(0);
+    }
+    let tz: Option<chrono_tz::Tz> = answer.timezone.as_deref().and_then(|z| z.parse().ok());
+    let local = |ms: i64| {
+        let t = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        match tz {
+            Some(tz) => t
+                .with_timezone(&tz)
+                .format("%a %Y-%m-%d %H:%M:%S")
+                .to_string(),
+            None => t.format("%a %Y-%m-%d %H:%M:%S UTC").to_string(),
+        }
+    };
+    println!(
+        "{} ({}{}): block `{}`",
+        answer.local_time,
+        answer.timezone.as_deref().unwrap_or("UTC"),
+        match answer.basis {
+            "streamer" => ", as the running stream plays it",
+            "as-run log" => ", from the as-run log",
+            _ => ", off air: as a stream started now would play it",
+        },
+        answer.block
+    );
+    match &answer.item {
+        Some(i) => println!(
+            "  on air:  {}{} ({}, {:.0} s from {})",
+            i.artist
+                .as_deref()
+                .map(|a| format!("{a} - "))
+                .unwrap_or_default(),
+            i.title,
+            if i.kind == ipfs_station::library::ItemKind::Jingle {
+                "jingle"
+            } else {
+                "track"
+            },
+            i.duration,
+            local(i.start_ms)
+        ),
+        None => println!("  on air:  nothing known"),
+    }
+    let mut block = answer.block.clone();
+    for i in &answer.ahead {
+        if i.block != block {
+            println!("  -- block `{}` --", i.block);
+            block = i.block.clone();
+        }
+        println!(
+            "  {}  {}{}",
+            local(i.start_ms),
+            i.artist
+                .as_deref()
+                .map(|a| format!("{a} - "))
+                .unwrap_or_default(),
+            i.title
+        );
+    }
+    Ok(0)
+}
+
+/// `station history`: the as-run log.
+fn history(
+    station: &Station,
+    since: Option<&str>,
+    until: Option<&str>,
+    json: bool,
+    csv: bool,
+) -> anyhow::Result<u8> {
+    use ipfs_station::air::history;
+    let since = since.map(|t| parse_time("--since", t)).transpose()?;
+    let until = until.map(|t| parse_time("--until", t)).transpose()?;
+    let path = station.state().file(history::HISTORY_FILE);
+    let h = history::read(&path, since, until)?;
+    if !h.bad_lines.is_empty() {
+        eprintln!(
+            "note: {}: {} line(s) are not entries and were skipped (lines {})",
+            path.display(),
+            h.bad_lines.len(),
+            h.bad_lines
+                .iter()
+                .take(10)
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if csv {
+        history::write_csv(&h.entries, std::io::stdout().lock(), Path::new("stdout"))?;
+    } else if json {
+        println!("{}", serde_json::to_string_pretty(&h.entries)?);
+    } else if h.entries.is_empty() {
+        println!(
+            "Nothing aired in that time (as-run log: {}).",
+            path.display()
+        );
+    } else {
+        for e in &h.entries {
+            println!(
+                "{}  {:>6.1}s  {:<8} {:<7} {}{}",
+                e.air_start.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+                e.duration,
+                e.block,
+                if e.kind == ipfs_station::library::ItemKind::Jingle {
+                    "jingle"
+                } else {
+                    "track"
+                },
+                e.artist
+                    .as_deref()
+                    .map(|a| format!("{a} - "))
+                    .unwrap_or_default(),
+                e.title
+            );
+        }
+    }
+    Ok(0)
 }
 
 /// Stops the streamer and the monitor of `station`.
@@ -493,6 +750,12 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         _ => println!("  IPNS name:      (not published yet)"),
     }
     println!("  media sequence: {}", st.media_sequence);
+    if let Some(b) = &st.block {
+        println!("  block:          {b}");
+    }
+    if let Some(a) = &st.alarm {
+        println!("  ALARM:          {a}");
+    }
     if let Some(np) = &st.now_playing {
         println!(
             "  now playing:    {} (since {})",

@@ -34,6 +34,12 @@ pub const COMMANDS: &[&str] = &[
     "settings_get",
     "settings_check",
     "settings_apply",
+    // Schedule (settings screen) and programme.
+    "schedule_get",
+    "schedule_check",
+    "schedule_save",
+    "programme_at",
+    "history",
     // On air.
     "onair_view",
     "go_live",

@@ -10,6 +10,7 @@ pub mod api;
 pub mod audition;
 pub mod library;
 pub mod onair;
+pub mod schedule;
 pub mod settings;
 
 use crate::error::Result;
@@ -66,7 +67,7 @@ pub struct Console {
     started: Instant,
     first_paint_ms: Mutex<Option<f64>>,
     exit_allowed: AtomicBool,
-    programme: Mutex<Option<Arc<crate::air::timeline::Programme>>>,
+    programme: Mutex<Option<Arc<crate::air::timeline::TimelineSource>>>,
     meters: Mutex<Option<(chrono::DateTime<chrono::Utc>, String)>>,
 }
 

@@ -6,7 +6,7 @@
 use super::Console;
 use crate::air::live::{self, LiveWindow};
 use crate::air::streamer::StreamState;
-use crate::air::timeline::{self, Programme, TimelineBlock};
+use crate::air::timeline::{self, TimelineBlock};
 use crate::error::{Error, Result};
 use crate::health::HealthReport;
 use crate::library::catalog::{self, ItemStatus};
@@ -14,7 +14,6 @@ use crate::station::process;
 use crate::station::state::Role;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long Stop waits for each process before it is killed.
@@ -139,30 +138,16 @@ impl Console {
         }
     }
 
-    /// Go live: setup first when sources wait for it (through the setup queue, so it
-    /// never runs beside another), then Kubo must answer, then the streamer (which
-    /// publishes the listener page itself) and the health monitor start as processes of
-    /// their own.
+    /// Go live: Kubo must answer; when sources wait for setup, it starts through the
+    /// setup queue (its progress shows in the library) without being waited for; then
+    /// the streamer (which joins the running setup and goes on air as soon as a jingle
+    /// and a track are ready, publishing the listener page itself) and the health
+    /// monitor start as processes of their own.
     ///
-    /// Errors: setup failed as a whole ([`Error::Station`] with its message); no Kubo
-    /// ([`Error::KuboUnreachable`], with how to get one); the `station` program cannot be
-    /// run or exits at once ([`Error::ToolMissing`], [`Error::Process`]).
+    /// Errors: no Kubo ([`Error::KuboUnreachable`], with how to get one); the `station`
+    /// program cannot be run or exits at once ([`Error::ToolMissing`],
+    /// [`Error::Process`]).
     pub async fn go_live(&self) -> Result<OnAirView> {
-        let view = catalog::overview(&*self.station()?)?;
-        let pending = view
-            .tracks
-            .iter()
-            .chain(&view.jingles)
-            .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
-        if pending {
-            self.setup
-                .run_and_wait()
-                .await
-                .map_err(|message| Error::Station {
-                    dir: self.dir().to_path_buf(),
-                    message: format!("setup failed, so the station cannot go live: {message}"),
-                })?;
-        }
         let k = self.kubo_status().await;
         if !k.status.reachable {
             return Err(Error::KuboUnreachable {
@@ -172,6 +157,15 @@ impl Console {
                     k.status.help.unwrap_or_default()
                 ),
             });
+        }
+        let view = catalog::overview(&*self.station()?)?;
+        let pending = view
+            .tracks
+            .iter()
+            .chain(&view.jingles)
+            .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
+        if pending {
+            self.start_setup();
         }
         let st = self.station()?;
         let bin = station_bin();
@@ -203,22 +197,7 @@ impl Console {
     /// Errors: no rotation yet ([`Error::Manifest`], [`Error::Rotation`], [`Error::Io`]).
     pub fn timeline(&self, hours: f64, jingle_cycle: Option<u32>) -> Result<Vec<TimelineBlock>> {
         let st = self.station()?;
-        let cached = self
-            .programme
-            .lock()
-            .ok()
-            .and_then(|p| p.clone())
-            .filter(|p| p.is_current(&st));
-        let programme = match cached {
-            Some(p) => p,
-            None => {
-                let p = Arc::new(Programme::load(&st)?);
-                if let Ok(mut slot) = self.programme.lock() {
-                    *slot = Some(p.clone());
-                }
-                p
-            }
-        };
+        let programme = self.timeline_source(&st)?;
         timeline::timeline_of(
             &programme,
             &st,

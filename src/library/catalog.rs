@@ -76,8 +76,8 @@ pub struct LibraryView {
     pub last_setup: Option<LastSetup>,
 }
 
-/// The library of `station`: every source file in `music_dir` and `jingles_dir` with its
-/// status, joined with `manifest.json` and the failures of the last setup run.
+/// The library of `station`: every source file in `music_dir` and `jingles_dir` (or the
+/// folders a valid `schedule.json` names) with its status, joined with `manifest.json` and the failures of the last setup run.
 ///
 /// Errors: none for a missing manifest or folder (they are empty); [`Error::Io`] only
 /// when the state folder cannot be read.
@@ -106,13 +106,22 @@ pub fn overview(station: &Station) -> Result<LibraryView> {
         not_ready: 0,
         last_setup: None,
     };
-    for (kind, dir) in [
-        (ItemKind::Track, &cfg.music_dir),
-        (ItemKind::Jingle, &cfg.jingles_dir),
-    ] {
-        let listing = library::list_candidates(dir);
-        let mut rows = Vec::with_capacity(listing.files.len());
-        for path in listing.files {
+    // The folders setup reads: a valid schedule's, else music_dir and jingles_dir.
+    let schedule = crate::setup::schedule::ScheduleSpec::load(station)
+        .ok()
+        .flatten();
+    let folders = crate::setup::source_folders(station, schedule.as_ref());
+    let mut listed: std::collections::HashSet<(ItemKind, PathBuf)> = Default::default();
+    for kind in [ItemKind::Track, ItemKind::Jingle] {
+        let mut rows = Vec::new();
+        let files = folders
+            .iter()
+            .filter(|(k, _, _)| *k == kind)
+            .flat_map(|(_, dir, _)| library::list_candidates(dir).files);
+        for path in files {
+            if !listed.insert((kind, path.clone())) {
+                continue;
+            }
             let row = match by_source.get(path.as_path()).filter(|i| i.kind == kind) {
                 Some(item) => {
                     let status = if item.has_all_cids() {
@@ -368,13 +377,22 @@ pub struct Removed {
 /// `manifest.json`, `playlist.m3u` and `items/`. Segments stay pinned in Kubo: a
 /// listener holding an older live playlist still plays them.
 ///
-/// Errors: [`Error::BadSource`] when `source` is not inside `music_dir` or `jingles_dir`,
-/// or it is the last ready track (the rotation needs one: add another first);
+/// Errors: [`Error::BadSource`] when `source` is not inside `music_dir` or `jingles_dir`
+/// (or a folder `schedule.json` names), or it is the last ready track (the rotation
+/// needs one: add another first); as [`crate::setup::schedule::ScheduleSpec::load`] for an
+/// invalid schedule;
 /// [`Error::Io`] when it cannot be moved or the state written.
 pub fn remove(station: &Station, source: &Path) -> Result<Removed> {
     let cfg = &station.setup;
     let canon = source.canonicalize().map_err(|e| Error::io(source, e))?;
-    let inside = [&cfg.music_dir, &cfg.jingles_dir]
+    // The programme is rewritten after the removal: an invalid schedule refuses it
+    // before anything moves.
+    let schedule = crate::setup::schedule::ScheduleSpec::load(station)?;
+    let folders: Vec<PathBuf> = match &schedule {
+        Some(s) => s.folders().into_iter().map(|(_, p)| p).collect(),
+        None => vec![cfg.music_dir.clone(), cfg.jingles_dir.clone()],
+    };
+    let inside = folders
         .iter()
         .any(|d| d.canonicalize().is_ok_and(|d| canon.starts_with(d)));
     if !inside {
@@ -428,15 +446,7 @@ pub fn remove(station: &Station, source: &Path) -> Result<Removed> {
     if let (Some(m), Some(item)) = (manifest.as_mut(), &item) {
         m.items.retain(|i| i.id != item.id);
         m.save(&cfg.processed_dir)?;
-        let ids = |k: ItemKind| -> Vec<&str> {
-            m.items
-                .iter()
-                .filter(|i| i.kind == k)
-                .map(|i| i.id.as_str())
-                .collect()
-        };
-        let (len, _) =
-            setup::write_rotation(m, &ids(ItemKind::Track), &ids(ItemKind::Jingle), cfg)?;
+        let (len, _) = setup::write_programme(m, schedule.as_ref(), cfg)?;
         rotation_len = len;
         let dir = cfg.processed_dir.join(ITEMS_DIR).join(&item.id);
         if let Err(e) = std::fs::remove_dir_all(&dir) {

@@ -59,6 +59,12 @@ pub struct AudioInfo {
     pub title: String,
     /// Artist (tag, else from the file name), when known.
     pub artist: Option<String>,
+    /// Album (`album` tag), when the source has it.
+    #[serde(default)]
+    pub album: Option<String>,
+    /// ISRC (`isrc` or `TSRC` tag), when the source has it.
+    #[serde(default)]
+    pub isrc: Option<String>,
     /// Codec of the first audio stream (e.g. `vorbis`, `mp3`).
     pub codec: String,
     /// Sample rate of the first audio stream, Hz.
@@ -316,6 +322,8 @@ pub fn probe(path: &Path) -> Result<AudioInfo> {
         duration,
         title,
         artist,
+        album: tag("album"),
+        isrc: tag("isrc").or_else(|| tag("tsrc")),
         codec,
         sample_rate: audio["sample_rate"]
             .as_str()

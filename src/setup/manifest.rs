@@ -48,6 +48,12 @@ pub struct ManifestItem {
     pub title: String,
     /// Artist, when known.
     pub artist: Option<String>,
+    /// Album, when the source's tags have it (for the as-run log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
+    /// ISRC, when the source's tags have it (for the as-run log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isrc: Option<String>,
     /// Source path as found (absolute).
     pub source: PathBuf,
     /// Source content fingerprint.
@@ -174,7 +180,7 @@ impl Manifest {
 }
 
 /// Writes `bytes` to `file` atomically unless it already holds exactly them.
-fn write_if_changed(file: &Path, bytes: &[u8]) -> Result<bool> {
+pub(crate) fn write_if_changed(file: &Path, bytes: &[u8]) -> Result<bool> {
     if std::fs::read(file).ok().as_deref() == Some(bytes) {
         return Ok(false);
     }
@@ -263,6 +269,8 @@ mod tests {
             kind,
             title: format!("Title {id}"),
             artist: Some("Artist".into()),
+            album: None,
+            isrc: None,
             source: PathBuf::from(format!("/src/{id}.ogg")),
             source_fingerprint: SourceFingerprint {
                 sha256: "00".repeat(32),

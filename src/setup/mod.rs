@@ -13,11 +13,13 @@ pub mod manifest;
 pub mod prechunk;
 pub mod queue;
 pub mod rotation;
+pub mod schedule;
 
 use crate::error::{Error, Result};
 use crate::kubo::Kubo;
 use crate::library::{self, ItemKind};
 use crate::setup::rotation::build_rotation;
+use crate::setup::schedule::{BlockSpec, ProcessedBlock, ProcessedSchedule, ScheduleSpec};
 use crate::station::config::SetupConfig;
 use crate::station::state::Role;
 use crate::station::Station;
@@ -248,21 +250,64 @@ pub async fn run(station: &Station, on_event: OnEvent) -> Result<SetupReport> {
     result
 }
 
+/// A source the scan found: its manifest entry (complete when reused, without segments
+/// when it waits for ffmpeg), and what plays meanwhile.
+struct Planned {
+    item: ManifestItem,
+    /// The prechunk job, when it must be encoded.
+    job: Option<PrechunkJob>,
+    /// The previous manifest entry of the same id whose segments are still there (e.g.
+    /// the encode settings changed): it stays on air until the new encode lands.
+    previous: Option<ManifestItem>,
+}
+
+/// The folders setup reads, each with the kind of its sources: the schedule's (each
+/// once), else `music_dir` and `jingles_dir`; with the setting or schedule field that
+/// names it (for messages).
+pub fn source_folders(
+    station: &Station,
+    schedule: Option<&ScheduleSpec>,
+) -> Vec<(ItemKind, PathBuf, String)> {
+    match schedule {
+        Some(s) => s
+            .folders()
+            .into_iter()
+            .map(|(k, p)| {
+                let name = format!("{} folder {}", schedule::SCHEDULE_FILE, p.display());
+                (k, p, name)
+            })
+            .collect(),
+        None => vec![
+            (
+                ItemKind::Track,
+                station.setup.music_dir.clone(),
+                "music_dir".into(),
+            ),
+            (
+                ItemKind::Jingle,
+                station.setup.jingles_dir.clone(),
+                "jingles_dir".into(),
+            ),
+        ],
+    }
+}
+
 /// The pipeline itself, under the setup lock.
 ///
-/// Returns the report even when some sources failed or Kubo was unreachable (see
-/// [`SetupReport::ok`]).
+/// Order of work, so a new station goes on air in seconds: scan; check Kubo's pins and
+/// add what the cache lacks; write the programme of what is ready; prechunk the rest in
+/// air order (the jingles and tracks of the block on air now first), adding each item
+/// to Kubo as it lands and rewriting the programme as items land (at most every few
+/// seconds); finally remove what is gone and write the full programme, the one a run
+/// on a prechunked library writes.
 ///
-/// Errors: [`Error::Config`] when `processed_dir` overlaps a source folder;
-/// [`Error::Io`] when the processed folder cannot be written; [`Error::ToolMissing`]
-/// without ffmpeg; [`Error::Rotation`] when no track is usable (the manifest is still
-/// written).
+/// Errors: as [`run`]; [`Error::Config`]/[`Error::Parse`] naming the field of an
+/// invalid `schedule.json` (nothing changes then: the previous schedule stays on air).
 async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport> {
     let cfg = &station.setup;
-    for (key, dir) in [
-        ("music_dir", &cfg.music_dir),
-        ("jingles_dir", &cfg.jingles_dir),
-    ] {
+    let schedule = ScheduleSpec::load(station)?;
+    let folders = source_folders(station, schedule.as_ref());
+    for (_, dir, key) in &folders {
         if overlaps(dir, &cfg.processed_dir) {
             return Err(Error::Config {
                 file: station.dir().join(crate::station::keys::SETUP_FILE),
@@ -299,21 +344,26 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
         .collect();
 
     // 1. Scan (cheap listing), fingerprint only what changed, decide reuse or encode.
-    let mut new_items: Vec<ManifestItem> = Vec::new();
-    let mut jobs: Vec<(PrechunkJob, ManifestItem)> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for (kind, dir) in [
-        (ItemKind::Track, &cfg.music_dir),
-        (ItemKind::Jingle, &cfg.jingles_dir),
-    ] {
+    let mut listed: HashSet<(ItemKind, PathBuf)> = HashSet::new();
+    let mut failed_paths: HashSet<PathBuf> = HashSet::new();
+    for (kind, dir, _) in &folders {
+        let kind = *kind;
         let listing = library::list_candidates(dir);
-        report
-            .failures
-            .extend(listing.failures.into_iter().map(|f| ItemFailure {
-                path: f.path,
-                reason: f.reason,
-            }));
+        for f in listing.failures {
+            if failed_paths.insert(f.path.clone()) {
+                report.failures.push(ItemFailure {
+                    path: f.path,
+                    reason: f.reason,
+                });
+            }
+        }
         for path in listing.files {
+            // Nested folders (`music` and `music/night`) list a file twice.
+            if !listed.insert((kind, path.clone())) {
+                continue;
+            }
             let meta = match std::fs::metadata(&path) {
                 Ok(m) => m,
                 Err(e) => {
@@ -352,15 +402,19 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
                 continue;
             }
             seen.insert(id.clone(), path.clone());
-            if let Some(prev) = old_by_id.get(id.as_str()) {
-                if prev.encode_hash == encode_hash
-                    && prev.kind == kind
-                    && segments_present(&items_dir, prev)
-                {
+            let prev = old_by_id
+                .get(id.as_str())
+                .filter(|p| p.kind == kind && segments_present(&items_dir, p));
+            if let Some(prev) = prev {
+                if prev.encode_hash == encode_hash {
                     let mut item = (*prev).clone();
                     item.source = path;
                     item.source_mtime = mtime;
-                    new_items.push(item);
+                    planned.push(Planned {
+                        item,
+                        job: None,
+                        previous: None,
+                    });
                     report.reused += 1;
                     continue;
                 }
@@ -380,6 +434,8 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
                 kind,
                 title: info.title.clone(),
                 artist: info.artist.clone(),
+                album: info.album.clone(),
+                isrc: info.isrc.clone(),
                 source: path.clone(),
                 source_fingerprint: fingerprint,
                 source_mtime: mtime,
@@ -388,39 +444,91 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
                 encode_hash: encode_hash.clone(),
                 segments: Vec::new(),
             };
-            jobs.push((
-                PrechunkJob {
+            planned.push(Planned {
+                job: Some(PrechunkJob {
                     id: id.clone(),
                     source: path,
                     out_dir: items_dir.join(&id),
                     settings: settings.clone(),
                     duration: info.duration,
-                },
+                }),
+                previous: prev.map(|p| {
+                    let mut p = (*p).clone();
+                    p.source = item.source.clone();
+                    p
+                }),
                 item,
-            ));
+            });
         }
     }
-    let count = |items: &[ManifestItem], jobs: &[(PrechunkJob, ManifestItem)], k: ItemKind| {
-        items.iter().filter(|i| i.kind == k).count()
-            + jobs.iter().filter(|(_, i)| i.kind == k).count()
-    };
-    on_event(SetupEvent::Scanned {
-        tracks: count(&new_items, &jobs, ItemKind::Track),
-        jingles: count(&new_items, &jobs, ItemKind::Jingle),
-        to_encode: jobs.len(),
+    // Library order: tracks first, then jingles, each by source path.
+    planned.sort_by(|a, b| {
+        a.item
+            .kind
+            .cmp(&b.item.kind)
+            .then_with(|| a.item.source.cmp(&b.item.source))
     });
+    let count = |k: ItemKind| planned.iter().filter(|p| p.item.kind == k).count();
+    let to_encode = planned.iter().filter(|p| p.job.is_some()).count();
+    on_event(SetupEvent::Scanned {
+        tracks: count(ItemKind::Track),
+        jingles: count(ItemKind::Jingle),
+        to_encode,
+    });
+    let want_jingle = count(ItemKind::Jingle) > 0;
 
-    // 2. Prechunk in parallel (blocking work off the async runtime).
+    // 2. Kubo: which CIDs it still pins; add what the cache lacks.
+    let mut adder = Adder::connect(station, &planned, &mut report).await;
+    let mut slots: Vec<Option<ManifestItem>> = Vec::with_capacity(planned.len());
+    let mut jobs: Vec<(usize, PrechunkJob)> = Vec::new();
+    for (i, p) in planned.iter_mut().enumerate() {
+        if let Some(job) = p.job.take() {
+            jobs.push((i, job));
+            slots.push(p.previous.take());
+        } else {
+            slots.push(Some(p.item.clone()));
+        }
+    }
+    {
+        let mut ready: Vec<&mut ManifestItem> = slots.iter_mut().flatten().collect();
+        adder
+            .add_items(&items_dir, &mut ready, &mut report, &on_event)
+            .await;
+    }
+    let mut writer = ProgrammeWriter {
+        processed: processed.clone(),
+        schedule: schedule.as_ref(),
+        cfg,
+        encode_hash: encode_hash.clone(),
+        last: None,
+        every: Duration::from_secs(2),
+    };
     if !jobs.is_empty() {
-        let (pool_jobs, pending): (Vec<PrechunkJob>, Vec<ManifestItem>) = jobs.into_iter().unzip();
+        writer.write_if_ready(&slots, want_jingle, &mut report)?;
+    }
+
+    // 3. Prechunk in air order, each item added and joining the programme as it lands.
+    if !jobs.is_empty() {
+        let order = air_order(&planned, schedule.as_ref(), cfg);
+        jobs.sort_by_key(|(i, _)| order[*i]);
+        let (index, pool_jobs): (Vec<usize>, Vec<PrechunkJob>) = jobs.into_iter().unzip();
         let parallel = cfg.jobs;
         let ev = on_event.clone();
-        let results = tokio::task::spawn_blocking(move || {
-            prechunk::run_pool(pool_jobs, parallel, &move |p| ev(SetupEvent::Prechunk(p)))
-        })
-        .await
-        .map_err(|e| Error::io(&items_dir, std::io::Error::other(e.to_string())))?;
-        for ((_, result), mut item) in results.into_iter().zip(pending) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let pool = tokio::task::spawn_blocking(move || {
+            prechunk::run_pool_each(
+                &pool_jobs,
+                parallel,
+                &move |p| ev(SetupEvent::Prechunk(p)),
+                &|j, r| {
+                    let _ = tx.send((j, r));
+                },
+            )
+        });
+        let mut tool_missing = None;
+        while let Some((j, result)) = rx.recv().await {
+            let at = index[j];
+            let mut item = planned[at].item.clone();
             match result {
                 Ok(out) => {
                     item.duration = out.segments.iter().map(|s| s.duration).sum();
@@ -436,23 +544,36 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
                         })
                         .collect();
                     report.encoded += 1;
-                    new_items.push(item);
+                    adder
+                        .add_items(&items_dir, &mut [&mut item], &mut report, &on_event)
+                        .await;
+                    slots[at] = Some(item);
+                    writer.write_if_due(&slots, want_jingle, &mut report)?;
                 }
                 Err(Error::ToolMissing { tool, hint }) => {
-                    return Err(Error::ToolMissing { tool, hint })
+                    tool_missing.get_or_insert(Error::ToolMissing { tool, hint });
                 }
-                Err(e) => report.failures.push(ItemFailure {
-                    path: item.source.clone(),
-                    reason: e.reason(),
-                }),
+                Err(e) => {
+                    // A failed re-encode keeps nothing of the old encode: its settings
+                    // are not the station's any more.
+                    slots[at] = None;
+                    report.failures.push(ItemFailure {
+                        path: item.source.clone(),
+                        reason: e.reason(),
+                    });
+                }
             }
         }
+        pool.await
+            .map_err(|e| Error::io(&items_dir, std::io::Error::other(e.to_string())))?;
+        if let Some(e) = tool_missing {
+            return Err(e);
+        }
     }
-    // Tracks first, then jingles, each in library order (by source path).
-    new_items.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.source.cmp(&b.source)));
+    let items: Vec<ManifestItem> = slots.into_iter().flatten().collect();
 
-    // 3. Remove what is gone: items no longer in the library, stale temp folders.
-    let keep: HashSet<&str> = new_items.iter().map(|i| i.id.as_str()).collect();
+    // 4. Remove what is gone: items no longer in the library, stale temp folders.
+    let keep: HashSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
     if let Some(old) = &old {
         report.removed = old
             .items
@@ -478,18 +599,8 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
         }
     }
 
-    let mut manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        config_hash: encode_hash,
-        segment_duration: cfg.segment_duration.as_secs_f64(),
-        jingle_cycle: cfg.jingle_cycle,
-        items: new_items,
-    };
-    // Persist the encode work before talking to Kubo.
-    report.manifest_written |= manifest.save(&processed)?;
-
-    // 4. Add every segment without a CID (or whose CID Kubo no longer pins).
-    add_to_kubo(station, &items_dir, &mut manifest, &mut report, &on_event).await;
+    // 5. The full manifest and programme.
+    let manifest = writer.manifest(items);
     report.manifest_written |= manifest.save(&processed)?;
     report.missing_cids = manifest
         .items
@@ -497,51 +608,221 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
         .flat_map(|i| &i.segments)
         .filter(|s| s.cid.is_none())
         .count();
-
-    // 5. The rotation.
     report.tracks = manifest
         .items
         .iter()
         .filter(|i| i.kind == ItemKind::Track)
         .count();
     report.jingles = manifest.items.len() - report.tracks;
-    let tracks: Vec<&str> = manifest
-        .items
-        .iter()
-        .filter(|i| i.kind == ItemKind::Track)
-        .map(|i| i.id.as_str())
-        .collect();
-    let jingles: Vec<&str> = manifest
-        .items
-        .iter()
-        .filter(|i| i.kind == ItemKind::Jingle)
-        .map(|i| i.id.as_str())
-        .collect();
-    let (len, written) = write_rotation(&manifest, &tracks, &jingles, cfg)?;
+    let (len, written) = write_programme(&manifest, schedule.as_ref(), cfg)?;
     report.rotation_len = len;
-    report.playlist_written = written;
+    report.playlist_written |= written;
     Ok(report)
 }
 
-/// Builds the rotation of `tracks` and `jingles` (item ids of `manifest`, in library
-/// order) with `cfg.jingle_cycle` and writes it to `playlist.m3u` in `cfg.processed_dir`
-/// when it changed. Returns `(entries in the rotation, whether the file was written)`.
+/// Air order of the planned items: the position at which each first airs in the
+/// rotation of the block on air now (its jingles first, they are short and every
+/// rotation starts with one), then the rest in library order.
+fn air_order(
+    planned: &[Planned],
+    schedule: Option<&ScheduleSpec>,
+    cfg: &SetupConfig,
+) -> Vec<usize> {
+    let items: Vec<&ManifestItem> = planned.iter().map(|p| &p.item).collect();
+    let now_block = schedule.and_then(|s| {
+        let tt = s.timetable().ok()?;
+        let name = tt.block_at(chrono::Utc::now()).to_string();
+        s.block(&name).cloned()
+    });
+    let ids = match (schedule, &now_block) {
+        (Some(s), Some(b)) => block_rotation(&items, s, b),
+        _ => rotation_ids(
+            &ids_of(&items, ItemKind::Track, |_| true),
+            &ids_of(&items, ItemKind::Jingle, |_| true),
+            cfg.jingle_cycle,
+        ),
+    };
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (n, id) in ids.iter().enumerate() {
+        first.entry(id.as_str()).or_insert(n);
+    }
+    let total = planned.len();
+    planned
+        .iter()
+        .enumerate()
+        .map(|(lib, p)| match first.get(p.item.id.as_str()) {
+            Some(_) if p.item.kind == ItemKind::Jingle => lib,
+            Some(n) => total + n,
+            None => 3 * total + lib,
+        })
+        .collect()
+}
+
+fn ids_of<'a>(
+    items: &[&'a ManifestItem],
+    kind: ItemKind,
+    keep: impl Fn(&ManifestItem) -> bool,
+) -> Vec<&'a str> {
+    items
+        .iter()
+        .filter(|i| i.kind == kind && keep(i))
+        .map(|i| i.id.as_str())
+        .collect()
+}
+
+/// The rotation of `tracks` and `jingles` as item ids; empty without tracks.
+fn rotation_ids(tracks: &[&str], jingles: &[&str], cycle: u32) -> Vec<String> {
+    build_rotation(tracks, jingles, cycle)
+        .map(|r| r.iter().map(|e| e.id.to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// The rotation of one block of `schedule` over `items` (library order): the block's
+/// tracks and jingles ([`ScheduleSpec::holds`]) with its jingle cycle; empty when it
+/// has no track.
+fn block_rotation(
+    items: &[&ManifestItem],
+    schedule: &ScheduleSpec,
+    block: &BlockSpec,
+) -> Vec<String> {
+    let holds = |i: &ManifestItem| schedule.holds(block, i.kind, &i.source);
+    rotation_ids(
+        &ids_of(items, ItemKind::Track, holds),
+        &ids_of(items, ItemKind::Jingle, holds),
+        block.jingle_cycle,
+    )
+}
+
+/// Writes the programme of `manifest`: the default's rotation to `playlist.m3u` and,
+/// with a schedule, each block's rotation and the timetable to
+/// `data/processed/schedule.json` (removed without a schedule). Rules: without a
+/// schedule the default is every track and jingle with `jingle_cycle`; a default with no
+/// track of its own plays every track of the station (so hours no block covers are never
+/// silent); a block with no track gets an empty rotation (the streamer plays the default
+/// in its hours and raises an alarm). Returns `(entries in the default's rotation,
+/// whether a file was written)`.
 ///
-/// Errors: [`Error::Rotation`] when `tracks` is empty; [`Error::Manifest`] for an id the
-/// manifest lacks; [`Error::Io`].
-pub fn write_rotation(
+/// Errors: [`Error::Rotation`] when the station has no track; [`Error::Io`].
+pub fn write_programme(
     manifest: &Manifest,
-    tracks: &[&str],
-    jingles: &[&str],
+    schedule: Option<&ScheduleSpec>,
     cfg: &SetupConfig,
 ) -> Result<(usize, bool)> {
-    let rotation = build_rotation(tracks, jingles, cfg.jingle_cycle)?;
+    let items: Vec<&ManifestItem> = manifest.items.iter().collect();
+    let all_tracks = ids_of(&items, ItemKind::Track, |_| true);
+    let (tracks, jingles, cycle) = match schedule {
+        None => (
+            all_tracks.clone(),
+            ids_of(&items, ItemKind::Jingle, |_| true),
+            cfg.jingle_cycle,
+        ),
+        Some(s) => {
+            let holds = |i: &ManifestItem| s.holds(&s.default, i.kind, &i.source);
+            let own = ids_of(&items, ItemKind::Track, holds);
+            (
+                if own.is_empty() {
+                    all_tracks.clone()
+                } else {
+                    own
+                },
+                ids_of(&items, ItemKind::Jingle, holds),
+                s.default.jingle_cycle,
+            )
+        }
+    };
+    let rotation = build_rotation(&tracks, &jingles, cycle)?;
     let ids: Vec<&str> = rotation.iter().map(|e| e.id).collect();
     let text = manifest::render_playlist(manifest, &ids)?;
-    Ok((
-        ids.len(),
-        manifest::save_playlist(&cfg.processed_dir, &text)?,
-    ))
+    let mut written = manifest::save_playlist(&cfg.processed_dir, &text)?;
+    match schedule {
+        Some(s) => {
+            let processed = ProcessedSchedule {
+                format: schedule::PROCESSED_SCHEDULE_FORMAT,
+                timezone: s.timezone.clone(),
+                blocks: s
+                    .blocks
+                    .iter()
+                    .map(|b| ProcessedBlock {
+                        name: b.name.clone(),
+                        days: b.days.clone(),
+                        start_minute: b.start_minute,
+                        end_minute: b.end_minute,
+                        hard: b.hard,
+                        jingle_cycle: b.jingle_cycle,
+                        rotation: block_rotation(&items, s, b),
+                    })
+                    .collect(),
+            };
+            written |= processed.save(&cfg.processed_dir)?;
+        }
+        None => written |= ProcessedSchedule::remove(&cfg.processed_dir)?,
+    }
+    Ok((ids.len(), written))
+}
+
+/// Writes the manifest and programme of what is ready while setup runs, so the
+/// streamer goes on air (and picks up items) before the run ends.
+struct ProgrammeWriter<'a> {
+    processed: PathBuf,
+    schedule: Option<&'a ScheduleSpec>,
+    cfg: &'a SetupConfig,
+    encode_hash: String,
+    /// When the programme was last written, and how long that took.
+    last: Option<(std::time::Instant, Duration)>,
+    /// Least time between two writes (more for a big manifest: twenty times what a
+    /// write takes).
+    every: Duration,
+}
+
+impl ProgrammeWriter<'_> {
+    fn manifest(&self, items: Vec<ManifestItem>) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            config_hash: self.encode_hash.clone(),
+            segment_duration: self.cfg.segment_duration.as_secs_f64(),
+            jingle_cycle: self.cfg.jingle_cycle,
+            items,
+        }
+    }
+
+    /// Writes when what is ready can go on air: a track, and a jingle when the library
+    /// has one (the first programme listeners hear follows the jingle rule).
+    fn write_if_ready(
+        &mut self,
+        slots: &[Option<ManifestItem>],
+        want_jingle: bool,
+        report: &mut SetupReport,
+    ) -> Result<()> {
+        let ready = |k: ItemKind| slots.iter().flatten().any(|i| i.kind == k);
+        if !ready(ItemKind::Track) || (want_jingle && !ready(ItemKind::Jingle)) {
+            return Ok(());
+        }
+        let t = std::time::Instant::now();
+        let manifest = self.manifest(slots.iter().flatten().cloned().collect());
+        report.manifest_written |= manifest.save(&self.processed)?;
+        match write_programme(&manifest, self.schedule, self.cfg) {
+            Ok((_, w)) => report.playlist_written |= w,
+            Err(Error::Rotation(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.last = Some((std::time::Instant::now(), t.elapsed()));
+        Ok(())
+    }
+
+    /// [`Self::write_if_ready`], at most every few seconds once written.
+    fn write_if_due(
+        &mut self,
+        slots: &[Option<ManifestItem>],
+        want_jingle: bool,
+        report: &mut SetupReport,
+    ) -> Result<()> {
+        if let Some((at, took)) = self.last {
+            if at.elapsed() < self.every.max(took * 20) {
+                return Ok(());
+            }
+        }
+        self.write_if_ready(slots, want_jingle, report)
+    }
 }
 
 /// How many times a batch `add` that failed in passing is tried again.
@@ -557,106 +838,145 @@ fn passing(e: &Error) -> bool {
     }
 }
 
-async fn add_to_kubo(
-    station: &Station,
-    items_dir: &Path,
-    manifest: &mut Manifest,
-    report: &mut SetupReport,
-    on_event: &OnEvent,
-) {
-    let has_cids = manifest
-        .items
-        .iter()
-        .flat_map(|i| &i.segments)
-        .any(|s| s.cid.is_some());
-    let needs_add = manifest
-        .items
-        .iter()
-        .flat_map(|i| &i.segments)
-        .any(|s| s.cid.is_none());
-    if !has_cids && !needs_add {
-        return;
-    }
-    let cfg = &station.setup;
-    let kubo = match Kubo::new(station.kubo_api(), Duration::from_secs(300)) {
-        Ok(k) => k,
-        Err(e) => {
-            report.kubo_error = Some(e.to_string());
-            return;
+/// Adds segments to Kubo item by item. Once Kubo fails (after the retries), the rest of
+/// the run adds nothing: the items keep no CID and the next run adds them.
+struct Adder {
+    kubo: Option<Kubo>,
+    pins: HashSet<String>,
+    batch: usize,
+    done: usize,
+    total: usize,
+}
+
+impl Adder {
+    /// Asks Kubo once which CIDs it pins (also telling whether it is there); records in
+    /// `report.kubo_error` why not when it is not.
+    async fn connect(station: &Station, planned: &[Planned], report: &mut SetupReport) -> Adder {
+        let mut adder = Adder {
+            kubo: None,
+            pins: HashSet::new(),
+            batch: station.setup.add_batch_size.max(1),
+            done: 0,
+            total: 0,
+        };
+        if planned.is_empty() {
+            return adder;
         }
-    };
-    // One call tells whether Kubo is there and which CIDs it still pins.
-    let pins = match kubo.pins().await {
-        Ok(p) => p,
-        Err(e) => {
-            report.kubo_error = Some(format!(
-                "{e}. The segments are prechunked: once Kubo runs, `station setup` only adds what is missing (nothing is encoded again)"
-            ));
-            return;
-        }
-    };
-    for item in &mut manifest.items {
-        for s in &mut item.segments {
-            if s.cid.as_ref().is_some_and(|c| !pins.contains(c)) {
-                s.cid = None;
-            }
-        }
-    }
-    let todo: Vec<(usize, usize)> = manifest
-        .items
-        .iter()
-        .enumerate()
-        .flat_map(|(i, it)| {
-            it.segments
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.cid.is_none())
-                .map(move |(j, _)| (i, j))
-        })
-        .collect();
-    let total = todo.len();
-    let mut done = 0;
-    for batch in todo.chunks(cfg.add_batch_size) {
-        let mut files = Vec::with_capacity(batch.len());
-        for &(i, j) in batch {
-            let it = &manifest.items[i];
-            let path = items_dir.join(&it.id).join(&it.segments[j].file);
-            match std::fs::read(&path) {
-                Ok(b) => files.push((format!("{}_{}", it.id, it.segments[j].file), b)),
-                Err(e) => {
-                    report.kubo_error = Some(format!("{}: {e}", path.display()));
-                    return;
-                }
-            }
-        }
-        // A passing failure (an error in the middle of the reply, a dropped connection,
-        // a 5xx) is tried again twice, after 1 s and 2 s; Kubo's refusals (4xx) are not.
-        let mut attempt = 0;
-        let result = loop {
-            report.add_requests += 1;
-            match kubo.add_files(files.clone(), true).await {
-                Err(e) if attempt < ADD_RETRIES && passing(&e) => {
-                    attempt += 1;
-                    tracing::warn!(
-                        "adding segments failed, trying again ({attempt} of {ADD_RETRIES}): {e}"
-                    );
-                    tokio::time::sleep(Duration::from_secs(attempt as u64)).await;
-                }
-                r => break r,
+        let kubo = match Kubo::new(station.kubo_api(), Duration::from_secs(300)) {
+            Ok(k) => k,
+            Err(e) => {
+                report.kubo_error = Some(e.to_string());
+                return adder;
             }
         };
-        match result {
-            Ok(added) => {
-                for (&(i, j), a) in batch.iter().zip(added) {
-                    manifest.items[i].segments[j].cid = Some(a.cid);
-                }
-                done += batch.len();
-                report.segments_added += batch.len();
-                on_event(SetupEvent::Adding { done, total });
+        match kubo.pins().await {
+            Ok(p) => {
+                adder.pins = p;
+                adder.kubo = Some(kubo);
+                // Segments to add: those the cache lacks, and an estimate for the
+                // encodes (one per `segment_duration` of the source).
+                let segment = station.setup.segment_duration.as_secs_f64().max(0.1);
+                adder.total = planned
+                    .iter()
+                    .map(|p| match &p.job {
+                        Some(j) => (j.duration / segment).ceil() as usize,
+                        None => p
+                            .item
+                            .segments
+                            .iter()
+                            .filter(|s| s.cid.as_ref().is_none_or(|c| !adder.pins.contains(c)))
+                            .count(),
+                    })
+                    .sum();
             }
             Err(e) => {
-                report.kubo_error = Some(format!("{e}; run `station setup` again to add the rest"));
-                return;
+                report.kubo_error = Some(format!(
+                    "{e}. The segments are prechunked: once Kubo runs, `station setup` only adds what is missing (nothing is encoded again)"
+                ));
+            }
+        }
+        adder
+    }
+
+    /// Adds the segments of `items` that have no CID (or whose CID Kubo no longer pins),
+    /// `add_batch_size` segments per request across items.
+    async fn add_items(
+        &mut self,
+        items_dir: &Path,
+        items: &mut [&mut ManifestItem],
+        report: &mut SetupReport,
+        on_event: &OnEvent,
+    ) {
+        let Some(kubo) = &self.kubo else { return };
+        for item in items.iter_mut() {
+            for s in &mut item.segments {
+                if s.cid.as_ref().is_some_and(|c| !self.pins.contains(c)) {
+                    s.cid = None;
+                }
+            }
+        }
+        let todo: Vec<(usize, usize)> = items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, it)| {
+                it.segments
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.cid.is_none())
+                    .map(move |(j, _)| (i, j))
+            })
+            .collect();
+        for batch in todo.chunks(self.batch) {
+            let mut files = Vec::with_capacity(batch.len());
+            for &(i, j) in batch {
+                let it = &items[i];
+                let path = items_dir.join(&it.id).join(&it.segments[j].file);
+                match std::fs::read(&path) {
+                    Ok(b) => files.push((format!("{}_{}", it.id, it.segments[j].file), b)),
+                    Err(e) => {
+                        report.kubo_error = Some(format!("{}: {e}", path.display()));
+                        self.kubo = None;
+                        return;
+                    }
+                }
+            }
+            // A passing failure (an error in the middle of the reply, a dropped
+            // connection, a 5xx) is tried again twice, after 1 s and 2 s; Kubo's
+            // refusals (4xx) are not.
+            let mut attempt = 0;
+            let result = loop {
+                report.add_requests += 1;
+                match kubo.add_files(files.clone(), true).await {
+                    Err(e) if attempt < ADD_RETRIES && passing(&e) => {
+                        attempt += 1;
+                        tracing::warn!(
+                            "adding segments failed, trying again ({attempt} of {ADD_RETRIES}): {e}"
+                        );
+                        tokio::time::sleep(Duration::from_secs(attempt as u64)).await;
+                    }
+                    r => break r,
+                }
+            };
+            match result {
+                Ok(added) => {
+                    for (&(i, j), a) in batch.iter().zip(added) {
+                        self.pins.insert(a.cid.clone());
+                        items[i].segments[j].cid = Some(a.cid);
+                    }
+                    self.done += batch.len();
+                    self.total = self.total.max(self.done);
+                    report.segments_added += batch.len();
+                    on_event(SetupEvent::Adding {
+                        done: self.done,
+                        total: self.total,
+                    });
+                }
+                Err(e) => {
+                    report.kubo_error =
+                        Some(format!("{e}; run `station setup` again to add the rest"));
+                    self.kubo = None;
+                    return;
+                }
             }
         }
     }

@@ -449,34 +449,11 @@ pub fn run_pool(
     parallel: usize,
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
 ) -> Vec<(String, Result<PrechunkOutput>)> {
-    let parallel = if parallel == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        parallel
-    };
-    for j in &jobs {
-        on_progress(ProgressEvent::Queued {
-            id: j.id.clone(),
-            name: j
-                .source
-                .file_name()
-                .map_or_else(|| j.id.clone(), |n| n.to_string_lossy().to_string()),
-            path: j.source.clone(),
-        });
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<PrechunkOutput>>>> =
         jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..parallel.min(jobs.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let r = prechunk_item(job, on_progress);
-                if let Ok(mut slot) = results[i].lock() {
-                    *slot = Some(r);
-                }
-            });
+    run_pool_each(&jobs, parallel, on_progress, &|i, r| {
+        if let Ok(mut slot) = results[i].lock() {
+            *slot = Some(r);
         }
     });
     jobs.into_iter()
@@ -491,6 +468,43 @@ pub fn run_pool(
             (j.id, r)
         })
         .collect()
+}
+
+/// Runs `jobs` on `parallel` worker threads (0 = all cores), taking them in the given
+/// order, and hands each result to `on_done(index in jobs, result)` as soon as its job
+/// ends (from the worker's thread), so a caller can use an item before the others are
+/// done. One failing job never stops the rest. Returns when every job ended.
+pub fn run_pool_each(
+    jobs: &[PrechunkJob],
+    parallel: usize,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+    on_done: &(dyn Fn(usize, Result<PrechunkOutput>) + Sync),
+) {
+    let parallel = if parallel == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        parallel
+    };
+    for j in jobs {
+        on_progress(ProgressEvent::Queued {
+            id: j.id.clone(),
+            name: j
+                .source
+                .file_name()
+                .map_or_else(|| j.id.clone(), |n| n.to_string_lossy().to_string()),
+            path: j.source.clone(),
+        });
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.min(jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                on_done(i, prechunk_item(job, on_progress));
+            });
+        }
+    });
 }
 
 #[cfg(test)]

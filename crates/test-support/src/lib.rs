@@ -170,6 +170,8 @@ fn item(
         kind,
         title,
         artist: Some(artist.into()),
+        album: None,
+        isrc: None,
         source: PathBuf::from(format!("/nonexistent/{id}.ogg")),
         source_fingerprint: SourceFingerprint {
             sha256: "0".repeat(64),
