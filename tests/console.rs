@@ -769,42 +769,80 @@ async fn the_console_reads_only_dropped_or_station_paths_and_runs_setup_with_eve
     kubo.shutdown().await;
 }
 
+/// Go live (issue 13): without Kubo it refuses at once, before any setup, saying why;
+/// with Kubo it starts setup through the queue (its progress shows in the library) and
+/// the streamer without waiting for setup: the streamer joins it and is on air before it
+/// ends.
 #[tokio::test(flavor = "multi_thread")]
-async fn go_live_waits_for_setup_through_the_queue_and_needs_kubo() {
+async fn go_live_needs_kubo_and_goes_on_air_before_setup_ends() {
     use ipfs_station::console::Console;
     let tmp = tempfile::tempdir().unwrap();
-    // No Kubo: Go live runs setup first (through the queue), then refuses and says why.
     let st = console_station(tmp.path(), "http://127.0.0.1:9");
-    gen_audio(
-        &st.join("music/one.ogg"),
-        "sine=frequency=440",
-        4.0,
-        &["-c:a", "libvorbis"],
-    );
+    for i in 0..6 {
+        gen_audio(
+            &st.join(format!("music/song {i}.ogg")),
+            &format!("sine=frequency={}", 300 + 60 * i),
+            12.0,
+            &["-c:a", "libvorbis"],
+        );
+    }
+    patch_config(&st, "setup.config.json", serde_json::json!({"jobs": 1}));
     let (emit, seen) = capture();
     let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
-    // A setup request already queued: Go live joins the queue instead of running its
-    // own setup beside it.
-    assert!(console.start_setup());
+    let t = std::time::Instant::now();
     let e = console.go_live().await.unwrap_err();
     assert_eq!(e.code(), "kubo_unreachable", "{e}");
     assert!(
         e.to_string().contains("going live publishes through Kubo"),
         "{e}"
     );
-    let runs = seen
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "refused at once"
+    );
+    assert!(
+        !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(e, _)| e.starts_with("setup://")),
+        "no setup ran for a station that cannot go live"
+    );
+    assert!(console.onair_view().stream_pid.is_none(), "nothing started");
+
+    // With Kubo.
+    let kubo = kubo_double::KuboDouble::start().await.unwrap();
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": kubo.api_url(), "window_size": 12, "lookahead_segments": 3, "update_interval": 0.5}),
+    );
+    console.reload().unwrap();
+    std::env::set_var("IPFS_STATION_BIN", env!("CARGO_BIN_EXE_station"));
+    let v = console.go_live().await.unwrap();
+    assert!(v.stream_pid.is_some() && v.health_pid.is_some(), "{v:?}");
+    let state = console.state_dir();
+    wait_until(60, "the first publish", || {
+        state
+            .load_stream_state()
+            .is_ok_and(|s| s.last_publish.is_some_and(|p| p.ok))
+    })
+    .await;
+    let finished_before_air = seen
         .lock()
         .unwrap()
         .iter()
-        .filter(|(e, _)| e == "setup://finished")
-        .count();
-    assert!(runs >= 1, "setup ran before Go live looked for Kubo");
-    let v = console.library().unwrap();
-    assert!(v
-        .jingles
-        .iter()
-        .all(|r| r.status == ItemStatus::WaitingForKubo));
-    assert!(console.onair_view().stream_pid.is_none(), "nothing started");
+        .any(|(e, _)| e == "setup://finished");
+    assert!(!finished_before_air, "on air before setup ended");
+    finished(&seen, 1).await;
+    wait_until(30, "every track ready", || {
+        console
+            .library()
+            .is_ok_and(|l| l.tracks.iter().all(|r| r.status == ItemStatus::Ready))
+    })
+    .await;
+    console.off_air().unwrap();
+    assert!(console.onair_view().stream_pid.is_none());
 }
 
 #[test]

@@ -13,5 +13,6 @@ mod console;
 mod health;
 mod listener;
 mod locks;
+mod programme;
 mod setup;
 mod stream;

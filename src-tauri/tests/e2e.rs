@@ -621,6 +621,130 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     shots.take(&c, "8b-onair-live-timeline").await;
+
+    // The as-run log lists what aired; "what plays at" answers from the running stream.
+    wait_for(
+        &c,
+        "return document.querySelectorAll('#asrun tr').length >= 1 && document.getElementById('asrun').textContent.includes('Song');",
+        40,
+        "the as-run log",
+    )
+    .await;
+    js(
+        &c,
+        "const d = new Date(Date.now() + 20 * 60e3); const p = n => String(n).padStart(2, '0'); document.getElementById('whatat-when').value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; return true;",
+    )
+    .await;
+    click(&c, "#whatat-form button[type=submit]").await;
+    let answer = wait_for(
+        &c,
+        "const t = document.getElementById('whatat-answer').textContent; return t.includes('On air:') ? t : '';",
+        20,
+        "the answer to what plays at",
+    )
+    .await;
+    let answer = answer.as_str().unwrap().to_string();
+    assert!(
+        answer.contains("block default") && answer.contains("as the running stream plays it"),
+        "{answer}"
+    );
+    js(
+        &c,
+        "document.getElementById('whatat-answer').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shots.take(&c, "8c-onair-whatat-asrun").await;
+
+    // The schedule editor: an invalid schedule is refused naming the block and field; a
+    // valid one with a hard block covering now is saved and taken on air.
+    click(&c, "#tab-settings").await;
+    let text = c.find(Locator::Css("#schedule-text")).await.unwrap();
+    text.clear().await.unwrap();
+    text.send_keys(r#"{"timezone": "UTC", "blocks": [{"name": "A", "start": "06:00", "end": "10:00"}, {"name": "B", "start": "09:30", "end": "11:00"}]}"#)
+        .await
+        .unwrap();
+    let refused = wait_for(
+        &c,
+        "const s = document.getElementById('schedule-status'); return s.classList.contains('bad') ? s.textContent : '';",
+        10,
+        "the schedule refused",
+    )
+    .await;
+    assert!(
+        refused.as_str().unwrap().contains("blocks[1] (B)")
+            && refused.as_str().unwrap().contains("overlaps `A`"),
+        "{refused}"
+    );
+    assert_eq!(
+        js(
+            &c,
+            "return document.getElementById('schedule-save').disabled;"
+        )
+        .await,
+        json!(true)
+    );
+    js(
+        &c,
+        "document.querySelector('.schedule-editor').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await;
+    shots.take(&c, "10-settings-schedule-refused").await;
+    let now = chrono::Utc::now();
+    let hhmm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    text.clear().await.unwrap();
+    text.send_keys(&format!(
+        r#"{{"timezone": "UTC", "blocks": [{{"name": "Evening", "start": "{}", "end": "{}", "jingle_cycle": 1, "hard": true}}]}}"#,
+        hhmm(now - chrono::Duration::minutes(30)),
+        hhmm(now + chrono::Duration::minutes(90))
+    ))
+    .await
+    .unwrap();
+    wait_for(
+        &c,
+        "const s = document.getElementById('schedule-status'); return s.classList.contains('ok') && s.textContent.includes('Evening') && !document.getElementById('schedule-save').disabled;",
+        10,
+        "the schedule valid",
+    )
+    .await;
+    click(&c, "#schedule-save").await;
+    wait_for(
+        &c,
+        "return document.getElementById('notices').textContent.includes('Schedule saved');",
+        10,
+        "the schedule saved",
+    )
+    .await;
+    assert!(st.join("schedule.json").exists());
+    click(&c, "#tab-onair").await;
+    wait_for(
+        &c,
+        "return document.getElementById('now-playing').textContent.includes('block Evening');",
+        60,
+        "the Evening block on air",
+    )
+    .await;
+    let b = c
+        .execute_async(
+            "const [done] = arguments; window.__TAURI__.core.invoke('timeline', {hours: 1, jingleCycle: null}).then(done, e => done({error: e}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        b.as_array()
+            .unwrap_or_else(|| panic!("{b}"))
+            .iter()
+            .any(|x| x["block"] == "Evening"),
+        "the timeline draws the block: {b}"
+    );
+    js(
+        &c,
+        "document.getElementById('timeline').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    shots.take(&c, "8d-onair-evening-block").await;
     js(
         &c,
         "document.querySelector('main').scrollTop = 0; return true;",

@@ -130,9 +130,11 @@ impl AsRunLog {
         self.last_start
     }
 
-    /// Whether an item starting at `air_start` is not logged yet.
+    /// Whether an item starting at `air_start` is not logged yet. Compared in whole
+    /// milliseconds, the precision the log keeps (two items never start within one).
     pub fn is_new(&self, air_start: DateTime<Utc>) -> bool {
-        self.last_start.is_none_or(|l| air_start > l)
+        self.last_start
+            .is_none_or(|l| air_start.timestamp_millis() > l.timestamp_millis())
     }
 
     /// Appends the entries that are new ([`AsRunLog::is_new`]), in air-start order,
@@ -146,7 +148,7 @@ impl AsRunLog {
             .filter(|e| self.is_new(e.air_start))
             .collect();
         fresh.sort_by_key(|e| e.air_start);
-        fresh.dedup_by_key(|e| e.air_start);
+        fresh.dedup_by_key(|e| e.air_start.timestamp_millis());
         if fresh.is_empty() {
             return Ok(0);
         }
@@ -309,6 +311,11 @@ mod tests {
         let mut log = AsRunLog::open(&p).unwrap();
         assert_eq!(log.append(&[entry(0, "a"), entry(3, "b")]).unwrap(), 2);
         assert_eq!(log.append(&[entry(3, "b")]).unwrap(), 0, "already logged");
+        // The log keeps milliseconds; the air clock has microseconds: reopened, the same
+        // item (its start a few microseconds past the logged millisecond) is not new.
+        let mut precise = entry(3, "b");
+        precise.air_start += chrono::Duration::microseconds(456);
+        assert!(!AsRunLog::open(&p).unwrap().is_new(precise.air_start));
         // A crash mid-append leaves half a line.
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(br#"{"air_start":"2026-12-01T09:06:00.123Z","air_e"#)

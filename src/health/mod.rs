@@ -232,6 +232,16 @@ impl Checker {
             );
         }
         if let Some(st) = state.as_ref().filter(|_| streamer_on_air) {
+            if let Some(alarm) = &st.alarm {
+                raise(
+                    Problem::Programme {
+                        detail: alarm.clone(),
+                    },
+                    Scope::Station,
+                    None,
+                    None,
+                );
+            }
             if let Some(mean) = st.publish_stats.mean_ms {
                 // The scheduled segments' mean length: what a lookahead segment lasts.
                 let segs = &st.schedule.segments;

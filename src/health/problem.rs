@@ -103,6 +103,14 @@ pub enum Problem {
         /// segments), seconds.
         lookahead_seconds: f64,
     },
+    /// The streamer keeps a programme on air that is not the processed folder's (that is
+    /// unplayable), or a programme block plays the default (nothing playable in its
+    /// folders): listeners hear the station, the operator should fix the library
+    /// (`alarm` of `stream_state.json`).
+    Programme {
+        /// The streamer's alarm.
+        detail: String,
+    },
     /// A segment could not be fetched.
     FetchFailed {
         /// What happened.
@@ -208,6 +216,7 @@ impl std::fmt::Display for Problem {
                 f,
                 "publishes take {publish_seconds:.0} s on average: listeners need {needed_seconds:.0} s ahead of the live point (two publishes, a segment, the record TTL, three target durations of player buffer), the playlist reaches {lookahead_seconds:.0} s (raise lookahead_segments)"
             ),
+            Problem::Programme { detail } => write!(f, "programme: {detail}"),
             Problem::FetchFailed { detail } => write!(f, "fetch failed: {detail}"),
             Problem::Silence {
                 seconds,

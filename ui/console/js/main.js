@@ -3,6 +3,7 @@ import { call } from "./api.js";
 import { CMD, EVT } from "./bindings.js";
 import { initLibrary, notice } from "./library.js";
 import { initSettings } from "./settings.js";
+import { initSchedule } from "./schedule.js";
 import { initOnAir, setVisible as onAirVisible } from "./onair.js";
 
 function showScreen(name) {
@@ -71,6 +72,7 @@ async function boot() {
   refreshKubo();
   setInterval(() => refreshKubo(), 15000);
   initSettings();
+  initSchedule();
 }
 
 boot();

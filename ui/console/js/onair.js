@@ -1,5 +1,6 @@
-// On air screen: Go live / Stop, listener URLs, now playing, the live window, the rotation
-// timeline, level meters, gateway lights, alarms and the publish log. Everything comes
+// On air screen: Go live / Stop, listener URLs, now playing, the live window, the
+// programme timeline (items and programme blocks), "what plays at", the as-run log, level
+// meters, gateway lights, alarms and the publish log. Everything comes
 // from the state files the streamer and the health monitor write (through onair_view),
 // so a console that was closed and reopened shows a stream that kept running.
 import { call, on, el, fmtDuration } from "./api.js";
@@ -43,6 +44,11 @@ function renderHeader(v) {
       + (v.stream_pid ? ` · streamer pid ${v.stream_pid}` : "") + (v.health_pid ? ` · monitor pid ${v.health_pid}` : "")
       + (st.notice ? ` · ${st.notice}` : "")
     : "Go live runs setup if anything is pending, starts the streamer and the health monitor, and publishes the listener page.";
+  // The streamer keeps a programme on air that the library no longer gives (or a block
+  // plays the default): never silent, but the operator must know.
+  const pa = document.getElementById("programme-alarm");
+  pa.hidden = !(st && st.alarm && v.on_air);
+  pa.textContent = st && st.alarm ? `Programme alarm: ${st.alarm}` : "";
   const urls = document.getElementById("urls");
   urls.replaceChildren();
   for (const u of v.urls) {
@@ -55,12 +61,19 @@ function renderNow(v) {
   const np = document.getElementById("now-playing");
   const st = v.state;
   if (st && st.now_playing && v.on_air) {
+    const block = st.now_playing.block || st.block;
     np.replaceChildren(document.createTextNode(st.now_playing.title),
-      el("span", { class: "since", text: `${st.now_playing.kind || "item"} · since ${hhmmss(Date.parse(st.now_playing.air_time))}` }));
+      block && block !== "default" ? el("span", { class: "block", text: block }) : null,
+      el("span", { class: "since", text: `${st.now_playing.kind || "item"} · since ${hhmmss(Date.parse(st.now_playing.air_time))}${block ? ` · block ${block}` : ""}` }));
   } else np.textContent = "—";
   const next = document.getElementById("next-up");
-  next.replaceChildren(...(v.on_air && st ? st.next_up : []).map((e) =>
-    el("li", {}, el("span", { class: "t", text: hhmmss(Date.parse(e.air_time)) }), document.createTextNode(e.title))));
+  let lastBlock = st && st.block;
+  next.replaceChildren(...(v.on_air && st ? st.next_up : []).map((e) => {
+    const change = e.block && e.block !== lastBlock;
+    lastBlock = e.block || lastBlock;
+    return el("li", {}, el("span", { class: "t", text: hhmmss(Date.parse(e.air_time)) }), document.createTextNode(e.title),
+      change ? el("span", { class: "block", text: `→ ${e.block}` }) : null);
+  }));
 }
 
 function renderHealth(v) {
@@ -194,12 +207,32 @@ function drawTimeline() {
     g.fillRect(x(t), 0, 1, 16);
     g.fillText(new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), x(t) + 3, 12);
   }
+  // Programme blocks: one band per run of items in the same block, named.
+  let run = null;
+  const bands = [];
+  for (const b of blocks) {
+    if (run && run.block === b.block) run.end = b.start_ms + b.duration * 1000;
+    else { run = { block: b.block, start: b.start_ms, end: b.start_ms + b.duration * 1000 }; bands.push(run); }
+  }
+  for (const r of bands) {
+    const x0 = Math.max(0, x(r.start)), x1 = Math.min(W, x(r.end));
+    if (x1 <= 0 || x0 >= W) continue;
+    g.fillStyle = r.block === "default" ? css.getPropertyValue("--line") : `hsl(${hue(r.block)} 55% 38%)`;
+    g.fillRect(x0, 17, Math.max(1, x1 - x0 - 1), 13);
+    if (x1 - x0 > 30) {
+      g.save(); g.beginPath(); g.rect(x0, 17, x1 - x0, 13); g.clip();
+      g.fillStyle = r.block === "default" ? css.getPropertyValue("--muted") : "#fff";
+      g.font = "bold 10px system-ui, sans-serif";
+      g.fillText(r.block, x0 + 4, 27);
+      g.restore();
+    }
+  }
   for (const b of blocks) {
     const x0 = x(b.start_ms), x1 = x(b.start_ms + b.duration * 1000);
     if (x1 < 0 || x0 > W) continue;
     const jingle = b.kind === "jingle";
     g.fillStyle = itemColour(b.artist ? `${b.artist} - ${b.title}` : b.title, jingle);
-    const top = jingle ? 22 : 30, h = jingle ? H - 26 : H - 38;
+    const top = jingle ? 34 : 42, h = jingle ? H - 38 : H - 50;
     g.fillRect(Math.max(0, x0) + 1, top, Math.max(1, x1 - x0 - 2), h);
     if (x1 - x0 > 40) {
       g.save();
@@ -223,9 +256,57 @@ function hover(ev) {
   const t = Date.now() - range * 0.04 + ((ev.clientX - r.left) / r.width) * range;
   const b = blocks.find((b) => b.start_ms <= t && t < b.start_ms + b.duration * 1000);
   if (!b) { tip.hidden = true; return; }
-  tip.textContent = `${b.kind === "jingle" ? "Jingle: " : ""}${b.title}${b.artist ? " — " + b.artist : ""} · ${hhmmss(b.start_ms)} · ${fmtDuration(b.duration)}`;
+  tip.textContent = `${b.kind === "jingle" ? "Jingle: " : ""}${b.title}${b.artist ? " — " + b.artist : ""} · ${hhmmss(b.start_ms)} · ${fmtDuration(b.duration)} · block ${b.block}`;
   tip.hidden = false;
   tip.style.left = Math.min(ev.clientX - r.left, r.width - tip.offsetWidth) + "px";
+}
+
+// ---- what plays at, the as-run log ---------------------------------------------------
+
+const localInput = (d) => {
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+};
+
+async function whatAt(ev) {
+  ev.preventDefault();
+  const box = document.getElementById("whatat-answer");
+  const when = new Date(document.getElementById("whatat-when").value);
+  if (isNaN(when)) { box.textContent = "Pick a day and time."; return; }
+  try {
+    const a = await call(CMD.programme_at, { atMs: when.getTime(), hours: 1 });
+    const title = (i) => `${i.artist ? i.artist + " – " : ""}${i.title}${i.kind === "jingle" ? " (jingle)" : ""}`;
+    const basis = { streamer: "as the running stream plays it", "as-run log": "from the as-run log", estimate: "off air: as a stream started now would play it" }[a.basis];
+    const zone = a.timezone ? ` · ${a.local_time.slice(11, 16)} in ${a.timezone}` : "";
+    box.replaceChildren(
+      el("div", {}, el("strong", { text: `${when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" })}${zone}: block ${a.block}` }),
+        el("span", { class: "muted small", text: ` (${basis})` })),
+      el("div", { text: a.item ? `On air: ${title(a.item)}, from ${hhmmss(a.item.start_ms)} for ${fmtDuration(a.item.duration)}` : "Nothing known at that time." }),
+      el("ol", {}, ...a.ahead.slice(0, 8).map((i) => el("li", {}, el("span", { class: "t", text: hhmmss(i.start_ms) }),
+        document.createTextNode(title(i)), i.block !== a.block ? el("span", { class: "block", text: i.block }) : null))));
+  } catch (e) {
+    box.textContent = e.message;
+  }
+}
+
+async function loadHistory() {
+  const body = document.getElementById("asrun");
+  try {
+    const h = await call(CMD.history, { hours: 24 });
+    body.replaceChildren(...h.slice(0, 200).map((e) => el("tr", {},
+      el("td", { text: new Date(e.air_start).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" }) }),
+      el("td", { text: e.block }),
+      el("td", { text: e.kind }),
+      el("td", { text: `${e.artist ? e.artist + " – " : ""}${e.title}` }),
+      el("td", { text: e.album || "" }),
+      el("td", { text: e.isrc || "" }),
+      el("td", { class: "num", text: fmtDuration(e.duration) }))));
+    document.getElementById("asrun-note").textContent = h.length
+      ? `${h.length} item${h.length === 1 ? "" : "s"} aired in the last 24 hours${h.length > 200 ? " (the newest 200 shown)" : ""}.`
+      : "Nothing aired in the last 24 hours.";
+  } catch (e) {
+    document.getElementById("asrun-note").textContent = e.message;
+  }
 }
 
 // ---- actions -------------------------------------------------------------------------
@@ -276,7 +357,7 @@ async function applyCycle() {
 
 export function setVisible(v) {
   visible = v;
-  if (v) { refresh(); loadTimeline(); }
+  if (v) { refresh(); loadTimeline(); loadHistory(); }
 }
 
 export async function initOnAir() {
@@ -285,6 +366,8 @@ export async function initOnAir() {
   document.getElementById("tl-zoom").addEventListener("change", loadTimeline);
   document.getElementById("tl-cycle").addEventListener("input", loadTimeline);
   document.getElementById("tl-apply").addEventListener("click", applyCycle);
+  document.getElementById("whatat-form").addEventListener("submit", whatAt);
+  document.getElementById("whatat-when").value = localInput(new Date(Date.now() + 3600e3));
   const c = document.getElementById("tl-canvas");
   c.addEventListener("mousemove", hover);
   c.addEventListener("mouseleave", () => (document.getElementById("tl-tip").hidden = true));
@@ -307,5 +390,6 @@ export async function initOnAir() {
   setInterval(refresh, 2000);
   setInterval(() => { if (visible) drawTimeline(); }, 1000);
   setInterval(() => { if (visible) loadTimeline(); }, 30000);
+  setInterval(() => { if (visible) loadHistory(); }, 10000);
   refresh();
 }
