@@ -227,17 +227,39 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
         on_air_at.as_secs_f64(),
         setup_done_at.as_secs_f64()
     );
-    // A few more windows on the full programme.
+    // The full programme takes over at the next item boundary: within the longest item
+    // (20 s) plus the lookahead the streamer had already scheduled (3 segments of 2 s)
+    // after setup wrote it; a few more windows are checked on the way.
+    let (full, _) = ipfs_station::air::streamer::load_programme(&processed, true).unwrap();
     let more = Instant::now();
-    while more.elapsed() < Duration::from_secs(12) {
+    let mut taken_after = None;
+    while more.elapsed() < Duration::from_secs(40) {
         if let Ok(text) = std::fs::read(state.join("live.m3u8")) {
             if text != last_live {
                 series.check(&text);
                 last_live = text;
             }
         }
+        if taken_after.is_none()
+            && stream_state(&a).is_some_and(|s| s.schedule.rotation_hash == full.hash())
+        {
+            taken_after = Some(more.elapsed());
+        }
+        if taken_after.is_some() && more.elapsed() >= Duration::from_secs(8) {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let taken_after = taken_after.unwrap_or_else(|| {
+        panic!(
+            "the streamer did not take the full programme within 40 s of setup ending (20 s items); log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    eprintln!(
+        "the full programme on air {:.1} s after setup ended",
+        taken_after.as_secs_f64()
+    );
     assert!(series.windows >= 6, "{} windows", series.windows);
     assert!(on_air_at < setup_done_at, "on air before setup ended");
 
@@ -254,9 +276,8 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
     let last: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state.join("last_setup.json")).unwrap()).unwrap();
     assert_eq!(last["rotation_len"], 14, "{last}");
-    // Every item reached the air clock: the stream's programme is the full one.
+    // Every item reached the air clock: the stream's programme is still the full one.
     let s = stream_state(&a).unwrap();
-    let (full, _) = ipfs_station::air::streamer::load_programme(&processed, true).unwrap();
     assert_eq!(
         s.schedule.rotation_hash,
         full.hash(),
@@ -385,9 +406,11 @@ async fn the_as_run_log_holds_every_aired_item_once_across_kill_9() {
     assert_eq!(listed.len(), h.len() - 2);
 }
 
-/// Every item removed from the library (setup leaves no track): the streamer keeps the
-/// programme on air, raises an alarm (status, health), and after a restart still goes on
-/// air with the last good programme.
+/// Every item removed from the library: setup refuses to write a programme without
+/// tracks and leaves the one on air loadable. A processed folder that no longer loads
+/// (a manifest torn by hand or by a disk): the streamer keeps the programme on air,
+/// raises an alarm (status, health), and after a restart still goes on air with the last
+/// good programme.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alarm() {
     let node = KuboDouble::start().await.unwrap();
@@ -409,6 +432,13 @@ async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alar
     let out = run(&st, &["setup", "--quiet"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no tracks"));
+    let processed = st.join("data/processed");
+    ipfs_station::air::streamer::load_programme(&processed, true)
+        .expect("a setup that found no tracks leaves the programme on air loadable");
+    // Torn by something else than setup: the streamer cannot load the folder any more.
+    let manifest = processed.join("manifest.json");
+    let bytes = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, &bytes[..bytes.len() / 2]).unwrap();
     let seq = stream_state(&st).unwrap().media_sequence;
     wait_until(30, "the alarm", || {
         stream_state(&st).is_some_and(|s| s.alarm.is_some())

@@ -237,3 +237,80 @@ async fn a_mid_stream_error_on_add_is_seen_and_retried() {
         "{e}"
     );
 }
+
+/// `station setup` killed (`kill -9`, its ffmpeg children with it) at twenty points of
+/// its run while the library changes between runs (issue 11): after every kill the
+/// processed folder is the old library or the new one, never a rotation naming an item
+/// the manifest lacks; a setup after the last kill repairs everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_killed_at_random_points_leaves_a_loadable_folder_and_the_next_repairs_it() {
+    use std::os::unix::process::CommandExt;
+    let node = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    let processed = st.join("data/processed");
+    // A fixed pseudo-random sequence of kill times (0 to 2.5 s), reproducible.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % 2500
+    };
+    let mut loaded = 0;
+    for round in 0..20 {
+        // The library changes: a track comes and goes, the jingle cycle changes.
+        let extra = st.join(format!("music/Extra {}.ogg", round % 3));
+        if round % 2 == 0 {
+            gen_audio(
+                &extra,
+                &format!("sine=frequency={}", 700 + round * 10),
+                4.0,
+                &["-c:a", "libvorbis"],
+            );
+        } else {
+            for i in 0..3 {
+                let _ = std::fs::remove_file(st.join(format!("music/Extra {i}.ogg")));
+            }
+        }
+        patch_config(
+            &st,
+            "setup.config.json",
+            serde_json::json!({"jingle_cycle": 1 + round % 3}),
+        );
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_station"))
+            .args(["setup", "--quiet", "--station"])
+            .arg(&st)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(next())).await;
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        // Old or new library: whatever is on disk loads, or nothing was written yet.
+        if processed.join("playlist.m3u").exists() {
+            ipfs_station::air::streamer::load_programme(&processed, false).unwrap_or_else(|e| {
+                panic!("round {round}: the processed folder does not load: {e}")
+            });
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 10, "only {loaded} of 20 kills left a programme");
+    let r = run_setup(&st).await;
+    assert!(r.ok(), "{r:?}");
+    let (p, _) = ipfs_station::air::streamer::load_programme(&processed, true).unwrap();
+    let m = Manifest::load(&processed).unwrap();
+    assert_eq!(m.items.len(), r.tracks + r.jingles, "no item left behind");
+    assert_eq!(p.default_rotation().entries.len(), r.rotation_len);
+    let station = Station::open(&st).unwrap();
+    let lib = ipfs_station::library::catalog::overview(&station).unwrap();
+    assert!(lib
+        .tracks
+        .iter()
+        .chain(&lib.jingles)
+        .all(|r| r.status == ipfs_station::library::catalog::ItemStatus::Ready));
+}

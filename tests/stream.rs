@@ -517,3 +517,150 @@ async fn pinned_playlists_stay_bounded_while_publishes_fail() {
         "Kubo holds {playlists_pinned} pinned playlists"
     );
 }
+
+/// The air clock against clock steps (issue 11), through `Streamer::run` on a simulated
+/// clock: the wall clock stepped back an hour, the window keeps sliding at segment pace
+/// and no program date time goes back or changes; stepped forward two hours, the stream
+/// skips ahead to the wall clock at a segment boundary with a discontinuity.
+#[tokio::test]
+async fn clock_steps_never_stall_the_window_or_take_air_times_back() {
+    use ipfs_station::clock::SimClock;
+    let (_node, dir, _, _) = station().await;
+    let station = cfg(dir.path(), "http://127.0.0.1:9");
+    tokio::time::pause();
+    let clock = std::sync::Arc::new(SimClock::starting_at(t0()));
+    let s = Streamer::open(&station, Mode::Preview, t0()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let on_air = tokio::spawn(s.run(clock.clone(), async {
+        let _ = stopped.await;
+    }));
+    let state = station.state();
+    // media sequence -> (program date time, discontinuity) as first published
+    let mut seen: std::collections::BTreeMap<u64, (DateTime<Utc>, bool)> = Default::default();
+    let sample = |seen: &mut std::collections::BTreeMap<u64, (DateTime<Utc>, bool)>| -> u64 {
+        let pl = m3u8_rs::parse_media_playlist_res(&state.read_live().unwrap()).unwrap();
+        for (i, s) in pl.segments.iter().enumerate() {
+            let seq = pl.media_sequence + i as u64;
+            let pdt = s.program_date_time.unwrap().with_timezone(&Utc);
+            let prev = seen.insert(seq, (pdt, s.discontinuity));
+            if let Some(p) = prev {
+                assert_eq!(
+                    p,
+                    (pdt, s.discontinuity),
+                    "segment {seq} changed once published"
+                );
+            }
+        }
+        pl.media_sequence
+    };
+    let mut before = 0;
+    for _ in 0..300 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        before = sample(&mut seen);
+    }
+    // An hour back (a wrong RTC, an NTP correction).
+    clock.step(Duration::hours(-1));
+    let mut after = 0;
+    for _ in 0..600 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        after = sample(&mut seen);
+    }
+    // 600 s of 73 s loops of 14 segments: about 115 segments slid by.
+    assert!(
+        (100..=130).contains(&(after - before)),
+        "the window slid {} segments in the 10 minutes after the step",
+        after - before
+    );
+    let st = state.load_stream_state().unwrap();
+    let behind = st.clock_behind_seconds.expect("the step is reported");
+    assert!((3590.0..3610.0).contains(&behind), "{behind}");
+    // Two hours forward: an hour past where the air clock was.
+    clock.step(Duration::hours(2));
+    let skip_from = *seen.keys().last().unwrap();
+    for _ in 0..120 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        sample(&mut seen);
+    }
+    stop.send(()).unwrap();
+    on_air.await.unwrap().unwrap();
+    // Program date times never go back, segment after segment.
+    let pdts: Vec<(u64, DateTime<Utc>, bool)> = seen.iter().map(|(k, v)| (*k, v.0, v.1)).collect();
+    for p in pdts.windows(2) {
+        assert!(
+            p[1].1 > p[0].1,
+            "program date time went back at {}: {p:?}",
+            p[1].0
+        );
+    }
+    // The skip: the first segment published after it starts afresh and airs at the
+    // wall clock's time.
+    let jump = pdts
+        .windows(2)
+        .find(|p| p[0].0 >= skip_from && (p[1].1 - p[0].1) > Duration::minutes(30))
+        .expect("the stream skipped ahead");
+    assert!(jump[1].2, "a discontinuity where it skipped ahead");
+    let wall_at_jump = t0() + Duration::seconds(300 + 600) + Duration::hours(1);
+    assert!(
+        (jump[1].1 - wall_at_jump).num_seconds().abs() < 120,
+        "skipped to {}, the wall clock said {wall_at_jump}",
+        jump[1].1
+    );
+    assert!(state
+        .load_stream_state()
+        .unwrap()
+        .clock_behind_seconds
+        .is_none());
+}
+
+/// A restart on longer segments (issue 11): the stream's target duration stays, the
+/// programme with the longer segments waits with a notice while the last good one stays
+/// on air; `--new-stream` (open_with) starts a new stream on it.
+#[tokio::test]
+async fn a_restart_on_longer_segments_keeps_the_target_duration_and_says_why() {
+    let (node, dir, kubo, _) = station().await;
+    let station = cfg(dir.path(), &node.api_url());
+    let mut s = Streamer::open(&station, Mode::Ipns, t0()).unwrap();
+    let first = s.tick(t0()).await.unwrap();
+    let target = m3u8_rs::parse_media_playlist_res(first.playlist.as_bytes())
+        .unwrap()
+        .target_duration;
+    s.tick(t0() + Duration::seconds(6)).await.unwrap();
+    assert!(s.settled().await.unwrap().is_some_and(|p| p.ok));
+    assert!(s.state().ipns_name.is_some());
+    drop(s);
+    // Re-encoded with 10 s segments.
+    synthetic_processed(
+        &dir.path().join("data/processed"),
+        &kubo,
+        &[("j-9", Jingle, &[4.0]), ("t-9", Track, &[10.0, 10.0, 10.0])],
+        &["j-9", "t-9"],
+    )
+    .await;
+    let later = t0() + Duration::seconds(30);
+    let mut s = Streamer::open(&station, Mode::Ipns, later).unwrap();
+    let notice = s.state().notice.clone().unwrap();
+    assert!(
+        notice.contains("--new-stream") && notice.contains("target duration"),
+        "{notice}"
+    );
+    for i in 0..20 {
+        let out = s.tick(later + Duration::seconds(6 * i)).await.unwrap();
+        let pl = m3u8_rs::parse_media_playlist_res(out.playlist.as_bytes()).unwrap();
+        assert_eq!(pl.target_duration, target);
+        for seg in &pl.segments {
+            assert!(
+                seg.duration.round() as u64 <= target,
+                "EXTINF {} over {target}",
+                seg.duration
+            );
+            assert!(!seg.uri.contains("t-9"));
+        }
+    }
+    drop(s);
+    // A new stream on the new segments, asked for.
+    let mut s = Streamer::open_with(&station, Mode::Ipns, later, true).unwrap();
+    let out = s.tick(later).await.unwrap();
+    let pl = m3u8_rs::parse_media_playlist_res(out.playlist.as_bytes()).unwrap();
+    assert_eq!(pl.target_duration, 10);
+    assert!(s.state().ipns_name.is_some(), "the IPNS name carries over");
+}

@@ -42,17 +42,30 @@ const READY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 /// ready (prechunking in air order), and the streamer takes each further item at an
 /// item boundary as setup rewrites it.
 ///
+/// With `new_stream`, a new stream starts whatever state is saved
+/// ([`Streamer::open_with`]).
+///
 /// Errors: [`crate::Error::Locked`] naming the running streamer; once no setup runs any
 /// more (ours or another process's): the setup error that stopped it as a whole, else
 /// as [`Streamer::open`].
-pub async fn prepare(station: &Station, mode: Mode, on_setup_event: OnEvent) -> Result<OnAir> {
+pub async fn prepare(
+    station: &Station,
+    mode: Mode,
+    new_stream: bool,
+    on_setup_event: OnEvent,
+) -> Result<OnAir> {
     let locks = streamer::lock_stream(station, mode)?;
     let view = catalog::overview(station)?;
-    let pending = view
-        .tracks
-        .iter()
-        .chain(&view.jingles)
-        .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
+    // Sources waiting, or a processed folder that does not load (e.g. a setup killed
+    // between writing the manifest and the rotation): setup repairs it.
+    let broken = streamer::load_programme(station.processed_dir(), false).is_err()
+        && (!view.tracks.is_empty());
+    let pending = broken
+        || view
+            .tracks
+            .iter()
+            .chain(&view.jingles)
+            .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
     let mut setup = None;
     if pending {
         tracing::info!("sources wait for setup: running it beside the streamer, on air as soon as a jingle and a track are ready");
@@ -63,7 +76,7 @@ pub async fn prepare(station: &Station, mode: Mode, on_setup_event: OnEvent) -> 
     }
     let state = station.state();
     loop {
-        let err = match Streamer::open(station, mode, chrono::Utc::now()) {
+        let err = match Streamer::open_with(station, mode, chrono::Utc::now(), new_stream) {
             Ok(streamer) => {
                 return Ok(OnAir {
                     locks,

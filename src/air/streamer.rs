@@ -121,6 +121,10 @@ pub struct StreamState {
     /// The programme block on air.
     #[serde(default)]
     pub block: Option<String>,
+    /// How far the system clock is behind the air clock, seconds, when it was stepped
+    /// back (the air clock keeps its pace instead: see [`AirClock`]).
+    #[serde(default)]
+    pub clock_behind_seconds: Option<f64>,
     /// The schedule to resume from.
     pub schedule: ScheduleState,
 }
@@ -307,6 +311,64 @@ pub struct Streamer {
     fallback_alarm: Option<String>,
     /// Since when the processed folder changed but cannot be loaded, and why.
     reload_failing: Option<(DateTime<Utc>, String)>,
+    /// The last tick of the stream this one resumes (the air clock does not start
+    /// before it).
+    resumed_from: Option<DateTime<Utc>>,
+}
+
+/// How far the wall clock may fall behind the air clock's own pace before it counts as
+/// stepped back (NTP slews by far less; a step is a correction or a wrong clock).
+pub const CLOCK_STEP_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// The air clock: the wall clock as the streamer follows it, so that program date times
+/// never go back and the window keeps sliding at segment pace whatever the wall clock does
+/// (issue 11). It advances by monotonic time between ticks; it takes the wall clock when
+/// that agrees (within [`CLOCK_STEP_TOLERANCE`]) or is ahead (a forward step, a resume
+/// from suspend: the schedule then skips ahead, see [`Schedule::advance`]); when the wall
+/// clock falls behind (stepped back) it keeps its own pace and says by how much.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AirClock {
+    last: Option<(DateTime<Utc>, tokio::time::Instant)>,
+}
+
+impl AirClock {
+    /// An air clock that starts at the wall clock, but not before `floor` (the last tick
+    /// of a stream being resumed: a clock stepped back while the station was off does
+    /// not take the stream back).
+    pub fn starting(
+        floor: Option<DateTime<Utc>>,
+        wall: DateTime<Utc>,
+        mono: tokio::time::Instant,
+    ) -> AirClock {
+        AirClock {
+            last: Some((floor.map_or(wall, |f| f.max(wall)), mono)),
+        }
+    }
+
+    /// The air time for wall-clock `wall` at monotonic `mono`, and how far the wall clock
+    /// is behind it (zero unless stepped back).
+    pub fn now(
+        &mut self,
+        wall: DateTime<Utc>,
+        mono: tokio::time::Instant,
+    ) -> (DateTime<Utc>, chrono::TimeDelta) {
+        let air = match self.last {
+            None => wall,
+            Some((t, m)) => {
+                let elapsed = chrono::TimeDelta::from_std(mono.saturating_duration_since(m))
+                    .unwrap_or(chrono::TimeDelta::MAX);
+                let predicted = t + elapsed;
+                let air = if wall < predicted - CLOCK_STEP_TOLERANCE {
+                    predicted
+                } else {
+                    wall
+                };
+                air.max(t)
+            }
+        };
+        self.last = Some((air, mono));
+        (air, (air - wall).max(chrono::TimeDelta::zero()))
+    }
 }
 
 /// How long a rewritten processed folder may stay unloadable before it raises an alarm
@@ -343,14 +405,32 @@ fn load_saved_programme(state: &StateDir, require_cids: bool) -> Option<Programm
 }
 
 impl Streamer {
-    /// Opens the stream: loads the rotation and the saved state (continuing its media
+    /// Opens the stream: loads the programme and the saved state (continuing its media
     /// sequence and air clock) or starts a new stream at `now`.
     ///
     /// A state file that cannot be read is kept as `stream_state.json.corrupt-<time>`
-    /// and a new stream starts (logged as an error).
+    /// and a new stream starts (logged as an error). A processed folder that cannot be
+    /// loaded falls back to the last good programme (`on_air_programme.json`) with an
+    /// alarm. A programme whose segments exceed the resumed stream's target duration
+    /// waits (the last good programme stays, with a notice), as on a hot reload.
     ///
-    /// Errors: missing or invalid `manifest.json`/`playlist.m3u`, or no playable item.
+    /// Errors: the processed folder is unplayable and no good programme was saved
+    /// (missing or invalid `manifest.json`/`playlist.m3u`, no playable item);
+    /// [`Error::Window`] for longer segments with nothing earlier to keep on air.
     pub fn open(station: &Station, mode: Mode, now: DateTime<Utc>) -> Result<Streamer> {
+        Streamer::open_with(station, mode, now, false)
+    }
+
+    /// [`Streamer::open`], or with `new_stream` a new stream (media sequence 0, born at
+    /// `now`) whatever state is saved; the IPNS name, pins and publish log carry over.
+    ///
+    /// Errors: as [`Streamer::open`].
+    pub fn open_with(
+        station: &Station,
+        mode: Mode,
+        now: DateTime<Utc>,
+        new_stream: bool,
+    ) -> Result<Streamer> {
         let cfg = station.streaming.clone();
         let processed = station.processed_dir().to_path_buf();
         let state_dir = station.state();
@@ -386,25 +466,68 @@ impl Streamer {
             }
             Err(_) => None,
         };
-        let (schedule, prev) = match saved {
+        // The saved state's publishing (IPNS name, pins, log) carries over; its schedule
+        // only when the stream continues.
+        let prev = saved;
+        let saved = match (&prev, new_stream) {
+            (Some(s), true) => {
+                tracing::info!(
+                    "starting a new stream as asked: media sequence {} and its schedule are left behind",
+                    s.media_sequence
+                );
+                None
+            }
+            _ => prev.clone(),
+        };
+        // A restart on longer segments (a re-encode with a longer segment_duration) is
+        // held to the target-duration rule as a hot reload is: the last good programme
+        // stays on air, the new one waits for a new stream.
+        let mut programme = programme;
+        if let Some(s) = &saved {
+            let longest = programme.longest_segment();
+            if s.schedule.rotation_hash != programme.hash()
+                && longest.round() as u64 > s.schedule.target_duration
+            {
+                let why = format!(
+                    "the processed folder's programme has {longest:.3} s segments, over this stream's target duration of {} s (RFC 8216 4.3.3.1 fixes it for the stream's life)",
+                    s.schedule.target_duration
+                );
+                let fits = load_saved_programme(&state_dir, require_cids)
+                    .filter(|p| p.longest_segment().round() as u64 <= s.schedule.target_duration);
+                match fits {
+                    Some(p) => {
+                        tracing::warn!("{why}: the programme on air stays");
+                        notice = Some(format!(
+                            "{why}: the programme on air stays; start a new stream to change the segment length (`station stream --new-stream`)"
+                        ));
+                        programme = Arc::new(p);
+                    }
+                    None => {
+                        return Err(Error::Window(format!(
+                            "{why}, and there is no earlier programme to keep on air: start a new stream with `station stream --new-stream` (the media sequence starts again; players reload)"
+                        )))
+                    }
+                }
+            }
+        }
+        let resumed_from = saved.as_ref().map(|s| s.last_tick_at);
+        let schedule = match &saved {
             Some(s) => {
                 let mut sched = Schedule::resume(s.schedule.clone(), programme.clone())?;
                 if let Err(e) = sched.set_programme(programme.clone()) {
                     notice = Some(e.to_string());
                 }
-                (sched, Some(s))
+                sched.refresh_cids(&programme);
+                sched
             }
-            None => (
-                Schedule::born(
-                    programme.clone(),
-                    now,
-                    cfg.window_size,
-                    cfg.lookahead_segments,
-                ),
-                None,
+            None => Schedule::born(
+                programme.clone(),
+                now,
+                cfg.window_size,
+                cfg.lookahead_segments,
             ),
         };
-        let born_at = prev.is_none().then_some(now);
+        let born_at = saved.is_none().then_some(now);
         let history = AsRunLog::open(&state_dir.file(HISTORY_FILE))?;
         let uri = match (mode, &cfg.segment_uri_style) {
             (Mode::Preview, _) => UriStyle::Preview,
@@ -468,6 +591,7 @@ impl Streamer {
                 .clone()
                 .or_else(|| empty_blocks_alarm(&programme)),
             block: None,
+            clock_behind_seconds: None,
             schedule: schedule.state(),
         };
         let mut streamer = Streamer {
@@ -489,6 +613,7 @@ impl Streamer {
             saved_hash: None,
             fallback_alarm,
             reload_failing: None,
+            resumed_from,
         };
         if streamer.fallback_alarm.is_none() {
             streamer.remember(&programme);
@@ -522,7 +647,7 @@ impl Streamer {
         let entries: Vec<AsRunEntry> = self
             .schedule
             .segments()
-            .filter(|s| s.discontinuity && s.air_time <= now && self.history.is_new(s.air_time))
+            .filter(|s| s.starts_item() && s.air_time <= now && self.history.is_new(s.air_time))
             .filter_map(|s| {
                 let end = self
                     .schedule
@@ -643,7 +768,7 @@ impl Streamer {
         let item_start = w.segments[..=w.live_index]
             .iter()
             .rev()
-            .find(|s| s.discontinuity && s.item_id == live.item_id)
+            .find(|s| s.starts_item() && s.item_id == live.item_id)
             .map_or(live.air_time, |s| s.air_time);
         self.state.now_playing = Some(ProgrammeEntry {
             item_id: live.item_id.clone(),
@@ -757,6 +882,9 @@ impl Streamer {
         // Ticks are paced on the monotonic clock; a late tick is not made up for (the
         // next one comes an interval after it), like tokio's `MissedTickBehavior::Delay`.
         let mut next = clock.monotonic();
+        // Air time follows the wall clock but never goes back (see [`AirClock`]).
+        let mut air = AirClock::starting(self.resumed_from, clock.now(), clock.monotonic());
+        let mut behind_logged = false;
         loop {
             let wait = next.saturating_duration_since(clock.monotonic());
             tokio::select! {
@@ -764,7 +892,17 @@ impl Streamer {
                 _ = &mut shutdown => break,
                 _ = clock.sleep(wait) => {}
             }
-            match self.tick(clock.now()).await {
+            let (now, behind) = air.now(clock.now(), clock.monotonic());
+            self.state.clock_behind_seconds =
+                (behind > CLOCK_STEP_TOLERANCE).then(|| behind.num_milliseconds() as f64 / 1000.0);
+            if behind > CLOCK_STEP_TOLERANCE && !behind_logged {
+                tracing::warn!(
+                    "the system clock went back by {:.1} s: the air clock keeps its pace (program date times stay ahead of this machine's clock until it catches up)",
+                    behind.num_milliseconds() as f64 / 1000.0
+                );
+            }
+            behind_logged = behind > CLOCK_STEP_TOLERANCE;
+            match self.tick(now).await {
                 Ok(out) => tracing::debug!("tick: media sequence {}", out.media_sequence),
                 Err(e) => tracing::error!("tick failed: {e}"),
             }

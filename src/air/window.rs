@@ -524,9 +524,19 @@ pub struct ScheduledSegment {
     /// The programme block it airs in ([`DEFAULT_BLOCK`] without a schedule).
     #[serde(default = "default_block")]
     pub block: String,
+    /// Whether it is the first segment of its item (`None` in states saved before this
+    /// was recorded: then `discontinuity` says it). A discontinuity can also mark where
+    /// the air clock skipped ahead mid-item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_start: Option<bool>,
 }
 
 impl ScheduledSegment {
+    /// Whether it is the first segment of its item.
+    pub fn starts_item(&self) -> bool {
+        self.item_start.unwrap_or(self.discontinuity)
+    }
+
     /// Air time at which this segment ends.
     pub fn end_time(&self) -> DateTime<Utc> {
         self.air_time + seconds(self.duration)
@@ -555,6 +565,11 @@ pub struct Cursor {
     /// (the next day) goes on with its rotation instead of restarting it.
     #[serde(default)]
     pub positions: BTreeMap<String, usize>,
+    /// Set when the air clock skipped ahead (the station was off, or the wall clock
+    /// jumped forward): the next segment placed carries `#EXT-X-DISCONTINUITY` even
+    /// mid-item, since the segments before it never aired.
+    #[serde(default)]
+    pub resync: bool,
 }
 
 fn default_block() -> String {
@@ -676,6 +691,7 @@ impl Schedule {
                 next_entry: 1 % rotation.entries.len(),
                 block,
                 positions: BTreeMap::new(),
+                resync: false,
             },
             programme,
             pending: None,
@@ -710,9 +726,12 @@ impl Schedule {
     }
 
     /// Continues a stream from saved state over `programme` (which may differ from the
-    /// one the state was made with: it then takes over at the next item boundary).
+    /// one the state was made with: it then takes over at the next item boundary, under
+    /// the same rule as [`Schedule::set_programme`]).
     ///
-    /// Errors: [`Error::Window`] when the state is inconsistent.
+    /// Errors: [`Error::Window`] when the state is inconsistent, or when `programme`
+    /// differs and has a segment over the stream's target duration once rounded (RFC 8216
+    /// section 4.3.3.1 fixes it for the stream's life).
     pub fn resume(state: ScheduleState, programme: Arc<Programme>) -> Result<Schedule> {
         if state.cursor.item.segments.is_empty()
             || state.cursor.segment > state.cursor.item.segments.len()
@@ -720,6 +739,13 @@ impl Schedule {
             return Err(Error::Window("saved cursor points outside its item".into()));
         }
         let same = state.rotation_hash == programme.hash;
+        let longest = programme.longest_segment();
+        if !same && longest.round() as u64 > state.target_duration {
+            return Err(Error::Window(format!(
+                "the programme has a {longest:.3} s segment but this stream's target duration is {} s (RFC 8216 4.3.3.1 forbids changing it)",
+                state.target_duration
+            )));
+        }
         let mut s = Schedule {
             target_duration: state.target_duration,
             programme: programme.clone(),
@@ -731,6 +757,38 @@ impl Schedule {
             s.pending = Some(programme);
         }
         Ok(s)
+    }
+
+    /// Fills in the CIDs of scheduled segments (and of the item being placed) that lack
+    /// one, from `programme`'s items: a stream that ran in preview mode before Kubo had
+    /// the segments continues under IPNS with the same media sequence.
+    pub fn refresh_cids(&mut self, programme: &Programme) {
+        let items: HashMap<&str, &PlayItem> = std::iter::once(&programme.default)
+            .chain(programme.blocks.iter().filter_map(|b| b.rotation.as_ref()))
+            .flat_map(|r| r.entries.iter().map(|e| (e.id.as_str(), e.as_ref())))
+            .collect();
+        let cid_of = |id: &str, file: &str| -> Option<String> {
+            items
+                .get(id)?
+                .segments
+                .iter()
+                .find(|s| s.file == file)?
+                .cid
+                .clone()
+        };
+        for s in self.segments.iter_mut().filter(|s| s.cid.is_none()) {
+            s.cid = cid_of(&s.item_id, &s.file);
+        }
+        let id = self.cursor.item.id.clone();
+        for s in self
+            .cursor
+            .item
+            .segments
+            .iter_mut()
+            .filter(|s| s.cid.is_none())
+        {
+            s.cid = cid_of(&id, &s.file);
+        }
     }
 
     /// The state to persist.
@@ -830,7 +888,8 @@ impl Schedule {
         }
         let c = &mut self.cursor;
         let segment = c.segment;
-        let discontinuity = segment == 0;
+        let discontinuity = segment == 0 || c.resync;
+        c.resync = false;
         if discontinuity {
             c.discontinuity_count += 1;
         }
@@ -863,6 +922,7 @@ impl Schedule {
             discontinuity: st.discontinuity,
             discontinuity_count: c.discontinuity_count,
             block: c.block.clone(),
+            item_start: Some(st.segment == 0),
         });
     }
 
@@ -934,6 +994,8 @@ impl Schedule {
                 }
                 self.skip_loops(horizon);
             }
+            // What was skipped never aired: the next segment starts afresh.
+            self.cursor.resync = true;
         }
         // The live edge and the lookahead.
         loop {
@@ -1025,7 +1087,7 @@ impl Schedule {
             }
         };
         for s in &self.segments {
-            if s.discontinuity || cur.as_ref().is_none_or(|c| c.item_id != s.item_id) {
+            if s.starts_item() || cur.as_ref().is_none_or(|c| c.item_id != s.item_id) {
                 close(&mut cur, &mut out);
                 if out.len() >= max {
                     return out;
@@ -1057,7 +1119,7 @@ impl Schedule {
             let st = sim.step();
             let c = &sim.cursor;
             let duration = c.item.segments[st.segment].duration;
-            if st.discontinuity || cur.is_none() {
+            if st.segment == 0 || cur.is_none() {
                 close(&mut cur, &mut out);
                 if out.len() >= max || st.air_time >= until {
                     return out;
@@ -1494,6 +1556,17 @@ mod tests {
         let e = s.set_programme(prog(long)).unwrap_err().to_string();
         assert!(e.contains("target duration"), "{e}");
         assert!(!s.has_pending_programme());
+    }
+
+    #[test]
+    fn a_restart_on_longer_segments_is_refused_like_a_reload() {
+        let mut s = Schedule::new(prog(rotation()), t0());
+        s.advance(t0(), 12, 3);
+        let long = Arc::new(Rotation::new(vec![item("x", ItemKind::Track, &[10.0])]));
+        let e = Schedule::resume(s.state(), prog(long))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("target duration is 7 s"), "{e}");
     }
 
     #[test]

@@ -53,6 +53,10 @@ enum Cmd {
         /// Preview port (default: `preview_port` of streaming.config.json).
         #[arg(long)]
         port: Option<u16>,
+        /// Start a new stream (media sequence 0) instead of continuing the saved one:
+        /// needed to change the segment length of a stream on air.
+        #[arg(long)]
+        new_stream: bool,
     },
     /// Stop the station's streamer and health monitor (SIGTERM to the lock holders, wait).
     Stop {
@@ -196,8 +200,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             station,
             preview,
             port,
+            new_stream,
         } => {
-            stream(&open(&station)?, preview, port).await?;
+            stream(&open(&station)?, preview, port, new_stream).await?;
             Ok(0)
         }
         Cmd::Stop { station, timeout } => stop(&open(&station)?, timeout),
@@ -406,7 +411,12 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 }
 
 /// Streams until Ctrl-C / SIGTERM.
-async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::Result<()> {
+async fn stream(
+    station: &Station,
+    preview: bool,
+    port: Option<u16>,
+    new_stream: bool,
+) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     let cfg = &station.streaming;
     let mode = if preview { Mode::Preview } else { Mode::Ipns };
@@ -426,7 +436,7 @@ async fn stream(station: &Station, preview: bool, port: Option<u16>) -> anyhow::
     tokio::pin!(shutdown);
     // A stop asked for while setup runs before going on air ends the process at once.
     let on_air = tokio::select! {
-        r = ipfs_station::air::prepare(station, mode, on_event.clone()) => r?,
+        r = ipfs_station::air::prepare(station, mode, new_stream, on_event.clone()) => r?,
         _ = &mut shutdown => {
             println!("Stopped before going on air.");
             return Ok(());
@@ -851,7 +861,7 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
             true
         }
     };
-    stream(&station, preview, None).await?;
+    stream(&station, preview, None, false).await?;
     Ok(0)
 }
 

@@ -445,8 +445,10 @@ pub fn remove(station: &Station, source: &Path) -> Result<Removed> {
         crate::setup::manifest::load_playlist(&cfg.processed_dir).map_or(0, |p| p.len());
     if let (Some(m), Some(item)) = (manifest.as_mut(), &item) {
         m.items.retain(|i| i.id != item.id);
-        m.save(&cfg.processed_dir)?;
+        // The rotation first (it no longer names the item, which the manifest on disk
+        // still has), then the manifest: a kill between leaves a consistent folder.
         let (len, _) = setup::write_programme(m, schedule.as_ref(), cfg)?;
+        m.save(&cfg.processed_dir)?;
         rotation_len = len;
         let dir = cfg.processed_dir.join(ITEMS_DIR).join(&item.id);
         if let Err(e) = std::fs::remove_dir_all(&dir) {

@@ -495,11 +495,15 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
             .add_items(&items_dir, &mut ready, &mut report, &on_event)
             .await;
     }
+    // The previous manifest's items stay in the manifest on disk until the programme no
+    // longer names them, so the rotation on disk never names an item the manifest lacks.
+    let lingering: Vec<ManifestItem> = old.iter().flat_map(|m| m.items.clone()).collect();
     let mut writer = ProgrammeWriter {
         processed: processed.clone(),
         schedule: schedule.as_ref(),
         cfg,
         encode_hash: encode_hash.clone(),
+        lingering,
         last: None,
         every: Duration::from_secs(2),
     };
@@ -599,8 +603,17 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
         }
     }
 
-    // 5. The full manifest and programme.
+    // 5. The full manifest and programme, committed so that a kill at any instant leaves
+    // a rotation whose items are all in the manifest: the manifest with every item
+    // (the gone ones too), then the rotation, then the manifest without the gone ones.
     let manifest = writer.manifest(items);
+    let both = writer.on_disk(&manifest);
+    if both.items.len() > manifest.items.len() {
+        report.manifest_written |= both.save(&processed)?;
+        let (len, written) = write_programme(&manifest, schedule.as_ref(), cfg)?;
+        report.rotation_len = len;
+        report.playlist_written |= written;
+    }
     report.manifest_written |= manifest.save(&processed)?;
     report.missing_cids = manifest
         .items
@@ -621,8 +634,9 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
 }
 
 /// Air order of the planned items: the position at which each first airs in the
-/// rotation of the block on air now (its jingles first, they are short and every
-/// rotation starts with one), then the rest in library order.
+/// rotation of the block on air now (jingle 1, the first tracks, jingle 2, ...), then
+/// the rest in library order. With two jobs, the first jingle and the first track
+/// encode side by side: the station is on air once both land.
 fn air_order(
     planned: &[Planned],
     schedule: Option<&ScheduleSpec>,
@@ -646,14 +660,13 @@ fn air_order(
     for (n, id) in ids.iter().enumerate() {
         first.entry(id.as_str()).or_insert(n);
     }
-    let total = planned.len();
+    let total = ids.len();
     planned
         .iter()
         .enumerate()
         .map(|(lib, p)| match first.get(p.item.id.as_str()) {
-            Some(_) if p.item.kind == ItemKind::Jingle => lib,
-            Some(n) => total + n,
-            None => 3 * total + lib,
+            Some(n) => *n,
+            None => total + lib,
         })
         .collect()
 }
@@ -767,6 +780,9 @@ struct ProgrammeWriter<'a> {
     schedule: Option<&'a ScheduleSpec>,
     cfg: &'a SetupConfig,
     encode_hash: String,
+    /// The previous manifest's items: those not (yet) in the new one stay in the
+    /// manifest on disk until the final programme no longer names them.
+    lingering: Vec<ManifestItem>,
     /// When the programme was last written, and how long that took.
     last: Option<(std::time::Instant, Duration)>,
     /// Least time between two writes (more for a big manifest: twenty times what a
@@ -775,6 +791,20 @@ struct ProgrammeWriter<'a> {
 }
 
 impl ProgrammeWriter<'_> {
+    /// `manifest` plus the previous manifest's items it lacks: what is saved while the
+    /// rotation on disk may still name them.
+    fn on_disk(&self, manifest: &Manifest) -> Manifest {
+        let have: HashSet<&str> = manifest.items.iter().map(|i| i.id.as_str()).collect();
+        let mut m = manifest.clone();
+        m.items.extend(
+            self.lingering
+                .iter()
+                .filter(|i| !have.contains(i.id.as_str()))
+                .cloned(),
+        );
+        m
+    }
+
     fn manifest(&self, items: Vec<ManifestItem>) -> Manifest {
         Manifest {
             format: MANIFEST_FORMAT,
@@ -799,7 +829,7 @@ impl ProgrammeWriter<'_> {
         }
         let t = std::time::Instant::now();
         let manifest = self.manifest(slots.iter().flatten().cloned().collect());
-        report.manifest_written |= manifest.save(&self.processed)?;
+        report.manifest_written |= self.on_disk(&manifest).save(&self.processed)?;
         match write_programme(&manifest, self.schedule, self.cfg) {
             Ok((_, w)) => report.playlist_written |= w,
             Err(Error::Rotation(_)) => {}
