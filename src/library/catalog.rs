@@ -35,7 +35,9 @@ pub enum ItemStatus {
 /// One row of a library table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LibraryRow {
-    /// The source file (absolute).
+    /// The source file (absolute). For a file the scan cannot use (a name that is not
+    /// valid UTF-8, a dangling link), the path as text, lossily: it names the file for
+    /// the operator and is not a path to act on.
     pub source: PathBuf,
     /// Track or jingle.
     pub kind: ItemKind,
@@ -111,7 +113,28 @@ pub fn overview(station: &Station) -> Result<LibraryView> {
         (ItemKind::Jingle, &cfg.jingles_dir),
     ] {
         let listing = library::list_candidates(dir);
-        let mut rows = Vec::with_capacity(listing.files.len());
+        let mut rows = Vec::with_capacity(listing.files.len() + listing.failures.len());
+        // What the scan itself refuses (names that are not UTF-8, dangling links, link
+        // loops): failed rows with the reason, their paths already lossy text.
+        for f in listing.failures {
+            view.not_ready += 1;
+            rows.push(LibraryRow {
+                title: f
+                    .path
+                    .file_name()
+                    .map_or_else(String::new, |s| s.to_string_lossy().to_string()),
+                source: f.path,
+                kind,
+                id: None,
+                artist: None,
+                duration: None,
+                loudness_lufs: None,
+                gain_db: None,
+                segments: 0,
+                status: ItemStatus::Failed,
+                reason: Some(f.reason),
+            });
+        }
         for path in listing.files {
             let row = match by_source.get(path.as_path()).filter(|i| i.kind == kind) {
                 Some(item) => {
@@ -201,8 +224,11 @@ pub struct ImportReport {
 }
 
 /// Copies the audio among `paths` (files, or folders taken recursively) into the
-/// station's `music_dir` (tracks) or `jingles_dir` (jingles). Each file is probed with
-/// ffprobe first: anything without an audio stream is refused with ffprobe's reason.
+/// station's `music_dir` (tracks) or `jingles_dir` (jingles). Playlists and lists
+/// ([`library::NOT_AUDIO_EXTENSIONS`]) and names that are not valid UTF-8 are refused by
+/// name (shown lossily); each other file is probed with ffprobe first: anything without
+/// an audio stream, or an HLS playlist or ffconcat list under another name, is refused
+/// with the reason.
 /// A folder keeps its name as a subfolder. A file whose name is taken by different
 /// content gets ` (2)`, ` (3)`, ... before its extension; a file already there with the
 /// same content, or a file already inside the destination, is refused as "already in
@@ -227,7 +253,7 @@ pub fn import(station: &Station, kind: ItemKind, paths: &[PathBuf]) -> Result<Im
             Ok(m) => m,
             Err(e) => {
                 report.refused.push(Refused {
-                    path: path.clone(),
+                    path: library::lossy(path),
                     reason: format!("cannot read: {e}"),
                 });
                 continue;
@@ -242,9 +268,15 @@ pub fn import(station: &Station, kind: ItemKind, paths: &[PathBuf]) -> Result<Im
                     path: f.path,
                     reason: f.reason,
                 }));
-            if listing.files.is_empty() {
+            report
+                .refused
+                .extend(listing.skipped.iter().map(|p| Refused {
+                    path: p.clone(),
+                    reason: library::refused_by_name(p).unwrap_or_default(),
+                }));
+            if listing.files.is_empty() && listing.skipped.is_empty() {
                 report.refused.push(Refused {
-                    path: path.clone(),
+                    path: library::lossy(path),
                     reason: "the folder holds no files".into(),
                 });
             }
@@ -268,10 +300,14 @@ fn import_file(
 ) -> Result<()> {
     let refuse = |report: &mut ImportReport, reason: String| {
         report.refused.push(Refused {
-            path: file.to_path_buf(),
+            path: library::lossy(file),
             reason,
         })
     };
+    if let Some(reason) = library::refused_by_name(file) {
+        refuse(report, reason);
+        return Ok(());
+    }
     if file.canonicalize().is_ok_and(|c| c.starts_with(dest_canon)) {
         refuse(report, "already in the library".into());
         return Ok(());
