@@ -104,6 +104,7 @@ fn main() -> std::process::ExitCode {
             commands::settings::settings_get,
             commands::settings::settings_check,
             commands::settings::settings_apply,
+            commands::settings::settings_pick_folder,
             commands::onair::onair_view,
             commands::onair::go_live,
             commands::onair::off_air,

@@ -34,6 +34,7 @@ pub const COMMANDS: &[&str] = &[
     "settings_get",
     "settings_check",
     "settings_apply",
+    "settings_pick_folder",
     // On air.
     "onair_view",
     "go_live",

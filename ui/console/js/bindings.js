@@ -19,6 +19,7 @@ export const CMD = Object.freeze({
   settings_get: "settings_get",
   settings_check: "settings_check",
   settings_apply: "settings_apply",
+  settings_pick_folder: "settings_pick_folder",
   onair_view: "onair_view",
   go_live: "go_live",
   off_air: "off_air",
