@@ -1067,3 +1067,84 @@ async fn an_import_of_odd_names_and_playlists_refuses_each_and_serializes() {
     let view = console.library().unwrap();
     serde_json::to_string(&view).unwrap();
 }
+
+/// Issue 11: bounded growth. The trash keeps `trash_retention_days` (by the time the
+/// removal wrote into each name, not the source's own modification time), the library
+/// overview reports its size, and housekeeping sweeps the temp files of interrupted
+/// atomic writes (older than a minute) from every folder the station writes.
+#[test]
+fn trash_retention_trash_size_and_stale_temps() {
+    use ipfs_station::library::catalog;
+    use ipfs_station::station::housekeeping;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), "http://127.0.0.1:9");
+    let station = Station::open(&st).unwrap();
+    let now = chrono::Utc::now();
+    let trash = st.join("trash");
+    std::fs::create_dir_all(&trash).unwrap();
+    let day = 86_400;
+    let old = trash.join(format!("{}-old song.ogg", now.timestamp() - 31 * day));
+    let old2 = trash.join(format!("{}-2-old song.ogg", now.timestamp() - 40 * day));
+    let recent = trash.join(format!("{}-recent.ogg", now.timestamp() - 2 * day));
+    let theirs = trash.join("put here by hand.ogg");
+    for (p, n) in [(&old, 1000), (&old2, 500), (&recent, 200), (&theirs, 50)] {
+        std::fs::write(p, vec![0u8; n]).unwrap();
+    }
+    let view = catalog::overview(&station).unwrap();
+    assert_eq!(
+        view.trash,
+        catalog::TrashInfo {
+            files: 4,
+            bytes: 1750,
+            retention_days: Some(30)
+        }
+    );
+    // Stale temp files in the folders the station writes, and a fresh one.
+    let item = st.join("data/processed/items/t-1");
+    std::fs::create_dir_all(&item).unwrap();
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let mut stale = Vec::new();
+    for dir in [
+        st.clone(),
+        st.join("data/state"),
+        st.join("data/processed"),
+        item.clone(),
+    ] {
+        let p = dir.join(".tmp-Xy12ab");
+        std::fs::write(&p, b"half a file").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        stale.push(p);
+    }
+    let fresh = st.join("data/state/.tmp-inflight");
+    std::fs::write(&fresh, b"being written").unwrap();
+    let h = housekeeping::before_setup(&station, now);
+    let mut removed = h.temps_removed.clone();
+    removed.sort();
+    stale.sort();
+    assert_eq!(removed, stale);
+    assert!(fresh.exists());
+    let mut gone = vec![old.clone(), old2.clone()];
+    gone.sort();
+    assert_eq!(h.trash_removed, gone);
+    assert!(!old.exists() && !old2.exists() && recent.exists() && theirs.exists());
+    assert!(h.errors.is_empty(), "{:?}", h.errors);
+    assert_eq!(catalog::overview(&station).unwrap().trash.files, 2);
+    // 0 keeps the trash forever.
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"trash_retention_days": 0}),
+    );
+    let station = station.reload().unwrap();
+    let later = now + chrono::Duration::days(3650);
+    assert!(catalog::expire_trash(&station, later).unwrap().is_empty());
+    assert_eq!(
+        catalog::overview(&station).unwrap().trash.retention_days,
+        None
+    );
+}

@@ -224,7 +224,15 @@ impl Console {
 
     /// Starts a setup run unless one runs; then the running one goes again when it ends
     /// (so files added meanwhile are prechunked too). Returns whether a new run started.
+    /// First the station's housekeeping runs ([`crate::station::housekeeping::before_setup`]:
+    /// stale temp files, the trash past `trash_retention_days`).
     pub fn start_setup(&self) -> bool {
+        if let Ok(st) = self.station() {
+            let h = crate::station::housekeeping::before_setup(&st, chrono::Utc::now());
+            for e in &h.errors {
+                tracing::warn!("housekeeping: {e}");
+            }
+        }
         self.setup.request().1
     }
 

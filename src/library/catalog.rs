@@ -76,6 +76,90 @@ pub struct LibraryView {
     pub not_ready: usize,
     /// The last setup run, when there was one.
     pub last_setup: Option<LastSetup>,
+    /// What the station's `trash/` holds.
+    pub trash: TrashInfo,
+}
+
+/// What the station's `trash/` folder holds (sources taken out of the library).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrashInfo {
+    /// Files in it.
+    pub files: usize,
+    /// Their size, bytes.
+    pub bytes: u64,
+    /// Days a removed source is kept (`trash_retention_days`); `None`: forever.
+    pub retention_days: Option<u64>,
+}
+
+/// What the trash of `station` holds (files and bytes, links not followed).
+pub fn trash_info(station: &Station) -> TrashInfo {
+    fn walk(dir: &Path, info: &mut TrashInfo, depth: usize) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if m.is_dir() && depth < 16 {
+                walk(&e.path(), info, depth + 1);
+            } else if m.is_file() {
+                info.files += 1;
+                info.bytes += m.len();
+            }
+        }
+    }
+    let mut info = TrashInfo {
+        retention_days: station.setup.trash_retention.map(|d| d.as_secs() / 86_400),
+        ..TrashInfo::default()
+    };
+    walk(&station.dir().join(TRASH_DIR), &mut info, 0);
+    info
+}
+
+/// When a trash entry was moved there: the Unix time [`remove`] puts before its name
+/// (`<unix time>-<name>`, `<unix time>-<n>-<name>`). The file's own modification time
+/// is the source's (a move keeps it), so it cannot tell.
+fn trashed_at(name: &str) -> Option<i64> {
+    let (ts, rest) = name.split_once('-')?;
+    (!ts.is_empty() && !rest.is_empty() && ts.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| ts.parse().ok())
+        .flatten()
+}
+
+/// Deletes the files [`remove`] moved into the trash of `station` more than
+/// `trash_retention_days` before `now` (by the time in their names); nothing when the
+/// setting is 0. Files in the trash that [`remove`] did not name are left alone. Returns
+/// what it deleted.
+///
+/// Errors: [`Error::Io`] when the trash cannot be read or a file not deleted (those
+/// before it are deleted).
+pub fn expire_trash(station: &Station, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<PathBuf>> {
+    let Some(keep) = station.setup.trash_retention else {
+        return Ok(Vec::new());
+    };
+    let trash = station.dir().join(TRASH_DIR);
+    let rd = match std::fs::read_dir(&trash) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&trash, e)),
+    };
+    let oldest = now
+        .timestamp()
+        .saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+    let mut removed = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let expired = trashed_at(&name).is_some_and(|t| t < oldest);
+        let file = std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_file());
+        if expired && file {
+            std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
+            tracing::info!("deleted from the trash: {}", e.path().display());
+            removed.push(e.path());
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 /// The library of `station`: every source file in `music_dir` and `jingles_dir` with its
@@ -107,6 +191,7 @@ pub fn overview(station: &Station) -> Result<LibraryView> {
         ready_seconds: 0.0,
         not_ready: 0,
         last_setup: None,
+        trash: trash_info(station),
     };
     for (kind, dir) in [
         (ItemKind::Track, &cfg.music_dir),
