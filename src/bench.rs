@@ -245,7 +245,7 @@ pub fn level_check(segment: &Path, runs: u32) -> Result<Measurement> {
     let mut audio = 0.0;
     for _ in 0..runs {
         let bytes = std::fs::read(segment).map_err(|e| Error::io(segment, e))?;
-        audio = crate::health::levels::analyze_ts("bench", &bytes, -50.0)?.decoded_seconds;
+        audio = crate::health::levels::analyze_ts("bench", &bytes, -50.0, 3600.0)?.decoded_seconds;
     }
     let ours = t.elapsed() / runs.max(1);
     let t = Instant::now();

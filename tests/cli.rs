@@ -441,3 +441,178 @@ async fn stream_sets_up_what_waits_then_goes_on_air() {
         StateDir::new(st.join("data/state")).load_listener()
     });
 }
+
+/// Issue 11: a file name that is not UTF-8 (and a folder of one), and a playlist
+/// dropped among the music: setup reports the name (lossily) and goes on, a second run
+/// runs no ffmpeg or ffprobe at all, and the library overview still serializes (the
+/// console's JSON) with the file as a failed row.
+#[tokio::test(flavor = "multi_thread")]
+async fn non_utf8_names_and_playlists_neither_abort_nor_reencode_setup() {
+    use std::os::unix::ffi::OsStrExt;
+    let node = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    let music = st.join("music");
+    let some_audio = std::fs::read(music.join("Artist 0 - Song 0.ogg")).unwrap();
+    gen_audio(
+        &music.join(std::ffi::OsStr::from_bytes(b"Caf\xe9 \xff.ogg")),
+        "sine=frequency=777",
+        2.0,
+        &["-c:a", "libvorbis"],
+    );
+    let odd_dir = music.join(std::ffi::OsStr::from_bytes(b"Album \xfe"));
+    std::fs::create_dir(&odd_dir).unwrap();
+    std::fs::write(odd_dir.join("inside.ogg"), &some_audio).unwrap();
+    let hls = tmp.path().join("hls");
+    ipfs_station::bench::encode_lavfi_hls("sine=frequency=500", 6.0, 2.0, &hls).unwrap();
+    let playlist = std::fs::read_to_string(hls.join("index.m3u8"))
+        .unwrap()
+        .replace("seg_", &format!("{}/seg_", hls.display()));
+    std::fs::write(music.join("live.m3u8"), &playlist).unwrap();
+    std::fs::write(music.join("disguised.mp3"), &playlist).unwrap();
+    let log = tmp.path().join("tools.log");
+    let path = shim(&tmp.path().join("bin"), &log);
+    let (code, out) = setup_cli(&st, &path);
+    assert_eq!(code, 1, "the odd names are failures: {out}");
+    assert!(
+        out.lines().any(|l| l.contains("FAILED")
+            && l.contains("Caf\u{fffd} \u{fffd}.ogg")
+            && l.contains("UTF-8")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("FAILED") && l.contains("Album \u{fffd}") && l.contains("UTF-8")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("FAILED") && l.contains("disguised.mp3") && l.contains("playlist")),
+        "{out}"
+    );
+    assert!(!out.contains("live.m3u8"), "the playlist is skipped: {out}");
+    let first = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !first.contains("live.m3u8"),
+        "ffprobe never reads the playlist: {first}"
+    );
+    let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
+    assert_eq!(m.items.len(), 6, "the 4 tracks and 2 jingles are in");
+    StateDir::new(st.join("data/state"))
+        .load_last_setup()
+        .expect("last_setup.json is written and loads");
+    // Again: nothing is encoded or probed (only the disguised playlist, refused by format).
+    std::fs::write(&log, "").unwrap();
+    let (code, out) = setup_cli(&st, &path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("0 encoded, 6 reused"), "{out}");
+    let second = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        second.lines().all(|l| l.contains("disguised.mp3")),
+        "a second run runs ffmpeg/ffprobe only to refuse the disguised playlist: {second}"
+    );
+    // The console's library overview: failed rows with lossy names, as JSON.
+    let station = ipfs_station::station::Station::open(&st).unwrap();
+    let view = ipfs_station::library::catalog::overview(&station).unwrap();
+    let json = serde_json::to_string(&view).expect("the overview serializes");
+    assert!(json.contains("Caf\u{fffd} \u{fffd}.ogg"), "{json}");
+    let failed: Vec<_> = view
+        .tracks
+        .iter()
+        .filter(|r| r.status == ipfs_station::library::catalog::ItemStatus::Failed)
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|r| r.reason.as_deref().is_some_and(|x| x.contains("UTF-8"))),
+        "{failed:?}"
+    );
+    assert!(view.tracks.iter().all(|r| !r.source.ends_with("live.m3u8")));
+}
+
+/// The pids of processes whose command line mentions `needle` (Linux `/proc`).
+fn pids_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .filter(|pid| pid_alive(*pid))
+        .collect()
+}
+
+/// Issue 11: ffmpeg dies with `station setup`: after `kill -9` of the setup process its
+/// encoders are gone within moments, not left running.
+#[tokio::test(flavor = "multi_thread")]
+async fn ffmpeg_children_die_with_a_killed_setup() {
+    let node = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    for i in 0..2 {
+        gen_audio(
+            &st.join(format!("music/long-sources-{i}.wav")),
+            "sine=frequency=440",
+            120.0,
+            &["-ar", "8000", "-ac", "1"],
+        );
+    }
+    // ffmpeg at real time (`-re`): each run on a long source takes minutes.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ffmpeg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let p = bin.join("ffmpeg");
+    std::fs::write(
+        &p,
+        format!("#!/bin/sh\nexec '{}' -re \"$@\"\n", real.trim()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut guard = ProcessGuard::new();
+    let pid = guard.push(
+        Command::new(station_bin())
+            .args(["setup", "--quiet", "--station"])
+            .arg(&st)
+            .env("PATH", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let encoders = wait_for(
+        "ffmpeg on the long sources",
+        Duration::from_secs(60),
+        || {
+            let p = pids_mentioning("long-sources-");
+            (!p.is_empty()).then_some(p)
+        },
+    );
+    assert!(!encoders.contains(&pid));
+    // SIGKILL: no handler runs in the setup process.
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let t = Instant::now();
+    while !pids_mentioning("long-sources-").is_empty() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = pids_mentioning("long-sources-");
+    for p in &left {
+        let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+    }
+    assert!(
+        left.is_empty(),
+        "ffmpeg outlived the killed setup: {left:?} (was {encoders:?})"
+    );
+}

@@ -369,7 +369,7 @@ async fn managed_kubo_inits_its_repo_on_loopback_and_stops_with_the_shutdown_com
     patch_config(
         station.dir(),
         "streaming.config.json",
-        serde_json::json!({"kubo_api": "http://0.0.0.0:5001"}),
+        serde_json::json!({"kubo_api": "http://0.0.0.0:5001", "allow_remote_kubo": true}),
     );
     let e = ManagedKubo::start_with(&ipfs, &station.reload().unwrap())
         .await
@@ -930,4 +930,259 @@ async fn kubo_status_and_settings_go_through_the_engine_and_a_broken_config_is_n
     assert!(console.onair_view().problem.is_some());
     std::fs::write(st.join("setup.config.json"), good).unwrap();
     assert!(console.library().is_ok());
+}
+
+/// The settings form's edits of `(file, key, text)`.
+fn form(list: &[(&str, &str, &str)]) -> ipfs_station::console::settings::Edits {
+    let mut e = ipfs_station::console::settings::Edits::new();
+    for (f, k, v) in list {
+        e.entry(f.to_string())
+            .or_default()
+            .insert(k.to_string(), v.to_string());
+    }
+    e
+}
+
+/// Issue 11: over the console's IPC a folder setting stays inside the station folder
+/// unless the operator picked the folder in the native dialog (a dropped path does not
+/// count, `..` and links out of the station are refused), and `kubo_api` off loopback
+/// needs `allow_remote_kubo`, saying why.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_keep_folders_in_the_station_unless_picked_and_kubo_on_loopback() {
+    use ipfs_station::console::Console;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), "http://127.0.0.1:5001");
+    let (emit, _seen) = capture();
+    let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(elsewhere.join("music")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, st.join("link-out")).unwrap();
+    let setup_file = std::fs::read_to_string(st.join("setup.config.json")).unwrap();
+    let refused = |text: &str, key: &str| {
+        let out = console
+            .settings_apply(&form(&[("setup.config.json", key, text)]))
+            .unwrap();
+        assert!(!out.applied, "{text}");
+        let e = out.errors.iter().find(|e| e.key == key).unwrap();
+        e.message.clone()
+    };
+    let outside = elsewhere.join("music");
+    let m = refused(outside.to_str().unwrap(), "music_dir");
+    assert!(
+        m.contains("outside the station folder") && m.contains("picker"),
+        "{m}"
+    );
+    assert!(refused("../elsewhere/music", "music_dir").contains("`..`"));
+    assert!(refused("link-out/music", "processed_dir").contains("outside the station"));
+    // A dropped path is for reading audio, not for pointing the station at.
+    console.allow_paths(std::slice::from_ref(&outside));
+    assert!(refused(outside.to_str().unwrap(), "jingles_dir").contains("outside"));
+    assert_eq!(
+        std::fs::read_to_string(st.join("setup.config.json")).unwrap(),
+        setup_file,
+        "nothing was written"
+    );
+    // Inside the station (a folder that does not exist yet included): fine.
+    let out = console
+        .settings_apply(&form(&[(
+            "setup.config.json",
+            "music_dir",
+            "sources/music",
+        )]))
+        .unwrap();
+    assert!(out.applied, "{:?}", out.errors);
+    // Picked in the dialog: fine, also a folder inside the picked one.
+    console.allow_folders(std::slice::from_ref(&elsewhere));
+    let out = console
+        .settings_apply(&form(&[
+            ("setup.config.json", "music_dir", outside.to_str().unwrap()),
+            (
+                "streaming.config.json",
+                "state_dir",
+                elsewhere.join("state").to_str().unwrap(),
+            ),
+        ]))
+        .unwrap();
+    assert!(out.applied, "{:?}", out.errors);
+    let station = console.station().unwrap();
+    assert_eq!(station.setup.music_dir, outside.canonicalize().unwrap());
+
+    // kubo_api: another machine only with allow_remote_kubo, and the form says why.
+    let out = console
+        .settings_apply(&form(&[(
+            "streaming.config.json",
+            "kubo_api",
+            "http://192.0.2.7:5001",
+        )]))
+        .unwrap();
+    assert!(!out.applied);
+    let e = out.errors.iter().find(|e| e.key == "kubo_api").unwrap();
+    assert!(
+        e.message.contains("admin access") && e.message.contains("allow_remote_kubo"),
+        "{e:?}"
+    );
+    let fields = console.settings().unwrap();
+    let allow = fields
+        .iter()
+        .find(|f| f.spec.key == "allow_remote_kubo")
+        .unwrap();
+    assert_eq!(allow.value, "false");
+    assert!(
+        allow.spec.help.contains("admin access"),
+        "{}",
+        allow.spec.help
+    );
+    let out = console
+        .settings_apply(&form(&[
+            ("streaming.config.json", "kubo_api", "http://192.0.2.7:5001"),
+            ("streaming.config.json", "allow_remote_kubo", "true"),
+        ]))
+        .unwrap();
+    assert!(out.applied, "{:?}", out.errors);
+    assert!(console.station().unwrap().streaming.allow_remote_kubo);
+    // A hand-edited file with a remote API and no allow_remote_kubo is named too.
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"allow_remote_kubo": false}),
+    );
+    let e = ipfs_station::station::Station::open(&st)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("kubo_api") && e.contains("allow_remote_kubo"),
+        "{e}"
+    );
+}
+
+/// Issue 11: what the console gets of a dropped folder holding a playlist and a name
+/// that is not UTF-8 serializes (the page's JSON), each refused with its reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_of_odd_names_and_playlists_refuses_each_and_serializes() {
+    use ipfs_station::console::Console;
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), "http://127.0.0.1:9");
+    let (emit, _seen) = capture();
+    let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
+    let folder = tmp.path().join("album");
+    gen_audio(
+        &folder.join("good.ogg"),
+        "sine=frequency=500",
+        1.0,
+        &["-c:a", "libvorbis"],
+    );
+    std::fs::write(folder.join("album.m3u8"), "#EXTM3U\ngood.ogg\n").unwrap();
+    std::fs::write(folder.join("album.cue"), "FILE \"good.ogg\" WAVE\n").unwrap();
+    std::fs::copy(
+        folder.join("good.ogg"),
+        folder.join(std::ffi::OsStr::from_bytes(b"bad \xff name.ogg")),
+    )
+    .unwrap();
+    console.allow_paths(std::slice::from_ref(&folder));
+    let r = console
+        .add(ItemKind::Track, vec![folder.clone()])
+        .await
+        .unwrap();
+    let json = serde_json::to_string(&r).expect("the import report serializes");
+    assert_eq!(r.added.len(), 1, "{json}");
+    for (what, why) in [
+        ("album.m3u8", "playlist"),
+        ("album.cue", "playlist"),
+        ("bad \u{fffd} name.ogg", "UTF-8"),
+    ] {
+        assert!(
+            r.refused
+                .iter()
+                .any(|x| x.path.to_string_lossy().ends_with(what) && x.reason.contains(why)),
+            "{what}: {json}"
+        );
+    }
+    // A lossy name sent back by the page is refused with the reason, not a crash.
+    let lossy = folder.join("bad \u{fffd} name.ogg");
+    let r = console.add(ItemKind::Track, vec![lossy]).await.unwrap();
+    assert!(r.refused[0].reason.contains("UTF-8"), "{:?}", r.refused);
+    let view = console.library().unwrap();
+    serde_json::to_string(&view).unwrap();
+}
+
+/// Issue 11: bounded growth. The trash keeps `trash_retention_days` (by the time the
+/// removal wrote into each name, not the source's own modification time), the library
+/// overview reports its size, and housekeeping sweeps the temp files of interrupted
+/// atomic writes (older than a minute) from every folder the station writes.
+#[test]
+fn trash_retention_trash_size_and_stale_temps() {
+    use ipfs_station::library::catalog;
+    use ipfs_station::station::housekeeping;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), "http://127.0.0.1:9");
+    let station = Station::open(&st).unwrap();
+    let now = chrono::Utc::now();
+    let trash = st.join("trash");
+    std::fs::create_dir_all(&trash).unwrap();
+    let day = 86_400;
+    let old = trash.join(format!("{}-old song.ogg", now.timestamp() - 31 * day));
+    let old2 = trash.join(format!("{}-2-old song.ogg", now.timestamp() - 40 * day));
+    let recent = trash.join(format!("{}-recent.ogg", now.timestamp() - 2 * day));
+    let theirs = trash.join("put here by hand.ogg");
+    for (p, n) in [(&old, 1000), (&old2, 500), (&recent, 200), (&theirs, 50)] {
+        std::fs::write(p, vec![0u8; n]).unwrap();
+    }
+    let view = catalog::overview(&station).unwrap();
+    assert_eq!(
+        view.trash,
+        catalog::TrashInfo {
+            files: 4,
+            bytes: 1750,
+            retention_days: Some(30)
+        }
+    );
+    // Stale temp files in the folders the station writes, and a fresh one.
+    let item = st.join("data/processed/items/t-1");
+    std::fs::create_dir_all(&item).unwrap();
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let mut stale = Vec::new();
+    for dir in [
+        st.clone(),
+        st.join("data/state"),
+        st.join("data/processed"),
+        item.clone(),
+    ] {
+        let p = dir.join(".tmp-Xy12ab");
+        std::fs::write(&p, b"half a file").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        stale.push(p);
+    }
+    let fresh = st.join("data/state/.tmp-inflight");
+    std::fs::write(&fresh, b"being written").unwrap();
+    let h = housekeeping::before_setup(&station, now);
+    let mut removed = h.temps_removed.clone();
+    removed.sort();
+    stale.sort();
+    assert_eq!(removed, stale);
+    assert!(fresh.exists());
+    let mut gone = vec![old.clone(), old2.clone()];
+    gone.sort();
+    assert_eq!(h.trash_removed, gone);
+    assert!(!old.exists() && !old2.exists() && recent.exists() && theirs.exists());
+    assert!(h.errors.is_empty(), "{:?}", h.errors);
+    assert_eq!(catalog::overview(&station).unwrap().trash.files, 2);
+    // 0 keeps the trash forever.
+    patch_config(
+        &st,
+        "setup.config.json",
+        serde_json::json!({"trash_retention_days": 0}),
+    );
+    let station = station.reload().unwrap();
+    let later = now + chrono::Duration::days(3650);
+    assert!(catalog::expire_trash(&station, later).unwrap().is_empty());
+    assert_eq!(
+        catalog::overview(&station).unwrap().trash.retention_days,
+        None
+    );
 }

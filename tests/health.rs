@@ -308,3 +308,244 @@ async fn publishes_slower_than_the_lookahead_warn() {
     }
     assert!(slow.message.contains("raise lookahead_segments"));
 }
+
+/// The problem texts of one gateway's check, gateway and segments together.
+fn problems_of(r: &ipfs_station::health::HealthReport, gw: &str) -> Vec<String> {
+    let g = r.gateways.iter().find(|g| g.gateway == gw).unwrap();
+    g.problems
+        .iter()
+        .chain(g.segments.iter().flat_map(|s| &s.problems))
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// Issue 11: a gateway that attacks the monitor. Every attack is a clear problem of that
+/// gateway, nothing panics, nothing unbounded is read or kept, nothing is fetched from
+/// another origin, `health.json` loads back and its history stays bounded; and
+/// `station health --once` against all the attacks at once stays small in memory.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_gateway_gives_clear_problems_and_bounded_reads() {
+    use ipfs_station::health::meters::LevelPoint;
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _s) = on_air(&node, dir.path(), &[("t-a", TONE, 16.0)]).await;
+    let seg = tempfile::tempdir().unwrap();
+    ipfs_station::bench::encode_lavfi_hls(TONE, 12.0, 6.0, seg.path()).unwrap();
+    let good: Vec<Vec<u8>> = (0..2)
+        .map(|i| std::fs::read(seg.path().join(format!("seg_{i:05}.ts"))).unwrap())
+        .collect();
+    let bomb_dir = tempfile::tempdir().unwrap();
+    ipfs_station::bench::encode_lavfi_hls(TONE2, 60.0, 60.0, bomb_dir.path()).unwrap();
+    let bomb = std::fs::read(bomb_dir.path().join("seg_00000.ts")).unwrap();
+    assert!(bomb.len() < 2 << 20, "the bomb is small: {}", bomb.len());
+    let hostile = HostileGateway::start(good, bomb).await;
+    let gateways: Vec<String> = HOSTILE_ATTACKS.iter().map(|a| hostile.gateway(a)).collect();
+    patch_config(
+        cfg.dir(),
+        "health.config.json",
+        serde_json::json!({"gateways": gateways, "public_gateways": [],
+            "request_timeout": 10, "resolve_timeout": 10, "max_lag_seconds": 60}),
+    );
+    let station = cfg.reload().unwrap();
+    // A previous report with a history far too long and dated on both sides of now.
+    let now = Utc::now();
+    let checker = Checker::new(&station).unwrap();
+    let mut previous = checker.check(now - D::seconds(30), None).await;
+    previous.history = (-3000..3000)
+        .map(|i| LevelPoint {
+            at: now + D::seconds(i * 2),
+            peak_dbfs: -6.0,
+            rms_dbfs: -9.0,
+            loudness_lufs: Some(-10.0),
+        })
+        .collect();
+    hostile
+        .endless_bytes
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::Instant::now();
+    let r = checker.check(now, Some(&previous)).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "the check took {:?}",
+        t.elapsed()
+    );
+    let has = |gw: &str, what: &str| {
+        let ps = problems_of(&r, &hostile.gateway(gw));
+        assert!(
+            ps.iter().any(|p| p.contains(what)),
+            "{gw}: no problem saying {what:?} in {ps:?}"
+        );
+    };
+    has(
+        "overflow",
+        "#EXT-X-MEDIA-SEQUENCE 18446744073709551615 overflows",
+    );
+    has("huge-extinf", "#EXTINF inf");
+    has("endless-playlist", "the playlist is larger than 1024 KiB");
+    has("endless-segment", "larger than 8192 KiB");
+    has("decode-bomb", "decode limit");
+    has("future", "ahead of this clock");
+    has("redirect-away", "redirected to another origin");
+    has("absolute-away", "another origin");
+    for gw in ["overflow", "huge-extinf", "endless-playlist"] {
+        let g = r
+            .gateways
+            .iter()
+            .find(|g| g.gateway == hostile.gateway(gw))
+            .unwrap();
+        assert!(
+            !g.ok && g.media_sequence.is_none() && g.target_duration.is_none(),
+            "{g:?}"
+        );
+    }
+    // A bomb decodes no further than #EXTINF and the margin.
+    let bombs = &r
+        .gateways
+        .iter()
+        .find(|g| g.gateway == hostile.gateway("decode-bomb"))
+        .unwrap()
+        .segments;
+    assert_eq!(bombs.len(), 2);
+    for s in bombs {
+        let l = s.levels.as_ref().unwrap();
+        assert!(
+            l.stopped_at_limit && l.decoded_seconds <= 3.0 + 1e-6,
+            "{l:?}"
+        );
+    }
+    // The control: a redirect within the origin and relative segment URIs play.
+    let control = r
+        .gateways
+        .iter()
+        .find(|g| g.gateway == hostile.gateway("relative"))
+        .unwrap();
+    assert!(control.ok, "{control:?}");
+    assert!(control.segments.iter().all(|s| s.levels.is_some()));
+    // Nothing was asked of the other origin; the endless bodies were cut off (two
+    // segments of 8 MiB, one playlist of 1 MiB, and what the sockets buffered).
+    assert_eq!(
+        hostile
+            .elsewhere_hits
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let sent = hostile
+        .endless_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent < 64 << 20, "the endless bodies sent {sent} bytes");
+    // The history: bounded by count, nothing older than an hour or more than a minute
+    // ahead, no future-dated segment in it.
+    assert!(r.history.len() <= ipfs_station::health::HISTORY_MAX_POINTS);
+    assert!(r
+        .history
+        .iter()
+        .all(|p| p.at >= now - D::seconds(3600) && p.at <= now + D::seconds(60)));
+    assert!(r.history.windows(2).all(|w| w[0].at < w[1].at));
+    // health.json is written and loads back, every value finite.
+    let state = station.state();
+    state.save_health(&r).unwrap();
+    let back = state.load_health().unwrap();
+    assert_eq!(back.gateways.len(), HOSTILE_ATTACKS.len());
+    let text = std::fs::read_to_string(state.path().join("health.json")).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf,"), "{text}");
+
+    // The binary, as cron runs it, against every attack at once: its peak memory, beside
+    // the same check of the healthy stream alone.
+    let (attacked, code) = max_rss_of_health_once(station.dir());
+    patch_config(
+        cfg.dir(),
+        "health.config.json",
+        serde_json::json!({"gateways": [node.gateway_url()]}),
+    );
+    let (healthy, _) = max_rss_of_health_once(station.dir());
+    eprintln!(
+        "station health --once: max RSS {:.1} MB against {} hostile gateways (exit {code}), {:.1} MB against the healthy one alone",
+        attacked as f64 / 1024.0,
+        HOSTILE_ATTACKS.len(),
+        healthy as f64 / 1024.0
+    );
+    assert!(attacked < 150 * 1024, "max RSS {attacked} kB");
+    assert!(code <= 2);
+    state.load_health().unwrap();
+}
+
+/// `station health --once --station <dir>` under `/usr/bin/time -v`: (max RSS in kB,
+/// exit status). `STATION_BIN` names another build to measure (the README's figure is
+/// the release build's).
+fn max_rss_of_health_once(dir: &Path) -> (u64, i32) {
+    let bin = std::env::var("STATION_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_station").into());
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(bin)
+        .args(["health", "--once", "--station"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rss_kb: u64 = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .unwrap_or_else(|| panic!("no max RSS in {err}"))
+        .trim()
+        .parse()
+        .unwrap();
+    (rss_kb, out.status.code().unwrap_or(-1))
+}
+
+/// Issue 11: a `health.json` that does not load is kept aside, said so, and its level
+/// points are not lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_health_file_is_kept_and_its_history_survives() {
+    let node = TestNode::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _s) = on_air(&node, dir.path(), &[("t-a", TONE, 16.0)]).await;
+    patch_config(
+        cfg.dir(),
+        "health.config.json",
+        serde_json::json!({"gateways": [node.gateway_url()], "public_gateways": [],
+            "request_timeout": 5, "resolve_timeout": 5, "max_lag_seconds": 60}),
+    );
+    let station = cfg.reload().unwrap();
+    let now = Utc::now();
+    let first = ipfs_station::health::check_once(&station, now)
+        .await
+        .unwrap();
+    assert!(!first.history.is_empty());
+    // A null where a number belongs (what serde wrote for a NaN before): the report no
+    // longer loads, its other points still do.
+    let path = station.state().path().join("health.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["streamer_on_air"] = serde_json::Value::Null;
+    let mut bad_point = v["history"][0].clone();
+    bad_point["peak_dbfs"] = serde_json::Value::Null;
+    v["history"].as_array_mut().unwrap().push(bad_point);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    assert!(station.state().load_health().is_err());
+    let r = ipfs_station::health::check_once(&station, now + D::seconds(1))
+        .await
+        .unwrap();
+    let alarm = r
+        .alarms
+        .iter()
+        .find(|a| matches!(a.problem, Problem::CorruptHealthFile { .. }))
+        .unwrap_or_else(|| panic!("{:?}", r.reasons));
+    assert_eq!(alarm.severity, Status::Warn);
+    assert!(
+        alarm.message.contains("health.json.corrupt-"),
+        "{}",
+        alarm.message
+    );
+    for p in &first.history {
+        assert!(r.history.iter().any(|q| q.at == p.at), "lost {p:?}");
+    }
+    let kept: Vec<_> = std::fs::read_dir(station.state().path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("health.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    station.state().load_health().unwrap();
+}

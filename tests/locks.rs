@@ -307,3 +307,57 @@ async fn two_setups_never_encode_at_once_and_neither_loses_work() {
     assert_eq!(m.items.len(), 6);
     assert!(m.items.iter().all(|i| i.has_all_cids()));
 }
+
+/// Issue 11: the log of a process the console starts is bounded: `--log FILE` rotates
+/// it at its size (here 4 kB instead of 5 MiB), keeping two old files.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_monitor_log_rotates_at_its_size_keeping_two_old_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("st");
+    ipfs_station::station::init(&st).unwrap();
+    // A monitor with nothing to check: every second a check that fails and says why.
+    patch_config(
+        &st,
+        "health.config.json",
+        serde_json::json!({"interval": 1, "gateways": ["http://127.0.0.1:9"], "public_gateways": [], "request_timeout": 1}),
+    );
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": "http://127.0.0.1:9"}),
+    );
+    let log = tmp.path().join("health.log");
+    std::fs::write(&log, vec![b'x'; 10_000]).unwrap();
+    let mut guard = ProcessGuard::new();
+    guard.push(
+        std::process::Command::new(station_bin())
+            .args(["health", "--station"])
+            .arg(&st)
+            .arg("--log")
+            .arg(&log)
+            .args(["--log-max-bytes", "4000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let old = |n: usize| tmp.path().join(format!("health.log.{n}"));
+    // The oversized log was rotated at the start, then the output fills and rotates.
+    wait_until(60, "two rotations", || old(2).exists() && log.exists()).await;
+    let first = std::fs::read(old(2)).unwrap_or_default();
+    wait_until(60, "a third rotation", || {
+        std::fs::read(old(2)).is_ok_and(|b| b != first)
+    })
+    .await;
+    assert!(!old(3).exists(), "only two old files are kept");
+    for p in [log.clone(), old(1)] {
+        let len = std::fs::metadata(&p).map_or(0, |m| m.len());
+        // Checked every second: at most a second's output over the limit.
+        assert!(len < 4000 + 64 * 1024, "{}: {len} bytes", p.display());
+    }
+    let text = String::from_utf8_lossy(&std::fs::read(old(1)).unwrap()).to_string();
+    assert!(
+        text.contains("health"),
+        "the monitor's output is in the log: {text}"
+    );
+}

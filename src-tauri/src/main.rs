@@ -109,6 +109,7 @@ fn main() -> std::process::ExitCode {
             commands::settings::schedule_save,
             commands::settings::programme_at,
             commands::settings::history,
+            commands::settings::settings_pick_folder,
             commands::onair::onair_view,
             commands::onair::go_live,
             commands::onair::off_air,

@@ -57,6 +57,13 @@ enum Cmd {
         /// needed to change the segment length of a stream on air.
         #[arg(long)]
         new_stream: bool,
+        /// Write all output to FILE (appended), rotated at 5 MiB keeping 2 old files
+        /// (FILE.1, FILE.2): what the console gives the processes it starts.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Rotation size of --log, bytes (for tests).
+        #[arg(long, hide = true, default_value_t = station::process::LOG_MAX_BYTES)]
+        log_max_bytes: u64,
     },
     /// Stop the station's streamer and health monitor (SIGTERM to the lock holders, wait).
     Stop {
@@ -123,6 +130,13 @@ enum Cmd {
         /// Write the level meters and history as SVG to FILE after each check.
         #[arg(long)]
         svg: Option<PathBuf>,
+        /// Write all output to FILE (appended), rotated at 5 MiB keeping 2 old files
+        /// (FILE.1, FILE.2): what the console gives the processes it starts.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Rotation size of --log, bytes (for tests).
+        #[arg(long, hide = true, default_value_t = station::process::LOG_MAX_BYTES)]
+        log_max_bytes: u64,
     },
     /// Measure: prechunk vs bare ffmpeg, a cached second setup, one window tick.
     Bench {
@@ -193,7 +207,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Cmd::Setup { station, quiet } => {
-            let report = run_setup(&open(&station)?, quiet).await?;
+            let station = open(&station)?;
+            housekeeping_report(station::housekeeping::before_setup(
+                &station,
+                chrono::Utc::now(),
+            ));
+            let report = run_setup(&station, quiet).await?;
             Ok(if report.ok() { 0 } else { 1 })
         }
         Cmd::Stream {
@@ -201,8 +220,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             preview,
             port,
             new_stream,
+            log,
+            log_max_bytes,
         } => {
-            stream(&open(&station)?, preview, port, new_stream).await?;
+            if let Some(log) = &log {
+                station::process::log_to(log, log_max_bytes, station::process::LOG_KEEP)?;
+            }
+            let station = open(&station)?;
+            housekeeping_report(station::housekeeping::before_stream(
+                &station,
+                chrono::Utc::now(),
+            ));
+            stream(&station, preview, port, new_stream).await?;
             Ok(0)
         }
         Cmd::Stop { station, timeout } => stop(&open(&station)?, timeout),
@@ -226,9 +255,36 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             json,
             csv,
         ),
-        Cmd::Health { station, once, svg } => health(&open(&station)?, once, svg.as_deref()).await,
+        Cmd::Health {
+            station,
+            once,
+            svg,
+            log,
+            log_max_bytes,
+        } => {
+            if let Some(log) = &log {
+                station::process::log_to(log, log_max_bytes, station::process::LOG_KEEP)?;
+            }
+            health(&open(&station)?, once, svg.as_deref()).await
+        }
         Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
         Cmd::Bench { music, items, only } => bench(music, items, only).await,
+    }
+}
+
+/// Says what housekeeping removed (stale temp files, expired trash).
+fn housekeeping_report(h: station::housekeeping::Housekeeping) {
+    for p in &h.temps_removed {
+        eprintln!("removed a stale temp file: {}", p.display());
+    }
+    for p in &h.trash_removed {
+        eprintln!(
+            "deleted from the trash (older than trash_retention_days): {}",
+            p.display()
+        );
+    }
+    for e in &h.errors {
+        eprintln!("warning: housekeeping: {e}");
     }
 }
 

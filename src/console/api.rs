@@ -40,6 +40,7 @@ pub const COMMANDS: &[&str] = &[
     "schedule_save",
     "programme_at",
     "history",
+    "settings_pick_folder",
     // On air.
     "onair_view",
     "go_live",
@@ -104,7 +105,8 @@ pub enum ConsoleEvent {
     /// `library://dropped`: files were dropped on the window at `(x, y)` (physical
     /// pixels); the page picks the drop zone and calls `library_add`.
     Dropped {
-        /// The dropped paths.
+        /// The dropped paths (sent to the page as text, lossily where a name is not
+        /// valid UTF-8).
         paths: Vec<std::path::PathBuf>,
         /// Drop position, x.
         x: f64,
@@ -161,6 +163,12 @@ impl ConsoleEvent {
             ConsoleEvent::Prechunk(p) => serde_json::to_value(p),
             ConsoleEvent::SetupFinished(f) => serde_json::to_value(f),
             ConsoleEvent::Dropped { paths, x, y } => {
+                // Paths as text, lossily: a name that is not UTF-8 cannot be a JSON
+                // string (the add that follows then says so, for that file).
+                let paths: Vec<String> = paths
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
                 Ok(serde_json::json!({"paths": paths, "x": x, "y": y}))
             }
             ConsoleEvent::CloseRequested => Ok(serde_json::Value::Null),
@@ -243,6 +251,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 11: a dropped file whose name is not UTF-8 reaches the page as text (a
+    /// non-UTF-8 path is not a JSON string; serde_json's `json!` would panic on it).
+    #[test]
+    fn a_dropped_non_utf8_name_reaches_the_page_lossily() {
+        use std::os::unix::ffi::OsStrExt;
+        let e = ConsoleEvent::Dropped {
+            paths: vec![std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"/x/a\xff.ogg",
+            ))],
+            x: 1.0,
+            y: 2.0,
+        };
+        assert_eq!(e.payload()["paths"][0], "/x/a\u{fffd}.ogg");
     }
 
     #[test]

@@ -37,6 +37,12 @@ impl Console {
         for p in paths {
             if self.is_allowed(&p) {
                 ok.push(p);
+            } else if !p.exists() && p.to_string_lossy().contains('\u{fffd}') {
+                // The page only has names as UTF-8 text: one that was not arrives changed.
+                refused.push(Refused {
+                    path: p,
+                    reason: "no such file: its name is not valid UTF-8 (shown with \u{fffd}); rename it, then add it again".into(),
+                });
             } else {
                 refused.push(Refused {
                     path: p,

@@ -59,6 +59,7 @@ pub struct Console {
     dir: PathBuf,
     station: Arc<RwLock<Option<Arc<Station>>>>,
     allowed: Mutex<Vec<PathBuf>>,
+    picked_folders: Mutex<Vec<PathBuf>>,
     setup: SetupQueue,
     emit: Emit,
     managed: tokio::sync::Mutex<Option<ManagedKubo>>,
@@ -100,6 +101,7 @@ impl Console {
             dir: dir.to_path_buf(),
             station,
             allowed: Mutex::new(Vec::new()),
+            picked_folders: Mutex::new(Vec::new()),
             setup,
             emit,
             managed: tokio::sync::Mutex::new(None),
@@ -158,6 +160,29 @@ impl Console {
         }
     }
 
+    /// Records folders the operator picked in the native folder dialog for a folder
+    /// setting (`music_dir`, `jingles_dir`, `processed_dir`, `state_dir`): the only
+    /// folders outside the station folder the settings form may point the station at
+    /// (the station writes and deletes in some of them). Dropped paths do not count.
+    pub fn allow_folders(&self, folders: &[PathBuf]) {
+        if let Ok(mut a) = self.picked_folders.lock() {
+            a.extend(
+                folders
+                    .iter()
+                    .filter_map(|p| p.canonicalize().ok())
+                    .filter(|p| p.is_dir()),
+            );
+        }
+    }
+
+    /// The folders recorded by [`Console::allow_folders`].
+    fn picked(&self) -> Vec<PathBuf> {
+        self.picked_folders
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether `path` may be read: inside the station, or dropped/picked (or inside a
     /// dropped/picked folder).
     pub fn is_allowed(&self, path: &Path) -> bool {
@@ -200,7 +225,15 @@ impl Console {
 
     /// Starts a setup run unless one runs; then the running one goes again when it ends
     /// (so files added meanwhile are prechunked too). Returns whether a new run started.
+    /// First the station's housekeeping runs ([`crate::station::housekeeping::before_setup`]:
+    /// stale temp files, the trash past `trash_retention_days`).
     pub fn start_setup(&self) -> bool {
+        if let Ok(st) = self.station() {
+            let h = crate::station::housekeeping::before_setup(&st, chrono::Utc::now());
+            for e in &h.errors {
+                tracing::warn!("housekeeping: {e}");
+            }
+        }
         self.setup.request().1
     }
 
@@ -253,18 +286,21 @@ impl Console {
         settings::load(&self.dir)
     }
 
-    /// Validates edits and says what they redo ([`settings::check`]).
+    /// Validates edits and says what they redo ([`settings::check_picked`]): a folder
+    /// setting may name a folder inside the station or one recorded by
+    /// [`Console::allow_folders`].
     ///
     /// Errors: as [`Console::settings`].
     pub fn settings_check(&self, edits: &settings::Edits) -> Result<settings::Outcome> {
-        settings::check(&self.dir, edits)
+        settings::check_picked(&self.dir, edits, &self.picked())
     }
 
-    /// Validates and writes edits ([`settings::apply`]), then reads the station again.
+    /// Validates and writes edits ([`settings::apply_picked`], folders as
+    /// [`Console::settings_check`]), then reads the station again.
     ///
     /// Errors: as [`Console::settings`].
     pub fn settings_apply(&self, edits: &settings::Edits) -> Result<settings::Outcome> {
-        let out = settings::apply(&self.dir, edits)?;
+        let out = settings::apply_picked(&self.dir, edits, &self.picked())?;
         if out.applied {
             self.reload()?;
         }

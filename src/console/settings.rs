@@ -7,6 +7,13 @@
 //! file holds, so "abc" for a number is reported on that field like any other error.
 //! Validation is the same code `station setup`/`stream`/`health` run
 //! ([`crate::station::config`]); nothing is written unless every edited key is valid.
+//!
+//! The form is reached over the console's IPC, so a folder setting ([`FieldKind::Folder`]:
+//! `music_dir`, `jingles_dir`, `processed_dir`, `state_dir`; the station reads, writes and
+//! deletes there) may only change to a folder inside the station folder, or inside a
+//! folder the operator picked in the native dialog ([`check_picked`], [`apply_picked`];
+//! the console records picked folders on the Rust side). `..` is refused in them, and
+//! symbolic links are resolved before the check.
 
 use crate::error::{Error, Result};
 use crate::setup::manifest::Manifest;
@@ -15,7 +22,7 @@ use crate::station::keys::{self, Effect, FieldKind, KeySpec, CONFIG_FILES, KEYS,
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use FieldKind as K;
 
@@ -130,7 +137,12 @@ pub fn load(station: &Path) -> Result<Vec<FieldValue>> {
 fn parse_text(spec: &KeySpec, text: &str) -> std::result::Result<Value, String> {
     let t = text.trim();
     match spec.kind {
-        K::Text => Ok(Value::String(t.to_string())),
+        K::Text | K::Folder => Ok(Value::String(t.to_string())),
+        K::Bool => match t {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{t}` is not allowed: choose true or false")),
+        },
         K::OptionalText => Ok(if t.is_empty() {
             Value::Null
         } else {
@@ -198,17 +210,65 @@ fn validate(
 }
 
 /// Checks `edits` without writing anything: every invalid key with its message, and
-/// what the edits would redo.
+/// what the edits would redo. A folder setting may only change to a folder inside the
+/// station folder ([`check_picked`] allows picked folders too).
 ///
 /// Errors: [`Error::Parse`]/[`Error::Io`] when a config file cannot be read; unknown
 /// files or keys are reported as [`FieldError`]s.
 pub fn check(station: &Path, edits: &Edits) -> Result<Outcome> {
-    Ok(evaluate(station, edits)?.0)
+    check_picked(station, edits, &[])
+}
+
+/// [`check`], where a folder setting may also name a folder inside one of `picked`
+/// (folders the operator picked in the native dialog, canonical).
+///
+/// Errors: as [`check`].
+pub fn check_picked(station: &Path, edits: &Edits, picked: &[PathBuf]) -> Result<Outcome> {
+    Ok(evaluate(station, edits, picked)?.0)
+}
+
+/// Why the folder setting `text` may not be applied through the form, if it may not: it
+/// holds `..`, or it resolves (symbolic links followed) outside `station` and outside
+/// every folder in `picked`.
+fn folder_refused(station: &Path, text: &str, picked: &[PathBuf]) -> Option<String> {
+    let p = Path::new(text.trim());
+    if p.components().any(|c| c == std::path::Component::ParentDir) {
+        return Some(format!("`{text}`: `..` is not allowed in a folder setting"));
+    }
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        station.join(p)
+    };
+    // The part that exists, with its links resolved, then the rest as written.
+    let mut existing = joined.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(n) => {
+                rest.push(n.to_os_string());
+                existing.pop();
+            }
+            None => break,
+        }
+    }
+    let mut resolved = existing.canonicalize().unwrap_or(existing);
+    resolved.extend(rest.iter().rev());
+    let station = station
+        .canonicalize()
+        .unwrap_or_else(|_| station.to_path_buf());
+    if resolved.starts_with(&station) || picked.iter().any(|f| resolved.starts_with(f)) {
+        return None;
+    }
+    Some(format!(
+        "`{}` is outside the station folder: choose it with the folder picker to use it (the console reads and writes outside the station only where you picked)",
+        resolved.display()
+    ))
 }
 
 type Merged = BTreeMap<&'static str, (Map<String, Value>, Map<String, Value>)>;
 
-fn evaluate(station: &Path, edits: &Edits) -> Result<(Outcome, Merged)> {
+fn evaluate(station: &Path, edits: &Edits, picked: &[PathBuf]) -> Result<(Outcome, Merged)> {
     let mut out = Outcome::default();
     let mut merged: Merged = BTreeMap::new();
     // The values before the edits: an invalid key falls back to its old value.
@@ -232,7 +292,17 @@ fn evaluate(station: &Path, edits: &Edits) -> Result<(Outcome, Merged)> {
             let Some((all, disk)) = merged.get_mut(spec.file) else {
                 continue;
             };
+            let refused = (spec.kind == K::Folder)
+                .then(|| folder_refused(station, text, picked))
+                .flatten();
             match parse_text(spec, text) {
+                Ok(v) if all.get(spec.key) != Some(&v) && refused.is_some() => {
+                    out.errors.push(FieldError {
+                        file: file.clone(),
+                        key: key.clone(),
+                        message: refused.unwrap_or_default(),
+                    });
+                }
                 Ok(v) => {
                     if all.get(spec.key) != Some(&v) {
                         changed.push(spec);
@@ -359,7 +429,15 @@ fn impact(station: &Path, changed: &[&KeySpec], merged: &Merged) -> Impact {
 /// Errors: [`Error::Parse`]/[`Error::Io`] reading or writing a config file. Invalid
 /// edits are not an `Err`: they come back in [`Outcome::errors`] and nothing is written.
 pub fn apply(station: &Path, edits: &Edits) -> Result<Outcome> {
-    let (mut out, merged) = evaluate(station, edits)?;
+    apply_picked(station, edits, &[])
+}
+
+/// [`apply`], where a folder setting may also name a folder inside one of `picked` (see
+/// [`check_picked`]).
+///
+/// Errors: as [`apply`].
+pub fn apply_picked(station: &Path, edits: &Edits, picked: &[PathBuf]) -> Result<Outcome> {
+    let (mut out, merged) = evaluate(station, edits, picked)?;
     if !out.errors.is_empty() {
         return Ok(out);
     }

@@ -140,6 +140,35 @@ pub enum Problem {
         /// Seconds `#EXTINF` says.
         extinf_seconds: f64,
     },
+    /// A segment holds more audio than its `#EXTINF` and the margin allow: decoding
+    /// stopped at the limit (a few kilobytes that decode to hours are never decoded
+    /// whole).
+    DecodeLimit {
+        /// Seconds `#EXTINF` says.
+        extinf_seconds: f64,
+        /// Seconds decoded before stopping.
+        limit_seconds: f64,
+    },
+    /// A segment URI of the playlist resolves to another origin than the gateway's (or
+    /// the configured `segment_base_url`'s): it is not fetched.
+    OffOrigin {
+        /// The resolved URL.
+        url: String,
+    },
+    /// The live point's `#EXT-X-PROGRAM-DATE-TIME` lies in the future: the streamer's
+    /// clock or this one is wrong (or the playlist is not the station's).
+    FutureDated {
+        /// How far ahead of this clock, seconds.
+        ahead_seconds: f64,
+    },
+    /// `health.json` could not be read: it was kept aside and the level points that
+    /// could be read from it were kept.
+    CorruptHealthFile {
+        /// Where the unreadable file now is.
+        kept_as: String,
+        /// Why it could not be read.
+        reason: String,
+    },
 }
 
 impl Problem {
@@ -232,6 +261,25 @@ impl std::fmt::Display for Problem {
             } => write!(
                 f,
                 "duration: decoded {decoded_seconds:.3} s, #EXTINF says {extinf_seconds:.3} s"
+            ),
+            Problem::DecodeLimit {
+                extinf_seconds,
+                limit_seconds,
+            } => write!(
+                f,
+                "decode limit: the segment holds more than {limit_seconds:.1} s of audio, #EXTINF says {extinf_seconds:.3} s (decoding stopped there)"
+            ),
+            Problem::OffOrigin { url } => write!(
+                f,
+                "segment URI points at another origin ({url}): not fetched"
+            ),
+            Problem::FutureDated { ahead_seconds } => write!(
+                f,
+                "future: the live point's program date time is {ahead_seconds:.0} s ahead of this clock (is the streamer's clock right?)"
+            ),
+            Problem::CorruptHealthFile { kept_as, reason } => write!(
+                f,
+                "health.json could not be read ({reason}): kept as {kept_as}; the level points that could be read were kept"
             ),
         }
     }

@@ -35,7 +35,9 @@ pub enum ItemStatus {
 /// One row of a library table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LibraryRow {
-    /// The source file (absolute).
+    /// The source file (absolute). For a file the scan cannot use (a name that is not
+    /// valid UTF-8, a dangling link), the path as text, lossily: it names the file for
+    /// the operator and is not a path to act on.
     pub source: PathBuf,
     /// Track or jingle.
     pub kind: ItemKind,
@@ -74,6 +76,90 @@ pub struct LibraryView {
     pub not_ready: usize,
     /// The last setup run, when there was one.
     pub last_setup: Option<LastSetup>,
+    /// What the station's `trash/` holds.
+    pub trash: TrashInfo,
+}
+
+/// What the station's `trash/` folder holds (sources taken out of the library).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrashInfo {
+    /// Files in it.
+    pub files: usize,
+    /// Their size, bytes.
+    pub bytes: u64,
+    /// Days a removed source is kept (`trash_retention_days`); `None`: forever.
+    pub retention_days: Option<u64>,
+}
+
+/// What the trash of `station` holds (files and bytes, links not followed).
+pub fn trash_info(station: &Station) -> TrashInfo {
+    fn walk(dir: &Path, info: &mut TrashInfo, depth: usize) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if m.is_dir() && depth < 16 {
+                walk(&e.path(), info, depth + 1);
+            } else if m.is_file() {
+                info.files += 1;
+                info.bytes += m.len();
+            }
+        }
+    }
+    let mut info = TrashInfo {
+        retention_days: station.setup.trash_retention.map(|d| d.as_secs() / 86_400),
+        ..TrashInfo::default()
+    };
+    walk(&station.dir().join(TRASH_DIR), &mut info, 0);
+    info
+}
+
+/// When a trash entry was moved there: the Unix time [`remove`] puts before its name
+/// (`<unix time>-<name>`, `<unix time>-<n>-<name>`). The file's own modification time
+/// is the source's (a move keeps it), so it cannot tell.
+fn trashed_at(name: &str) -> Option<i64> {
+    let (ts, rest) = name.split_once('-')?;
+    (!ts.is_empty() && !rest.is_empty() && ts.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| ts.parse().ok())
+        .flatten()
+}
+
+/// Deletes the files [`remove`] moved into the trash of `station` more than
+/// `trash_retention_days` before `now` (by the time in their names); nothing when the
+/// setting is 0. Files in the trash that [`remove`] did not name are left alone. Returns
+/// what it deleted.
+///
+/// Errors: [`Error::Io`] when the trash cannot be read or a file not deleted (those
+/// before it are deleted).
+pub fn expire_trash(station: &Station, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<PathBuf>> {
+    let Some(keep) = station.setup.trash_retention else {
+        return Ok(Vec::new());
+    };
+    let trash = station.dir().join(TRASH_DIR);
+    let rd = match std::fs::read_dir(&trash) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&trash, e)),
+    };
+    let oldest = now
+        .timestamp()
+        .saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+    let mut removed = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let expired = trashed_at(&name).is_some_and(|t| t < oldest);
+        let file = std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_file());
+        if expired && file {
+            std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
+            tracing::info!("deleted from the trash: {}", e.path().display());
+            removed.push(e.path());
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 /// The library of `station`: every source file in `music_dir` and `jingles_dir` (or the
@@ -105,6 +191,7 @@ pub fn overview(station: &Station) -> Result<LibraryView> {
         ready_seconds: 0.0,
         not_ready: 0,
         last_setup: None,
+        trash: trash_info(station),
     };
     // The folders setup reads: a valid schedule's, else music_dir and jingles_dir.
     let schedule = crate::setup::schedule::ScheduleSpec::load(station)
@@ -114,10 +201,35 @@ pub fn overview(station: &Station) -> Result<LibraryView> {
     let mut listed: std::collections::HashSet<(ItemKind, PathBuf)> = Default::default();
     for kind in [ItemKind::Track, ItemKind::Jingle] {
         let mut rows = Vec::new();
-        let files = folders
-            .iter()
-            .filter(|(k, _, _)| *k == kind)
-            .flat_map(|(_, dir, _)| library::list_candidates(dir).files);
+        let mut files = Vec::new();
+        for (_, dir, _) in folders.iter().filter(|(k, _, _)| *k == kind) {
+            let listing = library::list_candidates(dir);
+            // What the scan itself refuses (names that are not UTF-8, dangling links,
+            // link loops): failed rows with the reason, their paths already lossy text.
+            for f in listing.failures {
+                if !listed.insert((kind, f.path.clone())) {
+                    continue;
+                }
+                view.not_ready += 1;
+                rows.push(LibraryRow {
+                    title: f
+                        .path
+                        .file_name()
+                        .map_or_else(String::new, |s| s.to_string_lossy().to_string()),
+                    source: f.path,
+                    kind,
+                    id: None,
+                    artist: None,
+                    duration: None,
+                    loudness_lufs: None,
+                    gain_db: None,
+                    segments: 0,
+                    status: ItemStatus::Failed,
+                    reason: Some(f.reason),
+                });
+            }
+            files.extend(listing.files);
+        }
         for path in files {
             if !listed.insert((kind, path.clone())) {
                 continue;
@@ -210,8 +322,11 @@ pub struct ImportReport {
 }
 
 /// Copies the audio among `paths` (files, or folders taken recursively) into the
-/// station's `music_dir` (tracks) or `jingles_dir` (jingles). Each file is probed with
-/// ffprobe first: anything without an audio stream is refused with ffprobe's reason.
+/// station's `music_dir` (tracks) or `jingles_dir` (jingles). Playlists and lists
+/// ([`library::NOT_AUDIO_EXTENSIONS`]) and names that are not valid UTF-8 are refused by
+/// name (shown lossily); each other file is probed with ffprobe first: anything without
+/// an audio stream, or an HLS playlist or ffconcat list under another name, is refused
+/// with the reason.
 /// A folder keeps its name as a subfolder. A file whose name is taken by different
 /// content gets ` (2)`, ` (3)`, ... before its extension; a file already there with the
 /// same content, or a file already inside the destination, is refused as "already in
@@ -236,7 +351,7 @@ pub fn import(station: &Station, kind: ItemKind, paths: &[PathBuf]) -> Result<Im
             Ok(m) => m,
             Err(e) => {
                 report.refused.push(Refused {
-                    path: path.clone(),
+                    path: library::lossy(path),
                     reason: format!("cannot read: {e}"),
                 });
                 continue;
@@ -251,9 +366,15 @@ pub fn import(station: &Station, kind: ItemKind, paths: &[PathBuf]) -> Result<Im
                     path: f.path,
                     reason: f.reason,
                 }));
-            if listing.files.is_empty() {
+            report
+                .refused
+                .extend(listing.skipped.iter().map(|p| Refused {
+                    path: p.clone(),
+                    reason: library::refused_by_name(p).unwrap_or_default(),
+                }));
+            if listing.files.is_empty() && listing.skipped.is_empty() {
                 report.refused.push(Refused {
-                    path: path.clone(),
+                    path: library::lossy(path),
                     reason: "the folder holds no files".into(),
                 });
             }
@@ -277,10 +398,14 @@ fn import_file(
 ) -> Result<()> {
     let refuse = |report: &mut ImportReport, reason: String| {
         report.refused.push(Refused {
-            path: file.to_path_buf(),
+            path: library::lossy(file),
             reason,
         })
     };
+    if let Some(reason) = library::refused_by_name(file) {
+        refuse(report, reason);
+        return Ok(());
+    }
     if file.canonicalize().is_ok_and(|c| c.starts_with(dest_canon)) {
         refuse(report, "already in the library".into());
         return Ok(());

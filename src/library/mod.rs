@@ -1,6 +1,21 @@
 //! The station's library: scan the music and jingles folders, probe audio, fingerprint sources.
+//!
+//! What the scan leaves out, per file, while the rest goes on:
+//! - hidden entries (names starting with `.`: the station's own temp files among them);
+//! - playlists and other files that only point at audio ([`NOT_AUDIO_EXTENSIONS`]:
+//!   `.m3u8`, `.m3u`, `.pls`, `.cue`, `.txt`, ...), skipped without a word; ffprobe would
+//!   "probe" an HLS playlist or an ffconcat list as audio and read the files it names
+//!   (the probe refuses those formats too, whatever the name: [`NOT_AUDIO_FORMATS`]);
+//! - names that are not valid UTF-8, each reported with the reason (the name shown
+//!   lossily, with `�` for the bytes that are not UTF-8). They are refused rather than
+//!   supported because everything the station writes about a source is UTF-8 text:
+//!   `manifest.json` and `last_setup.json` (JSON strings), the `#EXTINF` titles of the
+//!   live playlist, the console's JSON. Carrying such a name losslessly would need an
+//!   encoding of its own in each of them; renaming the file is the operator's one-step
+//!   fix, and the report names the file so they can.
 
 pub mod catalog;
+pub mod tool;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +45,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A source that could not be used, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,13 +55,48 @@ pub struct SourceFailure {
     pub reason: String,
 }
 
+/// File extensions (lowercase) of playlists and lists that only point at audio: the
+/// scan skips them and import refuses them.
+pub const NOT_AUDIO_EXTENSIONS: &[&str] = &[
+    "m3u", "m3u8", "pls", "cue", "txt", "xspf", "asx", "wpl", "ffconcat",
+];
+
+/// ffprobe format names of playlists and lists (an HLS playlist, an ffconcat list),
+/// refused by [`probe`] whatever the file is called: their "audio" is other files.
+pub const NOT_AUDIO_FORMATS: &[&str] = &["hls", "applehttp", "concat"];
+
+/// Why `path` is not taken as a source by its name alone: a playlist extension
+/// ([`NOT_AUDIO_EXTENSIONS`]) or a name that is not valid UTF-8. `None` when the name is
+/// fine.
+pub fn refused_by_name(path: &Path) -> Option<String> {
+    if path.to_str().is_none() {
+        return Some(
+            "the file name is not valid UTF-8 (shown with \u{fffd} for the bytes that are not): rename it; the station keeps every name as UTF-8 text (manifest, playlists, console)"
+                .into(),
+        );
+    }
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    NOT_AUDIO_EXTENSIONS.contains(&ext.as_str()).then(|| {
+        format!("a playlist or list (.{ext}), not audio: add the audio files it names instead")
+    })
+}
+
+/// `path` as text, lossily (`\u{fffd}` for bytes that are not UTF-8), as a path: for
+/// reports that must serialize (JSON strings are UTF-8).
+pub fn lossy(path: &Path) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().into_owned())
+}
+
 /// Candidate source files of one folder, before probing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
     /// Regular files (symlinks followed), sorted by their path relative to the folder.
     pub files: Vec<PathBuf>,
-    /// Entries that cannot be read (dangling links, unreadable folders, link loops).
+    /// Entries that cannot be read (dangling links, unreadable folders, link loops) or
+    /// whose names are not valid UTF-8.
     pub failures: Vec<SourceFailure>,
+    /// Playlists and lists skipped by their extension ([`NOT_AUDIO_EXTENSIONS`]), sorted.
+    pub skipped: Vec<PathBuf>,
 }
 
 /// What ffprobe found in a source.
@@ -76,14 +125,32 @@ pub struct AudioInfo {
 }
 
 /// Lists the candidate files under `dir`, recursively: hidden entries (names starting
-/// with `.`) are skipped, symlinks are followed (a link loop or a dangling link is a
-/// failure), the result is sorted by relative path for a stable rotation. A missing
-/// `dir` is an empty listing.
+/// with `.`) and playlists ([`NOT_AUDIO_EXTENSIONS`]) are skipped, symlinks are followed
+/// (a link loop or a dangling link is a failure), a file or folder whose path is not
+/// valid UTF-8 is a failure (reported with its name shown lossily, see the module
+/// docs), the result is sorted by relative path for a stable rotation. A missing `dir`
+/// is an empty listing. Every path in [`Listing::files`] is valid UTF-8; every path in
+/// [`Listing::failures`] is too (lossy where the real one is not).
 pub fn list_candidates(dir: &Path) -> Listing {
     let mut out = Listing::default();
+    if dir.to_str().is_none() {
+        out.failures.push(SourceFailure {
+            path: lossy(dir),
+            reason: "the folder's path is not valid UTF-8: rename it (the station keeps every name as UTF-8 text)".into(),
+        });
+        return out;
+    }
     let mut seen_dirs = HashSet::new();
     let mut files = Vec::new();
-    walk(dir, dir, &mut seen_dirs, &mut files, &mut out.failures);
+    walk(
+        dir,
+        dir,
+        &mut seen_dirs,
+        &mut files,
+        &mut out.failures,
+        &mut out.skipped,
+    );
+    out.skipped.sort();
     files.sort_by(|a: &(String, PathBuf), b| a.0.cmp(&b.0));
     out.files = files.into_iter().map(|(_, p)| p).collect();
     out
@@ -95,6 +162,7 @@ fn walk(
     seen: &mut HashSet<PathBuf>,
     files: &mut Vec<(String, PathBuf)>,
     failures: &mut Vec<SourceFailure>,
+    skipped: &mut Vec<PathBuf>,
 ) {
     let Ok(canon) = dir.canonicalize() else {
         return;
@@ -122,8 +190,21 @@ fn walk(
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
+        if path.to_str().is_none() {
+            let what = if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                "the folder name is not valid UTF-8: its files are not used; rename it (the station keeps every name as UTF-8 text)".to_string()
+            } else {
+                refused_by_name(&path).unwrap_or_default()
+            };
+            failures.push(SourceFailure {
+                path: lossy(&path),
+                reason: what,
+            });
+            continue;
+        }
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(root, &path, seen, files, failures),
+            Ok(m) if m.is_dir() => walk(root, &path, seen, files, failures, skipped),
+            Ok(m) if m.is_file() && refused_by_name(&path).is_some() => skipped.push(path),
             Ok(m) if m.is_file() => {
                 let rel = path
                     .strip_prefix(root)
@@ -216,49 +297,60 @@ fn from_file_name(path: &Path) -> (String, Option<String>) {
     }
 }
 
-/// Runs a program, mapping "not installed" to [`Error::ToolMissing`].
-pub(crate) fn run_tool(tool: &str, cmd: &mut Command) -> Result<std::process::Output> {
-    cmd.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::ToolMissing {
-                tool: tool.into(),
-                hint: "install it with `apt-get install ffmpeg` (or scripts/deps.sh)".into(),
-            }
-        } else {
-            Error::io(tool, e)
-        }
-    })
-}
-
-/// Probes `path` with ffprobe (argument vector, never a shell).
+/// Probes `path` with ffprobe (argument vector, never a shell), within 30 s
+/// ([`tool::Tools::default`]).
 ///
 /// Errors: [`Error::BadSource`] for an empty, truncated, corrupt or non-audio file (with
-/// ffprobe's reason), or one without a known positive duration; [`Error::ToolMissing`]
-/// without ffprobe.
+/// ffprobe's reason), a playlist ([`NOT_AUDIO_EXTENSIONS`], [`NOT_AUDIO_FORMATS`]), a
+/// name that is not valid UTF-8, one without a known positive duration, or one ffprobe
+/// did not finish within its limit (it is killed); [`Error::ToolMissing`] without
+/// ffprobe.
 pub fn probe(path: &Path) -> Result<AudioInfo> {
+    probe_with(path, &tool::Tools::default())
+}
+
+/// [`probe`] with the ffprobe and the time limit of `tools`.
+///
+/// Errors: as [`probe`].
+pub fn probe_with(path: &Path, tools: &tool::Tools) -> Result<AudioInfo> {
     let bad = |reason: String| Error::BadSource {
-        file: path.to_path_buf(),
+        file: lossy(path),
         reason,
     };
+    if let Some(reason) = refused_by_name(path) {
+        return Err(bad(reason));
+    }
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.len() == 0 {
         return Err(bad("empty file".into()));
     }
-    let out = run_tool(
-        "ffprobe",
-        Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-print_format",
-                "json",
-                "-show_format",
-                "-show_streams",
-            ])
-            .arg(ffmpeg_input(path)),
+    let cmd = tool::command(
+        &tools.ffprobe,
+        [
+            "-v".into(),
+            "error".into(),
+            "-print_format".into(),
+            "json".into(),
+            "-show_format".into(),
+            "-show_streams".into(),
+            ffmpeg_input(path),
+        ],
     )?;
+    let out = tool::run("ffprobe", cmd, tools.probe_limit, None)?;
+    if out.timed_out {
+        return Err(bad(format!(
+            "ffprobe did not finish within {} s and was stopped (a damaged file, or not audio)",
+            tools.probe_limit.as_secs_f64()
+        )));
+    }
+    if out.stdout_truncated {
+        return Err(bad(format!(
+            "ffprobe described it in more than {} MiB: not a usable source",
+            tool::STDOUT_MAX_BYTES >> 20
+        )));
+    }
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = &out.stderr;
         let last = err.lines().last().unwrap_or("").trim();
         // ffprobe prefixes the input name ("file:/abs/path: ..."): the file is named already.
         let input = ffmpeg_input(path).to_string_lossy().to_string();
@@ -277,6 +369,15 @@ pub fn probe(path: &Path) -> Result<AudioInfo> {
     }
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
+    let format = v["format"]["format_name"].as_str().unwrap_or("");
+    if let Some(f) = format
+        .split(',')
+        .find(|f| NOT_AUDIO_FORMATS.contains(&f.trim()))
+    {
+        return Err(bad(format!(
+            "a playlist or list ({f}), not audio: add the audio files it names instead"
+        )));
+    }
     let streams = v["streams"].as_array().cloned().unwrap_or_default();
     let audio = streams
         .iter()
@@ -416,6 +517,97 @@ mod tests {
         assert_eq!(names, ["a.ogg", "b/c/z.ogg"]);
         assert!(l.failures.iter().any(|f| f.reason.contains("dangling")));
         assert!(list_candidates(&d.path().join("missing")).files.is_empty());
+    }
+
+    /// Issue 11: a name that is not UTF-8 is a failure naming the file (lossily), per
+    /// file; a playlist dropped among the music is skipped; a folder with such a name is
+    /// one failure; the rest is listed.
+    #[test]
+    fn non_utf8_names_fail_per_file_and_playlists_are_skipped() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("good.ogg"), b"1").unwrap();
+        let bad = d
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"caf\xe9 \xff.mp3"));
+        std::fs::write(&bad, b"2").unwrap();
+        let bad_dir = d.path().join(std::ffi::OsStr::from_bytes(b"dir \xfe"));
+        std::fs::create_dir(&bad_dir).unwrap();
+        std::fs::write(bad_dir.join("inside.ogg"), b"3").unwrap();
+        for p in [
+            "live.m3u8",
+            "list.M3U",
+            "radio.pls",
+            "album.cue",
+            "notes.txt",
+        ] {
+            std::fs::write(d.path().join(p), b"#EXTM3U\n").unwrap();
+        }
+        let l = list_candidates(d.path());
+        assert_eq!(l.files, vec![d.path().join("good.ogg")]);
+        assert_eq!(l.skipped.len(), 5, "{:?}", l.skipped);
+        assert_eq!(l.failures.len(), 2, "{:?}", l.failures);
+        for f in &l.failures {
+            assert!(f.path.to_str().is_some(), "lossy: {:?}", f.path);
+            assert!(
+                f.reason.contains("UTF-8") && f.reason.contains("rename"),
+                "{f:?}"
+            );
+            // The failures serialize (the console and last_setup.json are JSON).
+            serde_json::to_string(f).unwrap();
+        }
+        assert!(l.failures.iter().any(|f| f
+            .path
+            .to_string_lossy()
+            .contains("caf\u{fffd} \u{fffd}.mp3")));
+        let e = probe(&bad).unwrap_err();
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+        serde_json::to_string(&e.to_string()).unwrap();
+    }
+
+    /// ffprobe reads an HLS playlist or an ffconcat list as audio: refused by name and,
+    /// under any other name, by format.
+    #[test]
+    fn playlists_are_refused_by_name_and_by_format() {
+        let d = tempfile::tempdir().unwrap();
+        crate::bench::encode_lavfi_hls("sine=frequency=440", 12.0, 6.0, d.path()).unwrap();
+        let e = probe(&d.path().join("index.m3u8")).unwrap_err().to_string();
+        assert!(e.contains("playlist") && e.contains(".m3u8"), "{e}");
+        let disguised = d.path().join("song.mp3");
+        std::fs::copy(d.path().join("index.m3u8"), &disguised).unwrap();
+        let e = probe(&disguised).unwrap_err().to_string();
+        assert!(e.contains("playlist") && e.contains("hls"), "{e}");
+        let list = d.path().join("list.ogg");
+        std::fs::write(&list, "ffconcat version 1.0\nfile seg_00000.ts\n").unwrap();
+        let e = probe(&list).unwrap_err().to_string();
+        assert!(e.contains("concat"), "{e}");
+    }
+
+    /// A stalled ffprobe is stopped at its limit and reported for that file.
+    #[test]
+    fn a_stalled_ffprobe_is_stopped_at_its_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let shim = d.path().join("ffprobe");
+        std::fs::write(&shim, "#!/bin/sh\nsleep 300\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let src = d.path().join("a.wav");
+        gen(&src, 1.0, &[]);
+        let tools = tool::Tools {
+            ffprobe: shim.into_os_string(),
+            probe_limit: std::time::Duration::from_millis(700),
+            ..tool::Tools::default()
+        };
+        let t = std::time::Instant::now();
+        let e = probe_with(&src, &tools).unwrap_err();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(4),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(matches!(e, Error::BadSource { .. }), "{e}");
+        assert!(e.to_string().contains("did not finish within 0.7 s"), "{e}");
+        assert!(probe(&src).is_ok(), "the real ffprobe still works");
     }
 
     #[test]

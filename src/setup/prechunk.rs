@@ -25,11 +25,10 @@ pub struct Loudness {
 }
 
 use crate::error::{Error, Result};
-use crate::library::{ffmpeg_input, run_tool};
+use crate::library::ffmpeg_input;
+use crate::library::tool::{self, Tools};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Version of the encode recipe; bumping it re-encodes every station's items.
@@ -146,28 +145,50 @@ pub enum ProgressEvent {
 }
 
 /// Measures the integrated loudness (EBU R128) of `path` in LUFS with ffmpeg's `ebur128`
-/// filter. A silent source measures -70 LUFS (the absolute gate).
+/// filter. A silent source measures -70 LUFS (the absolute gate). ffmpeg gets 60 s
+/// ([`Tools::default`]); use [`measure_loudness_with`] for a source of known duration.
 ///
-/// Errors: [`Error::Ffmpeg`] when ffmpeg fails or prints no summary;
-/// [`Error::ToolMissing`].
+/// Errors: [`Error::Ffmpeg`] when ffmpeg fails, prints no summary or does not finish in
+/// time (it is killed); [`Error::ToolMissing`].
 pub fn measure_loudness(path: &Path) -> Result<f64> {
-    let out = run_tool(
-        "ffmpeg",
-        Command::new("ffmpeg")
-            .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
-            .arg(ffmpeg_input(path))
-            .args([
-                "-vn",
-                "-map",
-                "0:a:0",
-                "-af",
-                "ebur128=framelog=verbose",
-                "-f",
-                "null",
-                "-",
-            ]),
-    )?;
-    let err = String::from_utf8_lossy(&out.stderr);
+    let tools = Tools::default();
+    measure_loudness_with(path, &tools, tools.min_encode_limit)
+}
+
+/// [`measure_loudness`] with the ffmpeg of `tools`, killed after `limit`.
+///
+/// Errors: as [`measure_loudness`].
+pub fn measure_loudness_with(path: &Path, tools: &Tools, limit: Duration) -> Result<f64> {
+    let mut args: Vec<std::ffi::OsString> = ["-nostdin", "-hide_banner", "-nostats", "-i"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(ffmpeg_input(path));
+    args.extend(
+        [
+            "-vn",
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=framelog=verbose",
+            "-f",
+            "null",
+            "-",
+        ]
+        .iter()
+        .map(Into::into),
+    );
+    let out = tool::run("ffmpeg", tool::command(&tools.ffmpeg, args)?, limit, None)?;
+    let err = out.stderr;
+    if out.timed_out {
+        return Err(Error::Ffmpeg {
+            file: crate::library::lossy(path),
+            reason: format!(
+                "measuring its loudness did not finish within {:.0} s and was stopped",
+                limit.as_secs_f64()
+            ),
+        });
+    }
     if !out.status.success() {
         return Err(Error::Ffmpeg {
             file: path.to_path_buf(),
@@ -184,6 +205,7 @@ pub fn measure_loudness(path: &Path) -> Result<f64> {
                 .map(|v| v.trim().trim_end_matches("LUFS").trim().to_string())
         })
         .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
         .ok_or_else(|| Error::Ffmpeg {
             file: path.to_path_buf(),
             reason: "no loudness summary from ebur128".into(),
@@ -298,8 +320,21 @@ pub fn prechunk_item(
     job: &PrechunkJob,
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
 ) -> Result<PrechunkOutput> {
+    prechunk_item_with(job, &Tools::default(), on_progress)
+}
+
+/// [`prechunk_item`] with the ffmpeg and the time limits of `tools`: the loudness
+/// measure and the encode each get [`Tools::encode_limit`] of the job's duration, and a
+/// run still going then is killed and the job fails with the reason.
+///
+/// Errors: as [`prechunk_item`].
+pub fn prechunk_item_with(
+    job: &PrechunkJob,
+    tools: &Tools,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+) -> Result<PrechunkOutput> {
     on_progress(ProgressEvent::Started { id: job.id.clone() });
-    let r = encode(job, on_progress);
+    let r = encode(job, tools, on_progress);
     match &r {
         Ok(_) => on_progress(ProgressEvent::Finished { id: job.id.clone() }),
         Err(e) => on_progress(ProgressEvent::Failed {
@@ -312,6 +347,7 @@ pub fn prechunk_item(
 
 fn encode(
     job: &PrechunkJob,
+    tools: &Tools,
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
 ) -> Result<PrechunkOutput> {
     let s = &job.settings;
@@ -321,74 +357,57 @@ fn encode(
         .prefix(&format!(".{}.tmp-", job.id))
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
+    let limit = tools.encode_limit(job.duration);
     let loudness = match s.loudness_target_lufs {
-        Some(target) => Some(loudness_for(measure_loudness(&job.source)?, target)),
+        Some(target) => Some(loudness_for(
+            measure_loudness_with(&job.source, tools, limit)?,
+            target,
+        )),
         None => None,
     };
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(encode_args(job, loudness.as_ref(), tmp.path()))
-        .args(["-progress", "pipe:1"])
-        .arg(tmp.path().join("index.m3u8"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::ToolMissing {
-                tool: "ffmpeg".into(),
-                hint: "install it with `apt-get install ffmpeg` (or scripts/deps.sh)".into(),
-            }
-        } else {
-            Error::io("ffmpeg", e)
-        }
-    })?;
-    // stderr on its own thread so neither pipe can fill up and block ffmpeg.
-    let stderr = child.stderr.take();
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = stderr {
-            for line in BufReader::new(e).lines().map_while(|l| l.ok()) {
-                s.push_str(&line);
-                s.push('\n');
-                if s.len() > 64 * 1024 {
-                    s.drain(..32 * 1024);
-                }
-            }
-        }
-        s
-    });
+    let mut args = encode_args(job, loudness.as_ref(), tmp.path());
+    args.extend(["-progress".into(), "pipe:1".into()]);
+    args.push(tmp.path().join("index.m3u8").into_os_string());
+    let cmd = tool::command(&tools.ffmpeg, args)?;
     let mut last = Instant::now() - PROGRESS_EVERY;
-    if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
-            let Some((k, v)) = line.split_once('=') else {
-                continue;
-            };
-            let done = match k {
-                "out_time_us" | "out_time_ms" => v.trim().parse::<f64>().ok().map(|us| us / 1e6),
-                "progress" if v.trim() == "end" => Some(job.duration),
-                _ => None,
-            };
-            if let Some(done) = done {
-                if last.elapsed() >= PROGRESS_EVERY || k == "progress" {
-                    last = Instant::now();
-                    on_progress(ProgressEvent::Progress {
-                        id: job.id.clone(),
-                        done_seconds: done.clamp(0.0, job.duration.max(0.0)),
-                        total_seconds: job.duration,
-                    });
-                }
+    let mut on_line = |line: &str| {
+        let Some((k, v)) = line.split_once('=') else {
+            return;
+        };
+        let done = match k {
+            "out_time_us" | "out_time_ms" => v.trim().parse::<f64>().ok().map(|us| us / 1e6),
+            "progress" if v.trim() == "end" => Some(job.duration),
+            _ => None,
+        };
+        if let Some(done) = done.filter(|d| d.is_finite()) {
+            if last.elapsed() >= PROGRESS_EVERY || k == "progress" {
+                last = Instant::now();
+                on_progress(ProgressEvent::Progress {
+                    id: job.id.clone(),
+                    done_seconds: done.clamp(0.0, job.duration.max(0.0)),
+                    total_seconds: job.duration,
+                });
             }
         }
-    }
-    let status = child.wait().map_err(|e| Error::io("ffmpeg", e))?;
-    let err = err_thread.join().unwrap_or_default();
-    if !status.success() {
+    };
+    let out = tool::run("ffmpeg", cmd, limit, Some(&mut on_line))?;
+    if out.timed_out {
         return Err(Error::Ffmpeg {
             file: job.source.clone(),
-            reason: if err.trim().is_empty() {
-                status.to_string()
+            reason: format!(
+                "the encode did not finish within {:.0} s (twice the source's duration, at least {:.0} s) and was stopped",
+                limit.as_secs_f64(),
+                tools.min_encode_limit.as_secs_f64()
+            ),
+        });
+    }
+    if !out.status.success() {
+        return Err(Error::Ffmpeg {
+            file: job.source.clone(),
+            reason: if out.stderr.trim().is_empty() {
+                out.status.to_string()
             } else {
-                tail(&err, 3)
+                tail(&out.stderr, 3)
             },
         });
     }
@@ -449,9 +468,19 @@ pub fn run_pool(
     parallel: usize,
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
 ) -> Vec<(String, Result<PrechunkOutput>)> {
+    run_pool_with(jobs, parallel, &Tools::default(), on_progress)
+}
+
+/// [`run_pool`] with the ffmpeg and the time limits of `tools` ([`prechunk_item_with`]).
+pub fn run_pool_with(
+    jobs: Vec<PrechunkJob>,
+    parallel: usize,
+    tools: &Tools,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+) -> Vec<(String, Result<PrechunkOutput>)> {
     let results: Vec<std::sync::Mutex<Option<Result<PrechunkOutput>>>> =
         jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    run_pool_each(&jobs, parallel, on_progress, &|i, r| {
+    run_pool_each_with(&jobs, parallel, tools, on_progress, &|i, r| {
         if let Ok(mut slot) = results[i].lock() {
             *slot = Some(r);
         }
@@ -480,6 +509,18 @@ pub fn run_pool_each(
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
     on_done: &(dyn Fn(usize, Result<PrechunkOutput>) + Sync),
 ) {
+    run_pool_each_with(jobs, parallel, &Tools::default(), on_progress, on_done)
+}
+
+/// [`run_pool_each`] with the ffmpeg and the time limits of `tools`
+/// ([`prechunk_item_with`]).
+pub fn run_pool_each_with(
+    jobs: &[PrechunkJob],
+    parallel: usize,
+    tools: &Tools,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+    on_done: &(dyn Fn(usize, Result<PrechunkOutput>) + Sync),
+) {
     let parallel = if parallel == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -501,7 +542,7 @@ pub fn run_pool_each(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
-                on_done(i, prechunk_item(job, on_progress));
+                on_done(i, prechunk_item_with(job, tools, on_progress));
             });
         }
     });
@@ -510,6 +551,7 @@ pub fn run_pool_each(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
     use std::sync::Mutex;
 
     /// A still picture (cover art) from lavfi's `color` source.
@@ -621,6 +663,51 @@ mod tests {
         let e = r[2].1.as_ref().unwrap_err().to_string();
         assert!(e.contains("s2.ogg"), "{e}");
         assert!(!d.path().join("items/t-2").exists());
+    }
+
+    /// Issue 11: an ffmpeg that stalls on one source is stopped at its limit and that job
+    /// fails with the reason; the others encode.
+    #[test]
+    fn a_stalled_ffmpeg_is_stopped_at_its_limit_and_the_rest_goes_on() {
+        let d = tempfile::tempdir().unwrap();
+        let shim = d.path().join("ffmpeg");
+        std::fs::write(
+            &shim,
+            "#!/bin/sh\ncase \"$*\" in *stall*) sleep 300;; esac\nexec ffmpeg \"$@\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let jobs: Vec<PrechunkJob> = ["a", "stall", "b"]
+            .iter()
+            .map(|n| {
+                let src = d.path().join(format!("{n}.wav"));
+                crate::bench::lavfi_audio(&src, "sine=frequency=300", 2.0, &[]).unwrap();
+                PrechunkJob {
+                    id: format!("t-{n}"),
+                    source: src,
+                    out_dir: d.path().join(format!("items/t-{n}")),
+                    settings: settings(Some(-16.0)),
+                    duration: 2.0,
+                }
+            })
+            .collect();
+        let tools = Tools {
+            ffmpeg: shim.into_os_string(),
+            min_encode_limit: Duration::from_secs(2),
+            encode_factor: 0.0,
+            ..Tools::default()
+        };
+        let t = Instant::now();
+        let r = run_pool_with(jobs, 2, &tools, &|_| {});
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+        assert!(r[0].1.is_ok() && r[2].1.is_ok(), "{r:?}");
+        let e = r[1].1.as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("stall.wav") && e.contains("did not finish within 2 s"),
+            "{e}"
+        );
+        assert!(!d.path().join("items/t-stall").exists());
     }
 
     #[test]

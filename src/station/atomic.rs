@@ -7,6 +7,36 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
+/// Prefix of the temp files [`write_atomic`] writes beside their target.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// Removes the temp files of atomic writes that never finished (a crash or `kill -9`
+/// between the temp file and the rename): files in `dir` (not below it) named
+/// [`TEMP_PREFIX`]`*` and last modified more than `older_than` ago (a write in progress
+/// takes milliseconds). Returns what it removed; what cannot be read or removed is left.
+pub fn sweep_stale_temps(dir: &Path, older_than: std::time::Duration) -> Vec<std::path::PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = Vec::new();
+    for e in rd.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let Ok(meta) = e.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age > older_than);
+        if meta.is_file() && old && std::fs::remove_file(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed
+}
+
 /// Writes `bytes` to `path` atomically: a temp file beside it is written and fsynced, then
 /// renamed over `path`, then the directory is fsynced. Creates missing parent directories.
 ///
@@ -18,7 +48,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
@@ -95,6 +125,34 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn stale_temps_are_swept_and_fresh_ones_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".tmp-abc123");
+        let fresh = dir.path().join(".tmp-def456");
+        let other = dir.path().join("stream_state.json");
+        for p in [&stale, &fresh, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join(".tmp-dir")).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        for p in [&stale, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let removed = sweep_stale_temps(dir.path(), std::time::Duration::from_secs(60));
+        assert_eq!(removed, vec![stale.clone()]);
+        assert!(!stale.exists() && fresh.exists() && other.exists());
+        assert!(dir.path().join(".tmp-dir").exists());
+        assert!(
+            sweep_stale_temps(&dir.path().join("missing"), std::time::Duration::ZERO).is_empty()
+        );
     }
 
     #[test]

@@ -187,6 +187,17 @@ impl ConfigFile {
         }
     }
 
+    fn boolean(&self, key: &str) -> Result<bool> {
+        match self.value(key) {
+            Value::Bool(b) => Ok(b),
+            other => Err(bad(
+                &self.path,
+                key,
+                format!("must be true or false, not {other}"),
+            )),
+        }
+    }
+
     fn string(&self, key: &str) -> Result<String> {
         match self.value(key) {
             Value::String(s) => Ok(s),
@@ -291,6 +302,9 @@ pub struct SetupConfig {
     pub jobs: usize,
     /// Segments per Kubo `add` request.
     pub add_batch_size: usize,
+    /// Days a removed source stays in `trash/` before setup deletes it; `None` keeps the
+    /// trash forever (0 in the file).
+    pub trash_retention: Option<Duration>,
 }
 
 impl SetupConfig {
@@ -339,6 +353,13 @@ impl SetupConfig {
             jobs
         };
         let add_batch_size = file.integer_in("add_batch_size", 1, 1000, " segments")? as usize;
+        let trash_days = file.integer_in(
+            "trash_retention_days",
+            0,
+            36500,
+            " days (0 keeps the trash)",
+        )?;
+        let trash_retention = (trash_days > 0).then(|| Duration::from_secs(trash_days * 86_400));
         Ok(SetupConfig {
             music_dir: file.dir(station, "music_dir")?,
             jingles_dir: file.dir(station, "jingles_dir")?,
@@ -352,6 +373,7 @@ impl SetupConfig {
             loudness_target,
             jobs,
             add_batch_size,
+            trash_retention,
         })
     }
 
@@ -397,8 +419,11 @@ pub struct StreamingConfig {
     pub ipns_lifetime: GoDuration,
     /// IPNS record TTL.
     pub ipns_ttl: GoDuration,
-    /// Kubo RPC API base URL without trailing `/` (setup adds through it too).
+    /// Kubo RPC API base URL without trailing `/` (setup adds through it too); on
+    /// loopback unless [`StreamingConfig::allow_remote_kubo`].
     pub kubo_api: String,
+    /// Whether `kubo_api` may name another machine (the RPC API is admin access).
+    pub allow_remote_kubo: bool,
     /// How segment URIs are written.
     pub segment_uri_style: SegmentUriStyle,
     /// How long one add + publish may take.
@@ -463,6 +488,14 @@ impl StreamingConfig {
             ));
         }
         let kubo_api = file.http_url("kubo_api", &file.string("kubo_api")?)?;
+        let allow_remote_kubo = file.boolean("allow_remote_kubo")?;
+        if !allow_remote_kubo && !is_loopback_url(&kubo_api) {
+            return Err(bad(
+                file.path(),
+                "kubo_api",
+                format!("`{kubo_api}` is not on this machine (loopback: 127.0.0.1, localhost, [::1]): Kubo's RPC API is admin access to the node (keys, pins, config, shutdown); set allow_remote_kubo to true to use another machine's"),
+            ));
+        }
         let segment_uri_style = match file.string("segment_uri_style")?.as_str() {
             "path" => SegmentUriStyle::Path,
             "bare" => SegmentUriStyle::Bare,
@@ -495,6 +528,7 @@ impl StreamingConfig {
             ipns_lifetime,
             ipns_ttl,
             kubo_api,
+            allow_remote_kubo,
             segment_uri_style,
             publish_timeout,
             preview_port,
@@ -506,6 +540,22 @@ impl StreamingConfig {
     /// Errors: as [`SetupConfig::load`].
     pub fn load(station: &Path) -> Result<Self> {
         StreamingConfig::from_file(station, &ConfigFile::read(station, STREAMING_FILE)?)
+    }
+}
+
+/// Whether `url`'s host is this machine: `localhost` (or a name under it), an IPv4
+/// address in 127.0.0.0/8, or `[::1]`.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
     }
 }
 
@@ -737,6 +787,60 @@ mod tests {
             c.segment_uri_style,
             SegmentUriStyle::Absolute("https://gw.example".into())
         );
+    }
+
+    /// Issue 11: the RPC API is admin access to the node: another machine's only with
+    /// `allow_remote_kubo`.
+    #[test]
+    fn a_kubo_api_off_loopback_needs_allow_remote_kubo() {
+        for ok in [
+            "http://127.0.0.1:5001",
+            "http://127.8.9.10:5001",
+            "http://localhost:5001",
+            "http://[::1]:5001",
+        ] {
+            let c = streaming(&format!(r#"{{"kubo_api": "{ok}"}}"#)).unwrap();
+            assert!(!c.allow_remote_kubo, "{ok}");
+        }
+        for remote in [
+            "http://0.0.0.0:5001",
+            "http://192.0.2.7:5001",
+            "https://kubo.example",
+        ] {
+            let e = streaming(&format!(r#"{{"kubo_api": "{remote}"}}"#))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("kubo_api")
+                    && e.contains("admin access")
+                    && e.contains("allow_remote_kubo"),
+                "{e}"
+            );
+            let c = streaming(&format!(
+                r#"{{"kubo_api": "{remote}", "allow_remote_kubo": true}}"#
+            ))
+            .unwrap();
+            assert!(c.allow_remote_kubo);
+        }
+        let e = streaming(r#"{"allow_remote_kubo": "yes"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("true or false"), "{e}");
+    }
+
+    #[test]
+    fn trash_retention_is_days_and_zero_keeps_it() {
+        assert_eq!(
+            setup("{}").unwrap().trash_retention,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            setup(r#"{"trash_retention_days": 0}"#)
+                .unwrap()
+                .trash_retention,
+            None
+        );
+        assert!(setup(r#"{"trash_retention_days": -1}"#).is_err());
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub enum FieldKind {
     Choice,
     /// A list, one entry per line (empty lines are dropped).
     List,
+    /// `true` or `false` ([`KeySpec::choices`] lists both).
+    Bool,
+    /// A folder path (free text, like [`FieldKind::Text`]); the console offers its
+    /// folder picker, and outside the station folder only a picked folder is accepted.
+    Folder,
 }
 
 /// What a change of the key makes the station redo.
@@ -127,10 +132,11 @@ use FieldKind as K;
 
 /// Every key, in form and README order (grouped by file, then by form group).
 pub static KEYS: &[KeySpec] = &[
-    k(SETUP_FILE, "music_dir", "\"music\"", "Library", "Music folder", K::Text, "Folder of music sources (scanned recursively), relative to the station folder or absolute.", &[E::Setup]),
-    k(SETUP_FILE, "jingles_dir", "\"jingles\"", "Library", "Jingles folder", K::Text, "Folder of jingle sources (station IDs).", &[E::Setup]),
-    k(SETUP_FILE, "processed_dir", "\"data/processed\"", "Library", "Processed folder", K::Text, "Where setup writes `manifest.json`, `playlist.m3u` and `items/`: the streamer's only input. Must not overlap the source folders.", &[E::Setup, E::Stream]),
+    k(SETUP_FILE, "music_dir", "\"music\"", "Library", "Music folder", K::Folder, "Folder of music sources (scanned recursively), relative to the station folder or absolute.", &[E::Setup]),
+    k(SETUP_FILE, "jingles_dir", "\"jingles\"", "Library", "Jingles folder", K::Folder, "Folder of jingle sources (station IDs).", &[E::Setup]),
+    k(SETUP_FILE, "processed_dir", "\"data/processed\"", "Library", "Processed folder", K::Folder, "Where setup writes `manifest.json`, `playlist.m3u` and `items/`: the streamer's only input. Must not overlap the source folders.", &[E::Setup, E::Stream]),
     k(SETUP_FILE, "jingle_cycle", "3", "Library", "Tracks between jingles", K::Integer, "A jingle plays after this many tracks (1 to 1000); the jingles take turns.", &[E::Rotation]),
+    k(SETUP_FILE, "trash_retention_days", "30", "Library", "Keep removed sources", K::Integer, "Days a source taken out of the library stays in the station's `trash/` folder (0 to 36500); setup deletes older ones. 0 keeps them forever.", &[E::Setup]),
     k(SETUP_FILE, "segment_duration", "6", "Encoding", "Segment duration", K::Number, "Target HLS segment length in seconds (1 to 30).", &[E::Reencode]),
     KeySpec { choices: &["aac"], ..k(SETUP_FILE, "codec", "\"aac\"", "Encoding", "Codec", K::Choice, "Audio codec of the segments (only AAC).", &[E::Reencode]) },
     k(SETUP_FILE, "bitrate", "\"128k\"", "Encoding", "Bitrate", K::Text, "Audio bitrate in kilobits per second, like `128k` (32k to 320k).", &[E::Reencode]),
@@ -139,12 +145,13 @@ pub static KEYS: &[KeySpec] = &[
     k(SETUP_FILE, "loudness_target_lufs", "-16", "Encoding", "Loudness target", K::OptionalNumber, "EBU R128 integrated loudness every item is normalized to, in LUFS (-40 to -5); `null` (empty) turns normalization off.", &[E::Reencode]),
     k(SETUP_FILE, "jobs", "0", "Encoding", "Parallel encodes", K::Integer, "ffmpeg processes at once (0 to 256); 0 uses every core.", &[E::Setup]),
     k(SETUP_FILE, "add_batch_size", "50", "Kubo", "Segments per add", K::Integer, "Segments sent to Kubo in one `add` request (1 to 1000).", &[E::Setup]),
-    k(STREAMING_FILE, "kubo_api", "\"http://127.0.0.1:5001\"", "Kubo", "Kubo API", K::Text, "Kubo RPC API that setup adds segments to and the streamer publishes through (http:// or https://).", &[E::Setup, E::Stream]),
+    k(STREAMING_FILE, "kubo_api", "\"http://127.0.0.1:5001\"", "Kubo", "Kubo API", K::Text, "Kubo RPC API that setup adds segments to and the streamer publishes through (http:// or https://). On this machine (loopback) unless `allow_remote_kubo` is `true`.", &[E::Setup, E::Stream]),
+    KeySpec { choices: &["false", "true"], ..k(STREAMING_FILE, "allow_remote_kubo", "false", "Kubo", "Allow a remote Kubo API", K::Bool, "Whether `kubo_api` may name another machine than this one (loopback: 127.0.0.0/8, `localhost`, `[::1]`). Kubo's RPC API is admin access to the node (keys, pins, config, shutdown) with no login of its own: set `true` only for a node you reach over a network you trust.", &[E::Setup, E::Stream]) },
     k(STREAMING_FILE, "ipns_key", "\"ipfs-station\"", "Kubo", "IPNS key", K::Text, "Kubo key the stream is published under (created when missing): 1-64 letters, digits, `-`, `_`, `.`. `station init` names it after the station folder (`ipfs-station-<folder>`), so two stations on one Kubo never share an IPNS name.", &[E::Stream]),
     k(STREAMING_FILE, "ipns_lifetime", "\"48h\"", "Kubo", "IPNS record lifetime", K::Text, "How long a published IPNS record stays valid, as a Go duration (at least `1m`; no `d` unit).", &[E::Stream]),
     k(STREAMING_FILE, "ipns_ttl", "\"5s\"", "Kubo", "IPNS record TTL", K::Text, "How long resolvers may cache the record, as a Go duration (`1s` to `1h`).", &[E::Stream]),
     k(STREAMING_FILE, "publish_timeout", "120", "Kubo", "Publish timeout", K::Number, "Seconds one add + publish may take before it is abandoned and retried (1 to 3600).", &[E::Stream]),
-    k(STREAMING_FILE, "state_dir", "\"data/state\"", "On air", "State folder", K::Text, "Where the station keeps its state: `stream_state.json`, `health.json`, locks and logs.", &[E::Stream, E::Health]),
+    k(STREAMING_FILE, "state_dir", "\"data/state\"", "On air", "State folder", K::Folder, "Where the station keeps its state: `stream_state.json`, `health.json`, locks and logs.", &[E::Stream, E::Health]),
     k(STREAMING_FILE, "window_size", "60", "On air", "Live window", K::Integer, "Segments in each published playlist, lookahead included (3 to 1000); the ones before the live point serve listeners whose gateway view is fresher than their playlist.", &[E::Stream]),
     k(STREAMING_FILE, "lookahead_segments", "36", "On air", "Lookahead", K::Integer, "Segments published past the live edge, less than `window_size`. A gateway's newest playlist can be two publish times (online, the DHT put takes up to a minute), a segment and the record TTL old, plus the gateway's own lag, and the player wants three target durations ahead: 36 segments of 6 s (216 s) cover 60 s puts seen through a gateway 60 s behind (see the README's measurements; the monitor warns when publishes outgrow it).", &[E::Stream]),
     k(STREAMING_FILE, "update_interval", "null", "On air", "Update interval", K::OptionalNumber, "Seconds between publishes (0.5 to 600); `null` (empty) = the segment duration.", &[E::Stream]),

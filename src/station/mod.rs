@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod config;
+pub mod housekeeping;
 pub mod keys;
 pub mod process;
 pub mod state;

@@ -5,7 +5,15 @@
 //!
 //! Started processes get their own process group (closing or killing the console that
 //! started them does not take them down) and append their output to `stream.log` /
-//! `health.log` in the state folder.
+//! `health.log` in the state folder. Those logs are bounded: a process of weeks on air
+//! writes them through [`log_to`] (`station stream|health --log FILE`), which rotates
+//! the file at [`LOG_MAX_BYTES`] keeping [`LOG_KEEP`] old ones (`stream.log.1`,
+//! `stream.log.2`), and [`start`] rotates a log that is already too long before a new
+//! process appends to it. The rotation moves the process's own stdout and stderr to the
+//! new file (`dup2`), so everything it prints (tracing, `println!`, a panic message) is
+//! in the current log. `tracing-appender` rolls by time only and `file-rotate` rotates
+//! only what is written through its writer (not a panic message or a child's output), so
+//! the few lines here do it.
 
 use super::state::{Holder, Role, StateDir};
 use super::Station;
@@ -16,6 +24,108 @@ use std::time::{Duration, Instant};
 
 /// How long [`start`] waits for a started process to take its lock.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// Size at which a log the console's processes write rotates, bytes.
+pub const LOG_MAX_BYTES: u64 = 5 << 20;
+/// Rotated logs kept beside the current one (`<log>.1` is the newest).
+pub const LOG_KEEP: usize = 2;
+/// How often [`log_to`] looks at the size of its log.
+pub const LOG_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// `<log>.<n>`.
+fn rotated(log: &Path, n: usize) -> std::path::PathBuf {
+    let mut s = log.as_os_str().to_os_string();
+    s.push(format!(".{n}"));
+    s.into()
+}
+
+/// Rotates `log` when it holds at least `max_bytes`: `<log>.<keep>` is dropped, each
+/// `<log>.<n>` becomes `<log>.<n+1>`, and `log` becomes `<log>.1` (with `keep` 0 the
+/// log is only removed). Returns whether it rotated; a missing log is not rotated.
+///
+/// Errors: [`Error::Io`] when a rename fails.
+pub fn rotate_log(log: &Path, max_bytes: u64, keep: usize) -> Result<bool> {
+    match std::fs::metadata(log) {
+        Ok(m) if m.len() >= max_bytes => {}
+        _ => return Ok(false),
+    }
+    if keep == 0 {
+        std::fs::remove_file(log).map_err(|e| Error::io(log, e))?;
+        return Ok(true);
+    }
+    let _ = std::fs::remove_file(rotated(log, keep));
+    for n in (1..keep).rev() {
+        let from = rotated(log, n);
+        if from.exists() {
+            std::fs::rename(&from, rotated(log, n + 1)).map_err(|e| Error::io(&from, e))?;
+        }
+    }
+    std::fs::rename(log, rotated(log, 1)).map_err(|e| Error::io(log, e))?;
+    Ok(true)
+}
+
+fn open_append(log: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| Error::io(log, e))
+}
+
+/// Sends this process's stdout and stderr to `log` (appended), for the rest of its life,
+/// and rotates `log` as it grows: every [`LOG_CHECK_EVERY`] a thread looks at its size,
+/// and at `max_bytes` it rotates ([`rotate_log`], `keep` old files) and points stdout and
+/// stderr at the new file. A log already too long is rotated first.
+///
+/// Errors: [`Error::Io`] when the log cannot be opened or stdout/stderr redirected.
+pub fn log_to(log: &Path, max_bytes: u64, keep: usize) -> Result<()> {
+    if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    rotate_log(log, max_bytes, keep)?;
+    let file = open_append(log)?;
+    redirect(&file).map_err(|e| Error::io(log, e))?;
+    let path = log.to_path_buf();
+    let log = path.clone();
+    std::thread::Builder::new()
+        .name("log-rotation".into())
+        .spawn(move || {
+            let mut current = file;
+            loop {
+                std::thread::sleep(LOG_CHECK_EVERY);
+                if !current.metadata().is_ok_and(|m| m.len() >= max_bytes) {
+                    continue;
+                }
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                let next = rotate_log(&log, max_bytes, keep).and_then(|_| open_append(&log));
+                match next {
+                    Ok(f) => {
+                        if redirect(&f).is_ok() {
+                            current = f;
+                        }
+                    }
+                    // Keep writing where it writes; try again at the next look.
+                    Err(e) => eprintln!("log rotation: {e}"),
+                }
+            }
+        })
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(())
+}
+
+/// Points stdout and stderr at `file`.
+#[cfg(unix)]
+fn redirect(file: &std::fs::File) -> std::io::Result<()> {
+    nix::unistd::dup2_stdout(file).map_err(std::io::Error::from)?;
+    nix::unistd::dup2_stderr(file).map_err(std::io::Error::from)
+}
+
+#[cfg(not(unix))]
+fn redirect(_file: &std::fs::File) -> std::io::Result<()> {
+    Err(std::io::Error::other(
+        "redirecting output is only supported on Unix",
+    ))
+}
 
 /// The process running `role` for the station of `state`: the holder of its lock.
 pub fn running(state: &StateDir, role: Role) -> Option<Holder> {
@@ -53,8 +163,9 @@ impl Started {
     }
 }
 
-/// Starts `<station_bin> stream|health --station <dir>` for `role` as a process of its
-/// own and waits (at most [`START_TIMEOUT`]) until it holds its lock. When one runs
+/// Starts `<station_bin> stream|health --station <dir> --log <state>/<role>.log` for
+/// `role` as a process of its own (its log rotated first when it is over
+/// [`LOG_MAX_BYTES`]) and waits (at most [`START_TIMEOUT`]) until it holds its lock. When one runs
 /// already, starts nothing.
 ///
 /// Errors: [`Error::ToolMissing`] when `station_bin` cannot be run; [`Error::Process`]
@@ -67,6 +178,7 @@ pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Starte
     }
     state.create()?;
     let log_path = state.log_path(role);
+    rotate_log(&log_path, LOG_MAX_BYTES, LOG_KEEP)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -78,6 +190,10 @@ pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Starte
     cmd.arg(subcommand(role)?)
         .arg("--station")
         .arg(station.dir())
+        // The process writes its log itself from here on, rotating it (`log_to`); what
+        // it prints before that goes to the same file through the redirection.
+        .arg("--log")
+        .arg(&log_path)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
@@ -203,4 +319,31 @@ fn signal(pid: u32, _sig: Signal) -> Result<()> {
         pid,
         reason: "stopping a process is only supported on Unix".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_rotates_at_its_size_keeping_the_newest_old_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("stream.log");
+        assert!(
+            !rotate_log(&log, 10, 2).unwrap(),
+            "no log, nothing to rotate"
+        );
+        for round in 0..4u8 {
+            std::fs::write(&log, vec![b'a' + round; 9]).unwrap();
+            assert!(!rotate_log(&log, 10, 2).unwrap(), "under the limit");
+            std::fs::write(&log, vec![b'a' + round; 10]).unwrap();
+            assert!(rotate_log(&log, 10, 2).unwrap());
+            assert!(!log.exists());
+        }
+        assert_eq!(std::fs::read(rotated(&log, 1)).unwrap(), vec![b'd'; 10]);
+        assert_eq!(std::fs::read(rotated(&log, 2)).unwrap(), vec![b'c'; 10]);
+        assert!(!rotated(&log, 3).exists());
+        let names = std::fs::read_dir(d.path()).unwrap().count();
+        assert_eq!(names, 2);
+    }
 }

@@ -48,6 +48,25 @@ pub const KUBO_PID_FILE: &str = "kubo.pid";
 /// `kubo.log`: the managed Kubo daemon's output.
 pub const KUBO_LOG_FILE: &str = "kubo.log";
 
+/// What [`StateDir::load_health_or_keep`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthFile {
+    /// No `health.json` yet.
+    Missing,
+    /// The last report.
+    Read(Box<HealthReport>),
+    /// `health.json` could not be read; it was moved aside.
+    Corrupt {
+        /// Where it is now (`health.json.corrupt-<unix time>`; `health.json` itself when
+        /// it could not be moved).
+        kept_as: PathBuf,
+        /// Why it could not be read.
+        reason: String,
+        /// The level points that could still be read from it.
+        history: Vec<crate::health::meters::LevelPoint>,
+    },
+}
+
 /// A long-running part of the station, at most one per station at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -391,11 +410,67 @@ impl StateDir {
         atomic::read_json(&self.file(HEALTH_FILE))
     }
 
-    /// Writes `health.json` atomically.
+    /// `health.json` for the monitor's next check, never losing the level history
+    /// silently: a file that cannot be read is moved aside as
+    /// `health.json.corrupt-<unix time>` (kept for the operator, like an unreadable
+    /// `stream_state.json`), and the level points that can still be read from it are
+    /// returned.
+    pub fn load_health_or_keep(&self, now: DateTime<Utc>) -> HealthFile {
+        let path = self.file(HEALTH_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HealthFile::Missing,
+            Err(e) => {
+                return HealthFile::Corrupt {
+                    kept_as: path,
+                    reason: e.to_string(),
+                    history: Vec::new(),
+                }
+            }
+        };
+        let reason = match serde_json::from_slice::<HealthReport>(&bytes) {
+            Ok(r) => return HealthFile::Read(Box::new(r)),
+            Err(e) => e.to_string(),
+        };
+        let history = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|mut v| v.get_mut("history").map(serde_json::Value::take))
+            .and_then(|h| match h {
+                serde_json::Value::Array(a) => Some(crate::health::points_of(a)),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let kept_as = self.file(&format!("{HEALTH_FILE}.corrupt-{}", now.timestamp()));
+        let kept_as = match std::fs::rename(&path, &kept_as) {
+            Ok(()) => kept_as,
+            Err(_) => path,
+        };
+        HealthFile::Corrupt {
+            kept_as,
+            reason,
+            history,
+        }
+    }
+
+    /// Writes `health.json` atomically. A report that would not read back (it cannot
+    /// happen: every value is checked finite before it is stored) is refused rather than
+    /// written, so the file on disk always loads.
     ///
-    /// Errors: [`Error::Io`].
+    /// Errors: [`Error::Io`]; [`Error::Parse`] when the report would not read back.
     pub fn save_health(&self, r: &HealthReport) -> Result<()> {
-        atomic::write_json_atomic(&self.file(HEALTH_FILE), r)
+        let path = self.file(HEALTH_FILE);
+        let mut bytes = serde_json::to_vec_pretty(r).map_err(|e| Error::Parse {
+            file: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Err(e) = serde_json::from_slice::<HealthReport>(&bytes) {
+            return Err(Error::Parse {
+                file: path,
+                message: format!("refusing to write a report that would not read back: {e}"),
+            });
+        }
+        bytes.push(b'\n');
+        atomic::write_atomic(&path, &bytes)
     }
 
     /// The bytes of `live.m3u8`, when the streamer wrote one.

@@ -446,3 +446,207 @@ pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The attacks [`HostileGateway`] serves, one per gateway base URL
+/// (`<base>/<attack>`): each name says what `/ipns/<name>` gets.
+pub const HOSTILE_ATTACKS: &[&str] = &[
+    // #EXT-X-MEDIA-SEQUENCE:18446744073709551615 (u64::MAX) with four segments.
+    "overflow",
+    // An #EXTINF of 40 digits (parses to infinity as an f32).
+    "huge-extinf",
+    // A playlist body that never ends.
+    "endless-playlist",
+    // A valid playlist whose segments never end.
+    "endless-segment",
+    // Segments that hold 60 s of audio each while #EXTINF says 1 s.
+    "decode-bomb",
+    // Program date times an hour in the future.
+    "future",
+    // A redirect of /ipns/<name> to another origin.
+    "redirect-away",
+    // Absolute segment URIs on another origin.
+    "absolute-away",
+    // The control: a redirect within the origin to `/ipns/<name>/`, relative segment
+    // URIs `s/<n>.ts`, valid audio.
+    "relative",
+];
+
+/// A gateway on loopback that attacks the health monitor: `<base>/<attack>` behaves as a
+/// gateway base URL serving one of [`HOSTILE_ATTACKS`] for any `/ipns/<name>`. A second
+/// server, "elsewhere" (another port: another origin), is where the redirect and the
+/// absolute URIs point; it counts the requests it gets (the monitor must make none).
+pub struct HostileGateway {
+    /// Base URL (`http://127.0.0.1:<port>`).
+    pub base: String,
+    /// Base URL of the other origin.
+    pub elsewhere: String,
+    /// Requests the other origin got.
+    pub elsewhere_hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Bytes the endless bodies sent, all requests together.
+    pub endless_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl HostileGateway {
+    /// Starts both servers on `127.0.0.1:0`. `good` are valid 6 s MPEG-TS segments (the
+    /// `relative`, `future` and other playlists play them); `bomb` is a segment holding
+    /// 60 s of audio.
+    pub async fn start(good: Vec<Vec<u8>>, bomb: Vec<u8>) -> HostileGateway {
+        use axum::http::{header, StatusCode, Uri};
+        use axum::response::{IntoResponse, Response};
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let hits = Arc::new(AtomicUsize::new(0));
+        let endless_bytes = Arc::new(AtomicU64::new(0));
+        let counted = hits.clone();
+        let away = axum::Router::new().fallback(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::OK, "elsewhere")
+            }
+        });
+        let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let elsewhere = format!("http://{}", l2.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(l2, away).await;
+        });
+        fn endless(first: &'static [u8], fill: u8, sent: Arc<AtomicU64>) -> Response {
+            let chunk = axum::body::Bytes::from(vec![fill; 64 * 1024]);
+            let head = std::iter::once(axum::body::Bytes::from_static(first));
+            let body = head.chain(std::iter::repeat_with(move || {
+                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                chunk.clone()
+            }));
+            let stream = futures_util::stream::iter(body.map(Ok::<_, std::convert::Infallible>));
+            Response::new(axum::body::Body::from_stream(stream))
+        }
+        /// A live playlist of `n` segments: media sequence `seq`, target `target`,
+        /// `#EXTINF` `extinf` (text as written), air times from `first_air` on, URIs from
+        /// `uri(i)`.
+        fn playlist(
+            seq: &str,
+            target: u64,
+            extinf: &str,
+            seconds: f64,
+            n: usize,
+            first_air: chrono::DateTime<chrono::Utc>,
+            uri: impl Fn(usize) -> String,
+        ) -> String {
+            let mut p = format!(
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{seq}\n#EXT-X-START:TIME-OFFSET=-{}\n",
+                2.0 * seconds
+            );
+            for i in 0..n {
+                let at = first_air
+                    + chrono::Duration::milliseconds((i as f64 * seconds * 1000.0) as i64);
+                p.push_str(&format!(
+                    "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{extinf},Hostile\n{}\n",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    uri(i)
+                ));
+            }
+            p
+        }
+        let good = Arc::new(good);
+        let bomb = Arc::new(bomb);
+        let (el, sent) = (elsewhere.clone(), endless_bytes.clone());
+        let handler = move |uri: Uri| {
+            let (good, bomb, el, sent) = (good.clone(), bomb.clone(), el.clone(), sent.clone());
+            async move {
+                let path = uri.path().to_string();
+                let mut parts = path.trim_start_matches('/').splitn(2, '/');
+                let attack = parts.next().unwrap_or("").to_string();
+                let rest = parts.next().unwrap_or("").to_string();
+                let now = chrono::Utc::now();
+                // Segments: `<attack>/seg/<n>.ts` or `.../s/<n>.ts`.
+                if let Some(file) = rest.rsplit('/').next().filter(|f| f.ends_with(".ts")) {
+                    let i: usize = file.trim_end_matches(".ts").parse().unwrap_or(0);
+                    return match attack.as_str() {
+                        "endless-segment" => endless(&[0x47], 0xff, sent),
+                        "decode-bomb" => (StatusCode::OK, bomb.as_ref().clone()).into_response(),
+                        _ => (StatusCode::OK, good[i % good.len()].clone()).into_response(),
+                    };
+                }
+                let name = rest.strip_prefix("ipns/").unwrap_or("").to_string();
+                let seg = |i: usize| format!("/{attack}/seg/{i}.ts");
+                let past = now - chrono::Duration::seconds(24);
+                let text = match attack.as_str() {
+                    "overflow" => playlist("18446744073709551615", 6, "6.0", 6.0, 4, past, seg),
+                    "huge-extinf" => playlist(
+                        "100",
+                        6,
+                        &format!("1{}.0", "0".repeat(39)),
+                        6.0,
+                        4,
+                        past,
+                        seg,
+                    ),
+                    "endless-playlist" => {
+                        return endless(b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#", b'X', sent)
+                    }
+                    "endless-segment" => playlist("100", 6, "6.0", 6.0, 4, past, seg),
+                    "decode-bomb" => playlist(
+                        "100",
+                        1,
+                        "1.0",
+                        1.0,
+                        6,
+                        now - chrono::Duration::seconds(6),
+                        seg,
+                    ),
+                    "future" => playlist(
+                        "100",
+                        6,
+                        "6.0",
+                        6.0,
+                        4,
+                        now + chrono::Duration::seconds(3600),
+                        seg,
+                    ),
+                    "redirect-away" => {
+                        return (
+                            StatusCode::FOUND,
+                            [(header::LOCATION, format!("{el}/ipns/{name}"))],
+                        )
+                            .into_response()
+                    }
+                    "absolute-away" => playlist("100", 6, "6.0", 6.0, 4, past, |i| {
+                        format!("{el}/seg/{i}.ts")
+                    }),
+                    "relative" if !name.ends_with('/') => {
+                        return (
+                            StatusCode::MOVED_PERMANENTLY,
+                            [(header::LOCATION, format!("/{attack}/ipns/{name}/"))],
+                        )
+                            .into_response()
+                    }
+                    "relative" => playlist("100", 6, "6.0", 6.0, 4, past, |i| format!("s/{i}.ts")),
+                    _ => return (StatusCode::NOT_FOUND, "no such attack").into_response(),
+                };
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")],
+                    text,
+                )
+                    .into_response()
+            }
+        };
+        let app = axum::Router::new().fallback(handler);
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        });
+        HostileGateway {
+            base,
+            elsewhere,
+            elsewhere_hits: hits,
+            endless_bytes,
+        }
+    }
+
+    /// The gateway base URL of `attack` (one of [`HOSTILE_ATTACKS`]).
+    pub fn gateway(&self, attack: &str) -> String {
+        format!("{}/{attack}", self.base)
+    }
+}

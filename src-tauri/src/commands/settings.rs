@@ -6,7 +6,7 @@ use ipfs_station::air::timeline::ProgrammeAt;
 use ipfs_station::console::schedule::{ScheduleSaved, ScheduleView};
 use ipfs_station::console::settings::{Edits, FieldValue, Outcome};
 use ipfs_station::console::Console;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 /// Every setting.
 #[tauri::command]
@@ -58,4 +58,42 @@ pub async fn programme_at(
 #[tauri::command]
 pub async fn history(state: State<'_, Console>, hours: f64) -> CmdResult<Vec<AsRunEntry>> {
     ui(state.history(hours))
+}
+
+/// "Choose…" beside a folder setting: the system folder picker. The folder picked is
+/// recorded ([`Console::allow_folders`]: the form may then point the station there) and
+/// returned as text for the field; `None` when the operator cancelled.
+#[tauri::command]
+pub async fn settings_pick_folder(
+    state: State<'_, Console>,
+    app: AppHandle,
+    label: String,
+) -> CmdResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title(format!("Choose the {}", label.to_lowercase()))
+            .blocking_pick_folder()
+    })
+    .await
+    .map_err(|e| super::UiError {
+        code: "bad_request".into(),
+        message: format!("folder picker: {e}"),
+    })?;
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    let text = path
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| super::UiError {
+            code: "bad_request".into(),
+            message: format!(
+            "{}: the folder's path is not valid UTF-8 (the config files are UTF-8 text): rename it",
+            path.display()
+        ),
+        })?;
+    state.allow_folders(std::slice::from_ref(&path));
+    Ok(Some(text))
 }

@@ -24,6 +24,7 @@ export const CMD = Object.freeze({
   schedule_save: "schedule_save",
   programme_at: "programme_at",
   history: "history",
+  settings_pick_folder: "settings_pick_folder",
   onair_view: "onair_view",
   go_live: "go_live",
   off_air: "off_air",

@@ -216,8 +216,12 @@ function renderOverall() {
   const ready = all - view.not_ready;
   const tracks = view.tracks.filter((r) => r.status === "ready").length;
   const jingles = view.jingles.filter((r) => r.status === "ready").length;
+  const trash = view.trash && view.trash.files
+    ? ` · trash: ${view.trash.files} file${view.trash.files === 1 ? "" : "s"}, ${(view.trash.bytes / 1048576).toFixed(1)} MB`
+      + (view.trash.retention_days ? ` (kept ${view.trash.retention_days} days)` : " (kept)")
+    : "";
   text.textContent = `${tracks} tracks · ${jingles} jingles ready · ${fmtDuration(view.ready_seconds)} of audio · rotation of ${view.rotation_len}`
-    + (view.not_ready ? ` · ${view.not_ready} not ready` : "");
+    + (view.not_ready ? ` · ${view.not_ready} not ready` : "") + trash;
   fill.className = "fill " + (view.not_ready ? "" : "ok");
   fill.style.transform = `scaleX(${all ? ready / all : 0})`;
   const last = view.last_setup;

@@ -13,7 +13,7 @@ const id = (f) => `set-${f.file.replace(/\W/g, "_")}-${f.key}`;
 function input(f) {
   const attrs = { id: id(f), name: `${f.file}:${f.key}`, "data-file": f.file, "data-key": f.key, "aria-describedby": id(f) + "-help" };
   let n;
-  if (f.kind === "choice") {
+  if (f.kind === "choice" || f.kind === "bool") {
     n = el("select", attrs, ...f.choices.map((c) => el("option", { value: c, text: c })));
   } else if (f.kind === "list") {
     n = el("textarea", { ...attrs, rows: 2, spellcheck: "false" });
@@ -28,6 +28,26 @@ function input(f) {
   return n;
 }
 
+// A folder setting: the text field and "Choose…", the system folder picker (outside the
+// station folder the engine accepts only a folder picked there).
+function folderInput(f) {
+  const n = input(f);
+  const pick = el("button", { type: "button", class: "pick-folder", text: "Choose…", title: `Pick the ${f.label.toLowerCase()} in a folder dialog` });
+  pick.addEventListener("click", async () => {
+    try {
+      const path = await call(CMD.settings_pick_folder, { label: f.label });
+      if (path === null || path === undefined) return;
+      n.value = path;
+      markChanged(n);
+      confirmArmed = false;
+      hideImpact();
+    } catch (e) {
+      document.getElementById("settings-status").textContent = e.message;
+    }
+  });
+  return el("div", { class: "folder-field" }, n, pick);
+}
+
 function markChanged(n) {
   n.closest(".field").classList.toggle("changed", n.value !== n.dataset.original);
 }
@@ -40,7 +60,7 @@ function render() {
     for (const f of fields.filter((x) => x.group === g)) {
       fs.append(el("div", { class: "field", "data-field": `${f.file}:${f.key}` },
         el("label", { for: id(f) }, document.createTextNode(f.label), el("div", { class: "key", text: `${f.file} · ${f.key}` })),
-        input(f),
+        f.kind === "folder" ? folderInput(f) : input(f),
         el("div", { class: "help", id: id(f) + "-help", text: f.help }),
         el("div", { class: "error", role: "alert" })));
     }
