@@ -14,10 +14,13 @@
 
 pub mod cid;
 mod gateway;
+mod hostname;
 mod http1;
+pub mod ipld;
 mod mime;
 mod rpc;
 mod store;
+mod unixfs;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -393,6 +396,14 @@ impl KuboDouble {
     /// Bytes of a file stored under `cid` (any CID form), if any.
     pub fn file_bytes(&self, cid: &str) -> Option<Vec<u8>> {
         self.with_store(|s| s.file(cid).map(|b| b.to_vec()))
+            .flatten()
+    }
+
+    /// The stored block of `cid` (any CID form; blocks are kept by multihash), if any:
+    /// what `block/get` would answer.
+    pub fn block(&self, cid: &str) -> Option<Vec<u8>> {
+        let c = cid::Cid::decode(cid)?;
+        self.with_store(|s| s.block(&c).map(|b| b.to_vec()))
             .flatten()
     }
 
