@@ -206,7 +206,8 @@ async fn handle(
         let Some(rec) = rec else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("failed to resolve /ipns/{name}: could not resolve name\n"),
+                // handler.go `handleRequestErrors`: the whole content path.
+                format!("failed to resolve {path}: could not resolve name\n"),
             );
         };
         let sub = if sub.is_empty() {
