@@ -902,13 +902,23 @@ async fn missing_block(sh: &Shared, m: crate::store::Missing, prefix: &str) -> R
 }
 
 /// The CID a path resolves to (Kubo `ResolvePath(...).RootCid()`): the last CID along
-/// `/ipfs/<cid>/a/b` as the store names it.
+/// `/ipfs/<cid>/a/b` as the store names it. A path that is only a CID resolves without
+/// its block (boxo path/resolver/resolver.go `ResolveToLastNode`: no remainder, the root
+/// CID as is), so pins of any codec, or of absent blocks, can be named.
 fn resolved_cid(store: &Store, arg: &str) -> Result<cid::Cid, String> {
     let path = if arg.starts_with('/') {
         arg.to_string()
     } else {
         format!("/ipfs/{arg}")
     };
+    if let Some(root) = path.strip_prefix("/ipfs/") {
+        let root = root.trim_end_matches('/');
+        if !root.contains('/') {
+            if let Some(c) = cid::Cid::decode(root) {
+                return Ok(c);
+            }
+        }
+    }
     let (_, along) = store.resolve(&path)?;
     along
         .last()
@@ -1255,11 +1265,7 @@ async fn block_stat(sh: &Shared, args: &Args) -> R {
     let arg = args.required("cid")?;
     let found = {
         let store = lock(sh)?;
-        let c = resolved_cid(&store, &arg).or_else(|e| {
-            // A bare CID resolves without its block (boxo path resolution of a root).
-            cid::Cid::decode(arg.trim_start_matches("/ipfs/")).ok_or(e)
-        });
-        let c = c.map_err(|e| cmd_error(&e))?;
+        let c = resolved_cid(&store, &arg).map_err(|e| cmd_error(&e))?;
         let b = store.block(&c);
         (c, b)
     };

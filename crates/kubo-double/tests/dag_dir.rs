@@ -317,7 +317,13 @@ async fn error_after_a_line_is_a_trailer_and_commits_nothing() {
 /// and the root made with dag/put, served at `/ipfs/<dir>/`, `/ipfs/<dir>/s/123.ts` and
 /// through IPNS at `/ipns/<name>/live.m3u8`. Content-Type is Go's `mime.TypeByExtension`
 /// of the last segment (builtin table for html/js/css/json; this host's MIME database
-/// for .ts/.m3u8, compared with what `?filename=` gives for the same bytes).
+/// for .ts/.m3u8, compared with what `?filename=` gives for the same bytes). On Debian 12
+/// Go finds `.ts` -> `text/vnd.trolltech.linguist; charset=utf-8` in both databases
+/// (shared-mime-info's globs2 lists it before video/mp2t; media-types' /etc/mime.types
+/// has only it), `.m3u8` -> `audio/x-mpegurl` (globs2) or
+/// `application/vnd.apple.mpegurl` (mime.types only); with neither (busybox image)
+/// `.ts` is sniffed to `application/octet-stream`. tests/gateway_mime.rs checks the
+/// values against the host's files.
 #[tokio::test]
 async fn the_gateway_serves_a_dag_put_directory_by_path_and_through_ipns() {
     let d = KuboDouble::start().await.unwrap();
@@ -462,4 +468,36 @@ async fn a_link_named_with_a_slash_is_stored_but_unreachable() {
         let (s, _, body) = get(&format!("{}/ipfs/{root}/{p}", d.gateway_url())).await;
         assert_eq!(s, 404, "{p}: {}", String::from_utf8_lossy(&body));
     }
+}
+
+/// After a dag/put pin over absent children: `pin/ls?type=recursive` lists the root
+/// (no walk), the default `type=all` walks every recursive pin (core/coreapi/pin.go
+/// `pinLsAll`, `merkledag.Walk`) and fails on the absent block offline, and `pin/rm`
+/// of the bare CID needs no block (boxo path/resolver `ResolveToLastNode` returns a root
+/// without a remainder as is; core/coreapi/pin.go `Rm`).
+#[tokio::test]
+async fn pins_over_absent_children_list_recursive_fail_all_and_unpin() {
+    let d = KuboDouble::start().await.unwrap();
+    let absent = Cid::v1_sha256(0x55, b"absent").to_string();
+    let (_, _, body) = dag_put(&d, STATION_QUERY, &[&dir_json(&[("a.ts", &absent, 6)])]).await;
+    let root = cid_of(&body);
+    let (s, _, body) = post(&d, "pin/ls?type=recursive").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        body,
+        format!("{{\"Keys\":{{\"{root}\":{{\"Type\":\"recursive\",\"Name\":\"\"}}}}}}\n")
+    );
+    let (s, _, body) = post(&d, "pin/ls").await;
+    assert_eq!(s, 500, "{body}");
+    assert!(
+        body.contains(&format!(
+            "block was not found locally (offline): ipld: could not find {absent}"
+        )),
+        "{body}"
+    );
+    let (s, _, body) = post(&d, &format!("block/stat?arg={root}")).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _, body) = post(&d, &format!("pin/rm?arg={root}")).await;
+    assert_eq!((s, body), (200, format!("{{\"Pins\":[\"{root}\"]}}\n")));
+    assert!(d.pins().is_empty());
 }
