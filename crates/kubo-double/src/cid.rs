@@ -53,7 +53,8 @@ pub struct Node {
     pub file_size: u64,
 }
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
+/// Appends `v` as an unsigned varint (multiformats unsigned-varint, protobuf varint).
+pub(crate) fn varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -303,7 +304,108 @@ pub fn parse(s: &str) -> Option<(u64, Vec<u8>)> {
     (digest.len() as u64 == len).then(|| (codec, mh.to_vec()))
 }
 
-fn read_varint(b: &[u8]) -> Option<(u64, &[u8])> {
+/// A decoded CID: what go-cid `cid.Decode` accepts, for the forms the double knows
+/// (`Qm...` v0; multibase `b` base32, `k` base36, `z` base58btc v1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cid {
+    /// 0 or 1.
+    pub version: u8,
+    /// Multicodec of the block (0x70 dag-pb, 0x55 raw, 0x71 dag-cbor, 0x0129 dag-json,
+    /// 0x72 libp2p-key, ...).
+    pub codec: u64,
+    /// The multihash (code, length, digest).
+    pub multihash: Vec<u8>,
+}
+
+impl Cid {
+    /// Decodes CID text; `None` when it is not one (go-cid `Decode` fails).
+    pub fn decode(s: &str) -> Option<Cid> {
+        let (codec, multihash) = parse(s)?;
+        let version = if s.len() == 46 && s.starts_with("Qm") {
+            0
+        } else {
+            1
+        };
+        Some(Cid {
+            version,
+            codec,
+            multihash,
+        })
+    }
+
+    /// Decodes binary CID bytes (v0: a bare sha2-256 multihash `12 20 ...`; v1: version,
+    /// codec, multihash), as go-cid `Cast` does; `None` when malformed.
+    pub fn from_bytes(b: &[u8]) -> Option<Cid> {
+        if b.len() == 34 && b[0] == 0x12 && b[1] == 0x20 {
+            return Some(Cid {
+                version: 0,
+                codec: DAG_PB,
+                multihash: b.to_vec(),
+            });
+        }
+        let (version, rest) = read_varint(b)?;
+        if version != 1 {
+            return None;
+        }
+        let (codec, mh) = read_varint(rest)?;
+        let (_, after_code) = read_varint(mh)?;
+        let (len, digest) = read_varint(after_code)?;
+        (digest.len() as u64 == len).then(|| Cid {
+            version: 1,
+            codec,
+            multihash: mh.to_vec(),
+        })
+    }
+
+    /// A CIDv1 of `codec` over the sha2-256 of `block` (what `dag/put` makes: Kubo
+    /// core/commands/dag/put.go, `cid.Prefix{Version: 1, ...}.Sum`).
+    pub fn v1_sha256(codec: u64, block: &[u8]) -> Cid {
+        Cid {
+            version: 1,
+            codec,
+            multihash: multihash(block),
+        }
+    }
+
+    /// Binary form (go-cid `Bytes`): the multihash alone for v0.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        if self.version == 0 {
+            return self.multihash.clone();
+        }
+        let mut b = vec![1u8];
+        varint(self.codec, &mut b);
+        b.extend_from_slice(&self.multihash);
+        b
+    }
+
+    /// The same content as CIDv1 (go-cid `NewCidV1(c.Type(), c.Hash())`).
+    pub fn to_v1(&self) -> Cid {
+        Cid {
+            version: 1,
+            ..self.clone()
+        }
+    }
+
+    /// Base36 lower multibase (`k...`) of the CIDv1 bytes (go-cid
+    /// `StringOfBase(mbase.Base36)`).
+    pub fn to_base36(&self) -> String {
+        format!("k{}", base36_encode(&self.to_v1().to_bytes()))
+    }
+}
+
+impl std::fmt::Display for Cid {
+    /// go-cid `String`: base58btc multihash for v0, base32 lower (`b...`) for v1.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.version == 0 {
+            f.write_str(&bs58::encode(&self.multihash).into_string())
+        } else {
+            f.write_str(&cid_v1_string(&self.to_bytes()))
+        }
+    }
+}
+
+/// Reads one unsigned varint; `None` when it does not end within 9 bytes.
+pub(crate) fn read_varint(b: &[u8]) -> Option<(u64, &[u8])> {
     let mut v = 0u64;
     for (i, byte) in b.iter().enumerate().take(9) {
         v |= u64::from(byte & 0x7f) << (7 * i);

@@ -1,6 +1,11 @@
-//! The path gateway (`/ipfs/<cid>[/path]`, `/ipns/<name>[/path]`), as kubo-rpc.md
-//! section 4 describes it for `127.0.0.1` hosts.
+//! The gateway (boxo v0.29.1 gateway, as Kubo v0.34.1 mounts it): the Host header is
+//! routed first (`hostname.rs`: `localhost` is a subdomain gateway, every other host a
+//! path gateway), then content paths `/ipfs/<cid>[/path]` and `/ipns/<name>[/path]` are
+//! served as kubo-rpc.md section 4 describes: UnixFS files (blocks stored by `add` or
+//! `dag/put`), directories (301 to add the `/`, `index.html`, else a listing), Range,
+//! `If-None-Match`, Content-Type by extension (`mime.rs`, this host's database) or sniffed.
 
+use crate::hostname::Route;
 use crate::store::Entry;
 use crate::{get, Shared};
 use axum::body::Body;
@@ -41,6 +46,42 @@ fn text(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response();
+    cors(r.headers_mut());
+    r
+}
+
+/// Go `http.Redirect(w, r, url, 301)`: `Location` (non-ASCII hex-escaped), and for GET
+/// and HEAD `Content-Type: text/html; charset=utf-8`, for GET the body
+/// `<a href="<url, HTML-escaped>">Moved Permanently</a>.` and two newlines
+/// (`fmt.Fprintln` of a line that already ends in one). CORS headers as everywhere.
+fn redirect(method: &Method, url: &str) -> Response {
+    let mut loc = String::new();
+    for b in url.bytes() {
+        if b.is_ascii() {
+            loc.push(b as char);
+        } else {
+            loc.push_str(&format!("%{b:02x}"));
+        }
+    }
+    let body = if method == Method::GET {
+        let esc = loc
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&#34;")
+            .replace('\'', "&#39;");
+        format!("<a href=\"{esc}\">Moved Permanently</a>.\n\n")
+    } else {
+        String::new()
+    };
+    let mut r = (StatusCode::MOVED_PERMANENTLY, body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&loc) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     cors(r.headers_mut());
     r
 }
@@ -134,9 +175,26 @@ async fn handle(
             format!("Commit: \nClient Version: kubo/{}/\n", crate::KUBO_VERSION),
         );
     }
-    let path = crate::rpc::query_unescape(&uri.path().replace('+', "%2B"))
+    // Go's r.URL.Path: the path percent-decoded (`+` stays a `+`).
+    let url_path = crate::rpc::query_unescape(&uri.path().replace('+', "%2B"))
         .unwrap_or_else(|| uri.path().to_string());
     let query = uri.query().unwrap_or("");
+    // hostname.go: `r.Host`, or X-Forwarded-Host when a proxy set it.
+    let host = headers
+        .get("X-Forwarded-Host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let https = headers
+        .get("X-Forwarded-Proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
+    let path = match crate::hostname::route(host, &url_path, uri.query(), https) {
+        Route::Path => url_path,
+        Route::Subdomain { prefix } => format!("{prefix}{url_path}"),
+        Route::Redirect(url) => return redirect(&method, &url),
+        Route::NotFound => return text(StatusCode::NOT_FOUND, "404 page not found\n".into()),
+        Route::BadRequest(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
     let filename = query
         .split('&')
         .find_map(|kv| kv.strip_prefix("filename="))
@@ -148,7 +206,8 @@ async fn handle(
         let Some(rec) = rec else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("failed to resolve /ipns/{name}: could not resolve name\n"),
+                // handler.go `handleRequestErrors`: the whole content path.
+                format!("failed to resolve {path}: could not resolve name\n"),
             );
         };
         let sub = if sub.is_empty() {
@@ -163,15 +222,25 @@ async fn handle(
         return text(StatusCode::NOT_FOUND, "404 page not found\n".into());
     };
     let resolved = sh.store.lock().ok().map(|s| s.resolve(&ipfs_path));
+    // handler.go `handleRequestErrors` / `handleWebRequestErrors`: `failed to resolve
+    // <content path>: <err>`, status by errors.go `webError` (400 for a bad CID, 404 for
+    // `ErrNoLink` and `ipld.ErrNotFound`, which the offline exchange wraps).
+    let failed =
+        |status: StatusCode, e: &str| text(status, format!("failed to resolve {path}: {e}\n"));
     let (entry, roots) = match resolved {
         Some(Ok(x)) => x,
-        Some(Err(e)) if e.contains("invalid") => {
-            return text(StatusCode::BAD_REQUEST, format!("{e}\n"))
+        Some(Err(e)) if e.contains("invalid") => return failed(StatusCode::BAD_REQUEST, &e),
+        Some(Err(e)) if e.contains("no link named") => return failed(StatusCode::NOT_FOUND, &e),
+        Some(Err(e)) if e.contains("not found locally") => {
+            // Online, the block is asked of the network: boxo v0.29.1 has no retrieval
+            // timeout (Gateway.RetrievalTimeout came in Kubo 0.37), so the request waits
+            // until the client gives up.
+            if get(&sh.faults.online).flatten().is_some() {
+                std::future::pending::<()>().await;
+            }
+            return failed(StatusCode::NOT_FOUND, &e);
         }
-        Some(Err(e)) if e.contains("no link named") => {
-            return text(StatusCode::NOT_FOUND, format!("{e}\n"))
-        }
-        Some(Err(e)) => return text(StatusCode::GATEWAY_TIMEOUT, format!("{e}\n")),
+        Some(Err(e)) => return failed(StatusCode::INTERNAL_SERVER_ERROR, &e),
         None => {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -206,10 +275,28 @@ async fn handle(
     let last_cid = roots.last().cloned().unwrap_or_default();
     let bytes = match entry {
         Entry::Dir(children) => {
-            if !path.ends_with('/') {
-                let mut r = (StatusCode::MOVED_PERMANENTLY, h).into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!("{path}/")) {
-                    r.headers_mut().insert(header::LOCATION, v);
+            // handler_unixfs_dir.go `serveDirectory`: the ORIGINAL request path (on a
+            // subdomain host, the path inside the content root) gets its `/`; the query
+            // is kept, `url.PathEscape`d; a path with `%` escapes is re-escaped by Go.
+            if !uri.path().ends_with('/') && !query.split('&').any(|kv| kv == "go-get=1") {
+                let orig = if uri.path().contains('%') {
+                    crate::hostname::go_escape_path(
+                        &crate::rpc::query_unescape(&uri.path().replace('+', "%2B"))
+                            .unwrap_or_else(|| uri.path().to_string()),
+                        false,
+                    )
+                } else {
+                    uri.path().to_string()
+                };
+                let mut to = format!("{orig}/");
+                if !query.is_empty() {
+                    to = format!("{to}?{}", crate::hostname::go_escape_path(query, true));
+                }
+                let mut r = redirect(&method, &to);
+                for (k, v) in h.iter() {
+                    if !r.headers().contains_key(k) {
+                        r.headers_mut().insert(k, v.clone());
+                    }
                 }
                 return r;
             }

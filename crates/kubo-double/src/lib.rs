@@ -1,5 +1,6 @@
 //! A Kubo (IPFS) test double on loopback: the real RPC API (`/api/v0/*`, POST only) and
-//! path gateway (`/ipfs/`, `/ipns/`) protocols, with real CIDs, as `kubo-rpc.md` (beside
+//! gateway (`/ipfs/`, `/ipns/`; path gateway on `127.0.0.1`, subdomain gateway on
+//! `localhost`) protocols, with real CIDs, as `kubo-rpc.md` (beside
 //! the project's DESIGN.md) describes Kubo. It models Kubo [`KUBO_VERSION`] (the first
 //! release whose `name/publish` default TTL is 5m) built without the Makefile's commit
 //! ldflag: `version` says `"Commit":""`, `id` says `kubo/0.34.1/`.
@@ -14,10 +15,13 @@
 
 pub mod cid;
 mod gateway;
+mod hostname;
 mod http1;
+pub mod ipld;
 mod mime;
 mod rpc;
 mod store;
+mod unixfs;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -363,6 +367,24 @@ impl KuboDouble {
         format!("http://{}", self.gateway)
     }
 
+    /// `http://localhost:<port>` of the gateway: the same listener as
+    /// [`KuboDouble::gateway_url`], reached with `Host: localhost:<port>`, which makes it
+    /// Kubo's default subdomain gateway (Kubo core/corehttp/gateway.go
+    /// `defaultKnownGateways`, boxo gateway/hostname.go). There `GET /ipfs/<cid>/<p>` is a
+    /// 301 to `http://<cid as CIDv1 base32>.ipfs.localhost:<port>/<p>` and `GET
+    /// /ipns/<name>/<p>` a 301 to `http://<name>.ipns.localhost:<port>/<p>` (peer IDs and
+    /// libp2p-key CIDs as CIDv1 base36 `k51...`), query kept; a request with `Host:
+    /// <root>.ipfs.localhost:<port>` or `<root>.ipns.localhost:<port>` serves that content
+    /// root with the URL path as the path inside it.
+    ///
+    /// The server looks only at the `Host` header (or `X-Forwarded-Host`), never at the
+    /// address connected to: a client must resolve `*.localhost` to `127.0.0.1` itself
+    /// (browsers do; with reqwest, `ClientBuilder::resolve("<root>.ipns.localhost",
+    /// addr)` per name).
+    pub fn subdomain_gateway_url(&self) -> String {
+        format!("http://localhost:{}", self.gateway.port())
+    }
+
     /// The fault knobs.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -393,6 +415,14 @@ impl KuboDouble {
     /// Bytes of a file stored under `cid` (any CID form), if any.
     pub fn file_bytes(&self, cid: &str) -> Option<Vec<u8>> {
         self.with_store(|s| s.file(cid).map(|b| b.to_vec()))
+            .flatten()
+    }
+
+    /// The stored block of `cid` (any CID form; blocks are kept by multihash), if any:
+    /// what `block/get` would answer.
+    pub fn block(&self, cid: &str) -> Option<Vec<u8>> {
+        let c = cid::Cid::decode(cid)?;
+        self.with_store(|s| s.block(&c).map(|b| b.to_vec()))
             .flatten()
     }
 
@@ -462,6 +492,15 @@ impl TestNode {
         match self {
             TestNode::Double(d) => d.gateway_url(),
             TestNode::Real(r) => r.gateway_url(),
+        }
+    }
+
+    /// `http://localhost:<gateway port>`: the gateway as Kubo's default subdomain
+    /// gateway (see [`KuboDouble::subdomain_gateway_url`]; a real Kubo behaves the same).
+    pub fn subdomain_gateway_url(&self) -> String {
+        match self {
+            TestNode::Double(d) => d.subdomain_gateway_url(),
+            TestNode::Real(r) => format!("http://localhost:{}", r.gateway),
         }
     }
 

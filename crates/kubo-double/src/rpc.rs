@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "pin/add",
     "pin/rm",
     "pin/ls",
+    "dag/put",
+    "block/stat",
     "key/gen",
     "key/list",
     "key/rm",
@@ -493,7 +495,9 @@ async fn transport(
     let result = match cmd {
         "add" => add(sh, &args, headers, body).await,
         "cat" => cat(sh, &args),
-        "pin/add" | "pin/rm" | "pin/ls" => pins(sh, cmd, &args),
+        "pin/add" | "pin/rm" | "pin/ls" => pins(sh, cmd, &args).await,
+        "dag/put" => dag_put(sh, &args, headers, body).await,
+        "block/stat" => block_stat(sh, &args).await,
         "key/gen" | "key/list" | "key/rm" => keys(sh, cmd, &args),
         "name/publish" => publish(sh, &args).await,
         "name/resolve" => resolve(sh, &args),
@@ -550,6 +554,56 @@ fn clean(p: &str) -> String {
     out.join("/")
 }
 
+/// The parts of a `multipart/form-data` body (go-ipfs-cmds http/parse.go hands them to
+/// the command as files): name from the `filename` parameter, URL-unescaped and cleaned;
+/// `application/x-directory` (or `multipart/form-data`) parts are directories.
+async fn read_parts(body: Body, boundary: String) -> Result<Vec<Part>, Response> {
+    let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
+    let mut parts = Vec::new();
+    loop {
+        match mp.next_field().await {
+            Ok(Some(mut field)) => {
+                let raw = field.file_name().map(str::to_string).unwrap_or_default();
+                let name = clean(&query_unescape(&raw).unwrap_or(raw));
+                let dir = field.content_type().is_some_and(|m| {
+                    m.essence_str() == "application/x-directory"
+                        || m.essence_str() == "multipart/form-data"
+                });
+                let mut data = Vec::new();
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(c)) => data.extend_from_slice(&c),
+                        Ok(None) => break,
+                        Err(e) => {
+                            return Err(http_error(
+                                StatusCode::BAD_REQUEST,
+                                &format!("bad multipart body: {e}"),
+                            ))
+                        }
+                    }
+                }
+                parts.push(Part { name, dir, data });
+            }
+            Ok(None) => return Ok(parts),
+            Err(e) => {
+                return Err(http_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("bad multipart body: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// Stores the blocks an import produced (binary CID, block bytes).
+fn store_blocks(store: &mut Store, blocks: cid::Blocks) {
+    for (c, b) in blocks {
+        if let Some(c) = cid::Cid::from_bytes(&c) {
+            store.put_block(&c, b);
+        }
+    }
+}
+
 async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -597,41 +651,7 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
         raw_leaves,
         chunk,
     };
-    let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
-    let mut parts = Vec::new();
-    loop {
-        match mp.next_field().await {
-            Ok(Some(mut field)) => {
-                let raw = field.file_name().map(str::to_string).unwrap_or_default();
-                let name = clean(&query_unescape(&raw).unwrap_or(raw));
-                let dir = field.content_type().is_some_and(|m| {
-                    m.essence_str() == "application/x-directory"
-                        || m.essence_str() == "multipart/form-data"
-                });
-                let mut data = Vec::new();
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(c)) => data.extend_from_slice(&c),
-                        Ok(None) => break,
-                        Err(e) => {
-                            return Err(http_error(
-                                StatusCode::BAD_REQUEST,
-                                &format!("bad multipart body: {e}"),
-                            ))
-                        }
-                    }
-                }
-                parts.push(Part { name, dir, data });
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return Err(http_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("bad multipart body: {e}"),
-                ))
-            }
-        }
-    }
+    let parts = read_parts(body, boundary).await?;
     if parts.is_empty() {
         return Err(cmd_error("expected a file argument"));
     }
@@ -665,9 +685,7 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
             let (node, blocks) = cid::file(data, &opts);
             if !only_hash {
                 if let Some(k) = Store::key_of(&node.cid) {
-                    let unique: std::collections::HashSet<&Vec<u8>> =
-                        blocks.iter().map(|(c, _)| c).collect();
-                    store.blocks.insert(k.clone(), unique.len());
+                    store_blocks(store, blocks);
                     store
                         .entries
                         .insert(k, Entry::File(Arc::new(data.to_vec())));
@@ -729,8 +747,9 @@ async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
     let cut = sh.faults.stream_error("add");
     let pin = pin && cut.is_none();
     if wrap {
-        let (node, _) = cid::directory(&tops, &opts);
+        let (node, blocks) = cid::directory(&tops, &opts);
         if !only_hash {
+            store_blocks(&mut store, blocks);
             store_dir(&mut store, &node, &tops);
             if pin {
                 if let Some(k) = Store::key_of(&node.cid) {
@@ -804,8 +823,9 @@ fn build_dir(
             children.push((name.to_string(), n.clone()));
         }
     }
-    let (node, _) = cid::directory(&children, opts);
+    let (node, blocks) = cid::directory(&children, opts);
     if !only_hash {
+        store_blocks(store, blocks);
         store_dir(store, &node, &children);
     }
     lines.push(line(dir, &node));
@@ -870,109 +890,391 @@ fn cat(sh: &Shared, args: &Args) -> R {
     Ok(r)
 }
 
-fn pins(sh: &Shared, cmd: &str, args: &Args) -> R {
-    let mut store = lock(sh)?;
-    match cmd {
-        "pin/add" => {
-            args.required("ipfs-path")?;
-            let progress = args.flag(&["progress"], false)?;
-            let mut out = Vec::new();
-            let mut blocks = 0usize;
-            for a in args.all("arg") {
-                let root = a
-                    .strip_prefix("/ipfs/")
-                    .unwrap_or(&a)
-                    .split('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                store.resolve(&a).map_err(|e| cmd_error(&e))?;
-                if let Some(k) = Store::key_of(&root) {
-                    blocks += store.dag_blocks(&k);
-                    store.pins.insert(k, root.clone());
-                }
-                out.push(root);
+/// Online, a block that is not stored is asked of the network: the request waits for
+/// it (boxo blockservice `GetBlock` through bitswap has no timeout of its own) until the
+/// client gives up. Nobody provides it here, so the wait ends only with the connection.
+/// Offline it is the offline exchange's not-found error.
+async fn missing_block(sh: &Shared, m: crate::store::Missing, prefix: &str) -> Response {
+    if get(&sh.faults.online).flatten().is_some() {
+        std::future::pending::<()>().await;
+    }
+    cmd_error(&format!("{prefix}{}", m.offline_error()))
+}
+
+/// The CID a path resolves to (Kubo `ResolvePath(...).RootCid()`): the last CID along
+/// `/ipfs/<cid>/a/b` as the store names it. A path that is only a CID resolves without
+/// its block (boxo path/resolver/resolver.go `ResolveToLastNode`: no remainder, the root
+/// CID as is), so pins of any codec, or of absent blocks, can be named.
+fn resolved_cid(store: &Store, arg: &str) -> Result<cid::Cid, String> {
+    let path = if arg.starts_with('/') {
+        arg.to_string()
+    } else {
+        format!("/ipfs/{arg}")
+    };
+    if let Some(root) = path.strip_prefix("/ipfs/") {
+        let root = root.trim_end_matches('/');
+        if !root.contains('/') {
+            if let Some(c) = cid::Cid::decode(root) {
+                return Ok(c);
             }
-            if !progress {
-                return Ok(json(obj(&[("Pins", js(out))])));
-            }
-            // core/commands/pin/pin.go `addPinCmd` with --progress: `res.Emit` (not
-            // EmitOnce) of AddPinOutput values, so NDJSON; a pin that finishes before the
-            // first 500 ms tick emits `{"Progress":<nodes walked>}` when that is not 0
-            // (AddPinOutput.Progress is omitempty), then `{"Pins":[...]}`.
-            let mut lines = Vec::new();
-            if blocks != 0 {
-                lines.push(obj(&[("Progress", js(blocks))]));
-            }
-            lines.push(obj(&[("Pins", js(out))]));
-            Ok(ndjson(lines, None))
         }
+    }
+    let (_, along) = store.resolve(&path)?;
+    along
+        .last()
+        .and_then(|t| cid::Cid::decode(t))
+        .ok_or_else(|| format!("invalid path {arg:?}"))
+}
+
+/// Recursive pins, in their key order, as CIDs.
+fn recursive_pins(store: &Store) -> Vec<cid::Cid> {
+    store
+        .pin_list()
+        .iter()
+        .filter_map(|t| cid::Cid::decode(t))
+        .collect()
+}
+
+async fn pins(sh: &Shared, cmd: &str, args: &Args) -> R {
+    match cmd {
+        "pin/add" => pin_add(sh, args).await,
         "pin/rm" => {
+            let mut store = lock(sh)?;
             args.required("ipfs-path")?;
             let mut out = Vec::new();
             for a in args.all("arg") {
-                let root = a.strip_prefix("/ipfs/").unwrap_or(&a).to_string();
-                let k = Store::key_of(&root)
-                    .ok_or_else(|| cmd_error(&format!("invalid path {a:?}")))?;
-                if store.pins.remove(&k).is_none() {
+                // core/coreapi/pin.go `Rm`: ResolvePath, then pinner `Unpin` of the root
+                // CID; a CID pinned only through a recursive pin is `ErrNotPinned`.
+                let c = resolved_cid(&store, &a).map_err(|e| cmd_error(&e))?;
+                if store.pins.remove(&(c.codec, c.multihash.clone())).is_none() {
                     return Err(cmd_error("not pinned or pinned indirectly"));
                 }
-                out.push(root);
+                out.push(c.to_string());
             }
             Ok(json(obj(&[("Pins", js(out))])))
         }
-        _ => {
-            let typ = args.get(&["type", "t"]).unwrap_or_else(|| "all".into());
-            let stream = args.flag(&["stream", "s"], false)?;
-            let mut keys: Vec<String> = if typ == "direct" || typ == "indirect" {
-                Vec::new()
+        _ => pin_ls(sh, args).await,
+    }
+}
+
+/// core/commands/pin/pin.go `addPinCmd` -> core/coreapi/pin.go `Add`: resolve the path
+/// (`pin: ` + error), then boxo pinning/pinner/dspinner `Pin` with fetch: merkledag
+/// `FetchGraph` walks the whole DAG, so a block that is not stored fails the pin offline
+/// (`pin: block was not found locally (offline): ipld: could not find <cid>`) and waits
+/// on the network online. The CID pinned is the one the path resolves to.
+async fn pin_add(sh: &Shared, args: &Args) -> R {
+    args.required("ipfs-path")?;
+    let progress = args.flag(&["progress"], false)?;
+    let mut out = Vec::new();
+    let mut blocks = 0usize;
+    for a in args.all("arg") {
+        let walked = {
+            let store = lock(sh)?;
+            let c = resolved_cid(&store, &a).map_err(|e| cmd_error(&format!("pin: {e}")))?;
+            store.walk(&c).map(|v| (c, v.len()))
+        };
+        let (c, n) = match walked {
+            Ok(x) => x,
+            Err(m) => return Err(missing_block(sh, m, "pin: ").await),
+        };
+        blocks += n;
+        let text = c.to_string();
+        lock(sh)?
+            .pins
+            .insert((c.codec, c.multihash.clone()), text.clone());
+        out.push(text);
+    }
+    if !progress {
+        return Ok(json(obj(&[("Pins", js(out))])));
+    }
+    // core/commands/pin/pin.go `addPinCmd` with --progress: `res.Emit` (not EmitOnce) of
+    // AddPinOutput values, so NDJSON; a pin that finishes before the first 500 ms tick
+    // emits `{"Progress":<nodes walked>}` when that is not 0 (AddPinOutput.Progress is
+    // omitempty), then `{"Pins":[...]}`.
+    let mut lines = Vec::new();
+    if blocks != 0 {
+        lines.push(obj(&[("Progress", js(blocks))]));
+    }
+    lines.push(obj(&[("Pins", js(out))]));
+    Ok(ndjson(lines, None))
+}
+
+/// core/commands/pin/pin.go `listPinCmd`. With `arg`: `pinLsKeys` (ResolvePath, then
+/// pinner `IsPinnedWithType`: recursive, direct, else a walk of every recursive pin's
+/// DAG, `indirect through <root>`). Without: core/coreapi/pin.go `pinLsAll` (recursive
+/// keys, then for `all`/`indirect` a `merkledag.Walk` of each recursive pin, children
+/// listed once as `indirect`). A walk that meets a block that is not stored fails
+/// offline and waits online, like every DAG walk.
+async fn pin_ls(sh: &Shared, args: &Args) -> R {
+    let typ = args.get(&["type", "t"]).unwrap_or_else(|| "all".into());
+    let stream = args.flag(&["stream", "s"], false)?;
+    if !["all", "direct", "indirect", "recursive"].contains(&typ.as_str()) {
+        return Err(cmd_error(&format!(
+            "invalid type '{typ}', must be one of {{direct, indirect, recursive, all}}"
+        )));
+    }
+    let asked = args.all("arg");
+    // The store is read in a synchronous step: no guard lives across an await.
+    let listed = pin_ls_list(&*lock(sh)?, &typ, &asked)?;
+    let keys = match listed {
+        Ok(k) => k,
+        Err((emitted, m)) => {
+            if get(&sh.faults.online).flatten().is_some() {
+                std::future::pending::<()>().await;
+            }
+            if stream && asked.is_empty() {
+                // Stream: what was emitted goes out, then the error as a trailer.
+                let lines = emitted.iter().map(|(c, t)| pin_ls_line(c, t)).collect();
+                return Ok(ndjson(lines, Some(&m.offline_error())));
+            }
+            return Err(cmd_error(&m.offline_error()));
+        }
+    };
+    if stream {
+        let lines = keys.iter().map(|(c, t)| pin_ls_line(c, t)).collect();
+        return Ok(ndjson(lines, None));
+    }
+    // PinLsList.Keys is `json:",omitempty"` (core/commands/pin/pin.go): no pins (a fresh
+    // repo, or none of this type) is `{}`.
+    if keys.is_empty() {
+        return Ok(json("{}".into()));
+    }
+    // A Go map: keys sorted; PinLsType{Type, Name} in struct order.
+    let mut map: std::collections::BTreeMap<String, String> = Default::default();
+    for (c, t) in keys {
+        map.entry(c).or_insert(t);
+    }
+    let entries: Vec<String> = map
+        .iter()
+        .map(|(k, t)| {
+            format!(
+                "{}:{}",
+                js(k.as_str()),
+                obj(&[("Type", js(t.as_str())), ("Name", js(""))])
+            )
+        })
+        .collect();
+    Ok(json(obj(&[("Keys", format!("{{{}}}", entries.join(",")))])))
+}
+
+/// (CID text, type) pairs in emit order.
+type PinRows = Vec<(String, String)>;
+
+/// The rows `pin/ls` lists: `Ok(Ok(rows))`, or `Ok(Err((rows emitted before, missing
+/// block)))` when a DAG walk met a block that is not stored; `Err` for an answer
+/// decided here (bad path, not pinned).
+fn pin_ls_list(
+    store: &Store,
+    typ: &str,
+    asked: &[String],
+) -> Result<Result<PinRows, (PinRows, crate::store::Missing)>, Response> {
+    let roots = recursive_pins(store);
+    if !asked.is_empty() {
+        let mut sel = Vec::new();
+        for a in asked {
+            let c = resolved_cid(store, a).map_err(|e| cmd_error(&e))?;
+            let p = if a.starts_with('/') {
+                a.clone()
             } else {
-                store.pin_list()
+                format!("/ipfs/{a}")
             };
-            let asked = args.all("arg");
-            if !asked.is_empty() {
-                let mut sel = Vec::new();
-                for a in asked {
-                    let root = a.strip_prefix("/ipfs/").unwrap_or(&a).to_string();
-                    let k = Store::key_of(&root)
-                        .ok_or_else(|| cmd_error(&format!("invalid path {a:?}")))?;
-                    match store.pins.get(&k) {
-                        Some(c) => sel.push(c.clone()),
-                        None => {
-                            return Err(cmd_error(&format!("path '/ipfs/{root}' is not pinned")))
+            let key = (c.codec, c.multihash.clone());
+            let mut found = None;
+            if store.pins.contains_key(&key) && (typ == "all" || typ == "recursive") {
+                found = Some("recursive".to_string());
+            } else if typ == "all" || typ == "indirect" {
+                for r in &roots {
+                    match store.walk(r) {
+                        Ok(v) => {
+                            if v.iter().skip(1).any(|x| x.multihash == c.multihash) {
+                                found = Some(format!("indirect through {r}"));
+                                break;
+                            }
+                        }
+                        Err(m) => return Ok(Err((sel, m))),
+                    }
+                }
+            }
+            match found {
+                Some(t) => sel.push((c.to_string(), t)),
+                None => return Err(cmd_error(&format!("path '{p}' is not pinned"))),
+            }
+        }
+        return Ok(Ok(sel));
+    }
+    let mut v: PinRows = Vec::new();
+    if typ == "all" || typ == "recursive" {
+        v.extend(
+            store
+                .pin_list()
+                .into_iter()
+                .map(|c| (c, "recursive".to_string())),
+        );
+    }
+    if typ == "all" || typ == "indirect" {
+        let mut emitted: std::collections::HashSet<Vec<u8>> =
+            roots.iter().map(|r| r.multihash.clone()).collect();
+        for r in &roots {
+            match store.walk(r) {
+                Ok(walked) => {
+                    for c in walked.into_iter().skip(1) {
+                        if emitted.insert(c.multihash.clone()) {
+                            v.push((c.to_string(), "indirect".to_string()));
                         }
                     }
                 }
-                keys = sel;
+                Err(m) => return Ok(Err((v, m))),
             }
-            if stream {
-                // PinLsObject: Cid, Name, Type, all omitempty (no Name without --names).
-                let lines = keys
-                    .iter()
-                    .map(|k| obj(&[("Cid", js(k.as_str())), ("Type", js("recursive"))]))
-                    .collect();
-                return Ok(ndjson(lines, None));
-            }
-            // PinLsList.Keys is `json:",omitempty"` (core/commands/pin/pin.go): no pins
-            // (a fresh repo, or none of this type) is `{}`.
-            if keys.is_empty() {
-                return Ok(json("{}".into()));
-            }
-            // A Go map: keys sorted; PinLsType{Type, Name} in struct order.
-            keys.sort();
-            keys.dedup();
-            let entries: Vec<String> = keys
-                .iter()
-                .map(|k| {
-                    format!(
-                        "{}:{}",
-                        js(k.as_str()),
-                        obj(&[("Type", js("recursive")), ("Name", js(""))])
-                    )
-                })
-                .collect();
-            Ok(json(obj(&[("Keys", format!("{{{}}}", entries.join(",")))])))
         }
+    }
+    Ok(Ok(v))
+}
+
+/// PinLsObject{Cid, Name, Type}, all omitempty (no Name without --names).
+fn pin_ls_line(c: &str, t: &str) -> String {
+    obj(&[("Cid", js(c)), ("Type", js(t))])
+}
+
+/// go-ipld-format batch.go: `NewBatch` splits its default buffer (8 MiB, 128 nodes) over
+/// `parallelCommits = runtime.NumCPU()` commits; `Add` commits when either is exceeded.
+fn batch_limits() -> (usize, usize) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ((8 << 20) / n, 128 / n)
+}
+
+/// Stores a batch of `dag/put` blocks, and with `pin` pins each recursively without
+/// fetching (core/coreapi/dag.go `pinningAdder.AddMany` -> dspinner `PinWithMode(...,
+/// Recursive)` -> `doPinRecursive(ctx, c, false, ...)`: children are not looked up, so a
+/// link to a block that is not stored is pinned as it is, online or offline).
+fn commit(store: &mut Store, batch: &mut Vec<(cid::Cid, Vec<u8>)>, pin: bool) {
+    for (c, b) in batch.drain(..) {
+        store.put_block(&c, b);
+        if pin {
+            store
+                .pins
+                .insert((c.codec, c.multihash.clone()), c.to_string());
+        }
+    }
+}
+
+/// Kubo core/commands/dag/put.go `dagPut` (v0.34.1). Options: `store-codec` (default
+/// dag-cbor), `input-codec` (dag-json), `pin` (false), `hash` (`Import.HashFunction`,
+/// sha2-256), `allow-big-block` (false). Each part of the multipart body is one object:
+/// decoded with the input codec into the data model, encoded with the store codec, given
+/// a CIDv1 and emitted as `{"Cid":{"/":"<cid>"}}` (OutputObject; go-cid `MarshalJSON`),
+/// one NDJSON line each (`res.Emit`, so `X-Chunked-Output: 1`). Nodes go through a
+/// go-ipld-format `Batch` that is committed at the end: an error before the first line is
+/// a 500; after it, the lines so far and the `X-Stream-Error` trailer, and the objects of
+/// the uncommitted batch are neither stored nor pinned.
+async fn dag_put(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // go-ipfs-cmds http/parse.go: a required file argument without a multipart body.
+    let Ok(boundary) = multer::parse_boundary(ct) else {
+        return Err(http_error(
+            StatusCode::BAD_REQUEST,
+            "file argument 'object data' is required",
+        ));
+    };
+    let pin = args.flag(&["pin"], false)?;
+    let allow_big = args.flag(&["allow-big-block"], false)?;
+    let parts = read_parts(body, boundary).await?;
+    let input = args
+        .get(&["input-codec"])
+        .unwrap_or_else(|| "dag-json".into());
+    let store_codec = args
+        .get(&["store-codec"])
+        .unwrap_or_else(|| "dag-cbor".into());
+    let hash = args
+        .get(&["hash"])
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sha2-256".into());
+    let icodec = crate::ipld::multicodec(&input).map_err(|e| cmd_error(&e))?;
+    let scodec = crate::ipld::multicodec(&store_codec).map_err(|e| cmd_error(&e))?;
+    let mh = crate::ipld::multicodec(&hash).map_err(|e| cmd_error(&e))?;
+    if !crate::ipld::has_encoder(icodec) {
+        return Err(cmd_error(&format!(
+            "no decoder registered for multicodec code {icodec} (0x{icodec:x})"
+        )));
+    }
+    if !crate::ipld::has_encoder(scodec) {
+        return Err(cmd_error(&format!(
+            "no encoder registered for multicodec code {scodec} (0x{scodec:x})"
+        )));
+    }
+    if mh != 0x12 {
+        return Err(cmd_error(&format!(
+            "the Kubo double hashes dag/put blocks with sha2-256 only, not {hash}"
+        )));
+    }
+    let (max_size, max_nodes) = batch_limits();
+    let mut lines = Vec::new();
+    let mut batch: Vec<(cid::Cid, Vec<u8>)> = Vec::new();
+    let mut batch_size = 0usize;
+    let mut failure = None;
+    for p in parts {
+        if p.dir {
+            failure = Some("expected a regular file".to_string());
+            break;
+        }
+        let encoded = crate::ipld::decode(icodec, &p.data)
+            .and_then(|n| crate::ipld::encode(scodec, &n))
+            .and_then(|b| {
+                // core/commands/cmdutils/utils.go `CheckBlockSize` (SoftBlockLimit 1 MiB).
+                if !allow_big && b.len() > 1024 * 1024 {
+                    Err("produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override".to_string())
+                } else {
+                    Ok(b)
+                }
+            });
+        let block = match encoded {
+            Ok(b) => b,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        let c = cid::Cid::v1_sha256(scodec, &block);
+        lines.push(obj(&[("Cid", obj(&[("/", js(c.to_string()))]))]));
+        batch_size += block.len();
+        batch.push((c, block));
+        if batch_size > max_size || batch.len() > max_nodes {
+            let mut store = lock(sh)?;
+            commit(&mut store, &mut batch, pin);
+            batch_size = 0;
+        }
+    }
+    match failure {
+        None => {
+            let mut store = lock(sh)?;
+            commit(&mut store, &mut batch, pin);
+            Ok(ndjson(lines, None))
+        }
+        Some(e) if lines.is_empty() => Err(cmd_error(&e)),
+        Some(e) => Ok(ndjson(lines, Some(&e))),
+    }
+}
+
+/// Kubo core/commands/block.go `blockStatCmd` -> core/coreapi/block.go `Stat`:
+/// ResolvePath, then the block of the resolved CID; `BlockStat{Key, Size}` (Key =
+/// `cid.String()`, Size = block bytes), EmitOnce. A block that is not stored fails
+/// offline and waits on the network online.
+async fn block_stat(sh: &Shared, args: &Args) -> R {
+    let arg = args.required("cid")?;
+    let found = {
+        let store = lock(sh)?;
+        let c = resolved_cid(&store, &arg).map_err(|e| cmd_error(&e))?;
+        let b = store.block(&c);
+        (c, b)
+    };
+    match found {
+        (c, Some(b)) => Ok(json(obj(&[
+            ("Key", js(c.to_string())),
+            ("Size", js(b.len())),
+        ]))),
+        (c, None) => Err(missing_block(sh, crate::store::Missing(c.to_string()), "").await),
     }
 }
 

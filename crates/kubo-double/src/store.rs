@@ -1,7 +1,9 @@
-//! What the double holds: added files and directories by CID, pins, keys, IPNS records,
-//! and a log of RPC calls.
+//! What the double holds: blocks by multihash (as boxo's blockstore keys them), the
+//! UnixFS files and directories they form, pins, keys, IPNS records, and a log of RPC
+//! calls.
 
-use crate::cid;
+use crate::cid::{self, Cid};
+use crate::ipld;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +47,24 @@ pub struct Store {
     pub(crate) pins: HashMap<Key, String>,
     pub(crate) keys: Vec<KeyInfo>,
     pub(crate) ipns: HashMap<String, Vec<Record>>,
-    /// Distinct blocks of each stored file's DAG.
-    pub(crate) blocks: HashMap<Key, usize>,
+    /// Every stored block, by multihash (boxo blockstore keys blocks by multihash since
+    /// go-ipfs 0.12, whatever the CID's version or codec).
+    pub(crate) blocks: HashMap<Vec<u8>, Arc<Vec<u8>>>,
+}
+
+/// Why a DAG walk stopped: a block that is not stored (its CID text as Kubo prints it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Missing(pub String);
+
+impl Missing {
+    /// boxo exchange/offline/offline.go `GetBlock` around go-ipld-format `ErrNotFound`:
+    /// what an `--offline` node says for a block it does not have.
+    pub(crate) fn offline_error(&self) -> String {
+        format!(
+            "block was not found locally (offline): ipld: could not find {}",
+            self.0
+        )
+    }
 }
 
 impl Default for Store {
@@ -87,11 +105,118 @@ impl Store {
         cid::parse(cid_text)
     }
 
-    pub(crate) fn file(&self, cid_text: &str) -> Option<&[u8]> {
-        match self.entries.get(&Self::key_of(cid_text)?)? {
-            Entry::File(b) => Some(b.as_slice()),
+    pub(crate) fn file(&self, cid_text: &str) -> Option<Arc<Vec<u8>>> {
+        match self.entry(&Self::key_of(cid_text)?)? {
+            Entry::File(b) => Some(b),
             Entry::Dir(_) => None,
         }
+    }
+
+    /// Stores a block under its CID's multihash.
+    pub(crate) fn put_block(&mut self, cid: &Cid, data: Vec<u8>) {
+        self.blocks
+            .entry(cid.multihash.clone())
+            .or_insert_with(|| Arc::new(data));
+    }
+
+    /// The stored block of a CID, if any.
+    pub(crate) fn block(&self, cid: &Cid) -> Option<Arc<Vec<u8>>> {
+        self.blocks.get(&cid.multihash).cloned()
+    }
+
+    /// The UnixFS entry a CID stands for: one `add` recorded, or one read from the stored
+    /// blocks (a dag-pb node whose Data is a UnixFS Directory, or a UnixFS file whose
+    /// blocks are all here; a raw block is a file). `None` when the root block is not
+    /// stored, when it is not UnixFS, or when a file's block is missing.
+    pub(crate) fn entry(&self, key: &Key) -> Option<Entry> {
+        if let Some(e) = self.entries.get(key) {
+            return Some(e.clone());
+        }
+        let (codec, mh) = key;
+        let block = self.blocks.get(mh)?;
+        match *codec {
+            cid::RAW => Some(Entry::File(block.clone())),
+            cid::DAG_PB => {
+                let node = ipld::parse_dag_pb(block).ok()?;
+                let fs = crate::unixfs::parse(node.data.as_deref()?)?;
+                match fs.kind {
+                    crate::unixfs::DIRECTORY => {
+                        let mut children: Vec<(String, Key, String)> = node
+                            .links
+                            .iter()
+                            .map(|l| {
+                                (
+                                    l.name.clone().unwrap_or_default(),
+                                    (l.hash.codec, l.hash.multihash.clone()),
+                                    l.hash.to_string(),
+                                )
+                            })
+                            .collect();
+                        children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                        Some(Entry::Dir(children))
+                    }
+                    crate::unixfs::FILE | crate::unixfs::RAW => {
+                        let mut out = Vec::new();
+                        self.file_bytes_into(&node, fs.data.as_deref(), &mut out, 0)?;
+                        Some(Entry::File(Arc::new(out)))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A UnixFS file's bytes: its own Data, then each child's in link order.
+    fn file_bytes_into(
+        &self,
+        node: &ipld::PbNode,
+        data: Option<&[u8]>,
+        out: &mut Vec<u8>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > 64 {
+            return None;
+        }
+        out.extend_from_slice(data.unwrap_or_default());
+        for l in &node.links {
+            let b = self.block(&l.hash)?;
+            match l.hash.codec {
+                cid::RAW => out.extend_from_slice(&b),
+                cid::DAG_PB => {
+                    let child = ipld::parse_dag_pb(&b).ok()?;
+                    let fs = crate::unixfs::parse(child.data.as_deref()?)?;
+                    self.file_bytes_into(&child, fs.data.as_deref(), out, depth + 1)?;
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    /// The distinct CIDs a recursive walk from `root` visits, root first (merkledag
+    /// `FetchGraph` / `Walk`: each block's links, decoded by its codec). `Err` names
+    /// the first block that is not stored.
+    pub(crate) fn walk(&self, root: &Cid) -> Result<Vec<Cid>, Missing> {
+        let mut seen: std::collections::HashSet<Vec<u8>> = Default::default();
+        let mut out = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(c) = stack.pop() {
+            if !seen.insert(c.multihash.clone()) {
+                continue;
+            }
+            // Identity multihashes carry their block inline.
+            let block = if c.multihash.first() == Some(&0x00) {
+                Some(Arc::new(c.multihash.get(2..).unwrap_or_default().to_vec()))
+            } else {
+                self.block(&c)
+            };
+            let block = block.ok_or_else(|| Missing(c.to_string()))?;
+            let links = ipld::block_links(c.codec, &block).unwrap_or_default();
+            out.push(c);
+            stack.extend(links.into_iter().rev());
+        }
+        Ok(out)
     }
 
     pub(crate) fn pin_list(&self) -> Vec<String> {
@@ -112,44 +237,40 @@ impl Store {
             .ok_or_else(|| "invalid path: empty".to_string())?;
         let key =
             Self::key_of(root).ok_or_else(|| format!("invalid path {path:?}: invalid cid"))?;
-        let mut entry = self.entries.get(&key).cloned().ok_or_else(|| {
-            "block was not found locally (offline): ipld: could not find node".to_string()
-        })?;
+        let mut entry = self.entry_or_missing(&key, root)?;
         let mut along = vec![root.to_string()];
         for name in parts {
             let Entry::Dir(children) = &entry else {
                 return Err(format!("no link named {name:?} under a file"));
             };
+            // boxo path/resolver/resolver.go `ErrNoLink`: `no link named %q under %s`.
+            let parent = along.last().cloned().unwrap_or_default();
             let (_, k, text) = children
                 .iter()
                 .find(|(n, _, _)| n == name)
-                .ok_or_else(|| format!("no link named {name:?}"))?;
+                .ok_or_else(|| format!("no link named {name:?} under {parent}"))?;
             along.push(text.clone());
-            entry = self
-                .entries
-                .get(k)
-                .cloned()
-                .ok_or_else(|| "block was not found locally (offline)".to_string())?;
+            entry = self.entry_or_missing(k, text)?;
         }
         Ok((entry, along))
     }
 
-    /// Nodes a recursive walk from `key` visits: a file's blocks, a directory's node plus
-    /// its children's (what Kubo's pin progress counts, boxo merkledag `ProgressTracker`).
-    pub(crate) fn dag_blocks(&self, key: &Key) -> usize {
-        self.dag_blocks_depth(key, 0)
-    }
-
-    fn dag_blocks_depth(&self, key: &Key, depth: usize) -> usize {
-        match self.entries.get(key) {
-            Some(Entry::File(_)) => self.blocks.get(key).copied().unwrap_or(1),
-            Some(Entry::Dir(children)) if depth < 1_000 => {
-                1 + children
-                    .iter()
-                    .map(|(_, k, _)| self.dag_blocks_depth(k, depth + 1))
-                    .sum::<usize>()
-            }
-            _ => 1,
+    /// The entry of `key`, or Kubo's error: the offline not-found error naming the missing
+    /// block (the root's own, or for a UnixFS file whose root is here, the first of its
+    /// blocks that is not), or boxo ipld/unixfs/unixfs.go `ErrUnrecognizedType` for a
+    /// complete DAG that is not a UnixFS file or directory.
+    fn entry_or_missing(&self, key: &Key, text: &str) -> Result<Entry, String> {
+        if let Some(e) = self.entry(key) {
+            return Ok(e);
+        }
+        let c = Cid::decode(text).unwrap_or(Cid {
+            version: 1,
+            codec: key.0,
+            multihash: key.1.clone(),
+        });
+        match self.walk(&c) {
+            Err(m) => Err(m.offline_error()),
+            Ok(_) => Err("unrecognized node type".to_string()),
         }
     }
 
