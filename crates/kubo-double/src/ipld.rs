@@ -574,13 +574,41 @@ impl Unmarshal<'_> {
     }
 }
 
-/// go-cid `Decode` for a link's text, with its error texts for the common failures.
+/// go-cid v0.5.0 `Decode` for a link's text: errors are `ErrInvalidCid` (`invalid cid:
+/// <cause>`); the causes for a short text (`ErrCidTooShort`) and for a multibase prefix
+/// go-multibase does not know (`ErrUnsupportedEncoding`) are exact, any other failure
+/// (bad digits, a bad CID inside) is `invalid cid: <text>` here, not go-cid's cause.
 fn decode_cid(text: &str) -> Result<Cid, String> {
     if text.len() < 2 {
-        return Err("cid too short".into());
+        return Err("invalid cid: cid too short".into());
     }
-    if !text.starts_with("Qm") && !text.starts_with(['b', 'k', 'z']) {
-        return Err("selected encoding not supported".into());
+    // go-multibase v0.2.0 multibase.go `Decode`'s cases (base8/base10 are not decoded).
+    let known = text.starts_with("Qm")
+        || text.starts_with([
+            '\0',
+            '0',
+            'f',
+            'F',
+            'b',
+            'B',
+            'c',
+            'C',
+            'v',
+            'V',
+            't',
+            'T',
+            'k',
+            'K',
+            'z',
+            'Z',
+            'm',
+            'M',
+            'u',
+            'U',
+            '\u{1F680}',
+        ]);
+    if !known {
+        return Err("invalid cid: selected encoding not supported".into());
     }
     Cid::decode(text).ok_or_else(|| format!("invalid cid: {text}"))
 }
@@ -1163,7 +1191,7 @@ mod tests {
         assert_eq!(m[0].0, "/");
         assert_eq!(
             decode_json(br#"{"/":"nope"}"#, true).unwrap_err(),
-            "selected encoding not supported"
+            "invalid cid: selected encoding not supported"
         );
     }
 

@@ -30,9 +30,10 @@ async fn main() -> std::process::ExitCode {
     match kubo_double::KuboDouble::start_on(api, gateway).await {
         Ok(d) => {
             println!(
-                "Kubo double: RPC API {} gateway {} (Ctrl-C stops it)",
+                "Kubo double: RPC API {} gateway {} (subdomain gateway {}) (Ctrl-C stops it)",
                 d.api_url(),
-                d.gateway_url()
+                d.gateway_url(),
+                d.subdomain_gateway_url()
             );
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}

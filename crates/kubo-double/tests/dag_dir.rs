@@ -245,7 +245,7 @@ async fn invalid_dag_json_is_kubos_error() {
         ),
         (
             "{\"Links\":[{\"Hash\":{\"/\":\"nope\"}}]}",
-            "selected encoding not supported",
+            "invalid cid: selected encoding not supported",
         ),
     ];
     for (input, msg) in cases {
