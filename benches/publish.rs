@@ -48,7 +48,7 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
     let double = KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("station");
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     for e in std::fs::read_dir(st.join("jingles")).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
     }

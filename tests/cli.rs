@@ -365,7 +365,12 @@ async fn an_hls_client_plays_the_ipns_stream_for_20_seconds() {
     let (node, tmp, st) = set_up_and_prechunk(1.0).await;
     let mut child = spawn_stream(&st);
     let s = wait_for("first publish", Duration::from_secs(30), || publishes(&st));
-    let url = format!("{}/ipns/{}", node.gateway_url(), s.ipns_name.unwrap());
+    // The station's site: live.m3u8 with segment URIs relative to it.
+    let url = format!(
+        "{}/ipns/{}/live.m3u8",
+        node.gateway_url(),
+        s.ipns_name.unwrap()
+    );
     let wav = tmp.path().join("heard.wav");
     let started = Instant::now();
     let out = Command::new("ffmpeg")
@@ -422,7 +427,7 @@ async fn an_hls_client_plays_the_ipns_stream_for_20_seconds() {
 }
 
 /// Headless parity with Go live: `station stream` on a station whose sources wait for
-/// setup prechunks them first, then goes on air and publishes the listener page.
+/// setup prechunks them first, then goes on air and publishes the station's site.
 #[tokio::test(flavor = "multi_thread")]
 async fn stream_sets_up_what_waits_then_goes_on_air() {
     let node = TestNode::start().await.unwrap();
@@ -437,9 +442,11 @@ async fn stream_sets_up_what_waits_then_goes_on_air() {
     let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
     assert_eq!(m.items.len(), 6, "every source was prechunked first");
     assert!(on_air.ipns_name.is_some());
-    wait_for("the listener page", Duration::from_secs(20), || {
-        StateDir::new(st.join("data/state")).load_listener()
-    });
+    // The site under the name holds the listener page.
+    let name = on_air.ipns_name.unwrap();
+    let (code, body) = get(&format!("{}/ipns/{name}/", node.gateway_url())).await;
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&body).contains("listener.js"));
 }
 
 /// Issue 11: a file name that is not UTF-8 (and a folder of one), and a playlist

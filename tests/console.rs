@@ -28,7 +28,7 @@ fn bytes_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn import_copies_audio_refuses_the_rest_per_file_and_never_touches_sources() {
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("st");
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     let src = tmp.path().join("dropped");
     gen_audio(
         &src.join("one.ogg"),
@@ -76,10 +76,18 @@ fn import_copies_audio_refuses_the_rest_per_file_and_never_touches_sources() {
         })
         .collect();
     assert_eq!(refused.len(), 3, "{refused:?}");
-    for name in ["notes.txt", "cover.jpg"] {
-        let (_, why) = refused.iter().find(|(n, _)| n == name).unwrap();
-        assert!(why.starts_with("not usable audio"), "{name}: {why}");
-    }
+    let why = |name: &str| refused.iter().find(|(n, _)| n == name).unwrap().1;
+    assert!(
+        why("cover.jpg").starts_with("not usable audio"),
+        "{}",
+        why("cover.jpg")
+    );
+    // Lists (.txt, .m3u, ...) are refused as such, before any probe (issue 11).
+    assert!(
+        why("notes.txt").contains("a playlist or list (.txt), not audio"),
+        "{}",
+        why("notes.txt")
+    );
     assert!(refused
         .iter()
         .any(|(n, why)| n == "missing.ogg" && why.contains("cannot read")));
@@ -267,7 +275,7 @@ esac
 fn managed_station(dir: &Path, double: &kubo_double::KuboDouble) -> (std::path::PathBuf, Station) {
     use std::os::unix::fs::PermissionsExt;
     let st = dir.join("st");
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     let ipfs = dir.join("bin/ipfs");
     std::fs::create_dir_all(ipfs.parent().unwrap()).unwrap();
     std::fs::write(&ipfs, FAKE_IPFS).unwrap();
@@ -309,6 +317,29 @@ fn stop_on_shutdown(
         std::fs::write(&stop, b"").unwrap();
         double
     })
+}
+
+/// `ipns_pubsub`: the managed daemon runs with IPNS over PubSub (Kubo
+/// cmd/ipfs/kubo/daemon.go `--enable-namesys-pubsub`); off by default (above).
+#[tokio::test]
+async fn managed_kubo_runs_ipns_over_pubsub_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let double = kubo_double::KuboDouble::start().await.unwrap();
+    let (ipfs, station) = managed_station(tmp.path(), &double);
+    patch_config(
+        station.dir(),
+        "streaming.config.json",
+        serde_json::json!({"ipns_pubsub": true}),
+    );
+    let station = Station::open(station.dir()).unwrap();
+    let watcher = stop_on_shutdown(double, &station);
+    let k = ManagedKubo::start_with(&ipfs, &station).await.unwrap();
+    assert_eq!(
+        calls(&station).last().unwrap(),
+        "daemon --migrate --enable-gc --enable-namesys-pubsub"
+    );
+    k.stop().await.unwrap();
+    watcher.await.unwrap().shutdown().await;
 }
 
 #[tokio::test]
@@ -545,7 +576,11 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
     assert!(window.segments.iter().any(|s| s.discontinuity));
     for (i, s) in window.segments.iter().enumerate() {
         assert_eq!(s.media_sequence, window.media_sequence + i as u64);
-        assert!(s.uri.starts_with("/ipfs/"));
+        assert_eq!(
+            s.uri,
+            format!("s/{}.ts", s.media_sequence),
+            "relative to the site"
+        );
     }
     let stream_state = state.load_stream_state().unwrap();
     let on_air = timeline::timeline(&station, chrono::Utc::now(), 0.25, None).unwrap();
@@ -556,33 +591,21 @@ async fn timeline_and_live_window_follow_a_streamer_started_as_its_own_process()
     );
     assert_eq!(on_air[0].start_ms, np.air_time.timestamp_millis());
 
-    // The headless streamer published the listener page itself.
-    let t = std::time::Instant::now();
-    let page = loop {
-        if let Some(l) = state.load_listener() {
-            break l;
-        }
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(20),
-            "the streamer did not publish the listener page"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    // The state names it from the next tick on.
-    wait_until(10, "the IPNS name in the state", || {
+    // The headless streamer published the station's site itself: the page and
+    // station.json under the IPNS name.
+    wait_until(20, "the IPNS name in the state", || {
         state
             .load_stream_state()
-            .is_ok_and(|s| s.ipns_name.as_deref() == Some(page.ipns_name.as_str()))
+            .is_ok_and(|s| s.ipns_name.is_some())
     })
     .await;
-    let (code, body) = get(&format!(
-        "{}/ipfs/{}/station.json",
-        node.gateway_url(),
-        page.cid
-    ))
-    .await;
+    let name = state.load_stream_state().unwrap().ipns_name.unwrap();
+    let (code, body) = get(&format!("{}/ipns/{name}/", node.gateway_url())).await;
     assert_eq!(code, 200);
-    assert!(String::from_utf8_lossy(&body).contains(&page.ipns_name));
+    assert!(String::from_utf8_lossy(&body).contains("listener.js"));
+    let (code, body) = get(&format!("{}/ipns/{name}/station.json", node.gateway_url())).await;
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&body).contains(&name));
 
     assert_eq!(
         process::stop(&state, Role::Stream, std::time::Duration::from_secs(15)).unwrap(),
@@ -852,7 +875,7 @@ fn closing_asks_only_while_a_stream_runs_until_the_operator_answers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("st");
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     let (emit, _) = capture();
     let console = Console::new(&st.canonicalize().unwrap(), rt.handle().clone(), emit);
     assert!(

@@ -15,7 +15,7 @@ const TONE2: &str = "aevalsrc=0.25*sin(2*PI*660*t)|0.25*sin(2*PI*660*t):s=44100"
 /// segments: enough for a fast publish, a segment, the 5 s TTL and three target
 /// durations).
 fn streaming(dir: &Path, api: &str) -> Station {
-    ipfs_station::station::init(dir).unwrap();
+    test_support::init_station(dir);
     patch_config(
         dir,
         "streaming.config.json",

@@ -15,7 +15,7 @@ fn station_bin() -> &'static str {
 /// A station with a synthetic processed folder on the Kubo at `api` (no encoding).
 async fn station(root: &Path, name: &str, api: &str) -> PathBuf {
     let st = root.join(name);
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     // Only the synthetic items: nothing waits for setup.
     for e in std::fs::read_dir(st.join("jingles")).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
@@ -314,7 +314,7 @@ async fn two_setups_never_encode_at_once_and_neither_loses_work() {
 async fn a_monitor_log_rotates_at_its_size_keeping_two_old_files() {
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("st");
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     // A monitor with nothing to check: every second a check that fails and says why.
     patch_config(
         &st,

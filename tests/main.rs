@@ -14,5 +14,6 @@ mod health;
 mod listener;
 mod locks;
 mod programme;
+mod reach;
 mod setup;
 mod stream;

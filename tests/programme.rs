@@ -133,7 +133,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
     let tmp = tempfile::tempdir().unwrap();
     let make = |name: &str| -> PathBuf {
         let st = tmp.path().join(name);
-        ipfs_station::station::init(&st).unwrap();
+        test_support::init_station(&st);
         for e in std::fs::read_dir(st.join("jingles")).unwrap() {
             std::fs::remove_file(e.unwrap().path()).unwrap();
         }
@@ -291,7 +291,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
 /// window 12, lookahead 6, a tick every 0.5 s.
 async fn quick_station(root: &Path, api: &str) -> PathBuf {
     let st = root.join("st");
-    ipfs_station::station::init(&st).unwrap();
+    test_support::init_station(&st);
     for e in std::fs::read_dir(st.join("jingles")).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
     }

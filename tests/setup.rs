@@ -4,7 +4,7 @@ use crate::support::*;
 use ipfs_station::library::ItemKind;
 use ipfs_station::setup::manifest::{self, Manifest};
 use ipfs_station::setup::{self, SetupReport};
-use ipfs_station::station::{self, Station};
+use ipfs_station::station::Station;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -174,7 +174,7 @@ async fn no_tracks_is_a_clear_error() {
     let node = TestNode::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("st");
-    station::init(&st).unwrap();
+    test_support::init_station(&st);
     patch_config(
         &st,
         "streaming.config.json",

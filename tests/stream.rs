@@ -16,7 +16,7 @@ fn t0() -> DateTime<Utc> {
 /// `api`: window 8 with lookahead 2, key `ipfs-station`.
 fn cfg(dir: &Path, api: &str) -> Station {
     if !dir.join("setup.config.json").exists() {
-        ipfs_station::station::init(dir).unwrap();
+        test_support::init_station(dir);
     }
     patch_config(
         dir,
@@ -79,23 +79,42 @@ async fn publishes_the_live_window_under_ipns() {
     assert!(rec.ok, "{:?}", rec.error);
     let name = s.state().ipns_name.clone().unwrap();
     assert!(name.starts_with("k51"), "{name}");
-    // The name resolves to the playlist we rendered, through the RPC and the gateway.
+    // The name resolves to the station's site (the root put last), through the RPC;
+    // through the gateway the site holds the playlist we rendered, with segment URIs
+    // relative to it that resolve inside the site.
     let path = kubo.resolve(&name).await.unwrap();
     assert_eq!(path, format!("/ipfs/{}", rec.cid.clone().unwrap()));
-    assert_eq!(kubo.cat(&path).await.unwrap(), out.playlist.as_bytes());
-    let (status, body) = get(&format!("{}/ipns/{name}", node.gateway_url())).await;
+    let site = format!("{}/ipns/{name}/", node.gateway_url());
+    let (status, body) = get(&format!("{site}live.m3u8")).await;
     assert_eq!(status, 200);
     assert_eq!(body, out.playlist.as_bytes());
     let pl = m3u8_rs::parse_media_playlist_res(&body).unwrap();
     assert_eq!(pl.segments.len(), 8);
     assert_eq!(pl.target_duration, 6);
-    // Every segment URI is fetchable from the gateway.
-    for seg in &pl.segments {
-        let (st, bytes) = get(&format!("{}{}", node.gateway_url(), seg.uri)).await;
+    // Every segment URI is fetchable from the gateway, inside the site.
+    for (i, seg) in pl.segments.iter().enumerate() {
+        assert_eq!(seg.uri, format!("s/{}.ts", pl.media_sequence + i as u64));
+        let (st, bytes) = get(&format!("{site}{}", seg.uri)).await;
         assert_eq!(st, 200, "{}", seg.uri);
         assert!(bytes.starts_with(b"segment "));
     }
-    // Published as configured: the playlist's CID under the key, ttl, lifetime, offline ok.
+    // station.json: the station, the name, what plays.
+    let (status, body) = get(&format!("{site}station.json")).await;
+    assert_eq!(status, 200);
+    let sj: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(sj["format"], 1);
+    assert_eq!(sj["ipns_name"], serde_json::json!(name));
+    assert_eq!(sj["stream"], "live.m3u8");
+    assert!(sj["now_playing"]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("Title "));
+    assert_eq!(sj["next_up"][0]["artist"], "Artist", "{sj}");
+    // The page is in the site too.
+    let (status, body) = get(&site).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("listener.js"));
+    // Published as configured: the site's root CID under the key, ttl, lifetime, offline ok.
     if let Some(d) = node.double() {
         let publish = d
             .rpc_calls()
@@ -653,7 +672,11 @@ async fn a_restart_on_longer_segments_keeps_the_target_duration_and_says_why() {
                 "EXTINF {} over {target}",
                 seg.duration
             );
-            assert!(!seg.uri.contains("t-9"));
+            assert!(
+                !seg.title.as_deref().unwrap_or_default().contains("t-9"),
+                "{:?}",
+                seg.title
+            );
         }
     }
     drop(s);

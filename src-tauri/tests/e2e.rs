@@ -584,12 +584,12 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
         urls.as_str().unwrap().contains("/ipns/k51"),
         "listener URLs: {urls}"
     );
-    // The listener page was added to IPFS as a directory; its URL is shown and serves it.
+    // The station's site under the IPNS name is the link to share; it serves the page.
     let page = wait_for(
         &c,
-        "const c = [...document.querySelectorAll('#urls code')].map(x => x.textContent).find(t => t.includes('/ipfs/')); return c || '';",
+        "const c = [...document.querySelectorAll('#urls code')].map(x => x.textContent).find(t => t.endsWith('/') && t.includes('/ipns/')); return c || '';",
         20,
-        "the listener page URL",
+        "the site URL",
     )
     .await;
     let page = page.as_str().unwrap().to_string();

@@ -7,8 +7,10 @@ pub mod history;
 pub mod listener;
 pub mod live;
 pub mod publisher;
+pub mod site;
 pub mod streamer;
 pub mod timeline;
+pub mod warm;
 pub mod window;
 
 use crate::error::Result;

@@ -8,24 +8,26 @@
 //! [offers](Publisher::offer) it here. The publisher takes the newest offered window
 //! whenever the previous publish has returned: never two publishes at once, and a
 //! window that waited while a slow publish ran is superseded by a newer one, never
-//! queued behind it. Each publish is an `add` of the playlist (pinned) and a
-//! `name/publish` of its CID, bounded by `publish_timeout`; a failure backs off (2 s
-//! doubling to 60 s, on the monotonic clock) while offers keep coming.
+//! queued behind it. Each publish puts the station's site into Kubo
+//! ([`crate::air::site::put_site`]: the page, `live.m3u8`, `station.json` and the
+//! segments linked in `s/`; the page's files are added once per publisher) and
+//! `name/publish`es the site's root CID, bounded by `publish_timeout`; a failure backs
+//! off (2 s doubling to 60 s, on the monotonic clock) while offers keep coming.
 //!
-//! Playlist pins stay bounded whatever the publishes do: after each add the oldest
-//! pinned playlists beyond [`PINNED_PLAYLISTS`] are unpinned, except the one the name
-//! points at now. The listener page is published once the first publish went through.
+//! Site pins stay bounded whatever the publishes do: after each put the oldest pinned
+//! roots beyond [`PINNED_PLAYLISTS`] are unpinned, except the one the name points at
+//! now (the segments and the page stay pinned on their own).
 
+use crate::air::site::{self, PageLinks, StationJson};
 use crate::clock::Clock;
 use crate::kubo::{Kubo, PublishOptions};
-use crate::station::state::StateDir;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Published playlists kept pinned (older ones are unpinned): with a tick every 6 s,
-/// two minutes of playlists, for listeners whose gateway view is that old.
+/// Published site roots kept pinned (older ones are unpinned): with a tick every 6 s,
+/// two minutes of sites, for listeners whose gateway view is that old.
 pub const PINNED_PLAYLISTS: usize = 20;
 /// Publish log entries kept.
 pub const PUBLISH_LOG: usize = 50;
@@ -45,7 +47,7 @@ pub struct PublishRecord {
     /// for this publish).
     #[serde(default)]
     pub rendered_at: Option<DateTime<Utc>>,
-    /// CID of the playlist, once added.
+    /// CID of the site's root directory, once put.
     pub cid: Option<String>,
     /// Whether `name/publish` succeeded.
     pub ok: bool,
@@ -102,7 +104,7 @@ pub struct Published {
     pub last: Option<PublishRecord>,
     /// Recent attempts, newest last (at most [`PUBLISH_LOG`]).
     pub log: Vec<PublishRecord>,
-    /// Playlist CIDs pinned by the streamer, oldest first.
+    /// Site root CIDs pinned by the streamer, oldest first.
     pub pinned: Vec<String>,
     /// The publish under way, if any.
     pub in_flight: Option<InFlight>,
@@ -119,8 +121,19 @@ pub struct Offer {
     pub media_sequence: u64,
     /// The air time it was rendered for.
     pub rendered_at: DateTime<Utc>,
+    /// The rest of the site: segment links and `station.json`.
+    pub site: SiteContent,
     /// The offer's number (1, 2, ...).
     pub id: u64,
+}
+
+/// What the site holds besides the page and the playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteContent {
+    /// The segments linked in `s/`: `(media sequence, CID)`, oldest first.
+    pub segments: Vec<(u64, String)>,
+    /// `station.json`, its `ipns_name` filled in by the publisher.
+    pub station: StationJson,
 }
 
 /// What a publisher needs to publish.
@@ -132,10 +145,6 @@ pub struct PublishTarget {
     pub options: PublishOptions,
     /// How long one add + publish may take.
     pub timeout: Duration,
-    /// The station's name, for the listener page.
-    pub title: String,
-    /// Where `listener.json` goes.
-    pub state: StateDir,
 }
 
 /// The running publisher of one stream.
@@ -181,12 +190,14 @@ impl Publisher {
         playlist: String,
         media_sequence: u64,
         rendered_at: DateTime<Utc>,
+        site: SiteContent,
     ) -> u64 {
         self.next_id += 1;
         self.offers.send_replace(Some(Arc::new(Offer {
             playlist,
             media_sequence,
             rendered_at,
+            site,
             id: self.next_id,
         })));
         self.next_id
@@ -227,7 +238,7 @@ async fn work(
 ) {
     let mut last_published: Option<String> = None;
     let mut backoff = Duration::ZERO;
-    let mut page_published = false;
+    let mut page: Option<PageLinks> = None;
     loop {
         if offers.changed().await.is_err() {
             return;
@@ -250,7 +261,7 @@ async fn work(
         let ipns_name = shared.lock().ok().and_then(|s| s.ipns_name.clone());
         let outcome = tokio::time::timeout(
             target.timeout,
-            publish_once(&target, &offer, ipns_name.is_none()),
+            publish_once(&target, &offer, ipns_name, &mut page),
         )
         .await
         .unwrap_or_else(|_| {
@@ -316,7 +327,7 @@ async fn work(
                     }
                 }
                 Err(e) => {
-                    tracing::warn!("could not unpin old playlist {old} (tried again later): {e}");
+                    tracing::warn!("could not unpin old site {old} (tried again later): {e}");
                     break;
                 }
             }
@@ -330,9 +341,6 @@ async fn work(
         if rec.ok {
             last_published = Some(offer.playlist.clone());
             backoff = Duration::ZERO;
-            if !page_published {
-                page_published = publish_page(&target, &shared, &clock).await;
-            }
         } else {
             backoff = if backoff.is_zero() {
                 FIRST_BACKOFF
@@ -354,70 +362,54 @@ async fn work(
     }
 }
 
-/// One add + publish: `Ok((cid, ipns name))`, or `Err((cid if added, why))`.
+/// One put of the site + publish: `Ok((root CID, ipns name))`, or `Err((root CID if
+/// put, why))`. The IPNS name comes from the key when not known yet (`station.json`
+/// carries it); the page's files are added on the first call that gets that far.
 async fn publish_once(
     target: &PublishTarget,
     offer: &Offer,
-    need_key: bool,
+    ipns_name: Option<String>,
+    page: &mut Option<PageLinks>,
 ) -> std::result::Result<(String, String), (Option<String>, String)> {
-    if need_key {
-        let key = target
-            .kubo
-            .ensure_key(&target.options.key)
-            .await
-            .map_err(|e| (None, e.to_string()))?;
-        tracing::info!("publishing under key `{}`: /ipns/{}", key.name, key.id);
+    let name = match ipns_name {
+        Some(n) => n,
+        None => {
+            let key = target
+                .kubo
+                .ensure_key(&target.options.key)
+                .await
+                .map_err(|e| (None, e.to_string()))?;
+            tracing::info!("publishing under key `{}`: /ipns/{}/", key.name, key.id);
+            key.id
+        }
+    };
+    if page.is_none() {
+        *page = Some(
+            site::add_page(&target.kubo)
+                .await
+                .map_err(|e| (None, e.to_string()))?,
+        );
     }
-    let name = format!("live-{}.m3u8", offer.media_sequence);
-    let cid = target
-        .kubo
-        .add_bytes(&name, offer.playlist.as_bytes().to_vec(), true)
-        .await
-        .map_err(|e| (None, e.to_string()))?;
+    let Some(page) = page.as_ref() else {
+        return Err((None, "the listener page was not added".into()));
+    };
+    let mut station = offer.site.station.clone();
+    station.ipns_name = Some(name);
+    let station_json =
+        serde_json::to_vec_pretty(&station).map_err(|e| (None, format!("station.json: {e}")))?;
+    let put = site::put_site(
+        &target.kubo,
+        page,
+        &offer.playlist,
+        &station_json,
+        &offer.site.segments,
+    )
+    .await
+    .map_err(|e| (None, e.to_string()))?;
     let published = target
         .kubo
-        .publish(&format!("/ipfs/{cid}"), &target.options)
+        .publish(&format!("/ipfs/{}", put.root), &target.options)
         .await
-        .map_err(|e| (Some(cid.clone()), e.to_string()))?;
-    Ok((cid, published.name))
-}
-
-/// Publishes the listener page for the IPNS name and records it in `listener.json`.
-/// Returns whether it worked (it is tried again after the next publish otherwise).
-async fn publish_page(
-    target: &PublishTarget,
-    shared: &Mutex<Published>,
-    clock: &Arc<dyn Clock>,
-) -> bool {
-    let Some(name) = shared.lock().ok().and_then(|s| s.ipns_name.clone()) else {
-        return false;
-    };
-    let info = crate::air::listener::ListenerInfo {
-        ipns_name: name.clone(),
-        title: target.title.clone(),
-    };
-    let published = async {
-        let cid = crate::air::listener::publish_listener_page(&target.kubo, &info).await?;
-        target
-            .state
-            .save_listener(&crate::air::listener::ListenerRecord {
-                cid: cid.clone(),
-                ipns_name: name,
-                published_at: clock.now(),
-            })
-            .map(|()| cid)
-    }
-    .await;
-    match published {
-        Ok(cid) => {
-            tracing::info!("listener page published: /ipfs/{cid}/");
-            true
-        }
-        Err(e) => {
-            tracing::warn!(
-                "the listener page was not published (tried again after the next publish): {e}"
-            );
-            false
-        }
-    }
+        .map_err(|e| (Some(put.root.clone()), e.to_string()))?;
+    Ok((put.root, published.name))
 }

@@ -10,7 +10,9 @@
 //! follows the wall clock.
 
 use crate::air::history::{AsRunEntry, AsRunLog, HISTORY_FILE};
-use crate::air::publisher::{PublishTarget, Published, Publisher};
+use crate::air::publisher::{PublishTarget, Published, Publisher, SiteContent};
+use crate::air::site::{self, SiteBlock, SiteItem, SiteSegments, StationJson};
+use crate::air::warm::{GatewayWarmth, Warmer};
 use crate::air::window::{
     self, BlockRotation, ItemMeta, Programme, Rotation, SavedProgramme, Schedule, ScheduleState,
     UriStyle, SAVED_PROGRAMME_FORMAT,
@@ -125,6 +127,9 @@ pub struct StreamState {
     /// back (the air clock keeps its pace instead: see [`AirClock`]).
     #[serde(default)]
     pub clock_behind_seconds: Option<f64>,
+    /// How warming the public gateways goes ([`crate::air::warm`]), per gateway.
+    #[serde(default)]
+    pub warming: Vec<GatewayWarmth>,
     /// The schedule to resume from.
     pub schedule: ScheduleState,
 }
@@ -314,7 +319,23 @@ pub struct Streamer {
     /// The last tick of the stream this one resumes (the air clock does not start
     /// before it).
     resumed_from: Option<DateTime<Utc>>,
+    /// The station's name (`station.json`).
+    station_name: String,
+    /// The segments the site links (IPNS mode).
+    site: SiteSegments,
+    /// The warmer of the public gateways (IPNS mode, started at the first tick).
+    warmer: Option<Warmer>,
+    /// The last items logged as aired, oldest first (`station.json`'s history).
+    recent: std::collections::VecDeque<AsRunEntry>,
+    /// The programme blocks of the next 24 hours, by the minute and programme they were
+    /// computed for.
+    blocks_cache: Option<(i64, String, Vec<SiteBlock>)>,
 }
+
+/// Items of `station.json`'s history and next up.
+pub const SITE_ITEMS: usize = 5;
+/// How long one warming request may take.
+pub const WARM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How far the wall clock may fall behind the air clock's own pace before it counts as
 /// stepped back (NTP slews by far less; a step is a correction or a wrong clock).
@@ -531,6 +552,7 @@ impl Streamer {
         let history = AsRunLog::open(&state_dir.file(HISTORY_FILE))?;
         let uri = match (mode, &cfg.segment_uri_style) {
             (Mode::Preview, _) => UriStyle::Preview,
+            (Mode::Ipns, SegmentUriStyle::Relative) => UriStyle::Site,
             (Mode::Ipns, SegmentUriStyle::Path) => UriStyle::IpfsPath,
             (Mode::Ipns, SegmentUriStyle::Bare) => UriStyle::BarePath,
             (Mode::Ipns, SegmentUriStyle::Absolute(b)) => UriStyle::Absolute(b.clone()),
@@ -549,8 +571,6 @@ impl Streamer {
                     allow_offline: true,
                 },
                 timeout: cfg.publish_timeout,
-                title: station.name(),
-                state: state_dir.clone(),
             }),
             Mode::Preview => None,
         };
@@ -592,6 +612,7 @@ impl Streamer {
                 .or_else(|| empty_blocks_alarm(&programme)),
             block: None,
             clock_behind_seconds: None,
+            warming: Vec::new(),
             schedule: schedule.state(),
         };
         let mut streamer = Streamer {
@@ -614,6 +635,11 @@ impl Streamer {
             fallback_alarm,
             reload_failing: None,
             resumed_from,
+            station_name: station.name(),
+            site: SiteSegments::default(),
+            warmer: None,
+            recent: std::collections::VecDeque::new(),
+            blocks_cache: None,
         };
         if streamer.fallback_alarm.is_none() {
             streamer.remember(&programme);
@@ -672,8 +698,21 @@ impl Streamer {
                 })
             })
             .collect();
-        if let Err(e) = self.history.append(&entries) {
-            tracing::error!("the as-run log cannot be written (tried again next tick): {e}");
+        match self.history.append(&entries) {
+            Ok(0) => {}
+            Ok(_) => {
+                for e in entries {
+                    if self.recent.back().is_none_or(|r| r.air_start < e.air_start) {
+                        self.recent.push_back(e);
+                    }
+                }
+                while self.recent.len() > SITE_ITEMS + 1 {
+                    self.recent.pop_front();
+                }
+            }
+            Err(e) => {
+                tracing::error!("the as-run log cannot be written (tried again next tick): {e}")
+            }
         }
     }
 
@@ -796,9 +835,42 @@ impl Streamer {
         self.state.on_air = true;
         self.state.schedule = self.schedule.state();
         let mut offered = None;
+        if self.mode == Mode::Ipns {
+            let newest = w.segments.last().map_or(0, |s| s.sequence);
+            for s in &w.segments {
+                if let Some(c) = &s.cid {
+                    self.site.insert(s.sequence, c, s.end_time());
+                }
+            }
+            self.site.trim(now, newest);
+            let mut ahead: Vec<(String, Option<DateTime<Utc>>)> = w.segments[w.live_index..]
+                .iter()
+                .filter_map(|s| Some((s.cid.clone()?, Some(s.air_time))))
+                .collect();
+            // The newest site's playlist and station.json, which every player reloads.
+            if let Some(root) = self
+                .state
+                .last_publish
+                .as_ref()
+                .filter(|p| p.ok)
+                .and_then(|p| p.cid.as_deref())
+            {
+                for f in [site::PLAYLIST_FILE, crate::air::listener::STATION_FILE] {
+                    ahead.push((format!("{root}/{f}"), None));
+                }
+            }
+            if let Some(warmer) = self.warmer_mut() {
+                warmer.warm(ahead.iter().map(|(p, t)| (p.as_str(), *t)));
+                self.state.warming = warmer.report();
+            }
+        }
         if self.mode == Mode::Ipns && self.last_offered.as_deref() != Some(text.as_str()) {
+            let site = SiteContent {
+                segments: self.site.links(),
+                station: self.station_json(now),
+            };
             if let Some(p) = self.publisher_mut() {
-                offered = Some(p.offer(text.clone(), media_sequence, now));
+                offered = Some(p.offer(text.clone(), media_sequence, now, site));
             }
             self.last_offered = Some(text.clone());
         }
@@ -815,6 +887,102 @@ impl Streamer {
             media_sequence,
             offered,
         })
+    }
+
+    /// The warmer, started at first use when `warm_gateways` names any (IPNS mode).
+    fn warmer_mut(&mut self) -> Option<&Warmer> {
+        if self.warmer.is_none() && !self.cfg.warm_gateways.is_empty() {
+            self.warmer = Warmer::new(&self.cfg.warm_gateways, WARM_TIMEOUT, self.clock.clone());
+            if self.warmer.is_none() {
+                // Not buildable: never tried again.
+                self.cfg.warm_gateways.clear();
+            }
+        }
+        self.warmer.as_ref()
+    }
+
+    /// `station.json` at `now` (its `ipns_name` is the publisher's to fill in).
+    fn station_json(&mut self, now: DateTime<Utc>) -> StationJson {
+        let programme = self.schedule.programme().clone();
+        let item = |id: &str, fallback: &str, kind, air_time, duration| {
+            let meta = programme.meta(id);
+            SiteItem {
+                title: meta.map_or_else(|| fallback.to_string(), |m| m.title.clone()),
+                artist: meta.and_then(|m| m.artist.clone()),
+                kind,
+                air_start: site::rfc3339(air_time),
+                duration,
+            }
+        };
+        let mut now_playing = None;
+        let mut next_up = Vec::new();
+        for i in self
+            .schedule
+            .items_between(now, DateTime::<Utc>::MAX_UTC, SITE_ITEMS + 1)
+        {
+            let it = item(&i.item_id, &i.title, i.kind, i.air_time, i.duration);
+            if i.air_time <= now {
+                now_playing = Some(it);
+            } else if next_up.len() < SITE_ITEMS {
+                next_up.push(it);
+            }
+        }
+        let history = self
+            .recent
+            .iter()
+            .filter(|e| {
+                e.air_start < now
+                    && now_playing
+                        .as_ref()
+                        .is_none_or(|n| n.air_start != site::rfc3339(e.air_start))
+            })
+            .map(SiteItem::aired)
+            .collect::<Vec<_>>();
+        let skip = history.len().saturating_sub(SITE_ITEMS);
+        StationJson {
+            format: site::STATION_FORMAT,
+            station: self.station_name.clone(),
+            ipns_name: self.state.ipns_name.clone(),
+            stream: site::PLAYLIST_FILE.into(),
+            updated_at: site::rfc3339(now),
+            now_playing,
+            next_up,
+            programme: self.blocks_ahead(now),
+            history: history.into_iter().skip(skip).collect(),
+        }
+    }
+
+    /// The programme blocks of the 24 hours from `now` (empty without a schedule),
+    /// recomputed once a minute or when the programme changes.
+    fn blocks_ahead(&mut self, now: DateTime<Utc>) -> Vec<SiteBlock> {
+        let minute = now.timestamp().div_euclid(60);
+        let programme = self.schedule.programme().clone();
+        if let Some((m, h, b)) = &self.blocks_cache {
+            if *m == minute && *h == programme.hash() {
+                return b.clone();
+            }
+        }
+        let mut out: Vec<SiteBlock> = Vec::new();
+        if programme.timetable().is_some() {
+            // Blocks start and end on whole minutes (local time): a minute's steps find
+            // every change.
+            let start = DateTime::<Utc>::from_timestamp(minute * 60, 0).unwrap_or(now);
+            let mut cur = (programme.block_at(start).to_string(), start);
+            for m in 1..=24 * 60 {
+                let t = start + chrono::Duration::minutes(m);
+                let b = programme.block_at(t);
+                if b != cur.0 || m == 24 * 60 {
+                    out.push(SiteBlock {
+                        block: cur.0.clone(),
+                        start: site::rfc3339(cur.1),
+                        end: site::rfc3339(t),
+                    });
+                    cur = (b.to_string(), t);
+                }
+            }
+        }
+        self.blocks_cache = Some((minute, programme.hash().to_string(), out.clone()));
+        out
     }
 
     /// The publisher, started on the streamer's clock at first use (IPNS mode).

@@ -1177,6 +1177,9 @@ pub enum UriStyle {
     BarePath,
     /// `/segments/<item-id>/<file>` served by the local preview server.
     Preview,
+    /// `s/<media sequence>.ts`, relative to `live.m3u8` in the station's site
+    /// ([`crate::air::site::segment_uri`]); the site links each to its CID.
+    Site,
 }
 
 impl UriStyle {
@@ -1193,6 +1196,10 @@ impl UriStyle {
                 .map(|c| format!("{base}/ipfs/{c}?filename={}", s.file)),
             UriStyle::BarePath => s.cid.as_ref().map(|c| format!("/ipfs/{c}")),
             UriStyle::Preview => Some(format!("/segments/{}/{}", s.item_id, s.file)),
+            UriStyle::Site => s
+                .cid
+                .as_ref()
+                .map(|_| crate::air::site::segment_uri(s.sequence)),
         }
     }
 }

@@ -539,12 +539,19 @@ async fn stream(
         let kubo =
             ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(10))?;
         match kubo.ensure_key(&cfg.ipns_key).await {
-            Ok(k) => println!(
-                "Listen: {}/ipns/{}   (on any gateway: /ipns/{})",
-                station.local_gateway(),
-                k.id,
-                k.id
-            ),
+            Ok(k) => {
+                println!(
+                    "Listeners go to the station's site (the page, the stream, station.json):"
+                );
+                for (gw, url) in ipfs_station::air::site::listen_urls(
+                    &k.id,
+                    &station.local_gateway(),
+                    &station.health.public_gateways,
+                ) {
+                    println!("  {gw:<12} {url}");
+                }
+                println!("  (on any gateway: /ipns/{}/)", k.id);
+            }
             Err(e) => println!(
                 "Kubo is not answering yet ({e}); the stream is published as soon as it does."
             ),
@@ -800,6 +807,28 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         if let Some(o) = v.as_object_mut() {
             o.remove("schedule");
             o.insert("on_air".into(), serde_json::Value::Bool(on_air));
+            if let (Mode::Ipns, Some(n)) = (&st.mode, &st.ipns_name) {
+                // {"page", "stream", "public": [{"gateway", "page", "stream"}]}: the site
+                // (the link to share) and its playlist, on the local gateway and each
+                // public one.
+                let urls = ipfs_station::air::site::listen_urls(
+                    n,
+                    &station.local_gateway(),
+                    &station.health.public_gateways,
+                );
+                let stream =
+                    |site: &str| format!("{site}{}", ipfs_station::air::site::PLAYLIST_FILE);
+                let public: Vec<serde_json::Value> = urls[1..]
+                    .iter()
+                    .map(|(gateway, site)| {
+                        serde_json::json!({"gateway": gateway, "page": site, "stream": stream(site)})
+                    })
+                    .collect();
+                o.insert(
+                    "listen".into(),
+                    serde_json::json!({"page": urls[0].1, "stream": stream(&urls[0].1), "public": public}),
+                );
+            }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(if on_air { 0 } else { 3 });
@@ -808,10 +837,14 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
     match (&st.mode, &st.ipns_name, &st.preview_url) {
         (Mode::Preview, _, Some(u)) => println!("  preview:        {u}"),
         (_, Some(n), _) => {
-            println!(
-                "  IPNS name:      {n}\n  listen:         {}/ipns/{n}",
-                station.local_gateway()
-            )
+            println!("  IPNS name:      {n}");
+            for (gw, url) in ipfs_station::air::site::listen_urls(
+                n,
+                &station.local_gateway(),
+                &station.health.public_gateways,
+            ) {
+                println!("  listen ({gw}): {url}");
+            }
         }
         _ => println!("  IPNS name:      (not published yet)"),
     }
@@ -838,7 +871,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
     }
     match &st.last_publish {
         Some(p) if p.ok => println!(
-            "  last publish:   {} ok ({} ms) playlist {}",
+            "  last publish:   {} ok ({} ms) site /ipfs/{}/",
             p.at.format("%H:%M:%S"),
             p.duration_ms,
             p.cid.as_deref().unwrap_or("-")
@@ -873,6 +906,21 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         st.last_tick_at.format("%H:%M:%S"),
         (now - st.last_tick_at).num_seconds()
     );
+    for w in &st.warming {
+        let how = match (w.warmed, w.mean_ms) {
+            (0, _) | (_, None) => String::new(),
+            (_, Some(ms)) => format!(", {:.1} s on average", ms as f64 / 1000.0),
+        };
+        println!(
+            "  warming {}: {} segments fetched ahead of air, {} failed{how}{}",
+            w.gateway,
+            w.warmed,
+            w.failed,
+            w.last_error
+                .as_deref()
+                .map_or_else(String::new, |e| format!(" (last error: {e})"))
+        );
+    }
     if let Some(n) = &st.notice {
         println!("  notice:         {n}");
     }

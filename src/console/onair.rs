@@ -24,9 +24,10 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct ListenerUrl {
     /// Gateway label (`local` or the public gateway's host).
     pub gateway: String,
-    /// The live playlist: `<gateway>/ipns/<name>`.
+    /// The live playlist: `<gateway>/ipns/<name>/live.m3u8`.
     pub stream: String,
-    /// The listener page, once published: `<gateway>/ipfs/<cid>/`.
+    /// The station's site, the link to share: `<gateway>/ipns/<name>/` (the listener
+    /// page; [`crate::air::site`]).
     pub page: Option<String>,
 }
 
@@ -108,7 +109,6 @@ impl Console {
         let state = state_dir.load_stream_state().ok();
         let health = state_dir.load_health().ok();
         let meters_svg = health.as_ref().map(|h| self.meters_svg(h));
-        let listener = state_dir.load_listener().map(|l| l.cid);
         let mut urls = Vec::new();
         let name = state.as_ref().and_then(|s| s.ipns_name.clone());
         if let (Some(name), Ok(st)) = (name, &station) {
@@ -118,10 +118,11 @@ impl Console {
                 gateways.push((label, g.clone()));
             }
             for (label, base) in gateways {
+                let site = format!("{}/ipns/{name}/", base.trim_end_matches('/'));
                 urls.push(ListenerUrl {
                     gateway: label,
-                    stream: format!("{base}/ipns/{name}"),
-                    page: listener.as_ref().map(|c| format!("{base}/ipfs/{c}/")),
+                    stream: format!("{site}{}", crate::air::site::PLAYLIST_FILE),
+                    page: Some(site),
                 });
             }
         }

@@ -149,6 +149,11 @@ pub struct HealthReport {
     pub streamer_age_seconds: Option<f64>,
     /// Per gateway.
     pub gateways: Vec<GatewayCheck>,
+    /// How the streamer's warming of the public gateways goes (from its state at the
+    /// check; [`crate::air::warm`]): per gateway, segments fetched ahead of air, failures,
+    /// how far ahead of air time.
+    #[serde(default)]
+    pub warming: Vec<crate::air::warm::GatewayWarmth>,
     /// Level history of the last hour (oldest first), at most [`HISTORY_MAX_POINTS`].
     /// Points that cannot be read (an older version's `null`) are dropped on load.
     #[serde(default, deserialize_with = "lenient_points")]
@@ -247,7 +252,7 @@ pub fn same_gateway(from: &reqwest::Url, to: &reqwest::Url) -> bool {
 /// The redirect policy of the monitor's client: at most [`MAX_REDIRECTS`], each within
 /// the first URL's gateway ([`same_gateway`]); any other is refused, and the request
 /// fails with the reason.
-fn redirect_policy() -> reqwest::redirect::Policy {
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             let why = format!("more than {MAX_REDIRECTS} redirects");
@@ -581,6 +586,7 @@ impl Checker {
             streamer_on_air,
             streamer_age_seconds,
             gateways,
+            warming: state.map(|s| s.warming).unwrap_or_default(),
             history,
         }
     }
@@ -637,7 +643,10 @@ impl Checker {
             }
             Err(FetchError::Status(code)) => {
                 g.problems.push(Problem::Unreachable {
-                    detail: format!("HTTP {code} for /ipns/{name}"),
+                    detail: format!(
+                        "HTTP {code} for /ipns/{name}/{}",
+                        crate::air::site::PLAYLIST_FILE
+                    ),
                 });
                 return g;
             }
@@ -931,9 +940,14 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// The URL the monitor asks `gateway` for the stream of `name`: `<gateway>/ipns/<name>`.
+/// The URL the monitor asks `gateway` for the stream of `name`: the live playlist of
+/// the station's site, `<gateway>/ipns/<name>/live.m3u8` ([`crate::air::site`]).
 pub fn playlist_url(gateway: &str, name: &str) -> String {
-    format!("{}/ipns/{name}", gateway.trim_end_matches('/'))
+    format!(
+        "{}/ipns/{name}/{}",
+        gateway.trim_end_matches('/'),
+        crate::air::site::PLAYLIST_FILE
+    )
 }
 
 /// Why the numbers of `pl` cannot be used, if they cannot: a media sequence that

@@ -338,6 +338,89 @@ impl Kubo {
             .collect()
     }
 
+    /// `add` of a directory tree as ONE wrapped directory, in one multipart request,
+    /// like [`Kubo::add_directory`], returning every line of the reply: each file and
+    /// sub-directory by its relative path (`vendor/hls.min.js`, `vendor`) and the
+    /// wrapping directory under the empty name, with CIDs and cumulative sizes.
+    ///
+    /// Errors: as [`Kubo::add_directory`].
+    pub async fn add_tree(&self, files: Vec<(String, Vec<u8>)>, pin: bool) -> Result<Vec<Added>> {
+        let (form, names) = self.tree_form(files)?;
+        let mut out = Vec::new();
+        for l in self.add_multipart(form, pin, true).await? {
+            if let Some(hash) = l.hash {
+                out.push(Added {
+                    name: l.name,
+                    cid: hash,
+                    size: l.size.unwrap_or(0),
+                });
+            }
+        }
+        if let Some(missing) = names.iter().find(|n| !out.iter().any(|a| &a.name == *n)) {
+            return Err(Error::KuboResponse {
+                endpoint: "/api/v0/add".into(),
+                message: format!("the reply ended before `{missing}` was added (Kubo reported the error in the X-Stream-Error trailer)"),
+            });
+        }
+        if !out.iter().any(|a| a.name.is_empty()) {
+            return Err(Error::KuboResponse {
+                endpoint: "/api/v0/add".into(),
+                message: "the reply has no wrapping directory (the last line, with an empty Name)"
+                    .into(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// `dag/put` of ONE dag-pb node given as dag-json (`store-codec=dag-pb`,
+    /// `input-codec=dag-json`, sha2-256; Kubo core/commands/dag/put.go), pinned
+    /// recursively with `pin` (its children must be in the node then: the pinner walks
+    /// the DAG). Returns the node's CID (CIDv1, `bafy...`) from the reply's
+    /// `{"Cid":{"/":"..."}}` (a plain string is accepted too).
+    ///
+    /// Errors: as [`Kubo::id`]; [`Error::KuboResponse`] when the reply has no CID.
+    pub async fn dag_put_dag_pb(&self, node: &serde_json::Value, pin: bool) -> Result<String> {
+        let bytes = serde_json::to_vec(node).map_err(|e| Error::KuboResponse {
+            endpoint: "/api/v0/dag/put".into(),
+            message: format!("the node cannot be written as JSON: {e}"),
+        })?;
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("node.json")
+            .mime_str("application/octet-stream")
+            .map_err(|e| self.transport(e))?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let query = [
+            ("store-codec", "dag-pb"),
+            ("input-codec", "dag-json"),
+            ("hash", "sha2-256"),
+            ("pin", if pin { "true" } else { "false" }),
+        ];
+        let req = self
+            .http
+            .post(self.url("dag/put"))
+            .query(&query)
+            .multipart(form);
+        let resp = self.send("dag/put", req).await?;
+        let body = self.read("dag/put", resp, MAX_REPLY_BYTES).await?;
+        let text = String::from_utf8_lossy(&body);
+        let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let cid = match &v["Cid"] {
+            serde_json::Value::Object(o) => o.get("/").and_then(|c| c.as_str()),
+            serde_json::Value::String(c) => Some(c.as_str()),
+            _ => None,
+        };
+        cid.filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| Error::KuboResponse {
+                endpoint: "/api/v0/dag/put".into(),
+                message: format!(
+                    "no CID in the reply: {}",
+                    line.chars().take(200).collect::<String>()
+                ),
+            })
+    }
+
     /// `add` of a directory tree as ONE wrapped directory, in one multipart request
     /// (`wrap-with-directory=true`): `files` are `(relative path, bytes)` like
     /// `index.html` or `vendor/hls.min.js` (`/`-separated, no `.`/`..` segments, unique).
@@ -350,6 +433,25 @@ impl Kubo {
     /// relative path, or Kubo's reply lacks a file or the wrapper (an error arrived in the
     /// `X-Stream-Error` trailer).
     pub async fn add_directory(&self, files: Vec<(String, Vec<u8>)>, pin: bool) -> Result<String> {
+        self.add_tree(files, pin)
+            .await?
+            .into_iter()
+            .find(|a| a.name.is_empty())
+            .map(|a| a.cid)
+            .ok_or_else(|| Error::KuboResponse {
+                endpoint: "/api/v0/add".into(),
+                message: "the reply has no wrapping directory (the last line, with an empty Name)"
+                    .into(),
+            })
+    }
+
+    /// The multipart form of a directory add (sub-directories as
+    /// `application/x-directory` parts before their entries, entries in path order) and
+    /// the file names sent.
+    fn tree_form(
+        &self,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<(reqwest::multipart::Form, Vec<String>)> {
         let bad = |message: String| Error::KuboResponse {
             endpoint: "/api/v0/add".into(),
             message,
@@ -392,23 +494,7 @@ impl Kubo {
                 .map_err(|e| self.transport(e))?;
             form = form.part("file", part);
         }
-        let mut got = std::collections::HashSet::new();
-        let mut root = None;
-        for l in self.add_multipart(form, pin, true).await? {
-            if let Some(hash) = l.hash {
-                if l.name.is_empty() {
-                    root = Some(hash);
-                } else {
-                    got.insert(l.name);
-                }
-            }
-        }
-        if let Some(missing) = names.iter().find(|n| !got.contains(*n)) {
-            return Err(bad(format!("the reply ended before `{missing}` was added (Kubo reported the error in the X-Stream-Error trailer)")));
-        }
-        root.ok_or_else(|| {
-            bad("the reply has no wrapping directory (the last line, with an empty Name)".into())
-        })
+        Ok((form, names))
     }
 
     /// POSTs one multipart `add` (CIDv0, pinned when `pin`, no progress lines, wrapped

@@ -208,8 +208,9 @@ impl ManagedKubo {
     /// - `ipfs daemon --migrate --enable-gc`: `--migrate` answers yes to a migration
     ///   the daemon would otherwise ask for on its closed stdin and exit; `--enable-gc`
     ///   lets Kubo free the playlists the streamer unpins (unpinning alone frees
-    ///   nothing). It runs in a process group of its own, so closing the console's
-    ///   terminal does not take it down while the station stays on air.
+    ///   nothing); with `ipns_pubsub`, `--enable-namesys-pubsub` too. It runs in a
+    ///   process group of its own, so closing the console's terminal does not take it
+    ///   down while the station stays on air.
     ///
     /// Errors: [`Error::ToolMissing`] without `ipfs` on PATH; [`Error::Config`] when the
     /// API or gateway is not a loopback http URL with a port; [`Error::KuboUnreachable`]
@@ -310,8 +311,13 @@ impl ManagedKubo {
         let log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
         let mut cmd = Command::new(ipfs);
-        cmd.args(["daemon", "--migrate", "--enable-gc"])
-            .env("IPFS_PATH", &repo)
+        cmd.args(["daemon", "--migrate", "--enable-gc"]);
+        if station.streaming.ipns_pubsub {
+            // IPNS over PubSub (Kubo cmd/ipfs/kubo/daemon.go `enable-namesys-pubsub`:
+            // implies pubsub, overrides Ipns.UsePubsub).
+            cmd.arg("--enable-namesys-pubsub");
+        }
+        cmd.env("IPFS_PATH", &repo)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);

@@ -393,6 +393,9 @@ impl SetupConfig {
 /// How segment URIs are written in the live playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SegmentUriStyle {
+    /// `s/<media sequence>.ts`, relative to `live.m3u8` in the station's site
+    /// ([`crate::air::site`]): the same on path and subdomain gateways.
+    Relative,
     /// `/ipfs/<cid>?filename=<segment file>`: resolves against whatever path gateway
     /// served the playlist; the `.ts` file name satisfies players that check extensions.
     Path,
@@ -428,6 +431,12 @@ pub struct StreamingConfig {
     pub segment_uri_style: SegmentUriStyle,
     /// How long one add + publish may take.
     pub publish_timeout: Duration,
+    /// Public gateways warmed with every segment ahead of air ([`crate::air::warm`]).
+    pub warm_gateways: Vec<String>,
+    /// Whether the managed Kubo daemon runs with IPNS over PubSub
+    /// (`--enable-namesys-pubsub`, Kubo cmd/ipfs/kubo/daemon.go; it overrides the repo's
+    /// `Ipns.UsePubsub`).
+    pub ipns_pubsub: bool,
     /// Loopback port of the preview server.
     pub preview_port: u16,
 }
@@ -497,6 +506,7 @@ impl StreamingConfig {
             ));
         }
         let segment_uri_style = match file.string("segment_uri_style")?.as_str() {
+            "relative" => SegmentUriStyle::Relative,
             "path" => SegmentUriStyle::Path,
             "bare" => SegmentUriStyle::Bare,
             "absolute" => {
@@ -513,11 +523,18 @@ impl StreamingConfig {
                 return Err(bad(
                     file.path(),
                     "segment_uri_style",
-                    format!("`{other}`: allowed \"path\", \"bare\" or \"absolute\""),
+                    format!("`{other}`: allowed \"relative\", \"path\", \"bare\" or \"absolute\""),
                 ))
             }
         };
         let publish_timeout = file.seconds_in("publish_timeout", 1.0, 3600.0)?;
+        let ipns_pubsub = file.boolean("ipns_pubsub")?;
+        let warm_gateways = file
+            .strings("warm_gateways")?
+            .iter()
+            .enumerate()
+            .map(|(i, u)| file.http_url(&format!("warm_gateways[{i}]"), u))
+            .collect::<Result<Vec<_>>>()?;
         let preview_port = file.integer_in("preview_port", 1, 65535, "")? as u16;
         Ok(StreamingConfig {
             state_dir: file.dir(station, "state_dir")?,
@@ -531,6 +548,8 @@ impl StreamingConfig {
             allow_remote_kubo,
             segment_uri_style,
             publish_timeout,
+            warm_gateways,
+            ipns_pubsub,
             preview_port,
         })
     }

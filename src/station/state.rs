@@ -5,7 +5,6 @@
 //! |---|---|---|
 //! | `stream_state.json` | [`StreamState`] | the streamer, every tick |
 //! | `live.m3u8` | the newest rendered live playlist (RFC 8216 text) | the streamer (not fsynced) |
-//! | `listener.json` | [`ListenerRecord`] | the streamer, when it publishes the page |
 //! | `health.json` | [`HealthReport`] | the health monitor, every check |
 //! | `last_setup.json` | [`LastSetup`] | setup, when a run ends (not fsynced) |
 //! | `stream.lock`, `health.lock`, `setup.lock` | [`LockInfo`] (JSON) | the holder, on acquiring |
@@ -21,7 +20,6 @@
 //! block a start or name a process to signal.
 
 use super::atomic;
-use crate::air::listener::ListenerRecord;
 use crate::air::streamer::StreamState;
 use crate::error::{Error, Result};
 use crate::health::HealthReport;
@@ -39,8 +37,6 @@ pub const STREAM_STATE_FILE: &str = "stream_state.json";
 pub const HEALTH_FILE: &str = "health.json";
 /// `live.m3u8`: the newest live playlist the streamer rendered, for the console.
 pub const LIVE_FILE: &str = "live.m3u8";
-/// `listener.json`: where the listener page was published ([`ListenerRecord`]).
-pub const LISTENER_FILE: &str = "listener.json";
 /// `last_setup.json`: the outcome of the last setup run ([`LastSetup`]).
 pub const LAST_SETUP_FILE: &str = "last_setup.json";
 /// `kubo.pid`: the managed Kubo daemon's process id while it runs.
@@ -484,18 +480,6 @@ impl StateDir {
     pub fn write_live(&self, playlist: &str) -> Result<()> {
         // The console's copy: replaced every tick, not worth two fsyncs each time.
         atomic::write_replace(&self.file(LIVE_FILE), playlist.as_bytes())
-    }
-
-    /// `listener.json`, when the page was published.
-    pub fn load_listener(&self) -> Option<ListenerRecord> {
-        atomic::read_json(&self.file(LISTENER_FILE)).ok()
-    }
-
-    /// Writes `listener.json` atomically.
-    ///
-    /// Errors: [`Error::Io`].
-    pub fn save_listener(&self, r: &ListenerRecord) -> Result<()> {
-        atomic::write_json_atomic(&self.file(LISTENER_FILE), r)
     }
 
     /// `last_setup.json`, when a setup ran.

@@ -46,6 +46,29 @@ pub fn patch_config(station: &Path, file: &str, value: serde_json::Value) {
     std::fs::write(&p, serde_json::to_vec_pretty(&cur).unwrap()).unwrap();
 }
 
+/// `station init` of `st` for a test: network tests touch loopback only, so the public
+/// gateways the defaults name (the health monitor's `public_gateways`, the streamer's
+/// `warm_gateways`) are turned off.
+pub fn init_station(st: &Path) {
+    ipfs_station::station::init(st).unwrap();
+    offline(st);
+}
+
+/// Turns off the public gateways of the station at `st` (see [`init_station`]): for
+/// stations made by the `station init` program.
+pub fn offline(st: &Path) {
+    patch_config(
+        st,
+        "streaming.config.json",
+        serde_json::json!({"warm_gateways": []}),
+    );
+    patch_config(
+        st,
+        "health.config.json",
+        serde_json::json!({"public_gateways": []}),
+    );
+}
+
 /// A new station `name` under `root` (`station init`, so the bundled jingles are in),
 /// on the Kubo at `api` with its gateway `gateway` as the only gateway checked (no public
 /// gateways) and 2 s segments, with `setup`, `streaming` and `health` keys on top.
@@ -59,7 +82,7 @@ pub fn station_on(
     health: serde_json::Value,
 ) -> PathBuf {
     let st = root.join(name);
-    ipfs_station::station::init(&st).unwrap();
+    init_station(&st);
     patch_config(
         &st,
         "setup.config.json",
@@ -85,7 +108,7 @@ pub fn station_on(
 /// 3 tracks, window 12 with lookahead 3, on the Kubo at `api`.
 pub fn small_station(root: &Path, api: &str) -> PathBuf {
     let st = root.join("station");
-    ipfs_station::station::init(&st).unwrap();
+    init_station(&st);
     // Replace the bundled jingles with short generated ones (faster tests).
     for e in std::fs::read_dir(st.join("jingles")).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
@@ -299,6 +322,92 @@ impl FaultyProxy {
     /// Answers `status` (or forwards when `None`) after `delay`.
     pub fn set(&self, status: Option<u16>, delay: Duration) {
         *self.mode.lock().unwrap() = (status, delay);
+    }
+}
+
+/// A cold public gateway in front of `upstream` (a Kubo double's gateway), as a gateway
+/// that never saw a CID behaves: its first request for a CID waits `cold` (the provider
+/// lookup and connection a real gateway needs, seconds per CID) before the answer, later
+/// ones are cache hits. The CID of a request is the last of the upstream's
+/// `X-Ipfs-Roots` (the file's own CID, also for `/ipns/<name>/s/3.ts`); when each CID was
+/// first asked for is recorded.
+pub struct ColdGateway {
+    /// Its base URL.
+    pub url: String,
+    /// CID -> when it was first asked for (UTC).
+    pub first_seen: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    >,
+}
+
+impl ColdGateway {
+    /// Starts one on `127.0.0.1:0`.
+    pub async fn start(upstream: String, cold: Duration) -> ColdGateway {
+        use axum::extract::State;
+        use axum::http::{header, HeaderValue, StatusCode, Uri};
+        use axum::response::IntoResponse;
+        type Seen = std::sync::Arc<
+            std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+        >;
+        let seen: Seen = Default::default();
+        async fn fwd(
+            State((up, cold, seen)): State<(String, Duration, Seen)>,
+            uri: Uri,
+        ) -> axum::response::Response {
+            let r = reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(format!("{up}{uri}"))
+                .send()
+                .await
+                .unwrap();
+            let st = StatusCode::from_u16(r.status().as_u16()).unwrap();
+            let cid = r
+                .headers()
+                .get("x-ipfs-roots")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(str::to_string);
+            let ctype = r.headers().get(header::CONTENT_TYPE).cloned();
+            let body = r.bytes().await.unwrap().to_vec();
+            if let Some(cid) = cid.filter(|_| st.is_success()) {
+                let first = {
+                    let mut seen = seen.lock().unwrap();
+                    let first = !seen.contains_key(&cid);
+                    seen.entry(cid).or_insert_with(chrono::Utc::now);
+                    first
+                };
+                if first {
+                    tokio::time::sleep(cold).await;
+                }
+            }
+            let mut resp = (st, body).into_response();
+            if let Some(c) = ctype {
+                resp.headers_mut().insert(header::CONTENT_TYPE, c);
+            }
+            resp.headers_mut()
+                .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            resp
+        }
+        let app = axum::Router::new()
+            .fallback(fwd)
+            .with_state((upstream, cold, seen.clone()));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        });
+        ColdGateway {
+            url,
+            first_seen: seen,
+        }
+    }
+
+    /// When `cid` was first asked for, if it was.
+    pub fn first_seen(&self, cid: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.first_seen.lock().unwrap().get(cid).copied()
     }
 }
 

@@ -52,8 +52,9 @@ function renderHeader(v) {
   const urls = document.getElementById("urls");
   urls.replaceChildren();
   for (const u of v.urls) {
-    urls.append(el("span", { class: "gw", text: `${u.gateway} stream` }), el("code", { text: u.stream, title: u.stream }), copyButton(u.stream));
-    if (u.page) urls.append(el("span", { class: "gw", text: `${u.gateway} listener page` }), el("code", { text: u.page, title: u.page }), copyButton(u.page));
+    // The site is the link to share (page, stream and station.json under the name).
+    if (u.page) urls.append(el("span", { class: "gw", text: `${u.gateway} · share` }), el("code", { text: u.page, title: "The station's site: the listener page, on path and subdomain gateways" }), copyButton(u.page));
+    urls.append(el("span", { class: "gw", text: `${u.gateway} · stream` }), el("code", { text: u.stream, title: "The live playlist, for HLS players" }), copyButton(u.stream));
   }
 }
 
@@ -148,9 +149,12 @@ function renderLog(v) {
     el("td", { class: r.ok ? "" : "err", text: r.ok ? "published" : r.error || "failed" }))));
   const stats = v.state && v.state.publish_stats;
   const note = document.getElementById("publog-stats");
-  if (note) note.textContent = stats && stats.mean_ms != null
+  const warming = ((v.state && v.state.warming) || []).map((w) =>
+    `warming ${w.gateway}: ${w.warmed} segments ahead of air, ${w.failed} failed` +
+    (w.mean_ms != null ? ` (${secs(w.mean_ms)} each)` : ""));
+  if (note) note.textContent = [stats && stats.mean_ms != null
     ? `${stats.ok} published, ${stats.failed} failed · ${secs(stats.mean_ms)} on average, ${secs(stats.max_ms)} at most`
-    : "";
+    : "", ...warming].filter(Boolean).join(" · ");
 }
 
 export async function refresh() {

@@ -1,0 +1,321 @@
+//! Reach (issue 12): the station's site under the IPNS name on path and subdomain
+//! gateways, a few RPCs per publish with no segment added twice, enough of the past
+//! linked for gateways with a fresher view than the player's playlist, `station status`
+//! saying where listeners go, and cold public gateways warmed with every segment before
+//! it airs.
+
+use crate::support::*;
+use ipfs_station::air::history::{self, AsRunEntry, HISTORY_FILE};
+use ipfs_station::air::streamer::{Mode, StreamState, Streamer};
+use ipfs_station::library::ItemKind;
+use ipfs_station::setup::manifest::Manifest;
+use ipfs_station::station::state::StateDir;
+use ipfs_station::station::Station;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn station_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_station")
+}
+
+/// A synthetic station (no encoding): a jingle of one 2 s segment and three tracks of
+/// four, window 12, lookahead 6, a tick every 0.5 s, on the Kubo at `api`.
+async fn quick_station(root: &Path, api: &str) -> (PathBuf, Manifest) {
+    let st = root.join("Reach FM");
+    test_support::init_station(&st);
+    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": api, "window_size": 12, "lookahead_segments": 6,
+            "update_interval": 0.5, "publish_timeout": 10}),
+    );
+    let four: &[f64] = &[2.0, 2.0, 2.0, 2.0];
+    let m = synthetic_processed(
+        &st.join("data/processed"),
+        &client(api),
+        &[
+            ("j-1", ItemKind::Jingle, &[2.0]),
+            ("t-1", ItemKind::Track, four),
+            ("t-2", ItemKind::Track, four),
+            ("t-3", ItemKind::Track, four),
+        ],
+        &["j-1", "t-1", "t-2", "t-3"],
+    )
+    .await;
+    (st, m)
+}
+
+fn stream_state(st: &Path) -> Option<StreamState> {
+    StateDir::new(st.join("data/state"))
+        .load_stream_state()
+        .ok()
+}
+
+/// A reqwest client that sends `*.localhost` to loopback (Chromium does so itself;
+/// reqwest's resolver asks the system, which may not).
+fn localhost_client(host: &str, port: u16) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The site on the path gateway and on Kubo's `localhost` subdomain gateway: the same
+/// playlist, segments that resolve relative to it on both; three RPCs and a publish per
+/// window (no segment added again); ten minutes of the past linked, so a gateway whose
+/// view is fresher than the player's playlist still serves its segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_site_resolves_on_path_and_subdomain_gateways_with_a_few_rpcs_per_publish() {
+    let node = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
+    let station = Station::open(&st).unwrap();
+    let t0 = chrono::Utc::now();
+    let mut s = Streamer::open(&station, Mode::Ipns, t0).unwrap();
+    s.tick(t0).await.unwrap();
+    let first = s.settled().await.unwrap().unwrap();
+    assert!(first.ok, "{:?}", first.error);
+    let name = s.state().ipns_name.clone().unwrap();
+
+    // A publish of the next window: add (live.m3u8 + station.json), dag/put (s/),
+    // dag/put (the root, pinned), name/publish. Nothing else, no segment added again.
+    let before = node.rpc_calls().len();
+    let out = s.tick(t0 + chrono::Duration::seconds(2)).await.unwrap();
+    let rec = s.settled().await.unwrap().unwrap();
+    assert!(rec.ok, "{:?}", rec.error);
+    let calls: Vec<String> = node.rpc_calls()[before..]
+        .iter()
+        .map(|(p, _)| p.trim_start_matches("/api/v0/").to_string())
+        .collect();
+    assert_eq!(
+        calls,
+        ["add", "dag/put", "dag/put", "name/publish"],
+        "{calls:?}"
+    );
+    let root = rec.cid.clone().unwrap();
+    assert!(node.pins().contains(&root), "the root is pinned");
+
+    // Path gateway.
+    let path_site = format!("{}/ipns/{name}/", node.gateway_url());
+    let (code, body) = get(&format!("{path_site}live.m3u8")).await;
+    assert_eq!(code, 200);
+    assert_eq!(body, out.playlist.as_bytes());
+    let pl = m3u8_rs::parse_media_playlist_res(&body).unwrap();
+    for seg in &pl.segments {
+        let (code, bytes) = get(&format!("{path_site}{}", seg.uri)).await;
+        assert_eq!(code, 200, "{}", seg.uri);
+        assert!(bytes.starts_with(b"segment "), "{}", seg.uri);
+    }
+
+    // Subdomain gateway: localhost redirects the path to <name>.ipns.localhost, which
+    // serves the same site at its root.
+    let sub = node.subdomain_gateway_url();
+    let port: u16 = sub.rsplit(':').next().unwrap().parse().unwrap();
+    let host = format!("{name}.ipns.localhost");
+    let http = localhost_client(&host, port);
+    let r = http
+        .get(format!("{sub}/ipns/{name}/live.m3u8"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 301, "localhost is a subdomain gateway");
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, format!("http://{host}:{port}/live.m3u8"));
+    let body = http.get(&to).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(body, out.playlist.as_bytes());
+    for seg in &pl.segments {
+        let url = reqwest::Url::parse(&to).unwrap().join(&seg.uri).unwrap();
+        assert_eq!(url.host_str(), Some(host.as_str()), "{url}");
+        let r = http.get(url.clone()).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+        assert!(r.bytes().await.unwrap().starts_with(b"segment "));
+    }
+    // The page loads its script and station.json relative to itself there too.
+    for file in ["", "listener.js", "station.json", "vendor/hls.min.js"] {
+        let r = http
+            .get(format!("http://{host}:{port}/{file}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "/{file}");
+    }
+
+    // Ten minutes on: every segment of the first window is still in the site (a
+    // gateway with this fresher view serves a player still on the first playlist),
+    // the older past is not.
+    let first_pl = pl;
+    let mut now = t0 + chrono::Duration::seconds(2);
+    while now < t0 + chrono::Duration::seconds(560) {
+        now += chrono::Duration::seconds(2);
+        s.tick(now).await.unwrap();
+    }
+    let rec = s.settled().await.unwrap().unwrap();
+    assert!(rec.ok, "{:?}", rec.error);
+    for seg in &first_pl.segments {
+        let (code, _) = get(&format!("{path_site}{}", seg.uri)).await;
+        assert_eq!(code, 200, "{} after 9 minutes", seg.uri);
+    }
+    while now < t0 + chrono::Duration::seconds(700) {
+        now += chrono::Duration::seconds(2);
+        s.tick(now).await.unwrap();
+    }
+    let rec = s.settled().await.unwrap().unwrap();
+    assert!(rec.ok, "{:?}", rec.error);
+    let (code, _) = get(&format!("{path_site}{}", first_pl.segments[0].uri)).await;
+    assert_eq!(
+        code, 404,
+        "eleven minutes later the first window left the site"
+    );
+    // Site pins stay bounded.
+    assert!(
+        s.state().pinned_playlists.len() <= ipfs_station::air::publisher::PINNED_PLAYLISTS,
+        "{}",
+        s.state().pinned_playlists.len()
+    );
+}
+
+/// `station stream` as a user runs it: it says where listeners go, `station status`
+/// lists the site on every gateway (`--json` too), and a cold public gateway (seconds
+/// per CID it never saw) has every segment asked for before it airs, while a gateway
+/// not warmed would make its first listener wait that long per segment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
+    let node = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, m) = quick_station(tmp.path(), &node.api_url()).await;
+    let cold = Duration::from_secs(3);
+    let warm_gw = ColdGateway::start(node.gateway_url(), cold).await;
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"warm_gateways": [warm_gw.url]}),
+    );
+    patch_config(
+        &st,
+        "health.config.json",
+        serde_json::json!({"gateways": [node.gateway_url()], "public_gateways": [warm_gw.url]}),
+    );
+    let log = tmp.path().join("stream.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut guard = ProcessGuard::new();
+    use std::os::unix::process::CommandExt;
+    guard.push(
+        Command::new(station_bin())
+            .args(["stream", "--station"])
+            .arg(&st)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(30, "a publish", || {
+        stream_state(&st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
+    })
+    .await;
+    let started = chrono::Utc::now();
+    // 30 s on air: two rotations and more.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let s = stream_state(&st).unwrap();
+    let name = s.ipns_name.clone().unwrap();
+
+    // Where listeners go.
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        printed.contains(&format!("{}/ipns/{name}/", node.gateway_url())),
+        "{printed}"
+    );
+    let status = Command::new(station_bin())
+        .args(["status", "--station"])
+        .arg(&st)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    for want in [
+        format!("listen (local): {}/ipns/{name}/", node.gateway_url()),
+        format!("/ipns/{name}/"),
+        "warming".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want} in {text}");
+    }
+    let status = Command::new(station_bin())
+        .args(["status", "--json", "--station"])
+        .arg(&st)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        v["listen"]["page"],
+        serde_json::json!(format!("{}/ipns/{name}/", node.gateway_url())),
+        "{v}"
+    );
+    assert_eq!(
+        v["listen"]["stream"],
+        serde_json::json!(format!("{}/ipns/{name}/live.m3u8", node.gateway_url())),
+        "{v}"
+    );
+    assert_eq!(
+        v["listen"]["public"][0]["page"],
+        serde_json::json!(format!("{}/ipns/{name}/", warm_gw.url)),
+        "{v}"
+    );
+    let ahead = v["warming"][0]["ahead_seconds"].as_f64().unwrap();
+    assert!(ahead > 0.0, "warmed ahead of air: {v}");
+    assert!(v["warming"][0]["warmed"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["warming"][0]["failed"], 0, "{v}");
+
+    // Each segment's air time, from the as-run log and the manifest: every one that aired
+    // after the first lookahead (6 segments of 2 s) was asked for at the cold gateway
+    // at least its cold delay before it aired, so its first listener there gets a cache
+    // hit.
+    let h: Vec<AsRunEntry> = history::read(&st.join("data/state").join(HISTORY_FILE), None, None)
+        .unwrap()
+        .entries;
+    let from = started + chrono::Duration::seconds(14);
+    let mut checked = 0;
+    for e in &h {
+        let item = m.items.iter().find(|i| i.id == e.item_id).unwrap();
+        let mut at = e.air_start;
+        for seg in &item.segments {
+            let cid = seg.cid.clone().unwrap();
+            if at >= from && at <= chrono::Utc::now() {
+                let seen = warm_gw
+                    .first_seen(&cid)
+                    .unwrap_or_else(|| panic!("{cid} ({} of {}) never warmed", seg.file, item.id));
+                let ahead = (at - seen).num_milliseconds() as f64 / 1000.0;
+                assert!(
+                    ahead >= cold.as_secs_f64(),
+                    "{} of {} asked for {ahead:.1} s before it aired at {at}",
+                    seg.file,
+                    item.id
+                );
+                checked += 1;
+            }
+            at += chrono::Duration::milliseconds((seg.duration * 1000.0) as i64);
+        }
+    }
+    assert!(checked >= 5, "{checked} segments checked; history {h:?}");
+    // A segment the warmer never asked for (not on air): its first listener waits.
+    let t = std::time::Instant::now();
+    let unaired = warm_gw.url.clone() + "/ipns/" + &name + "/index.html";
+    let (code, _) = get(&unaired).await;
+    assert_eq!(code, 200);
+    assert!(
+        t.elapsed() >= cold,
+        "the cold gateway model: a first fetch waits"
+    );
+    let out = Command::new(station_bin())
+        .args(["stop", "--station"])
+        .arg(&st)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
