@@ -26,6 +26,8 @@ export const CMD = Object.freeze({
   history: "history",
   onair_view: "onair_view",
   go_live: "go_live",
+  preview_start: "preview_start",
+  preview_listen: "preview_listen",
   off_air: "off_air",
   timeline: "timeline",
 });
