@@ -197,11 +197,13 @@ impl Console {
     }
 
     /// Preview locally: starts the streamer in preview mode (`station stream
-    /// --preview`, a process of its own, so closing the console does not end it) on the
-    /// same rotation, jingles and schedule, served on
+    /// --preview`, a process of its own: a console that dies leaves it running and a new
+    /// one shows it; quitting the console ends it, [`Console::on_exit`]) on the same
+    /// rotation, jingles and schedule, served on
     /// `http://127.0.0.1:<preview_port>/live.m3u8`. It never calls Kubo or publishes
-    /// anything. When sources wait for setup, setup starts through the setup queue (the
-    /// streamer joins it, as for Go live). When a preview runs already, starts nothing.
+    /// anything. When sources are not prechunked yet, setup starts through the setup
+    /// queue (the streamer joins it, as for Go live). When a preview runs already,
+    /// starts nothing.
     ///
     /// Errors: [`Error::Process`] when the station is on air (a published stream runs:
     /// it is what a preview would show) or the streamer exits at once (e.g. the preview
@@ -222,7 +224,7 @@ impl Console {
                 ),
             });
         }
-        self.start_setup_if_pending(&st)?;
+        self.start_setup_if_pending(&st, true)?;
         let started = process::start_with(
             &st,
             &station_bin(),
@@ -243,14 +245,24 @@ impl Console {
         Ok(self.onair_view())
     }
 
-    /// Starts setup through the queue when any source is not ready (nor failed).
-    fn start_setup_if_pending(&self, st: &crate::station::Station) -> Result<()> {
+    /// Starts setup through the queue when any source is not ready (nor failed); with
+    /// `for_preview`, only when a source is not prechunked yet (a preview plays what
+    /// waits for Kubo as it is, and adding it would only fail again without Kubo).
+    fn start_setup_if_pending(
+        &self,
+        st: &crate::station::Station,
+        for_preview: bool,
+    ) -> Result<()> {
         let view = catalog::overview(st)?;
         let pending = view
             .tracks
             .iter()
             .chain(&view.jingles)
-            .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
+            .any(|r| match r.status {
+                ItemStatus::Pending => true,
+                ItemStatus::WaitingForKubo => !for_preview,
+                ItemStatus::Ready | ItemStatus::Failed => false,
+            });
         if pending {
             self.start_setup();
         }
@@ -284,7 +296,7 @@ impl Console {
             let stopped = process::stop(&state, Role::Stream, STOP_TIMEOUT)?;
             tracing::info!("preview stopped (pid {stopped:?}): going live");
         }
-        self.start_setup_if_pending(&st)?;
+        self.start_setup_if_pending(&st, false)?;
         let bin = station_bin();
         let stream = process::start(&st, &bin, Role::Stream)?;
         let health = process::start(&st, &bin, Role::Health)?;
