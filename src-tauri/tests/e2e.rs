@@ -951,7 +951,7 @@ async fn console_previews_a_station_without_kubo_then_goes_live() {
     );
     wait_for(
         &c,
-        "return document.getElementById('overall-text').textContent.includes('6 prechunked, waiting for Kubo');",
+        "return document.getElementById('overall-text').textContent.includes('6 prechunked, waiting for Kubo') && document.getElementById('last-setup').textContent.startsWith('Last setup') && !document.getElementById('last-setup').textContent.includes('Kubo');",
         30,
         "the overall bar to say what waits for Kubo",
     )

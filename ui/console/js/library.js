@@ -232,7 +232,7 @@ function renderOverall() {
   const last = view.last_setup;
   document.getElementById("last-setup").textContent = last
     ? `Last setup ${new Date(last.finished_at).toLocaleString()}: ${last.encoded} encoded, ${last.reused} reused`
-      + (last.kubo_error ? " · the segments wait for Kubo" : "")
+      // (What waits for Kubo is said once, on the line above.)
       + (last.error ? ` · ${last.error}` : "")
       + (last.failures.length ? ` · ${last.failures.length} failed` : "")
     : "";
