@@ -514,7 +514,20 @@ async fn node_status_says_how_to_get_kubo_when_none_answers() {
         .error
         .as_deref()
         .is_some_and(|e| e.contains("127.0.0.1:9")));
-    assert!(s.help.as_deref().is_some_and(|h| h.contains("ipfs daemon")));
+    // One sentence with the one action: Start Kubo when an `ipfs` program is there,
+    // else install Kubo and run it; the technical detail stays in `error`.
+    let help = s.help.as_deref().unwrap_or_default();
+    match &s.ipfs_binary {
+        Some(_) => assert!(help.contains("press Start Kubo"), "{help}"),
+        None => assert!(
+            help.contains("install it") && help.contains("ipfs daemon"),
+            "{help}"
+        ),
+    }
+    assert!(
+        help.ends_with('.') && !help.contains(". ") && !help.contains("127.0.0.1:9"),
+        "one sentence, no nested error: {help}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -866,6 +879,99 @@ async fn go_live_needs_kubo_and_goes_on_air_before_setup_ends() {
     .await;
     console.off_air().unwrap();
     assert!(console.onair_view().stream_pid.is_none());
+}
+
+/// Issue 15: Preview locally without Kubo, as the On air screen calls it: the streamer
+/// in preview mode serves the window on 127.0.0.1, the console measures it for the
+/// meters, a second press starts nothing, Go live still needs Kubo, closing asks
+/// nothing (quitting ends a preview), a preview whose port is taken says why, and Stop
+/// ends it.
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_locally_serves_the_window_without_kubo_and_is_measured() {
+    use ipfs_station::console::Console;
+    use ipfs_station::station::state::Role;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = console_station(tmp.path(), "http://127.0.0.1:9");
+    for i in 0..2 {
+        gen_audio(
+            &st.join(format!("music/song {i}.ogg")),
+            &format!("sine=frequency={}", 300 + 60 * i),
+            12.0,
+            &["-c:a", "libvorbis"],
+        );
+    }
+    let port = free_port();
+    patch_config(&st, "setup.config.json", serde_json::json!({"jobs": 1}));
+    patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"window_size": 12, "lookahead_segments": 3, "preview_port": port}),
+    );
+    patch_config(
+        &st,
+        "health.config.json",
+        serde_json::json!({"interval": 1}),
+    );
+    std::env::set_var("IPFS_STATION_BIN", env!("CARGO_BIN_EXE_station"));
+    let (emit, _seen) = capture();
+    let console = Console::new(&st, tokio::runtime::Handle::current(), emit);
+
+    let v = console.preview_start().await.unwrap();
+    let pid = v.stream_pid.expect("the preview streamer runs");
+    assert!(v.preview, "{v:?}");
+    assert!(v.health_pid.is_none(), "no monitor for a preview");
+    assert!(
+        !console.close_needs_answer(),
+        "a preview asks nothing on close"
+    );
+    let url = format!("http://127.0.0.1:{port}/live.m3u8");
+    let t = std::time::Instant::now();
+    let check = loop {
+        let v = console.onair_view();
+        if let (Some(c), Some(_)) = (&v.preview_check, &v.meters_svg) {
+            if c.ok && !c.latest_levels().is_empty() {
+                assert_eq!(v.preview_url.as_deref(), Some(url.as_str()));
+                assert!(v.urls.is_empty(), "nothing published: {:?}", v.urls);
+                assert!(v.window.is_some(), "the live window is shown");
+                break c.clone();
+            }
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(90),
+            "no measured preview: {v:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(check.url, url);
+    assert!(
+        check
+            .latest_levels()
+            .iter()
+            .all(|c| c.rms_dbfs > -40.0 && c.peak_dbfs < 0.0),
+        "a tone is heard: {check:?}"
+    );
+    let state = console.state_dir();
+    let s = state.load_stream_state().unwrap();
+    assert!(s.ipns_name.is_none() && s.last_publish.is_none(), "{s:?}");
+
+    // A second press starts nothing; Go live still needs Kubo and leaves the preview.
+    assert_eq!(console.preview_start().await.unwrap().stream_pid, Some(pid));
+    let e = console.go_live().await.unwrap_err();
+    assert_eq!(e.code(), "kubo_unreachable", "{e}");
+    assert_eq!(state.holder(Role::Stream).map(|h| h.pid), Some(pid));
+
+    // Stop ends it.
+    console.off_air().unwrap();
+    assert!(console.onair_view().stream_pid.is_none());
+    // (Stop returns once the lock is free; the process ends a moment later.)
+    wait_until(10, "the preview streamer to end", || !pid_alive(pid)).await;
+
+    // A preview whose port is taken says so, with what the streamer said.
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let e = console.preview_start().await.unwrap_err();
+    assert_eq!(e.code(), "process", "{e}");
+    assert!(e.to_string().contains("cannot listen on 127.0.0.1"), "{e}");
+    assert!(state.holder(Role::Stream).is_none());
 }
 
 #[test]

@@ -112,6 +112,8 @@ fn main() -> std::process::ExitCode {
             commands::settings::settings_pick_folder,
             commands::onair::onair_view,
             commands::onair::go_live,
+            commands::onair::preview_start,
+            commands::onair::preview_listen,
             commands::onair::off_air,
             commands::onair::timeline,
         ])

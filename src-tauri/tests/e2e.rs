@@ -7,6 +7,15 @@
 //! error in Settings for a bad value. Screenshots of each screen land in
 //! `target/tmp/console-e2e/`.
 //!
+//! A station without Kubo is previewed locally (issue 15): the live window slides, the
+//! meters are drawn from what the preview serves, the preview plays, and once Kubo
+//! answers Go live takes over with the media sequence going on.
+//!
+//! Nothing a test starts outlives it: Xvfb, tauri-driver, the WebKitWebDriver it spawns,
+//! the app and its WebKit processes, and the streamer and monitor the app starts in
+//! process groups of their own are ended by a guard when the test ends, pass or fail;
+//! each test then checks that no process it saw is alive.
+//!
 //! Needs Xvfb, WebKitWebDriver (Debian's webkit2gtk-driver) and tauri-driver
 //! (`cargo install tauri-driver --locked`); `scripts/deps.sh --test` installs them. When
 //! any is missing this test fails: it never skips.
@@ -16,10 +25,14 @@
 use fantoccini::{Client, Locator};
 use ipfs_station::station::state::{Role, StateDir};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use test_support::{free_port, need, pid_alive, start_xvfb, webdriver_session, ProcessGuard};
+use test_support::{
+    free_port, need, pid_alive, start_xvfb, still_alive, webdriver_session, ProcessGuard,
+};
 
 /// Two and a half minutes of a tone as Ogg Vorbis (or `seconds`).
 fn gen_audio(path: &Path, source: &str, seconds: f64) {
@@ -30,9 +43,13 @@ fn gen_audio(path: &Path, source: &str, seconds: f64) {
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Xvfb + tauri-driver with the app's environment; `session` opens the app on `st`.
+/// Every process of it (and of the stations it watches) is ended when it drops;
+/// [`Desktop::finish`] drops it and says which of the processes it saw are still alive.
 struct Desktop {
     port: u16,
-    _procs: ProcessGuard,
+    procs: ProcessGuard,
+    /// Every process seen in the guard's tree so far ([`Desktop::snapshot`]).
+    seen: Mutex<BTreeSet<u32>>,
 }
 
 impl Desktop {
@@ -63,8 +80,32 @@ impl Desktop {
         procs.push(cmd.spawn().unwrap());
         Desktop {
             port,
-            _procs: procs,
+            procs,
+            seen: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// Also ends the streamer and monitor of the station with state folder `state` (the
+    /// app starts them in process groups of their own, so they outlive a killed app).
+    fn watch_station(&mut self, state: &Path) {
+        self.procs.watch_station(state);
+    }
+
+    /// Records every process the guard would end now (the app, WebKitWebDriver, the
+    /// WebKit processes, a streamer...), for the check at the end; returns how many.
+    fn snapshot(&self) -> usize {
+        let mut seen = self.seen.lock().unwrap();
+        seen.extend(self.procs.tree());
+        seen.len()
+    }
+
+    /// Ends everything and returns the processes seen ([`Desktop::snapshot`], taken once
+    /// more now) that are still alive: none, or the guard failed.
+    fn finish(self) -> (usize, Vec<u32>) {
+        self.snapshot();
+        let seen = std::mem::take(&mut *self.seen.lock().unwrap());
+        drop(self);
+        (seen.len(), still_alive(&seen))
     }
 
     async fn session(&self, st: &Path) -> Client {
@@ -193,6 +234,7 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
 
     let desktop = Desktop::start(tmp.path(), &[("ALSA_CONFIG_PATH", &alsa)]);
     let c = desktop.session(&st).await;
+    desktop.snapshot();
 
     // The library opens with the station's bundled jingles; setup runs for them.
     wait_for(
@@ -251,7 +293,12 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
             .to_string()
     };
     assert!(reason("broken.mp3").starts_with("not usable audio"));
-    assert!(reason("notes.txt").starts_with("not usable audio"));
+    // Lists (.txt, .m3u, ...) are refused as such, before any probe (issue 11).
+    assert!(
+        reason("notes.txt").contains("a playlist or list (.txt), not audio"),
+        "{}",
+        reason("notes.txt")
+    );
     assert!(reason("not-dropped.ogg").contains("not dropped or picked"));
     // The page lists each refused file with its reason.
     let notices = js(&c, "return document.getElementById('notices').textContent;").await;
@@ -440,8 +487,14 @@ async fn console_adds_files_shows_progress_and_validates_settings() {
     let cfg = ipfs_station::station::config::SetupConfig::load(&st).unwrap();
     assert_eq!(cfg.segment_duration, Duration::from_secs(4));
 
+    desktop.snapshot();
     c.close().await.unwrap();
     kubo.shutdown().await;
+    let (seen, alive) = desktop.finish();
+    assert!(
+        alive.is_empty(),
+        "of {seen} processes the test saw, these outlived it: {alive:?}"
+    );
 }
 
 /// `(media sequence, last tick)` from `stream_state.json`: both move while the stream runs.
@@ -490,7 +543,8 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
     let state = st.join("data/state");
     let locks = StateDir::new(&state);
 
-    let desktop = Desktop::start(tmp.path(), &[("IPFS_STATION_BIN", &station_bin)]);
+    let mut desktop = Desktop::start(tmp.path(), &[("IPFS_STATION_BIN", &station_bin)]);
+    desktop.watch_station(&state);
     let c = desktop.session(&st).await;
     wait_for(
         &c,
@@ -557,6 +611,7 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
     // Both hold their locks: the streamer and the monitor run.
     let stream_pid = locks.holder(Role::Stream).expect("the streamer runs").pid;
     assert!(locks.holder(Role::Health).is_some(), "the monitor runs");
+    desktop.snapshot();
     // The live window slides with the media sequence.
     let first = wait_for(&c, "const s = document.querySelector('#live-window .seg'); return s && document.querySelector('#live-window .seg.live') && Number(s.dataset.seq) + 1;", 30, "the live window").await;
     let first = first.as_u64().unwrap() - 1;
@@ -799,6 +854,437 @@ async fn console_goes_live_shows_the_window_timeline_and_meters_and_reattaches()
     assert!(!pid_alive(stream_pid));
     let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
     assert!(log.contains("Off air."), "clean stop: {log}");
+    desktop.snapshot();
     c.close().await.unwrap();
     kubo.shutdown().await;
+    let (seen, alive) = desktop.finish();
+    assert!(
+        alive.is_empty(),
+        "of {seen} processes the test saw, these outlived it: {alive:?}"
+    );
+}
+
+/// Issue 15: a new station without Kubo. The rows and the setup notice say "waiting for
+/// Kubo" once, the Kubo banner says it in one sentence with the detail behind a toggle;
+/// Preview locally plays the station from 127.0.0.1 (live window sliding, meters drawn
+/// from what the preview serves, the preview heard through the audition player) and
+/// touches neither Kubo nor IPNS; once Kubo answers, Go live publishes at once with the
+/// media sequence going on; quitting the console during a preview ends it; and nothing
+/// the test started is alive after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_previews_a_station_without_kubo_then_goes_live() {
+    let _one = SERIAL.lock().await;
+    let station_bin =
+        Path::new(env!("CARGO_BIN_EXE_ipfs-station-console")).with_file_name("station");
+    assert!(
+        station_bin.is_file(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build --bin station`)",
+        station_bin.display()
+    );
+    let shots = Shots::new();
+
+    // Kubo is down from the start: its ports refuse connections until the test says.
+    let kubo = kubo_double::KuboDouble::start().await.unwrap();
+    kubo.faults().set_down(true).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let preview_port = free_port();
+    let st = station_on(
+        tmp.path(),
+        "First Run FM",
+        &kubo,
+        json!({"jobs": 1}),
+        json!({"window_size": 20, "lookahead_segments": 10, "preview_port": preview_port}),
+        json!({"interval": 3, "max_lag_seconds": 60}),
+    );
+    for i in 1..=3 {
+        gen_audio(
+            &st.join(format!("music/Song {i}.ogg")),
+            &format!("sine=frequency={}", 300 + 100 * i),
+            40.0,
+        );
+    }
+    let alsa = tmp.path().join("asound.conf");
+    std::fs::write(
+        &alsa,
+        "pcm.!default { type null }\nctl.!default { type hw card 0 }\n",
+    )
+    .unwrap();
+    let state = st.join("data/state");
+    let locks = StateDir::new(&state);
+
+    let mut desktop = Desktop::start(
+        tmp.path(),
+        &[
+            ("IPFS_STATION_BIN", &station_bin),
+            ("ALSA_CONFIG_PATH", &alsa),
+        ],
+    );
+    desktop.watch_station(&state);
+    let c = desktop.session(&st).await;
+    desktop.snapshot();
+    // Every status label a row shows, sampled from the first paint on.
+    js(
+        &c,
+        "window.__labels = new Set(); setInterval(() => document.querySelectorAll('.row .status .label').forEach(l => window.__labels.add(l.textContent)), 50); return true;",
+    )
+    .await;
+
+    // The console prechunks the new library; with no Kubo every item waits for it.
+    wait_for(
+        &c,
+        "return document.querySelectorAll('#table-track .row[data-status=waiting_for_kubo], #table-jingle .row[data-status=waiting_for_kubo]').length === 6",
+        120,
+        "every item waiting for Kubo",
+    )
+    .await;
+    let labels = js(&c, "return [...window.__labels];").await;
+    assert!(
+        labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l != "adding to IPFS"),
+        "a row said 'adding to IPFS' without Kubo: {labels}"
+    );
+    assert!(
+        labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "waiting for Kubo"),
+        "{labels}"
+    );
+    wait_for(
+        &c,
+        "return document.getElementById('overall-text').textContent.includes('6 prechunked, waiting for Kubo') && document.getElementById('last-setup').textContent.startsWith('Last setup') && !document.getElementById('last-setup').textContent.includes('Kubo');",
+        30,
+        "the overall bar to say what waits for Kubo",
+    )
+    .await;
+    // Say it once: the banner is one sentence with one action, the detail behind a
+    // closed toggle; the setup notice is one sentence, its detail behind a toggle too.
+    let banner = wait_for(
+        &c,
+        "const b = document.getElementById('kubo-help'); const t = b.querySelector('.help-text'); const d = b.querySelector('details'); return !b.hidden && t && d && !d.open && {text: t.textContent, detail: d.textContent};",
+        20,
+        "the Kubo banner",
+    )
+    .await;
+    let text = banner["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Kubo is not")
+            && text.ends_with('.')
+            && !text.contains("no Kubo answers")
+            && !text.contains("refused"),
+        "one sentence, no nested error: {text}"
+    );
+    assert_eq!(text.matches(". ").count(), 0, "one sentence: {text}");
+    assert!(
+        banner["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("no answer from {}", kubo.api_url())),
+        "{banner}"
+    );
+    let setup_notice = wait_for(
+        &c,
+        "const n = document.querySelector('#notices .notice[data-key=setup]'); return n && {head: n.querySelector('.notice-head span').textContent, list: n.querySelectorAll('ul').length, detail: n.querySelector('details') ? n.querySelector('details').textContent : ''};",
+        20,
+        "the setup notice",
+    )
+    .await;
+    let head = setup_notice["head"].as_str().unwrap();
+    assert!(
+        head.contains("wait for Kubo")
+            && head.contains("Preview locally")
+            && !head.contains("no Kubo answers"),
+        "{setup_notice}"
+    );
+    assert_eq!(setup_notice["list"], json!(0), "{setup_notice}");
+    assert!(
+        setup_notice["detail"].as_str().unwrap().contains("Kubo"),
+        "{setup_notice}"
+    );
+    shots.take(&c, "11-library-waiting-for-kubo").await;
+
+    // On air: Go live waits for Kubo, Preview locally is the thing to do.
+    click(&c, "#tab-onair").await;
+    wait_for(
+        &c,
+        "const p = document.getElementById('preview-start'); const g = document.getElementById('go-live'); return !p.hidden && p.classList.contains('big') && g.disabled;",
+        20,
+        "Preview locally offered, Go live waiting for Kubo",
+    )
+    .await;
+    click(&c, "#preview-start").await;
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'Preview'",
+        60,
+        "the preview on air",
+    )
+    .await;
+    let preview_pid = locks
+        .holder(Role::Stream)
+        .expect("the preview streamer runs")
+        .pid;
+    assert!(
+        locks.holder(Role::Health).is_none(),
+        "no monitor for a preview"
+    );
+    desktop.snapshot();
+    let note = js(
+        &c,
+        "const n = document.getElementById('preview-note'); return !n.hidden && n.textContent;",
+    )
+    .await;
+    let note = note.as_str().unwrap_or_default().to_string();
+    assert!(
+        note.starts_with("Nothing is published:") && note.contains("Go live"),
+        "{note}"
+    );
+    let urls = js(&c, "return document.getElementById('urls').textContent;").await;
+    let preview_url = format!("http://127.0.0.1:{preview_port}/live.m3u8");
+    assert!(
+        urls.as_str().unwrap().contains(&preview_url) && !urls.as_str().unwrap().contains("/ipns/"),
+        "{urls}"
+    );
+    // The preview serves the live window on 127.0.0.1 as a player gets it.
+    let (status, body) = test_support::get(&preview_url).await;
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert!(
+        status == 200 && body.contains("#EXTINF") && body.contains("/segments/"),
+        "{status} {body}"
+    );
+
+    // The live window slides.
+    let first = wait_for(&c, "const s = document.querySelector('#live-window .seg'); return s && document.querySelector('#live-window .seg.live') && Number(s.dataset.seq) + 1;", 30, "the preview's live window").await;
+    let first = first.as_u64().unwrap() - 1;
+    wait_for(&c, &format!("const s = document.querySelector('#live-window .seg'); return s && Number(s.dataset.seq) > {first};"), 30, "the preview's window to slide").await;
+    let now = js(
+        &c,
+        "return document.getElementById('now-playing').textContent;",
+    )
+    .await;
+    let now = now.as_str().unwrap();
+    assert!(
+        now.starts_with("Song") && !now.contains("null"),
+        "now playing: {now}"
+    );
+    // The meters, measured from what the preview serves.
+    wait_for(
+        &c,
+        "const m = document.getElementById('meters'); return !m.hidden && m.src.startsWith('data:image/svg+xml') && document.getElementById('health-badge').textContent === 'preview ok' && document.getElementById('levels-when').textContent.includes('preview');",
+        60,
+        "the preview's meters",
+    )
+    .await;
+    let levels = js(
+        &c,
+        "return decodeURIComponent(document.getElementById('meters').src.split(',')[1]);",
+    )
+    .await;
+    let levels = levels.as_str().unwrap();
+    assert!(
+        levels.contains("<svg") && levels.contains("dBFS"),
+        "meters drawn ({} bytes of SVG)",
+        levels.len()
+    );
+
+    // Listen: the audition player plays the preview live.
+    click(&c, "#preview-listen").await;
+    wait_for(
+        &c,
+        "return document.getElementById('audition-label').textContent.includes('the preview') && document.getElementById('audition-time').textContent.endsWith('live') && document.getElementById('preview-listen').textContent === 'Stop listening';",
+        20,
+        "the preview playing",
+    )
+    .await;
+    let pos = |c: Client| async move {
+        let t = js(
+            &c,
+            "return document.getElementById('audition-time').textContent;",
+        )
+        .await;
+        let t = t.as_str().unwrap().trim_end_matches(" live").to_string();
+        let (m, s) = t.split_once(':').unwrap();
+        m.parse::<u64>().unwrap() * 60 + s.parse::<u64>().unwrap()
+    };
+    let p0 = pos(c.clone()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let p1 = pos(c.clone()).await;
+    assert!(p1 > p0, "the preview plays on: {p0} s -> {p1} s");
+    js(
+        &c,
+        "document.querySelector('main').scrollTop = 0; return true;",
+    )
+    .await;
+    shots.take(&c, "12-onair-preview").await;
+    js(
+        &c,
+        "document.getElementById('live-window').scrollIntoView({block: 'center'}); return true;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shots.take(&c, "12b-onair-preview-window").await;
+    js(
+        &c,
+        "document.querySelector('main').scrollTop = 0; return true;",
+    )
+    .await;
+
+    // The preview never touched Kubo: it was down, and the preview says nothing of it.
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(state.join("stream_state.json")).unwrap()).unwrap();
+    assert_eq!(s["mode"], "preview");
+    assert!(
+        s["ipns_name"].is_null() && s["last_publish"].is_null(),
+        "{s}"
+    );
+    let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
+    assert!(!log.contains("publishing under key"), "{log}");
+
+    // Kubo comes up: the operator asks the header again; the preview says Go live now.
+    kubo.faults().set_down(false).await;
+    click(&c, "#kubo-retry").await;
+    wait_for(
+        &c,
+        "return document.getElementById('kubo-help').hidden && document.getElementById('preview-note').textContent.includes('Kubo answers now') && !document.getElementById('go-live').hidden && !document.getElementById('go-live').disabled;",
+        30,
+        "Go live offered once Kubo answers",
+    )
+    .await;
+    // Up to now, nobody asked Kubo for a key or a publish: the preview touched no IPNS.
+    let calls = kubo.rpc_calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|(cmd, _)| cmd.contains("/name/") || cmd.contains("/key/")),
+        "{calls:?}"
+    );
+    // What waited for Kubo is added now: every row ready.
+    wait_for(
+        &c,
+        "return document.querySelectorAll('#table-track .row[data-status=ready], #table-jingle .row[data-status=ready]').length === 6",
+        60,
+        "every item added to IPFS",
+    )
+    .await;
+    let before: u64 = js(
+        &c,
+        "return Math.max(...[...document.querySelectorAll('#live-window .seg')].map(s => Number(s.dataset.seq)));",
+    )
+    .await
+    .as_u64()
+    .unwrap();
+    let seq_before = stream_progress(&state).0;
+
+    // Go live: the stream goes on where the preview was, published through Kubo.
+    click(&c, "#go-live").await;
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'On air'",
+        60,
+        "on air after the preview",
+    )
+    .await;
+    assert!(!pid_alive(preview_pid), "the preview streamer ended");
+    let stream_pid = locks.holder(Role::Stream).expect("the streamer runs").pid;
+    assert_ne!(stream_pid, preview_pid);
+    desktop.snapshot();
+    // The first publish comes at once (not after the preview's segments slid out).
+    let published = wait_for(
+        &c,
+        "const r = document.querySelector('#publog tr td:nth-child(2)'); return r && Number(r.textContent) + 1;",
+        20,
+        "the first publish after the preview",
+    )
+    .await
+    .as_u64()
+    .unwrap()
+        - 1;
+    assert!(
+        published >= seq_before,
+        "the media sequence went back: preview at {seq_before}, first publish {published}"
+    );
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(state.join("stream_state.json")).unwrap()).unwrap();
+    assert_eq!(s["mode"], "ipns");
+    let first_live = s["media_sequence"].as_u64().unwrap();
+    assert!(
+        first_live >= seq_before && first_live <= before + 20,
+        "media sequence {seq_before} (preview) -> {first_live} (live)"
+    );
+    let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
+    assert!(!log.contains("has no CID"), "{log}");
+    let urls = wait_for(
+        &c,
+        "const t = document.getElementById('urls').textContent; return t.includes('/ipns/k51') && t;",
+        20,
+        "the listener URLs",
+    )
+    .await;
+    assert!(
+        !urls.as_str().unwrap().contains("this computer only"),
+        "{urls}"
+    );
+    // Go live ended the preview's audition.
+    wait_for(
+        &c,
+        "return !document.getElementById('audition-label').textContent.startsWith('Playing')",
+        10,
+        "the audition of the preview stopped",
+    )
+    .await;
+    shots.take(&c, "13-onair-live-after-preview").await;
+
+    // Stop, preview again, and quit: a preview ends with the console (no question
+    // asked); nothing it started stays.
+    click(&c, "#go-off").await;
+    click(&c, "#go-off").await;
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'Off air'",
+        30,
+        "off air after Stop",
+    )
+    .await;
+    assert!(!pid_alive(stream_pid));
+    click(&c, "#preview-start").await;
+    wait_for(
+        &c,
+        "return document.getElementById('onair-badge').textContent === 'Preview' && !document.getElementById('preview-start').disabled",
+        60,
+        "the preview again",
+    )
+    .await;
+    let again = locks.holder(Role::Stream).expect("the preview runs").pid;
+    desktop.snapshot();
+    // Quit as the window's close does once nothing needs asking (WebDriver's own
+    // "close window" tears the webview down without the app's exit path).
+    // (Later than the script's answer: the app may be gone before WebDriver replies.)
+    js(
+        &c,
+        "setTimeout(() => window.__TAURI__.core.invoke('quit', {keepOnAir: true}), 200); return true;",
+    )
+    .await;
+    let t = Instant::now();
+    while pid_alive(again) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the preview outlived the console: {}",
+            std::fs::read_to_string(state.join("stream.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = c.close().await;
+    let log = std::fs::read_to_string(state.join("stream.log")).unwrap();
+    assert!(log.trim_end().ends_with("Off air."), "a clean stop: {log}");
+
+    kubo.shutdown().await;
+    let (seen, alive) = desktop.finish();
+    assert!(
+        alive.is_empty(),
+        "of {seen} processes the test saw, these outlived it: {alive:?}"
+    );
 }

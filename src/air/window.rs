@@ -729,6 +729,11 @@ impl Schedule {
     /// one the state was made with: it then takes over at the next item boundary, under
     /// the same rule as [`Schedule::set_programme`]).
     ///
+    /// Segments of the saved window and of the item in progress that have no CID get
+    /// the one `programme` has for them ([`Schedule::refresh_cids`]): a stream that a
+    /// local preview started before its segments were added to Kubo goes on under IPNS
+    /// with the same media sequence, publishable at its first tick.
+    ///
     /// Errors: [`Error::Window`] when the state is inconsistent, or when `programme`
     /// differs and has a segment over the stream's target duration once rounded (RFC 8216
     /// section 4.3.3.1 fixes it for the stream's life).
@@ -753,6 +758,7 @@ impl Schedule {
             segments: state.segments.into(),
             cursor: state.cursor,
         };
+        s.refresh_cids(&programme);
         if !same {
             s.pending = Some(programme);
         }
@@ -1473,6 +1479,53 @@ mod tests {
         );
         // Discontinuity sequence consistent with a tag per item.
         assert!(w3.discontinuity_sequence > w2.discontinuity_sequence);
+    }
+
+    /// Issue 15: a preview airs segments before Kubo has them (no CIDs); once setup has
+    /// added them, the IPNS stream resumed from the preview's state publishes at once,
+    /// the window and the item in progress with their CIDs, the media sequence going on.
+    #[test]
+    fn a_stream_resumed_from_a_preview_gets_the_cids_added_since() {
+        let without_cids = |r: &Rotation| {
+            Arc::new(Rotation::new(
+                r.entries
+                    .iter()
+                    .map(|e| {
+                        let mut e = e.as_ref().clone();
+                        for seg in &mut e.segments {
+                            seg.cid = None;
+                        }
+                        Arc::new(e)
+                    })
+                    .collect(),
+            ))
+        };
+        let rot = rotation();
+        let mut preview = Schedule::new(prog(without_cids(&rot)), t0());
+        let mut now = t0();
+        for _ in 0..10 {
+            preview.advance(now, 12, 3);
+            now += Duration::seconds(6);
+        }
+        let w = preview.window(now - Duration::seconds(6), 12);
+        let before = w.media_sequence;
+        assert!(render(&w, &UriStyle::Preview).is_ok());
+        assert!(render(&w, &UriStyle::IpfsPath).is_err(), "no CIDs yet");
+        // t1 is in progress (its later segments are still to be placed).
+        assert!(preview.cursor.segment < preview.cursor.item.segments.len());
+        let state: ScheduleState =
+            serde_json::from_str(&serde_json::to_string(&preview.state()).unwrap()).unwrap();
+
+        let mut live = Schedule::resume(state, prog(rot.clone())).unwrap();
+        for _ in 0..10 {
+            live.advance(now, 12, 3);
+            let w = live.window(now, 12);
+            assert!(w.media_sequence >= before);
+            let text = render(&w, &UriStyle::IpfsPath).unwrap();
+            assert!(text.contains("/ipfs/Qm"), "{text}");
+            now += Duration::seconds(6);
+        }
+        assert!(live.window(now, 12).media_sequence > before);
     }
 
     #[test]

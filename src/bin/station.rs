@@ -490,6 +490,23 @@ async fn stream(
         _ => {}
     });
     tokio::pin!(shutdown);
+    // The preview's port first: a port that is taken ends the process at once, before it
+    // runs setup (the console reports its log); when it is taken because this station
+    // is on air already, that is what it says (naming the streamer's pid).
+    let preview_listener = if preview {
+        let port = port.unwrap_or(cfg.preview_port);
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                drop(streamer::lock_stream(station, mode)?);
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot listen on 127.0.0.1:{port} (set --port or preview_port)"
+                )));
+            }
+        }
+    } else {
+        None
+    };
     // A stop asked for while setup runs before going on air ends the process at once.
     let on_air = tokio::select! {
         r = ipfs_station::air::prepare(station, mode, new_stream, on_event.clone()) => r?,
@@ -508,13 +525,7 @@ async fn stream(
     let watcher = tokio::spawn(watch_schedule(station.clone(), on_air.setup, on_event));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server = None;
-    if preview {
-        let port = port.unwrap_or(cfg.preview_port);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .with_context(|| {
-                format!("cannot listen on 127.0.0.1:{port} (set --port or preview_port)")
-            })?;
+    if let Some(listener) = preview_listener {
         let url = format!("http://{}/live.m3u8", listener.local_addr()?);
         println!("Preview on air: {url}");
         println!("Listen with: ffplay {url}   (or any HLS player)");

@@ -44,6 +44,8 @@ pub const COMMANDS: &[&str] = &[
     // On air.
     "onair_view",
     "go_live",
+    "preview_start",
+    "preview_listen",
     "off_air",
     "timeline",
 ];

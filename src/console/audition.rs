@@ -1,8 +1,10 @@
-//! Audition: play one item (its source file, or its prechunked segments) through the
-//! default audio device with rodio, with a position for a progress bar.
+//! Audition: play one item (its source file, or its prechunked segments), or the local
+//! preview of the stream, through the default audio device with rodio, with a position
+//! for a progress bar.
 //!
-//! ffmpeg decodes whatever the station can prechunk (so every source format, and the
-//! item's local `index.m3u8`) to 32-bit float PCM, 44.1 kHz stereo; the audio thread
+//! ffmpeg decodes whatever the station can prechunk (so every source format, the item's
+//! local `index.m3u8`, and the preview's live playlist over loopback HTTP, which its HLS
+//! demuxer follows as it slides) to 32-bit float PCM, 44.1 kHz stereo; the audio thread
 //! feeds rodio half-second buffers, keeping at most a few seconds queued (constant
 //! memory for hours of audio). The device is opened once on a thread of its own (rodio's
 //! device handle stays on that thread); without a device [`Audition::open`] says why and
@@ -25,14 +27,31 @@ const CHUNK_SECONDS: f64 = 0.5;
 /// Buffers kept queued ahead of the playhead.
 const QUEUE_AHEAD: usize = 6;
 
+/// What ffmpeg reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditionSource {
+    /// A file: a source, or an item's `index.m3u8`.
+    File(PathBuf),
+    /// A live HLS media playlist (the preview's `http://127.0.0.1:<port>/live.m3u8`),
+    /// played from segment `start_index` of the playlist as fetched (the live point, so
+    /// the preview is heard at its air time), following the playlist as it slides.
+    Live {
+        /// The playlist URL.
+        url: String,
+        /// Index of the first segment to play in the playlist (ffmpeg's
+        /// `-live_start_index`; negative counts from the end).
+        start_index: i64,
+    },
+}
+
 /// What to play.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditionInput {
-    /// The file ffmpeg reads: a source, or an item's `index.m3u8`.
-    pub path: PathBuf,
+    /// What ffmpeg reads.
+    pub source: AuditionSource,
     /// Label for the console (title, "segments of ...").
     pub label: String,
-    /// Expected duration in seconds, for the position bar.
+    /// Expected duration in seconds, for the position bar; 0 for a live stream.
     pub duration: f64,
 }
 
@@ -47,6 +66,8 @@ pub struct AuditionStatus {
     pub duration: f64,
     /// Why the last play stopped early (ffmpeg failed), if it did.
     pub error: Option<String>,
+    /// Whether what plays is a live stream (the preview): no end, no duration.
+    pub live: bool,
 }
 
 enum Cmd {
@@ -101,6 +122,7 @@ impl Audition {
                 position: 0.0,
                 duration: input.duration,
                 error: None,
+                live: matches!(input.source, AuditionSource::Live { .. }),
             };
         }
         let _ = self.tx.send(Cmd::Play(input));
@@ -134,9 +156,17 @@ impl Playing {
 }
 
 fn start(sink: &rodio::MixerDeviceSink, input: &AuditionInput) -> Result<Playing, String> {
-    let ffmpeg = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
-        .arg(ffmpeg_input(&input.path))
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error"]);
+    match &input.source {
+        AuditionSource::File(path) => {
+            cmd.arg("-i").arg(ffmpeg_input(path));
+        }
+        AuditionSource::Live { url, start_index } => {
+            cmd.args(["-live_start_index", &start_index.to_string(), "-i", url]);
+        }
+    }
+    let ffmpeg = cmd
         .args(["-vn", "-f", "f32le", "-ac", "2", "-ar", "44100", "pipe:1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -291,7 +321,7 @@ mod tests {
         let a = Audition::open().unwrap();
 
         a.play(AuditionInput {
-            path: sine(dir.path(), "short.wav", 3),
+            source: AuditionSource::File(sine(dir.path(), "short.wav", 3)),
             label: "short".into(),
             duration: 3.0,
         });
@@ -309,7 +339,7 @@ mod tests {
         assert!(s.error.is_none());
 
         a.play(AuditionInput {
-            path: sine(dir.path(), "long.wav", 600),
+            source: AuditionSource::File(sine(dir.path(), "long.wav", 600)),
             label: "long".into(),
             duration: 600.0,
         });
@@ -331,7 +361,7 @@ mod tests {
         assert!(s.playing.is_none() && s.position == 0.0, "{s:?}");
 
         a.play(AuditionInput {
-            path: dir.path().join("missing.wav"),
+            source: AuditionSource::File(dir.path().join("missing.wav")),
             label: "missing".into(),
             duration: 1.0,
         });

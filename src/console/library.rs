@@ -90,7 +90,7 @@ impl Console {
 #[cfg(feature = "audition")]
 mod audition_ops {
     use super::*;
-    use crate::console::audition::{Audition, AuditionInput, AuditionStatus};
+    use crate::console::audition::{Audition, AuditionInput, AuditionSource, AuditionStatus};
     use crate::setup::manifest::ITEMS_DIR;
 
     /// Audition availability and state.
@@ -143,7 +143,7 @@ mod audition_ops {
                 })?;
             let input = match what {
                 AuditionWhat::Source => AuditionInput {
-                    path: row.source.clone(),
+                    source: AuditionSource::File(row.source.clone()),
                     label: row.title.clone(),
                     duration: row.duration.unwrap_or(0.0),
                 },
@@ -153,11 +153,13 @@ mod audition_ops {
                         reason: format!("{} is not prechunked yet", row.title),
                     })?;
                     AuditionInput {
-                        path: station
-                            .processed_dir()
-                            .join(ITEMS_DIR)
-                            .join(&id)
-                            .join("index.m3u8"),
+                        source: AuditionSource::File(
+                            station
+                                .processed_dir()
+                                .join(ITEMS_DIR)
+                                .join(&id)
+                                .join("index.m3u8"),
+                        ),
                         label: format!("{} (prechunked)", row.title),
                         duration: row.duration.unwrap_or(0.0),
                     }
@@ -166,7 +168,12 @@ mod audition_ops {
             if input.duration > 0.0 {
                 return Ok(input);
             }
-            let d = crate::library::probe(&input.path).map_or(0.0, |i| i.duration);
+            let d = match &input.source {
+                AuditionSource::File(path) => {
+                    crate::library::probe(path).map_or(0.0, |i| i.duration)
+                }
+                AuditionSource::Live { .. } => 0.0,
+            };
             Ok(AuditionInput {
                 duration: d,
                 ..input
@@ -184,6 +191,52 @@ mod audition_ops {
                 .map_err(|e| Error::Audio { reason: e.clone() })?;
             player.play(self.audition_input(source, what)?);
             Ok(self.audition_view())
+        }
+
+        /// Plays the running preview (`station stream --preview`) through the audio
+        /// device, from the live point of the window it serves (so it is heard at its air
+        /// time, as the listener page plays a published stream).
+        ///
+        /// Errors: [`Error::Audio`] without an audio device; [`Error::Process`] when no
+        /// preview runs.
+        pub fn preview_listen(&self) -> Result<AuditionView> {
+            let player = self
+                .player()
+                .as_ref()
+                .map_err(|e| Error::Audio { reason: e.clone() })?;
+            let state = self.state_dir();
+            let url = crate::console::preview::running_preview_url(&state).ok_or_else(|| {
+                Error::Process {
+                    what: "the preview".into(),
+                    reason: "no preview runs: press Preview locally first".into(),
+                }
+            })?;
+            // Counted from the end: the lookahead after the live point stays the same
+            // length as the window slides, so a playlist fetched a tick later agrees.
+            let start_index = crate::air::live::live_window(&state, chrono::Utc::now())
+                .ok()
+                .flatten()
+                .and_then(|w| {
+                    let i = w.segments.iter().position(|s| s.live)?;
+                    Some(i as i64 - w.segments.len() as i64)
+                })
+                .unwrap_or(-3);
+            player.play(AuditionInput {
+                source: AuditionSource::Live { url, start_index },
+                label: "the preview (live, only on this computer)".into(),
+                duration: 0.0,
+            });
+            Ok(self.audition_view())
+        }
+
+        /// Stops the audition if it plays the preview (which is about to stop); opens no
+        /// device.
+        pub fn preview_listen_stop(&self) {
+            if let Some(Ok(a)) = self.audition.get() {
+                if a.status().live {
+                    a.stop();
+                }
+            }
         }
 
         /// Stops the audition.

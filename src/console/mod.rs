@@ -1,6 +1,7 @@
 //! The operations the desktop console offers, as one engine value ([`Console`]): the
 //! library ([`library`]: add, remove, audition), on air ([`onair`]: go live, stop, the
-//! On air screen's data), Kubo (status, the managed daemon), the settings form
+//! On air screen's data; [`preview`]: hear the station locally before Kubo exists),
+//! Kubo (status, the managed daemon), the settings form
 //! ([`settings`]) and audition (`audition`, behind the `audition` feature). The Tauri
 //! shell (`src-tauri/`) only maps each command to one call here; the command and event
 //! names the page uses come from [`api`].
@@ -10,6 +11,7 @@ pub mod api;
 pub mod audition;
 pub mod library;
 pub mod onair;
+pub mod preview;
 pub mod schedule;
 pub mod settings;
 
@@ -70,6 +72,10 @@ pub struct Console {
     exit_allowed: AtomicBool,
     programme: Mutex<Option<Arc<crate::air::timeline::TimelineSource>>>,
     meters: Mutex<Option<(chrono::DateTime<chrono::Utc>, String)>>,
+    rt: tokio::runtime::Handle,
+    preview_meter: preview::PreviewMeter,
+    /// The pid of the preview streamer this console started, if it did.
+    preview_pid: Mutex<Option<u32>>,
 }
 
 impl std::fmt::Debug for Console {
@@ -88,7 +94,7 @@ impl Console {
         let events = emit.clone();
         let finished = emit.clone();
         let setup = SetupQueue::new(
-            rt,
+            rt.clone(),
             // Each run reads the config files again (a setting may have changed).
             Arc::new(move || open_into(&slot, &at).map(|s| s.as_ref().clone())),
             Arc::new(move |e| events(ConsoleEvent::from_setup(e))),
@@ -112,6 +118,9 @@ impl Console {
             exit_allowed: AtomicBool::new(false),
             programme: Mutex::new(None),
             meters: Mutex::new(None),
+            rt,
+            preview_meter: preview::PreviewMeter::default(),
+            preview_pid: Mutex::new(None),
         }
     }
 
@@ -308,14 +317,14 @@ impl Console {
     }
 
     /// Whether closing the window needs the operator's answer first: the station is on
-    /// air and they have not chosen yet.
+    /// air (a published stream, not a local preview, which ends with the console) and
+    /// they have not chosen yet.
     pub fn close_needs_answer(&self) -> bool {
+        let state = self.state_dir();
         !self.exit_allowed.load(Ordering::SeqCst)
-            && crate::station::process::running(
-                &self.state_dir(),
-                crate::station::state::Role::Stream,
-            )
-            .is_some()
+            && crate::station::process::running(&state, crate::station::state::Role::Stream)
+                .is_some()
+            && !self.preview_running(&state)
     }
 
     /// The operator chose: the window may close.
@@ -339,10 +348,21 @@ impl Console {
         ms
     }
 
-    /// On quit: stop the managed Kubo unless the station is on air.
+    /// On quit: end a local preview (only this console plays it; nothing is published),
+    /// and stop the managed Kubo unless the station is on air.
     pub async fn on_exit(&self) {
-        let on_air = self
-            .state_dir()
+        let state = self.state_dir();
+        if self.preview_running(&state) {
+            match crate::station::process::stop(
+                &state,
+                crate::station::state::Role::Stream,
+                onair::STOP_TIMEOUT,
+            ) {
+                Ok(pid) => tracing::info!("the local preview ended with the console ({pid:?})"),
+                Err(e) => tracing::warn!("ending the local preview: {e}"),
+            }
+        }
+        let on_air = state
             .load_stream_state()
             .is_ok_and(|s| s.is_on_air(chrono::Utc::now()));
         if let Some(daemon) = self.managed.lock().await.take() {

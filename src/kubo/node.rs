@@ -36,11 +36,12 @@ pub struct NodeStatus {
     pub peer_id: Option<String>,
     /// Kubo's version (e.g. `0.32.1`), when reachable.
     pub version: Option<String>,
-    /// Why it is not reachable.
+    /// Why it is not reachable: the technical detail (which URL, what the transport
+    /// said), without advice.
     pub error: Option<String>,
     /// An `ipfs` binary on PATH, which "Start Kubo" would run.
     pub ipfs_binary: Option<PathBuf>,
-    /// What to do when no Kubo answers, for the operator.
+    /// What to do when no Kubo answers, for the operator: one sentence, one action.
     pub help: Option<String>,
 }
 
@@ -71,10 +72,13 @@ pub async fn status(api: &str, gateway: &str, timeout: Duration) -> NodeStatus {
             st.version = Some(version);
         }
         Err(e) => {
-            st.error = Some(e.to_string());
+            st.error = Some(match e {
+                Error::KuboUnreachable { url, reason } => format!("no answer from {url}: {reason}"),
+                other => other.to_string(),
+            });
             st.help = Some(match ipfs_binary {
-                Some(_) => "No Kubo answers. Start Kubo runs a daemon on this station's own repo; or start yours with `ipfs daemon`.".into(),
-                None => "No Kubo answers and no `ipfs` program is installed. Install Kubo (https://docs.ipfs.tech/install/command-line/), start it with `ipfs daemon`, or set the Kubo API in Settings. Everything but publishing works without it.".into(),
+                Some(_) => "Kubo is not running, so nothing is published yet: press Start Kubo.".into(),
+                None => "Kubo is not installed, so nothing is published yet: install it (https://docs.ipfs.tech/install/command-line/) and run `ipfs daemon`.".into(),
             });
         }
     }

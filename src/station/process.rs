@@ -163,15 +163,50 @@ impl Started {
     }
 }
 
+/// How [`start_with`] starts a process beyond its role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// `station stream --preview`: the streamer serves the live window on
+    /// `http://127.0.0.1:<preview_port>/live.m3u8` from local files and never calls Kubo
+    /// (only for [`Role::Stream`]).
+    pub preview: bool,
+    /// After the process took its lock, how long to watch it: exiting within this time
+    /// is an error (with its log), e.g. a preview whose port is taken. Zero: return as
+    /// soon as it holds the lock.
+    pub settle: Duration,
+}
+
 /// Starts `<station_bin> stream|health --station <dir> --log <state>/<role>.log` for
 /// `role` as a process of its own (its log rotated first when it is over
-/// [`LOG_MAX_BYTES`]) and waits (at most [`START_TIMEOUT`]) until it holds its lock. When one runs
-/// already, starts nothing.
+/// [`LOG_MAX_BYTES`]) and waits (at most [`START_TIMEOUT`]) until it holds its lock. When
+/// one runs already, starts nothing. Same as [`start_with`] with no options.
 ///
-/// Errors: [`Error::ToolMissing`] when `station_bin` cannot be run; [`Error::Process`]
-/// when the process exits before taking its lock or does not take it in time (with the
-/// last lines of its log); [`Error::Io`].
+/// Errors: as [`start_with`].
 pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Started> {
+    start_with(station, station_bin, role, StartOptions::default())
+}
+
+/// Starts the process of `role` as [`start`] does, with `options` (e.g. the streamer in
+/// preview mode: `station stream --preview --station <dir>`). When a process of `role`
+/// runs already, starts nothing, whatever mode it runs in (the caller reads
+/// `stream_state.json` to tell).
+///
+/// Errors: [`Error::Process`] for options the role does not take (preview for the
+/// health monitor), when the process exits before taking its lock or does not take it
+/// in time (with the last lines of its log); [`Error::ToolMissing`] when `station_bin`
+/// cannot be run; [`Error::Io`].
+pub fn start_with(
+    station: &Station,
+    station_bin: &Path,
+    role: Role,
+    options: StartOptions,
+) -> Result<Started> {
+    if options.preview && role != Role::Stream {
+        return Err(Error::Process {
+            what: format!("the {}", role.noun()),
+            reason: "only the streamer has a preview mode".into(),
+        });
+    }
     let state = station.state();
     if let Some(h) = running(&state, role) {
         return Ok(Started::AlreadyRunning(h.pid));
@@ -187,8 +222,11 @@ pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Starte
     let log_len = log.metadata().map_or(0, |m| m.len());
     let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
     let mut cmd = Command::new(station_bin);
-    cmd.arg(subcommand(role)?)
-        .arg("--station")
+    cmd.arg(subcommand(role)?);
+    if options.preview {
+        cmd.arg("--preview");
+    }
+    cmd.arg("--station")
         .arg(station.dir())
         // The process writes its log itself from here on, rotating it (`log_to`); what
         // it prints before that goes to the same file through the redirection.
@@ -208,14 +246,24 @@ pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Starte
     })?;
     let pid = child.id();
     let started = Instant::now();
+    let mut locked_at: Option<Instant> = None;
     let outcome = loop {
-        if running(&state, role).is_some_and(|h| h.pid == pid) {
+        if locked_at.is_none() && running(&state, role).is_some_and(|h| h.pid == pid) {
+            locked_at = Some(Instant::now());
+        }
+        if locked_at.is_some_and(|t| t.elapsed() >= options.settle) {
             break Ok(Started::New(pid));
         }
         if let Ok(Some(status)) = child.try_wait() {
-            break Err(format!("exited ({status}) before it started"));
+            break Err(match locked_at {
+                Some(t) => format!(
+                    "exited ({status}) {:.1} s after it started",
+                    t.elapsed().as_secs_f64()
+                ),
+                None => format!("exited ({status}) before it started"),
+            });
         }
-        if started.elapsed() > START_TIMEOUT {
+        if locked_at.is_none() && started.elapsed() > START_TIMEOUT {
             break Err(format!(
                 "did not take its lock within {} s",
                 START_TIMEOUT.as_secs()
@@ -230,9 +278,10 @@ pub fn start(station: &Station, station_bin: &Path, role: Role) -> Result<Starte
     });
     outcome.map_err(|why| Error::Process {
         what: format!(
-            "the {} (`station {}`)",
+            "the {} (`station {}{}`)",
             role.noun(),
-            subcommand(role).unwrap_or("")
+            subcommand(role).unwrap_or(""),
+            if options.preview { " --preview" } else { "" }
         ),
         reason: format!("{why}; {}", log_tail(&log_path, log_len)),
     })

@@ -14,6 +14,7 @@ use ipfs_station::library::{ItemKind, SourceFingerprint};
 use ipfs_station::setup::manifest::{
     self, Manifest, ManifestItem, ManifestSegment, MANIFEST_FORMAT,
 };
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -411,40 +412,137 @@ impl ColdGateway {
     }
 }
 
-/// Processes a test started, ended (their whole process group, then themselves) when
-/// the guard drops: at the end of the test, pass or fail, so nothing a test started
-/// outlives it.
+/// Processes a test started, ended when the guard drops: at the end of the test, pass
+/// or fail, so nothing a test started outlives it.
+///
+/// At drop it ends every process it guards together with everything they started: each
+/// guarded child, every process descending from one (found by parent pid in `/proc`,
+/// before anything is killed, so a grandchild is found even when its parent goes first),
+/// every process in a process group a guarded child leads (started with
+/// `process_group(0)`: e.g. tauri-driver's WebKitWebDriver, whose parent may die
+/// first), and the processes holding the stream and health locks of each watched
+/// station ([`ProcessGuard::watch_station`]: the streamer and monitor a console starts
+/// in their own process groups, which outlive a killed console), with their groups.
+/// Each gets SIGKILL, rounds repeat until none is left (a process forking meanwhile is
+/// caught by the next round), and the guard waits until each is gone.
 #[derive(Default)]
-pub struct ProcessGuard(Vec<Child>);
+pub struct ProcessGuard {
+    children: Vec<Child>,
+    stations: Vec<PathBuf>,
+}
 
 impl ProcessGuard {
     /// An empty guard.
     pub fn new() -> ProcessGuard {
-        ProcessGuard(Vec::new())
+        ProcessGuard::default()
     }
 
     /// Guards `child` (started with `process_group(0)` when it starts children of its
-    /// own, so they end with it).
+    /// own, so they end with it); returns its pid.
     pub fn push(&mut self, child: Child) -> u32 {
         let pid = child.id();
-        self.0.push(child);
+        self.children.push(child);
         pid
+    }
+
+    /// Also ends, at drop, the streamer and the health monitor of the station whose
+    /// state folder is `state` (the holders of `stream.lock` and `health.lock`, as the
+    /// kernel names them), with their process groups and descendants.
+    pub fn watch_station(&mut self, state: &Path) {
+        self.stations.push(state.to_path_buf());
+    }
+
+    /// Every process the guard would end now: see [`ProcessGuard`].
+    pub fn tree(&self) -> BTreeSet<u32> {
+        let mut roots: Vec<u32> = self.children.iter().map(Child::id).collect();
+        for st in &self.stations {
+            let state = ipfs_station::station::state::StateDir::new(st);
+            for role in [
+                ipfs_station::station::state::Role::Stream,
+                ipfs_station::station::state::Role::Health,
+            ] {
+                if let Some(h) = state.holder(role) {
+                    roots.push(h.pid);
+                }
+            }
+        }
+        process_tree(&roots)
     }
 }
 
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
-        for c in self.0.iter_mut().rev() {
-            // The group first (a driver's browsers, a console's WebKit processes).
+        let mut seen = BTreeSet::new();
+        for _ in 0..10 {
+            let alive: Vec<u32> = self.tree().into_iter().filter(|p| pid_alive(*p)).collect();
+            if alive.is_empty() {
+                break;
+            }
             let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", c.id())])
+                .arg("-KILL")
+                .arg("--")
+                .args(alive.iter().map(u32::to_string))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+            seen.extend(alive);
+            // Reap the direct children, so their pids go (and their groups with them).
+            for c in &mut self.children {
+                let _ = c.try_wait();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // The others are reaped by whoever inherited them; wait until they are gone.
+        let t = Instant::now();
+        while seen.iter().any(|p| pid_alive(*p)) && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+}
+
+/// `(pid, parent pid, process group)` of every process (Linux `/proc`).
+fn process_table() -> Vec<(u32, u32, u32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command name in parentheses: state, ppid, pgrp, ...
+        let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+        let _state = rest.next()?;
+        let ppid = rest.next()?.parse().ok()?;
+        let pgrp = rest.next()?.parse().ok()?;
+        Some((pid, ppid, pgrp))
+    })
+    .collect()
+}
+
+/// `roots` with every process descending from one of them, and every process in a
+/// process group one of them (or a descendant) leads, as of now (Linux `/proc`).
+pub fn process_tree(roots: &[u32]) -> BTreeSet<u32> {
+    let table = process_table();
+    let mut out: BTreeSet<u32> = roots.iter().copied().collect();
+    loop {
+        let before = out.len();
+        for &(pid, ppid, pgrp) in &table {
+            if out.contains(&ppid) || out.contains(&pgrp) {
+                out.insert(pid);
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// The processes among `pids` that are still alive (not gone, not zombies).
+pub fn still_alive(pids: &BTreeSet<u32>) -> Vec<u32> {
+    pids.iter().copied().filter(|p| pid_alive(*p)).collect()
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -2,6 +2,7 @@
 
 use super::{ui, CmdResult};
 use ipfs_station::air::timeline::TimelineBlock;
+use ipfs_station::console::library::AuditionView;
 use ipfs_station::console::onair::OnAirView;
 use ipfs_station::console::Console;
 use tauri::State;
@@ -18,7 +19,19 @@ pub async fn go_live(state: State<'_, Console>) -> CmdResult<OnAirView> {
     ui(state.go_live().await)
 }
 
-/// Take the station off air.
+/// Preview locally: the streamer in preview mode, without Kubo.
+#[tauri::command]
+pub async fn preview_start(state: State<'_, Console>) -> CmdResult<OnAirView> {
+    ui(state.preview_start().await)
+}
+
+/// Listen to the running preview through the audio device.
+#[tauri::command]
+pub async fn preview_listen(state: State<'_, Console>) -> CmdResult<AuditionView> {
+    ui(state.preview_listen())
+}
+
+/// Take the station off air (or end the preview).
 #[tauri::command]
 pub async fn off_air(state: State<'_, Console>) -> CmdResult<OnAirView> {
     ui(state.off_air())

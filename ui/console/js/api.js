@@ -41,3 +41,10 @@ export function el(tag, attrs = {}, ...children) {
   for (const c of children) if (c != null) n.append(c);
   return n;
 }
+
+/** A "details" toggle: `summary` opens the technical lines (strings) under it. */
+export function details(lines, summary = "details") {
+  const d = el("details", { class: "details" }, el("summary", { text: summary }));
+  for (const l of lines.filter((x) => x)) d.append(el("div", { class: "detail-line", text: l }));
+  return d;
+}

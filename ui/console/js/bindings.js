@@ -27,6 +27,8 @@ export const CMD = Object.freeze({
   settings_pick_folder: "settings_pick_folder",
   onair_view: "onair_view",
   go_live: "go_live",
+  preview_start: "preview_start",
+  preview_listen: "preview_listen",
   off_air: "off_air",
   timeline: "timeline",
 });

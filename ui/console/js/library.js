@@ -1,6 +1,7 @@
 // Library screen: drop zones, the overall bar, one virtualized table per kind, audition.
-import { call, on, el, fmtDuration } from "./api.js";
+import { call, on, el, fmtDuration, details } from "./api.js";
 import { CMD, EVT } from "./bindings.js";
+import { kubo, onKuboChange } from "./kubo.js";
 
 const ROW_H = 36;
 const OVERSCAN = 8;
@@ -15,6 +16,8 @@ const tables = {};
 
 function statusOf(row) {
   const l = live.get(row.source);
+  // Prechunked during this run: added to IPFS next, unless no Kubo answers.
+  if (l && l.phase === "adding" && kubo().known && !kubo().reachable) return { phase: "waiting_for_kubo" };
   if (l) return l;
   if (row.status === "pending") return { phase: run.running ? "queued" : "pending" };
   return { phase: row.status, reason: row.reason };
@@ -154,7 +157,7 @@ function confirmRemove(btn, row) {
 
 // ---- notices -------------------------------------------------------------------------
 
-export function notice(kind, title, lines = [], { timeout, key } = {}) {
+export function notice(kind, title, lines = [], { timeout, key, more } = {}) {
   const box = document.getElementById("notices");
   if (key) dismiss(key);
   const close = el("button", { class: "ghost", text: "Dismiss" });
@@ -169,6 +172,8 @@ export function notice(kind, title, lines = [], { timeout, key } = {}) {
     if (lines.length > 200) ul.append(el("li", { text: `… and ${lines.length - 200} more` }));
     n.append(ul);
   }
+  // The technical detail (what an engine error says, word for word), behind a toggle.
+  if (more && more.filter((x) => x).length) n.append(details(more));
   if (key) n.dataset.key = key;
   close.addEventListener("click", () => n.remove());
   box.prepend(n);
@@ -201,7 +206,7 @@ function renderOverall() {
     let sum = 0, finished = 0, failed = 0;
     for (const l of live.values()) {
       if (l.phase === "prechunking") sum += l.frac || 0;
-      else if (l.phase === "adding") { sum += 1; finished++; }
+      else if (l.phase === "adding" || l.phase === "waiting_for_kubo") { sum += 1; finished++; }
       else if (l.phase === "failed") { sum += 1; failed++; }
     }
     const total = run.toEncode || live.size;
@@ -220,14 +225,18 @@ function renderOverall() {
     ? ` · trash: ${view.trash.files} file${view.trash.files === 1 ? "" : "s"}, ${(view.trash.bytes / 1048576).toFixed(1)} MB`
       + (view.trash.retention_days ? ` (kept ${view.trash.retention_days} days)` : " (kept)")
     : "";
+  // Prechunked items that only wait for Kubo are said so, not lumped with the rest.
+  const waiting = view.tracks.concat(view.jingles).filter((r) => r.status === "waiting_for_kubo").length;
+  const other = view.not_ready - waiting;
   text.textContent = `${tracks} tracks · ${jingles} jingles ready · ${fmtDuration(view.ready_seconds)} of audio · rotation of ${view.rotation_len}`
-    + (view.not_ready ? ` · ${view.not_ready} not ready` : "") + trash;
+    + (waiting ? ` · ${waiting} prechunked, waiting for Kubo` : "")
+    + (other > 0 ? ` · ${other} not ready` : "") + trash;
   fill.className = "fill " + (view.not_ready ? "" : "ok");
   fill.style.transform = `scaleX(${all ? ready / all : 0})`;
   const last = view.last_setup;
   document.getElementById("last-setup").textContent = last
     ? `Last setup ${new Date(last.finished_at).toLocaleString()}: ${last.encoded} encoded, ${last.reused} reused`
-      + (last.kubo_error ? " · Kubo unreachable, segments wait to be added" : "")
+      // (What waits for Kubo is said once, on the line above.)
       + (last.error ? ` · ${last.error}` : "")
       + (last.failures.length ? ` · ${last.failures.length} failed` : "")
     : "";
@@ -346,6 +355,8 @@ async function play(row, what) {
   }
 }
 
+let lastAudition = null;
+
 async function pollAudition() {
   const v = await call(CMD.audition_status).catch(() => null);
   if (!v) return;
@@ -354,6 +365,7 @@ async function pollAudition() {
 }
 
 function showAudition(v) {
+  lastAudition = v;
   const label = document.getElementById("audition-label");
   const stop = document.getElementById("audition-stop");
   const fill = document.getElementById("audition-fill");
@@ -367,9 +379,21 @@ function showAudition(v) {
   const s = v.status;
   stop.disabled = !s.playing;
   label.textContent = s.playing ? `Playing: ${s.playing}` : s.error ? `Audition stopped: ${s.error}` : "Audition: press ▶ on an item";
-  const frac = s.duration ? Math.min(1, s.position / s.duration) : 0;
+  const frac = s.live ? 1 : s.duration ? Math.min(1, s.position / s.duration) : 0;
   fill.style.transform = `scaleX(${s.playing ? frac : 0})`;
-  time.textContent = s.playing ? `${fmtDuration(s.position)} / ${fmtDuration(s.duration)}` : "";
+  time.textContent = !s.playing ? "" : s.live ? `${fmtDuration(s.position)} live` : `${fmtDuration(s.position)} / ${fmtDuration(s.duration)}`;
+  document.getElementById("audition").classList.toggle("live", !!(s.playing && s.live));
+}
+
+/** Shows what the audition player does (`v`: an AuditionView) and follows it. */
+export function followAudition(v) {
+  showAudition(v);
+  if (!auditionTimer) auditionTimer = setInterval(pollAudition, 250);
+}
+
+/** The audition player's last known state. */
+export function auditionState() {
+  return lastAudition;
 }
 
 // ---- boot ----------------------------------------------------------------------------
@@ -391,7 +415,12 @@ export async function initLibrary() {
     dismiss("setup");
     if (r.error && r.error.code === "rotation") notice("warn", "No rotation yet: add music", [r.error.message], { key: "setup" });
     else if (r.error) notice("bad", "Setup stopped", [r.error.message], { key: "setup" });
-    else if (r.report && r.report.kubo_error) notice("warn", "Prechunked, but not added to IPFS yet", [r.report.kubo_error], { key: "setup" });
+    else if (r.report && r.report.kubo_error) {
+      // Say it once: the Kubo banner says how to get Kubo; this says what it means for
+      // the library, and the one thing to do meanwhile (or, with Kubo there, to finish).
+      if (kubo().reachable) notice("warn", "Some segments were not added to IPFS: press Run setup to add the rest.", [], { key: "setup", more: [r.report.kubo_error] });
+      else notice("warn", "Prechunked: the segments wait for Kubo to be added to IPFS; meanwhile, hear the station with Preview locally on the On air screen.", [], { key: "setup", more: [r.report.kubo_error] });
+    }
     reload();
   });
   on(EVT.library_dropped, ({ paths, x, y }) => {
@@ -426,6 +455,17 @@ export async function initLibrary() {
     showAudition(await call(CMD.audition_stop));
   });
 
+  // Rows finished in this run say "waiting for Kubo" while none answers.
+  onKuboChange((k, was) => {
+    for (const t of Object.values(tables)) t.refreshAll();
+    // Kubo came up: what waited for it is added now (nothing is encoded again).
+    if (k.reachable && was.known && !was.reachable && !run.running && view
+        && view.tracks.concat(view.jingles).some((r) => r.status === "waiting_for_kubo")) {
+      run.running = true;
+      renderOverall();
+      call(CMD.setup_start).catch(() => {});
+    }
+  });
   run.running = await call(CMD.setup_running).catch(() => false);
   audition = await call(CMD.audition_status).catch((e) => ({ available: false, reason: e.message }));
   showAudition(audition);

@@ -1,6 +1,7 @@
 // The console's entry point: header (station, Kubo), tabs, and the screens.
-import { call } from "./api.js";
+import { call, el, details } from "./api.js";
 import { CMD, EVT } from "./bindings.js";
+import { setKubo } from "./kubo.js";
 import { initLibrary, notice } from "./library.js";
 import { initSettings } from "./settings.js";
 import { initSchedule } from "./schedule.js";
@@ -24,7 +25,7 @@ async function refreshKubo(start = false) {
   try {
     k = await call(start ? CMD.kubo_start : CMD.kubo_status);
   } catch (e) {
-    notice("bad", "Kubo did not start", [e.message]);
+    notice("bad", "Kubo did not start: the details say why.", [], { more: [e.message] });
     k = await call(CMD.kubo_status).catch(() => null);
     if (!k) return;
   }
@@ -41,9 +42,20 @@ async function refreshKubo(start = false) {
     detail.textContent = `API ${k.api} · gateway ${k.gateway}`;
     detail.title = k.error || "";
     startBtn.hidden = !k.ipfs_binary;
-    help.textContent = `${k.help || ""} (${k.error || "no answer"})`;
+    // Say it once: the engine's one sentence with the one action; the rest is detail.
+    const open = help.querySelector("details")?.open;
+    help.replaceChildren(el("span", { class: "help-text", text: k.help || "Kubo does not answer, so nothing is published yet." }),
+      details([
+        k.error,
+        k.ipfs_binary
+          ? `Start Kubo runs ${k.ipfs_binary} as a daemon on this station's own repo (data/kubo) and stops it when you quit, unless the station is on air. To use a Kubo of your own instead, start it with \`ipfs daemon\` or set the Kubo API in Settings.`
+          : "If your Kubo listens elsewhere, set the Kubo API in Settings.",
+        "Until Kubo answers, everything but publishing works: adding music, prechunking, the rotation, and Preview locally on the On air screen.",
+      ]));
+    if (open) help.querySelector("details").open = true;
     help.hidden = false;
   }
+  setKubo(k);
 }
 
 async function boot() {

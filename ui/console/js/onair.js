@@ -5,7 +5,8 @@
 // so a console that was closed and reopened shows a stream that kept running.
 import { call, on, el, fmtDuration } from "./api.js";
 import { CMD, EVT } from "./bindings.js";
-import { notice } from "./library.js";
+import { notice, dismiss, followAudition, auditionState } from "./library.js";
+import { kubo, onKuboChange } from "./kubo.js";
 
 let view = null;
 let blocks = [];
@@ -27,23 +28,63 @@ function copyButton(text) {
   return b;
 }
 
+/** Whether the audition player plays the preview now. */
+const listening = () => { const a = auditionState(); return !!(a && a.status && a.status.playing && a.status.live); };
+
+function renderButtons(v) {
+  const k = kubo();
+  const preview = v.preview && !!v.stream_pid;
+  const off = !v.stream_pid;
+  const goLive = document.getElementById("go-live");
+  const start = document.getElementById("preview-start");
+  const listen = document.getElementById("preview-listen");
+  const stop = document.getElementById("go-off");
+  // Off air without Kubo, the preview is the thing to do; Go live waits for Kubo. In a
+  // preview, Go live appears once Kubo answers (the stream goes on where it is).
+  goLive.hidden = !(off || (preview && k.reachable));
+  goLive.disabled = off && k.known && !k.reachable;
+  goLive.title = goLive.disabled ? "Go live publishes through Kubo: start Kubo first (see the banner above)" : "";
+  goLive.className = !k.known || k.reachable ? "big" : "ghost";
+  start.hidden = !off;
+  start.className = k.known && !k.reachable ? "big" : "ghost";
+  listen.hidden = !preview || !v.preview_url;
+  if (!listen.dataset.busy) listen.textContent = listening() ? "Stop listening" : "Listen";
+  stop.hidden = off;
+  if (!stop.dataset.armed) stop.textContent = preview ? "Stop preview" : "Stop";
+}
+
 function renderHeader(v) {
   const live = v.on_air;
+  const preview = v.preview && !!v.stream_pid;
   const badge = document.getElementById("onair-badge");
-  badge.textContent = live ? "On air" : v.stream_pid ? "Starting" : "Off air";
-  badge.className = "onair-badge" + (live ? " live" : "");
-  document.getElementById("onair-dot").hidden = !live;
-  document.getElementById("go-live").hidden = !!v.stream_pid;
-  document.getElementById("go-off").hidden = !v.stream_pid;
+  badge.textContent = preview ? (live ? "Preview" : "Starting preview") : live ? "On air" : v.stream_pid ? "Starting" : "Off air";
+  badge.className = "onair-badge" + (preview ? " preview" : live ? " live" : "");
+  document.getElementById("onair-dot").hidden = !live || preview;
+  renderButtons(v);
   const st = v.state;
-  document.getElementById("onair-title").textContent = live
-    ? `On air as ${st.ipns_name || st.preview_url || "…"}`
-    : v.stream_pid ? "The streamer is starting…" : "The station is off air.";
-  document.getElementById("onair-detail").textContent = st
-    ? `media sequence ${st.media_sequence} · started ${new Date(st.started_at).toLocaleString()} · last publish ${st.last_publish ? new Date(st.last_publish.at).toLocaleTimeString() : "—"}`
-      + (v.stream_pid ? ` · streamer pid ${v.stream_pid}` : "") + (v.health_pid ? ` · monitor pid ${v.health_pid}` : "")
-      + (st.notice ? ` · ${st.notice}` : "")
-    : "Go live runs setup if anything is pending, starts the streamer and the health monitor, and publishes the listener page.";
+  document.getElementById("onair-title").textContent = preview
+    ? (live ? "Previewing locally: only this computer hears the station." : "The preview is starting…")
+    : live ? `On air as ${st.ipns_name || "…"}`
+      : v.stream_pid ? "The streamer is starting…" : "The station is off air.";
+  document.getElementById("onair-detail").textContent = st && v.stream_pid
+    ? `media sequence ${st.media_sequence} · started ${new Date(st.started_at).toLocaleString()}`
+      + (preview ? "" : ` · last publish ${st.last_publish ? new Date(st.last_publish.at).toLocaleTimeString() : "—"}`)
+      + ` · streamer pid ${v.stream_pid}` + (v.health_pid ? ` · monitor pid ${v.health_pid}` : "")
+      + (st.notice && !preview ? ` · ${st.notice}` : "")
+    : kubo().known && !kubo().reachable
+      ? "Preview locally plays the station on this computer without Kubo; Go live publishes it once Kubo runs."
+      : "Go live runs setup if anything is pending, starts the streamer and the health monitor, and publishes the listener page.";
+  // Say plainly that a preview publishes nothing, and the one way to publish.
+  const note = document.getElementById("preview-note");
+  note.hidden = !preview;
+  if (preview) {
+    const k = kubo();
+    note.replaceChildren(el("strong", { text: "Nothing is published: " }), document.createTextNode(k.reachable
+      ? "Kubo answers now, so press Go live to publish; the stream goes on where the preview is."
+      : k.ipfsBinary
+        ? "to publish, press Start Kubo in the header, then Go live."
+        : "to publish, install Kubo (https://docs.ipfs.tech/install/command-line/), run `ipfs daemon`, then press Go live."));
+  }
   // The streamer keeps a programme on air that the library no longer gives (or a block
   // plays the default): never silent, but the operator must know.
   const pa = document.getElementById("programme-alarm");
@@ -51,6 +92,9 @@ function renderHeader(v) {
   pa.textContent = st && st.alarm ? `Programme alarm: ${st.alarm}` : "";
   const urls = document.getElementById("urls");
   urls.replaceChildren();
+  if (preview && v.preview_url) {
+    urls.append(el("span", { class: "gw", text: "preview (this computer only)" }), el("code", { text: v.preview_url, title: v.preview_url }), copyButton(v.preview_url));
+  }
   for (const u of v.urls) {
     // The site is the link to share (page, stream and station.json under the name).
     if (u.page) urls.append(el("span", { class: "gw", text: `${u.gateway} · share` }), el("code", { text: u.page, title: "The station's site: the listener page, on path and subdomain gateways" }), copyButton(u.page));
@@ -63,9 +107,10 @@ function renderNow(v) {
   const st = v.state;
   if (st && st.now_playing && v.on_air) {
     const block = st.now_playing.block || st.block;
-    np.replaceChildren(document.createTextNode(st.now_playing.title),
+    // (replaceChildren writes a null as the text "null": leave absent parts out.)
+    np.replaceChildren(...[document.createTextNode(st.now_playing.title),
       block && block !== "default" ? el("span", { class: "block", text: block }) : null,
-      el("span", { class: "since", text: `${st.now_playing.kind || "item"} · since ${hhmmss(Date.parse(st.now_playing.air_time))}${block ? ` · block ${block}` : ""}` }));
+      el("span", { class: "since", text: `${st.now_playing.kind || "item"} · since ${hhmmss(Date.parse(st.now_playing.air_time))}${block ? ` · block ${block}` : ""}` })].filter((x) => x));
   } else np.textContent = "—";
   const next = document.getElementById("next-up");
   let lastBlock = st && st.block;
@@ -77,19 +122,46 @@ function renderNow(v) {
   }));
 }
 
-function renderHealth(v) {
+function renderPreviewHealth(v) {
+  const c = v.preview_check;
+  document.getElementById("levels-when").textContent = c ? `measured from the preview ${new Date(c.checked_at).toLocaleTimeString()}` : "";
+  const badge = document.getElementById("health-badge");
+  badge.textContent = c ? (c.ok ? "preview ok" : "preview fail") : "";
+  badge.className = "health-badge " + (c ? (c.ok ? "ok" : "fail") : "");
+  const problems = c ? [c.error, ...c.segments.filter((s) => s.error).map((s) => `segment ${s.sequence}: ${s.error}`)].filter((x) => x) : [];
+  document.getElementById("alarms").replaceChildren(
+    ...problems.map((p) => el("li", { class: "fail", text: p })),
+    el("li", { class: "", text: "The health monitor listens through gateways, so it starts with Go live; meanwhile the console measures the preview itself." }));
+  document.getElementById("gateways").replaceChildren(
+    el("li", {}, el("span", { class: "light " + (c && c.ok ? "ok" : "bad") }), el("span", { class: "name", text: "preview server (127.0.0.1)" }),
+      el("span", { class: "ms", text: c && c.playlist_ms != null ? `${c.playlist_ms} ms` : "—" })),
+    el("li", {}, el("span", { class: "light " + (kubo().reachable ? "ok" : "bad") }), el("span", { class: "name", text: "Kubo" }),
+      el("span", { class: "ms", text: kubo().reachable ? "up" : "not running" })));
+}
+
+function renderMeters(v) {
   const h = v.health;
   const img = document.getElementById("meters");
   const empty = document.getElementById("meters-empty");
+  const at = v.preview_check ? v.preview_check.checked_at : h ? h.checked_at : "";
   if (v.meters_svg) {
     // Only a new check replaces the picture (no flicker between polls).
-    if (img.dataset.svgLen !== String(v.meters_svg.length) || img.dataset.at !== (h && h.checked_at)) {
+    if (img.dataset.svgLen !== String(v.meters_svg.length) || img.dataset.at !== at) {
       img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(v.meters_svg);
       img.dataset.svgLen = String(v.meters_svg.length);
-      img.dataset.at = h ? h.checked_at : "";
+      img.dataset.at = at;
     }
     img.hidden = false; empty.hidden = true;
-  } else { img.hidden = true; empty.hidden = false; }
+  } else {
+    img.hidden = true; empty.hidden = false;
+    empty.textContent = v.preview && v.stream_pid ? "Measuring the preview…" : "The health monitor has not checked the stream yet.";
+  }
+}
+
+function renderHealth(v) {
+  renderMeters(v);
+  if (v.preview && v.stream_pid) { renderPreviewHealth(v); return; }
+  const h = v.health;
   document.getElementById("levels-when").textContent = h ? `checked ${new Date(h.checked_at).toLocaleTimeString()}` : "";
   const badge = document.getElementById("health-badge");
   badge.textContent = h ? h.status : "";
@@ -149,6 +221,7 @@ function renderLog(v) {
     el("td", { class: r.ok ? "" : "err", text: r.ok ? "published" : r.error || "failed" }))));
   const stats = v.state && v.state.publish_stats;
   const note = document.getElementById("publog-stats");
+  if (note && v.preview && v.stream_pid) { note.textContent = log.length ? "A preview publishes nothing: the log below is of earlier publishes." : "A preview publishes nothing."; return; }
   const warming = ((v.state && v.state.warming) || []).map((w) =>
     `warming ${w.gateway}: ${w.warmed} segments ahead of air, ${w.failed} failed` +
     (w.mean_ms != null ? ` (${secs(w.mean_ms)} each)` : ""));
@@ -324,7 +397,8 @@ async function goLive() {
     if (v.problem) notice("warn", "On air, with a problem", [v.problem]);
     else notice("ok", "On air", v.urls.map((u) => u.page || u.stream), { timeout: 10000, key: "onair" });
   } catch (e) {
-    notice("bad", "Could not go live", [e.message], { key: "onair" });
+    if (e.code === "kubo_unreachable") notice("bad", "Go live publishes through Kubo, and none answers: start Kubo (see the banner above), or press Preview locally to hear the station now.", [], { key: "onair", more: [e.message] });
+    else notice("bad", "Could not go live: the details say why.", [], { key: "onair", more: [e.message] });
   }
   b.disabled = false;
   b.textContent = "Go live";
@@ -332,18 +406,50 @@ async function goLive() {
   loadTimeline();
 }
 
+async function previewStart() {
+  const b = document.getElementById("preview-start");
+  b.disabled = true;
+  b.textContent = "Starting the preview…";
+  try {
+    await call(CMD.preview_start);
+    // The screen's header now says what the preview is: no notice repeats it, and the
+    // setup notice's hint to preview is done.
+    dismiss("onair");
+    dismiss("setup");
+  } catch (e) {
+    notice("bad", "The preview did not start: the details say why.", [], { key: "onair", more: [e.message] });
+  }
+  b.disabled = false;
+  b.textContent = "Preview locally";
+  refresh();
+  loadTimeline();
+}
+
+async function previewListen() {
+  const b = document.getElementById("preview-listen");
+  b.dataset.busy = "1";
+  try {
+    if (listening()) followAudition(await call(CMD.audition_stop));
+    else followAudition(await call(CMD.preview_listen));
+  } catch (e) {
+    notice("bad", e.code === "audio" ? "No sound device to play the preview on: the details say why." : "Cannot play the preview: the details say why.", [], { key: "listen", more: [e.message] });
+  }
+  delete b.dataset.busy;
+  if (view) renderButtons(view);
+}
+
 async function offAir() {
   const b = document.getElementById("go-off");
   if (!b.dataset.armed) {
     b.dataset.armed = "1";
-    b.textContent = "Stop the stream?";
-    setTimeout(() => { delete b.dataset.armed; b.textContent = "Stop"; }, 4000);
+    b.textContent = view && view.preview ? "Stop the preview?" : "Stop the stream?";
+    setTimeout(() => { delete b.dataset.armed; if (view) renderButtons(view); }, 4000);
     return;
   }
   delete b.dataset.armed;
   b.disabled = true;
   b.textContent = "Stopping…";
-  try { await call(CMD.off_air); } catch (e) { notice("bad", "Could not stop the stream", [e.message]); }
+  try { await call(CMD.off_air); } catch (e) { notice("bad", "Could not stop the stream: the details say why.", [], { more: [e.message] }); }
   b.disabled = false;
   b.textContent = "Stop";
   refresh();
@@ -367,6 +473,9 @@ export function setVisible(v) {
 export async function initOnAir() {
   document.getElementById("go-live").addEventListener("click", goLive);
   document.getElementById("go-off").addEventListener("click", offAir);
+  document.getElementById("preview-start").addEventListener("click", previewStart);
+  document.getElementById("preview-listen").addEventListener("click", previewListen);
+  onKuboChange(() => { if (view) renderHeader(view); });
   document.getElementById("tl-zoom").addEventListener("change", loadTimeline);
   document.getElementById("tl-cycle").addEventListener("input", loadTimeline);
   document.getElementById("tl-apply").addEventListener("click", applyCycle);
