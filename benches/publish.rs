@@ -103,14 +103,15 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
     stop.send(()).unwrap();
     on_air.await.unwrap().unwrap();
     assert_eq!(double.max_publishes_in_flight(), 1, "two publishes at once");
-    // The playlists' text: the listener model reads them.
+    // The playlists' text (live.m3u8 in each published site): the listener model reads
+    // them.
     let publishes = publishes
         .into_iter()
         .map(|p| {
             let text = p
                 .cid
                 .as_ref()
-                .and_then(|c| double.file_bytes(c))
+                .and_then(|c| double.path_bytes(&format!("/ipfs/{c}/live.m3u8")))
                 .map(|b| String::from_utf8_lossy(&b).to_string());
             (p, text)
         })

@@ -418,6 +418,16 @@ impl KuboDouble {
             .flatten()
     }
 
+    /// Bytes of the file at `path` (`/ipfs/<cid>/<name>/...`, through the directories
+    /// stored, as the gateway resolves it), if there is one.
+    pub fn path_bytes(&self, path: &str) -> Option<Vec<u8>> {
+        self.with_store(|s| match s.resolve(path) {
+            Ok((store::Entry::File(b), _)) => Some(b.to_vec()),
+            _ => None,
+        })
+        .flatten()
+    }
+
     /// The stored block of `cid` (any CID form; blocks are kept by multihash), if any:
     /// what `block/get` would answer.
     pub fn block(&self, cid: &str) -> Option<Vec<u8>> {
