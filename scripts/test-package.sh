@@ -404,17 +404,22 @@ start_bg console "${hide[@]}" env DISPLAY="$display" HOME="$home" XDG_CONFIG_HOM
 console_pid=$last_pid
 has_window() { xwininfo -display "$display" -root -tree | grep -q '"IPFS Station"'; }
 wait_for 30 has_window || { cat "$out/console.log" >&2; fail "no \"IPFS Station\" window within 30 s"; }
-sleep 6 # let the page load and draw its library
+# The page loads and draws its library: screenshots until one shows it (a loaded machine
+# takes longer than an idle one), then a few seconds more running.
+drawn() {
+  DISPLAY="$display" import -window root "$out/console.png" &&
+    read -r colors stddev < <(identify -format '%k %[fx:standard_deviation]\n' "$out/console.png") &&
+    ((colors >= 64)) && python3 -c "import sys; sys.exit(0 if float('$stddev') > 0.05 else 1)"
+}
+colors=0 stddev=0
+wait_for 90 drawn || { cat "$out/console.log" >&2; fail "the window stays blank for 90 s: the screenshot has $colors colours, stddev $stddev"; }
+sleep 3
 kill -0 "$console_pid" 2>/dev/null || { cat "$out/console.log" >&2; fail "the console exited"; }
 # Go live starts `station` from beside the console (console::onair::station_bin); the
 # console logs which one it found at start.
 grep -qF "station binary /usr/bin/station" "$out/console.log" ||
   { cat "$out/console.log" >&2; fail "the console did not find /usr/bin/station beside itself"; }
 geometry="$(xwininfo -display "$display" -name "IPFS Station" | sed -n 's/^ *-geometry //p')"
-DISPLAY="$display" import -window root "$out/console.png"
-read -r colors stddev < <(identify -format '%k %[fx:standard_deviation]\n' "$out/console.png")
-[[ "$colors" -ge 64 ]] || fail "the screenshot has only $colors colours: the window is blank"
-python3 -c "import sys; sys.exit(0 if float('$stddev') > 0.05 else 1)" || fail "the screenshot is nearly uniform (stddev $stddev)"
 ok "window \"IPFS Station\" ($geometry), build tree hidden, station binary /usr/bin/station; screenshot $out/console.png: $colors colours, stddev $stddev"
 kill -TERM -- "-$console_pid"
 wait "$console_pid" 2>/dev/null || true
