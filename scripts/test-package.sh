@@ -117,7 +117,9 @@ depends="$(dpkg-deb -f "$deb" Depends)"
 for d in ffmpeg libwebkit2gtk-4.1-0 libasound2; do
   tr ',' '\n' <<<"$depends" | sed 's/^ *//; s/ .*//' | grep -qx "$d" || fail "Depends: lacks $d ($depends)"
 done
-ok "Depends: $depends"
+# The demo station the console makes on first start takes its music from lincity-ng-data.
+[[ "$(dpkg-deb -f "$deb" Recommends)" == lincity-ng-data ]] || fail "Recommends: is not lincity-ng-data"
+ok "Depends: $depends; Recommends: lincity-ng-data"
 expected_files=(
   /usr/bin/ipfs-station-console
   /usr/bin/station
