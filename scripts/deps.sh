@@ -7,9 +7,9 @@
 #                              =2.12.4 --locked`, about 10 minutes, once)
 #   scripts/deps.sh --test     also what the test suite needs: Xvfb, xauth, WebKitWebDriver,
 #                              and tauri-driver (from crates.io) for the console's end-to-end
-#                              test; and for scripts/test-package.sh the Tauri CLI, xwininfo
-#                              (x11-utils), ImageMagick, desktop-file-utils, systemd-analyze
-#                              (systemd), rpm and curl
+#                              test; and for scripts/test-package.sh what --package adds,
+#                              xwininfo (x11-utils), ImageMagick, desktop-file-utils,
+#                              systemd-analyze (systemd), rpm, curl and python3
 set -euo pipefail
 
 mode="${1:-}"

@@ -72,8 +72,11 @@ if [[ "$profile" == release ]]; then
     echo "${RUSTFLAGS:+${RUSTFLAGS// /$'\x1f'}$'\x1f'}${flags[*]}"
   )"
   export CARGO_ENCODED_RUSTFLAGS
+  # Every binary of the workspace with the features `cargo tauri build` below resolves, so
+  # that it builds only the console again (with its packaging config), not the engine and
+  # its dependencies a second time with other features.
   echo "== station (the console's sidecar), release" >&2
-  cargo build --release --locked --bin station
+  cargo build --release --locked --workspace --bins --features tauri/custom-protocol
 else
   # The binaries `cargo test --workspace --all-targets` built: the same command line (and
   # so the same features) makes this a no-op after the test suite.
@@ -90,15 +93,16 @@ strip --strip-debug -o "packaging/binaries/station-$triple" "$out/station"
 
 echo "== console ($profile, cargo tauri build)" >&2
 # `cargo tauri build` is `cargo build --bins --features tauri/custom-protocol` (the page
-# served from the binary, not a dev server) with the packaging config.
+# served from the binary, not a dev server) with the packaging config. Over the whole
+# workspace, as the builds above: a build of the console alone resolves fewer features
+# and builds the engine and its dependencies again (4.5 minutes here in debug).
 mode=()
-cargo_args=(--locked)
+cargo_args=(--locked --workspace)
 if [[ "$profile" == debug ]]; then
   mode=(--debug)
-  # The test suite's command line again: its features stay (a build of the console alone
-  # resolves fewer features and rebuilds the engine and its dependencies, 4.5 minutes
-  # here); only tauri and what depends on it are built again, with custom-protocol.
-  cargo_args+=(--workspace --all-targets)
+  # The test suite's command line: only tauri and what depends on it are built again,
+  # with custom-protocol.
+  cargo_args+=(--all-targets)
 fi
 rm -rf "$out/bundle/deb" "$out/bundle/rpm"
 (cd src-tauri && cargo tauri build "${mode[@]}" --ci --no-bundle --config "$config" -- "${cargo_args[@]}")
