@@ -29,6 +29,11 @@ fi
 mkdir -p vendor
 # Drop the source map reference: the map is not published, so nothing would answer it.
 grep -v '^//# sourceMappingURL=' "$src" > vendor/hls.min.js.tmp
-mv vendor/hls.min.js.tmp vendor/hls.min.js
+# Replaced only when it changed: a new mtime makes cargo rebuild the engine (build.rs).
+if cmp -s vendor/hls.min.js.tmp vendor/hls.min.js; then
+  rm vendor/hls.min.js.tmp
+else
+  mv vendor/hls.min.js.tmp vendor/hls.min.js
+fi
 version="$(node -p 'require("./node_modules/hls.js/package.json").version' 2>/dev/null || echo '?')"
 echo "ui/listener/vendor/hls.min.js: hls.js $version ($(wc -c < vendor/hls.min.js) bytes)"

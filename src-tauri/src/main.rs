@@ -1,6 +1,7 @@
 //! IPFS Station's desktop console: a thin Tauri v2 shell over the station engine.
 //!
-//! Usage: `ipfs-station-console [--station <dir>]`. Without `--station` (or
+//! Usage: `ipfs-station-console [--station <dir>]` (`--version` prints the version and
+//! exits before anything starts). Without `--station` (or
 //! `IPFS_STATION_DIR`) it opens the station opened last, else creates a demo station under
 //! the platform data dir (`~/.local/share/ipfs-station/demo`).
 //!
@@ -62,7 +63,27 @@ fn pick_station() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Whether the command line asks for the version (`--version` or `-V`; the value of
+/// `--station` is not a flag).
+fn wants_version(args: impl IntoIterator<Item = String>) -> bool {
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--version" | "-V" => return true,
+            "--station" => {
+                args.next();
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn main() -> std::process::ExitCode {
+    if wants_version(std::env::args().skip(1)) {
+        println!("ipfs-station-console {}", env!("CARGO_PKG_VERSION"));
+        return std::process::ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -78,6 +99,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!("station {}", station.display());
+    // Go live starts this program: beside the console when installed (/usr/bin/station).
+    tracing::info!(
+        "station binary {}",
+        ipfs_station::console::onair::station_bin().display()
+    );
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
@@ -159,6 +185,19 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn version_flag_is_found_but_not_as_a_station_folder() {
+        assert!(super::wants_version(args(&["--version"])));
+        assert!(super::wants_version(args(&["--station", "/tmp/x", "-V"])));
+        assert!(!super::wants_version(args(&["--station", "--version"])));
+        assert!(!super::wants_version(args(&["--station=/tmp/x"])));
+        assert!(!super::wants_version(args(&[])));
+    }
+
     /// The handler list above names exactly the engine's command list, in its order.
     #[test]
     fn the_handlers_are_the_engine_command_list() {
