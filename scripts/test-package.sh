@@ -246,7 +246,7 @@ def edit(name, **kv):
     v.update(kv)
     with open(p, "w") as f:
         json.dump(v, f, indent=2)
-edit("streaming.config.json", kubo_api=api)
+edit("streaming.config.json", kubo_api=api, warm_gateways=[])
 edit("health.config.json", gateways=[gw], public_gateways=[], interval=2)
 EOF
 ffmpeg -nostdin -loglevel error -f lavfi -i "sine=frequency=440:duration=20" \
@@ -358,18 +358,17 @@ published() {
 }
 wait_for 60 published || { cat "$out/stream.log" >&2; fail "the streamer is not on air with a publish within 60 s"; }
 name="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ipns_name"])' "$tmp/status.json")"
-live="$(curl -sf "$gw/ipns/$name")" || fail "$gw/ipns/$name does not answer"
-[[ "$(head -n1 <<<"$live")" == "#EXTM3U" ]] || fail "$gw/ipns/$name is not a playlist: $live"
-ok "ExecStart of station-stream@ ($cmd) is on air: $gw/ipns/$name serves the live playlist"
-# The listener page it published is the one embedded in the binary, player included.
-wait_for 30 test -s "$st/data/state/listener.json" || fail "the streamer did not publish the listener page"
-page_cid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cid"])' "$st/data/state/listener.json")"
+site="$gw/ipns/$name/"
+live="$(curl -sf "${site}live.m3u8")" || fail "${site}live.m3u8 does not answer"
+[[ "$(head -n1 <<<"$live")" == "#EXTM3U" ]] || fail "${site}live.m3u8 is not a playlist: $live"
+ok "ExecStart of station-stream@ ($cmd) is on air: ${site}live.m3u8 serves the live playlist"
+# The station's site holds the listener page embedded in the binary, player included.
 for f in index.html listener.js style.css vendor/hls.min.js; do
-  curl -sf "$gw/ipfs/$page_cid/$f" -o "$tmp/page-file" || fail "the listener page $gw/ipfs/$page_cid/ lacks $f"
-  cmp -s "$tmp/page-file" "ui/listener/$f" || fail "the listener page's $f differs from ui/listener/$f"
+  curl -sf "$site$f" -o "$tmp/page-file" || fail "the station's site $site lacks $f"
+  cmp -s "$tmp/page-file" "ui/listener/$f" || fail "the site's $f differs from ui/listener/$f"
 done
-curl -sf "$gw/ipfs/$page_cid/station.json" | grep -qF "$name" || fail "the listener page's station.json does not name $name"
-ok "listener page $gw/ipfs/$page_cid/: its four files are ui/listener's byte for byte (hls.min.js $(stat -c %s ui/listener/vendor/hls.min.js) bytes), station.json names the stream"
+curl -sf "${site}station.json" | grep -qF "$name" || fail "the site's station.json does not name $name"
+ok "the station's site $site: its four page files are ui/listener's byte for byte (hls.min.js $(stat -c %s ui/listener/vendor/hls.min.js) bytes), station.json names the stream"
 
 cmd="$(exec_of station-health@.service)"
 [[ "$cmd" == "/usr/bin/station health --station $st" ]] || fail "station-health@: ExecStart= is '$cmd'"
