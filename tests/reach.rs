@@ -172,6 +172,28 @@ async fn the_site_resolves_on_path_and_subdomain_gateways_with_a_few_rpcs_per_pu
         code, 404,
         "eleven minutes later the first window left the site"
     );
+    // history.json: the as-run log of the last 24 hours, up to the newest aired item.
+    let (code, body) = get(&format!("{path_site}history.json")).await;
+    assert_eq!(code, 200);
+    let h: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (h["format"].clone(), h["hours"].clone()),
+        (1.into(), 24.into())
+    );
+    let logged = history::read(&st.join("data/state").join(HISTORY_FILE), None, None)
+        .unwrap()
+        .entries;
+    let items = h["items"].as_array().unwrap();
+    assert!(items.len() >= 20, "{} items", items.len());
+    assert_eq!(
+        items.len(),
+        logged.len(),
+        "every logged item of the last 24 h is in the site"
+    );
+    assert_eq!(
+        items.last().unwrap()["item_id"],
+        serde_json::json!(logged.last().unwrap().item_id)
+    );
     // Site pins stay bounded.
     assert!(
         s.state().pinned_playlists.len() <= ipfs_station::air::publisher::PINNED_PLAYLISTS,

@@ -134,6 +134,9 @@ pub struct SiteContent {
     pub segments: Vec<(u64, String)>,
     /// `station.json`, its `ipns_name` filled in by the publisher.
     pub station: StationJson,
+    /// `history.json`'s bytes ([`site::SiteHistory`]); the same `Arc` while the as-run
+    /// log did not change, so it is added once per change.
+    pub history: Arc<Vec<u8>>,
 }
 
 /// What a publisher needs to publish.
@@ -239,6 +242,7 @@ async fn work(
     let mut last_published: Option<String> = None;
     let mut backoff = Duration::ZERO;
     let mut page: Option<PageLinks> = None;
+    let mut history: Option<(Arc<Vec<u8>>, site::Link)> = None;
     loop {
         if offers.changed().await.is_err() {
             return;
@@ -261,7 +265,7 @@ async fn work(
         let ipns_name = shared.lock().ok().and_then(|s| s.ipns_name.clone());
         let outcome = tokio::time::timeout(
             target.timeout,
-            publish_once(&target, &offer, ipns_name, &mut page),
+            publish_once(&target, &offer, ipns_name, &mut page, &mut history),
         )
         .await
         .unwrap_or_else(|_| {
@@ -342,6 +346,10 @@ async fn work(
             last_published = Some(offer.playlist.clone());
             backoff = Duration::ZERO;
         } else {
+            // The page is added again with the next attempt: the node may have lost it
+            // (a Kubo restarted on another repo).
+            page = None;
+            history = None;
             backoff = if backoff.is_zero() {
                 FIRST_BACKOFF
             } else {
@@ -370,6 +378,7 @@ async fn publish_once(
     offer: &Offer,
     ipns_name: Option<String>,
     page: &mut Option<PageLinks>,
+    history: &mut Option<(Arc<Vec<u8>>, site::Link)>,
 ) -> std::result::Result<(String, String), (Option<String>, String)> {
     let name = match ipns_name {
         Some(n) => n,
@@ -397,15 +406,29 @@ async fn publish_once(
     station.ipns_name = Some(name);
     let station_json =
         serde_json::to_vec_pretty(&station).map_err(|e| (None, format!("station.json: {e}")))?;
+    let linked = history
+        .as_ref()
+        .filter(|(bytes, _)| {
+            Arc::ptr_eq(bytes, &offer.site.history) || **bytes == *offer.site.history
+        })
+        .map(|(_, l)| l.clone());
+    let part = match &linked {
+        Some(l) => site::HistoryPart::Linked(l),
+        None => site::HistoryPart::Add(&offer.site.history),
+    };
     let put = site::put_site(
         &target.kubo,
         page,
         &offer.playlist,
         &station_json,
+        part,
         &offer.site.segments,
     )
     .await
     .map_err(|e| (None, e.to_string()))?;
+    if let Some(l) = put.history.clone() {
+        *history = Some((offer.site.history.clone(), l));
+    }
     let published = target
         .kubo
         .publish(&format!("/ipfs/{}", put.root), &target.options)

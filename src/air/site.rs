@@ -7,6 +7,7 @@
 //! index.html listener.js style.css vendor/   the listener page (embedded in the binary)
 //! live.m3u8                                  the live window, segment URIs relative: s/<media sequence>.ts
 //! station.json                               station, now playing, next up, programme, history
+//! history.json                               the as-run log of the last 24 hours
 //! s/<media sequence>.ts                      every segment of the window and SITE_PAST seconds before it
 //! ```
 //!
@@ -49,6 +50,23 @@ pub const PLAYLIST_FILE: &str = "live.m3u8";
 pub const SEGMENTS_DIR: &str = "s";
 /// `station.json`'s format version.
 pub const STATION_FORMAT: u32 = 1;
+/// The site's copy of the as-run log of the last [`HISTORY_HOURS`].
+pub const HISTORY_FILE: &str = "history.json";
+/// Hours of the as-run log the site carries.
+pub const HISTORY_HOURS: i64 = 24;
+
+/// `history.json`: the as-run log's entries of the last [`HISTORY_HOURS`] hours, oldest
+/// first, as `data/state/history.jsonl` holds them ([`AsRunEntry`]: air start and end,
+/// item id, kind, title, artist, album, ISRC, seconds, block, media sequence).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteHistory {
+    /// 1.
+    pub format: u32,
+    /// How many hours back it reaches.
+    pub hours: i64,
+    /// The entries, oldest first.
+    pub items: Vec<AsRunEntry>,
+}
 
 /// The relative URI of the segment with media sequence `sequence` in the site's
 /// `live.m3u8`: `s/<sequence>.ts` (the `.ts` extension satisfies players that check it,
@@ -248,12 +266,25 @@ pub struct PublishedSite {
     pub segments_dir: String,
     /// The CID of `live.m3u8`.
     pub playlist: String,
+    /// The link of `history.json`, to reuse while it does not change.
+    pub history: Option<Link>,
 }
 
-/// Puts one site into Kubo: `live.m3u8` and `station.json` in one `add` (not pinned on
-/// their own: the root pins them), the `s/` directory of `segments` (`(media sequence,
-/// CID)`) and the root (page, playlist, station.json, `s`), pinned recursively. Three
-/// RPCs; the segments and the page must already be in the node.
+/// `history.json` for a put: its bytes to add, or the link of the same bytes added
+/// before (the as-run log changes once an item, the site every window).
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryPart<'a> {
+    /// Add these bytes.
+    Add(&'a [u8]),
+    /// Link this, added before.
+    Linked(&'a Link),
+}
+
+/// Puts one site into Kubo: `live.m3u8`, `station.json` (and `history.json` when it
+/// changed) in one `add` (not pinned on their own: the root pins them), the `s/`
+/// directory of `segments` (`(media sequence, CID)`) and the root (page, playlist,
+/// station.json, history.json, `s`), pinned recursively. Three RPCs; the segments and
+/// the page must already be in the node.
 ///
 /// Errors: as [`Kubo::add_files`] and [`Kubo::dag_put_dag_pb`].
 pub async fn put_site(
@@ -261,17 +292,24 @@ pub async fn put_site(
     page: &PageLinks,
     playlist: &str,
     station_json: &[u8],
+    history: HistoryPart<'_>,
     segments: &[(u64, String)],
 ) -> Result<PublishedSite> {
-    let added = kubo
-        .add_files(
-            vec![
-                (PLAYLIST_FILE.to_string(), playlist.as_bytes().to_vec()),
-                (listener::STATION_FILE.to_string(), station_json.to_vec()),
-            ],
-            false,
-        )
-        .await?;
+    let mut files = vec![
+        (PLAYLIST_FILE.to_string(), playlist.as_bytes().to_vec()),
+        (listener::STATION_FILE.to_string(), station_json.to_vec()),
+    ];
+    if let HistoryPart::Add(bytes) = history {
+        files.push((HISTORY_FILE.to_string(), bytes.to_vec()));
+    }
+    let mut added = kubo.add_files(files, false).await?;
+    if let HistoryPart::Linked(l) = history {
+        added.push(crate::kubo::Added {
+            name: HISTORY_FILE.into(),
+            cid: l.cid.clone(),
+            size: l.tsize.unwrap_or(0),
+        });
+    }
     let seg_links: Vec<Link> = segments
         .iter()
         .map(|(seq, cid)| Link {
@@ -295,14 +333,18 @@ pub async fn put_site(
         tsize: None,
     });
     let root = kubo.dag_put_dag_pb(&directory_node(&links), true).await?;
+    let find = |name: &str| added.iter().find(|a| a.name == name);
     Ok(PublishedSite {
         root,
         segments_dir: s,
-        playlist: added
-            .iter()
-            .find(|a| a.name == PLAYLIST_FILE)
+        playlist: find(PLAYLIST_FILE)
             .map(|a| a.cid.clone())
             .unwrap_or_default(),
+        history: find(HISTORY_FILE).map(|a| Link {
+            name: HISTORY_FILE.into(),
+            cid: a.cid.clone(),
+            tsize: Some(a.size),
+        }),
     })
 }
 

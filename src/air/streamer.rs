@@ -325,8 +325,11 @@ pub struct Streamer {
     site: SiteSegments,
     /// The warmer of the public gateways (IPNS mode, started at the first tick).
     warmer: Option<Warmer>,
-    /// The last items logged as aired, oldest first (`station.json`'s history).
-    recent: std::collections::VecDeque<AsRunEntry>,
+    /// The items logged as aired in the last [`site::HISTORY_HOURS`], oldest first (the
+    /// site's `history.json`, and `station.json`'s recent history).
+    day: std::collections::VecDeque<AsRunEntry>,
+    /// `history.json`'s bytes for `day`, made again when `day` changes.
+    day_json: Option<Arc<Vec<u8>>>,
     /// The programme blocks of the next 24 hours, by the minute and programme they were
     /// computed for.
     blocks_cache: Option<(i64, String, Vec<SiteBlock>)>,
@@ -549,7 +552,8 @@ impl Streamer {
             ),
         };
         let born_at = saved.is_none().then_some(now);
-        let history = AsRunLog::open(&state_dir.file(HISTORY_FILE))?;
+        let history_path = state_dir.file(HISTORY_FILE);
+        let history = AsRunLog::open(&history_path)?;
         let uri = match (mode, &cfg.segment_uri_style) {
             (Mode::Preview, _) => UriStyle::Preview,
             (Mode::Ipns, SegmentUriStyle::Relative) => UriStyle::Site,
@@ -638,7 +642,17 @@ impl Streamer {
             station_name: station.name(),
             site: SiteSegments::default(),
             warmer: None,
-            recent: std::collections::VecDeque::new(),
+            day: {
+                let since = now - chrono::Duration::hours(site::HISTORY_HOURS);
+                match crate::air::history::read(&history_path, Some(since), None) {
+                    Ok(h) => h.entries.into(),
+                    Err(e) => {
+                        tracing::warn!("the as-run log cannot be read for the site's history.json (it starts empty): {e}");
+                        Default::default()
+                    }
+                }
+            },
+            day_json: None,
             blocks_cache: None,
         };
         if streamer.fallback_alarm.is_none() {
@@ -702,13 +716,15 @@ impl Streamer {
             Ok(0) => {}
             Ok(_) => {
                 for e in entries {
-                    if self.recent.back().is_none_or(|r| r.air_start < e.air_start) {
-                        self.recent.push_back(e);
+                    if self.day.back().is_none_or(|r| r.air_start < e.air_start) {
+                        self.day.push_back(e);
                     }
                 }
-                while self.recent.len() > SITE_ITEMS + 1 {
-                    self.recent.pop_front();
+                let since = now - chrono::Duration::hours(site::HISTORY_HOURS);
+                while self.day.front().is_some_and(|e| e.air_end < since) {
+                    self.day.pop_front();
                 }
+                self.day_json = None;
             }
             Err(e) => {
                 tracing::error!("the as-run log cannot be written (tried again next tick): {e}")
@@ -868,6 +884,7 @@ impl Streamer {
             let site = SiteContent {
                 segments: self.site.links(),
                 station: self.station_json(now),
+                history: self.day_json(),
             };
             if let Some(p) = self.publisher_mut() {
                 offered = Some(p.offer(text.clone(), media_sequence, now, site));
@@ -927,18 +944,20 @@ impl Streamer {
                 next_up.push(it);
             }
         }
-        let history = self
-            .recent
+        let mut history: Vec<SiteItem> = self
+            .day
             .iter()
+            .rev()
             .filter(|e| {
                 e.air_start < now
                     && now_playing
                         .as_ref()
                         .is_none_or(|n| n.air_start != site::rfc3339(e.air_start))
             })
+            .take(SITE_ITEMS)
             .map(SiteItem::aired)
-            .collect::<Vec<_>>();
-        let skip = history.len().saturating_sub(SITE_ITEMS);
+            .collect();
+        history.reverse();
         StationJson {
             format: site::STATION_FORMAT,
             station: self.station_name.clone(),
@@ -948,8 +967,24 @@ impl Streamer {
             now_playing,
             next_up,
             programme: self.blocks_ahead(now),
-            history: history.into_iter().skip(skip).collect(),
+            history,
         }
+    }
+
+    /// `history.json`'s bytes: the as-run log of the last [`site::HISTORY_HOURS`]
+    /// ([`site::SiteHistory`]), made again only when an item was logged.
+    fn day_json(&mut self) -> Arc<Vec<u8>> {
+        if let Some(b) = &self.day_json {
+            return b.clone();
+        }
+        let h = site::SiteHistory {
+            format: 1,
+            hours: site::HISTORY_HOURS,
+            items: self.day.iter().cloned().collect(),
+        };
+        let bytes = Arc::new(serde_json::to_vec(&h).unwrap_or_else(|_| b"{}".to_vec()));
+        self.day_json = Some(bytes.clone());
+        bytes
     }
 
     /// The programme blocks of the 24 hours from `now` (empty without a schedule),
