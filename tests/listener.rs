@@ -183,19 +183,13 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
-    require_browser();
-    let double = KuboDouble::start().await.unwrap();
-    let kubo = client(&double.api_url());
-    let tmp = tempfile::tempdir().unwrap();
-    // The station's name is its folder's: the page shows it.
-    let station = tmp.path().join("Loopback FM");
-
-    // A station of real AAC-in-MPEG-TS segments (4 s), three items in rotation.
+/// A station at `st` of real AAC-in-MPEG-TS segments (4 s), three items in rotation, on
+/// `double`: window [`WINDOW`], lookahead [`LOOKAHEAD`], a tick a second, with
+/// `streaming` keys on top.
+async fn tone_station(st: &Path, double: &KuboDouble, streaming: Value) {
     real_processed(
-        &station.join("data/processed"),
-        &kubo,
+        &st.join("data/processed"),
+        &client(&double.api_url()),
         &[
             ("a", "sine=frequency=440", 40.0),
             ("b", "sine=frequency=550", 36.0),
@@ -204,13 +198,25 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
         SEGMENT,
     )
     .await;
-    test_support::init_station(&station);
+    test_support::init_station(st);
     patch_config(
-        &station,
+        st,
         "streaming.config.json",
         json!({"window_size": WINDOW, "lookahead_segments": LOOKAHEAD, "update_interval": 1,
             "kubo_api": double.api_url(), "publish_timeout": 10}),
     );
+    patch_config(st, "streaming.config.json", streaming);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
+    require_browser();
+    let double = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // The station's name is its folder's: the page shows it.
+    let station = tmp.path().join("Loopback FM");
+
+    tone_station(&station, &double, json!({})).await;
     let cfg = Station::open(&station).unwrap();
     let state_dir = cfg.state();
 
@@ -503,31 +509,12 @@ async fn stalls(c: &Client) -> (u64, f64) {
 async fn a_listener_on_a_cold_public_gateway_plays_without_a_stall_when_it_is_warmed() {
     require_browser();
     let double = KuboDouble::start().await.unwrap();
-    let kubo = client(&double.api_url());
     let tmp = tempfile::tempdir().unwrap();
     let station = tmp.path().join("Cold FM");
-    real_processed(
-        &station.join("data/processed"),
-        &kubo,
-        &[
-            ("a", "sine=frequency=440", 40.0),
-            ("b", "sine=frequency=550", 36.0),
-            ("c", "sine=frequency=660", 44.0),
-        ],
-        SEGMENT,
-    )
-    .await;
-    test_support::init_station(&station);
     let cold = Duration::from_secs(6);
     let warmed = ColdGateway::start(double.gateway_url(), cold).await;
     let unwarmed = ColdGateway::start(double.gateway_url(), cold).await;
-    patch_config(
-        &station,
-        "streaming.config.json",
-        json!({"window_size": WINDOW, "lookahead_segments": LOOKAHEAD, "update_interval": 1,
-            "kubo_api": double.api_url(), "publish_timeout": 10,
-            "warm_gateways": [warmed.url]}),
-    );
+    tone_station(&station, &double, json!({"warm_gateways": [warmed.url]})).await;
     let cfg = Station::open(&station).unwrap();
     let streamer = Streamer::open(&cfg, Mode::Ipns, Utc::now()).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
