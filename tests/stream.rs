@@ -687,3 +687,45 @@ async fn a_restart_on_longer_segments_keeps_the_target_duration_and_says_why() {
     assert_eq!(pl.target_duration, 10);
     assert!(s.state().ipns_name.is_some(), "the IPNS name carries over");
 }
+
+/// The as-run log is what listeners heard: a local preview logs nothing, and the IPNS
+/// stream that continues it (same media sequence) logs only items that end after it
+/// took over.
+#[tokio::test]
+async fn a_preview_airs_nothing_in_the_as_run_log_and_go_live_logs_from_its_start() {
+    let (node, dir, _, _) = station().await;
+    let c = cfg(dir.path(), &node.api_url());
+    let log = dir
+        .path()
+        .join("data/state")
+        .join(ipfs_station::air::history::HISTORY_FILE);
+    let mut s = Streamer::open(&c, Mode::Preview, t0()).unwrap();
+    for i in 0..30 {
+        s.tick(t0() + Duration::seconds(2 * i)).await.unwrap();
+    }
+    let seq = s.state().media_sequence;
+    drop(s);
+    let logged = ipfs_station::air::history::read(&log, None, None).unwrap();
+    assert!(logged.entries.is_empty(), "{:?}", logged.entries);
+    let live_at = t0() + Duration::seconds(62);
+    let mut s = Streamer::open(&c, Mode::Ipns, live_at).unwrap();
+    for i in 0..30 {
+        s.tick(live_at + Duration::seconds(2 * i)).await.unwrap();
+    }
+    assert!(
+        s.state().media_sequence >= seq,
+        "the media sequence goes on"
+    );
+    let logged = ipfs_station::air::history::read(&log, None, None)
+        .unwrap()
+        .entries;
+    assert!(!logged.is_empty());
+    for e in &logged {
+        assert!(
+            e.air_end > live_at,
+            "{} ended at {} before Go live at {live_at}",
+            e.item_id,
+            e.air_end
+        );
+    }
+}

@@ -308,7 +308,8 @@ pub struct Streamer {
     live: Arc<RwLock<String>>,
     /// The as-run log.
     history: AsRunLog,
-    /// A new stream's birth: back-dated items that ended before it never aired.
+    /// A new stream's birth, or the switch from a local preview to IPNS: items that
+    /// ended before it never aired.
     born_at: Option<DateTime<Utc>>,
     /// Hash of the programme saved as the last good one.
     saved_hash: Option<String>,
@@ -551,7 +552,11 @@ impl Streamer {
                 cfg.lookahead_segments,
             ),
         };
-        let born_at = saved.is_none().then_some(now);
+        // Nothing airs before a new stream, nor before a stream that a local preview
+        // played until now (a preview is heard by nobody but the operator).
+        let born_at = (saved.is_none()
+            || (mode == Mode::Ipns && saved.as_ref().is_some_and(|s| s.mode == Mode::Preview)))
+        .then_some(now);
         let history_path = state_dir.file(HISTORY_FILE);
         let history = AsRunLog::open(&history_path)?;
         let uri = match (mode, &cfg.segment_uri_style) {
@@ -681,8 +686,12 @@ impl Streamer {
     }
 
     /// Appends the items whose air start has come to the as-run log (each once, see
-    /// [`crate::air::history`]).
+    /// [`crate::air::history`]); IPNS mode only: a local preview airs nothing.
     fn log_aired(&mut self, now: DateTime<Utc>) {
+        // A local preview airs nothing: the as-run log is what listeners heard.
+        if self.mode == Mode::Preview {
+            return;
+        }
         let programme = self.schedule.programme().clone();
         let entries: Vec<AsRunEntry> = self
             .schedule
