@@ -20,6 +20,7 @@
 //! that says so); floats are encoded by Rust's shortest representation in dag-json.
 
 use crate::cid::{self, Cid};
+use crate::rpc::go_quote;
 use base64::Engine;
 
 /// Multicodec codes of the codecs Kubo 0.34.1 has registered for `dag/put`.
@@ -82,24 +83,6 @@ pub fn multicodec(text: &str) -> Result<u64, String> {
         .find(|(name, _)| *name == text)
         .map(|(_, c)| *c)
         .ok_or_else(|| format!("unknown multicodec: {}", go_quote(text)))
-}
-
-/// Go `%q` of a string (enough for names and keys: quotes and backslashes escaped).
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// An IPLD data model value (what `basicnode.Prototype.Any` builds).

@@ -237,8 +237,9 @@ impl Args {
     }
 }
 
-/// Go `strconv.Quote` for the error messages of `time.ParseDuration`.
-fn go_quote(s: &str) -> String {
+/// Go `strconv.Quote` (`%q`) of a string, for Kubo's error messages (`time.ParseDuration`,
+/// multicodec names, dag-json keys).
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
