@@ -19,10 +19,7 @@ fn station_bin() -> &'static str {
 }
 
 fn library(st: &Path, api: &str, tracks: usize, seconds: f64) {
-    test_support::init_station(st);
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    test_support::init_station_without_jingles(st);
     test_support::patch_config(
         st,
         "streaming.config.json",

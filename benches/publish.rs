@@ -48,10 +48,7 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
     let double = KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("station");
-    test_support::init_station(&st);
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    test_support::init_station_without_jingles(&st);
     test_support::patch_config(
         &st,
         "streaming.config.json",

@@ -62,10 +62,7 @@ async fn week(mode: Mode, hours: u64, every: u64) -> Vec<Sample> {
     let double = KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("station");
-    test_support::init_station(&st);
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    test_support::init_station_without_jingles(&st);
     test_support::patch_config(
         &st,
         "streaming.config.json",

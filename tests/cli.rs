@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn station_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_station")
-}
-
 /// A folder with `ffmpeg` and `ffprobe` wrappers that append their arguments to `log`
 /// and exec the real programs.
 fn shim(dir: &Path, log: &Path) -> String {

@@ -8,18 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-fn station_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_station")
-}
-
 /// A station with a synthetic processed folder on the Kubo at `api` (no encoding).
 async fn station(root: &Path, name: &str, api: &str) -> PathBuf {
     let st = root.join(name);
-    test_support::init_station(&st);
     // Only the synthetic items: nothing waits for setup.
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    test_support::init_station_without_jingles(&st);
     patch_config(
         &st,
         "streaming.config.json",
@@ -53,15 +46,6 @@ fn spawn(st: &Path, args: &[&str], guard: &mut ProcessGuard) -> u32 {
     guard.push(child)
 }
 
-fn run(st: &Path, args: &[&str]) -> Output {
-    Command::new(station_bin())
-        .args(args)
-        .arg("--station")
-        .arg(st)
-        .output()
-        .unwrap()
-}
-
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
 }
@@ -86,7 +70,7 @@ async fn a_second_streamer_refuses_at_once_naming_the_first_and_stop_ends_it() {
     holds(&state, Role::Stream, first).await;
 
     let t = std::time::Instant::now();
-    let second = run(&st, &["stream"]);
+    let second = run_station(&st, &["stream"]);
     assert!(t.elapsed() < Duration::from_secs(5), "refused at once");
     assert_ne!(second.status.code(), Some(0), "{}", text(&second));
     let said = text(&second);
@@ -98,7 +82,7 @@ async fn a_second_streamer_refuses_at_once_naming_the_first_and_stop_ends_it() {
     assert_eq!(state.holder(Role::Stream).unwrap().pid, first);
 
     // `station stop`: SIGTERM to the holder, waits, reports.
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains(&format!("Stopped the streamer (pid {first})")),
@@ -109,7 +93,7 @@ async fn a_second_streamer_refuses_at_once_naming_the_first_and_stop_ends_it() {
     assert!(!pid_alive(first));
     let stream_state = state.load_stream_state().unwrap();
     assert!(!stream_state.on_air, "a clean stop marks the state off air");
-    let again = run(&st, &["stop"]);
+    let again = run_station(&st, &["stop"]);
     assert!(text(&again).contains("The streamer was not running"));
 }
 
@@ -137,7 +121,7 @@ async fn a_stale_pid_file_naming_an_unrelated_process_is_never_signalled() {
     )
     .unwrap();
     // Nothing runs: stop signals nobody.
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(
         text(&out).contains("The streamer was not running"),
         "{}",
@@ -147,7 +131,7 @@ async fn a_stale_pid_file_naming_an_unrelated_process_is_never_signalled() {
     // `station stream` starts, and stopping it leaves the unrelated process alone.
     let streamer = spawn(&st, &["stream"], &mut procs);
     holds(&state, Role::Stream, streamer).await;
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(
         text(&out).contains(&format!("pid {streamer}")),
         "{}",
@@ -179,7 +163,7 @@ async fn kill_9_of_a_holder_frees_its_lock() {
     // The monitor's lock is its own.
     let monitor = spawn(&st, &["health"], &mut procs);
     holds(&state, Role::Health, monitor).await;
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(
         text(&out).contains(&format!("Stopped the health monitor (pid {monitor})")),
         "{}",
@@ -203,7 +187,7 @@ async fn two_stations_cannot_publish_under_one_ipns_key_of_one_kubo() {
     let mut procs = ProcessGuard::new();
     let first = spawn(&a, &["stream"], &mut procs);
     holds(&StateDir::new(a.join("data/state")), Role::Stream, first).await;
-    let second = run(&b, &["stream"]);
+    let second = run_station(&b, &["stream"]);
     assert_ne!(second.status.code(), Some(0));
     let said = text(&second);
     assert!(

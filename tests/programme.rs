@@ -6,54 +6,11 @@
 
 use crate::support::*;
 use ipfs_station::air::history::{self, AsRunEntry, HISTORY_FILE};
-use ipfs_station::air::streamer::StreamState;
 use ipfs_station::library::ItemKind;
-use ipfs_station::station::state::StateDir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn station_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_station")
-}
-
-/// `station <args> --station <st>` as its own process (its own process group, so the
-/// guard ends its ffmpeg children too), output to `log`.
-fn spawn(st: &Path, args: &[&str], log: &Path, guard: &mut ProcessGuard) -> u32 {
-    use std::os::unix::process::CommandExt;
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = Command::new(station_bin())
-        .args(args)
-        .arg("--station")
-        .arg(st)
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    guard.push(child)
-}
-
-fn run(st: &Path, args: &[&str]) -> Output {
-    Command::new(station_bin())
-        .args(args)
-        .arg("--station")
-        .arg(st)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn stream_state(st: &Path) -> Option<StreamState> {
-    StateDir::new(st.join("data/state"))
-        .load_stream_state()
-        .ok()
-}
 
 fn history_of(st: &Path) -> Vec<AsRunEntry> {
     let h = history::read(&st.join("data/state").join(HISTORY_FILE), None, None).unwrap();
@@ -133,10 +90,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
     let tmp = tempfile::tempdir().unwrap();
     let make = |name: &str| -> PathBuf {
         let st = tmp.path().join(name);
-        test_support::init_station(&st);
-        for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-            std::fs::remove_file(e.unwrap().path()).unwrap();
-        }
+        test_support::init_station_without_jingles(&st);
         patch_config(
             &st,
             "setup.config.json",
@@ -178,7 +132,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
     let mut guard = ProcessGuard::new();
     let log = tmp.path().join("stream.log");
     let started = Instant::now();
-    spawn(&a, &["stream"], &log, &mut guard);
+    spawn_station(&a, &["stream"], &log, &mut guard);
     let state = a.join("data/state");
     let processed = a.join("data/processed");
     let mut series = Series::default();
@@ -264,7 +218,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
     assert!(on_air_at < setup_done_at, "on air before setup ended");
 
     // The full rotation, the same as a full setup of the same library.
-    let out = run(&b, &["setup", "--quiet"]);
+    let out = run_station(&b, &["setup", "--quiet"]);
     assert!(
         out.status.success(),
         "{}",
@@ -283,7 +237,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
         full.hash(),
         "the streamer took the full programme"
     );
-    let out = run(&a, &["stop"]);
+    let out = run_station(&a, &["stop"]);
     assert!(out.status.success());
 }
 
@@ -291,10 +245,7 @@ async fn stream_on_a_new_library_is_on_air_in_seconds_and_ends_on_the_full_rotat
 /// window 12, lookahead 6, a tick every 0.5 s.
 async fn quick_station(root: &Path, api: &str) -> PathBuf {
     let st = root.join("st");
-    test_support::init_station(&st);
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    test_support::init_station_without_jingles(&st);
     patch_config(
         &st,
         "streaming.config.json",
@@ -334,7 +285,7 @@ async fn the_as_run_log_holds_every_aired_item_once_across_kill_9() {
     let st = quick_station(tmp.path(), &node.api_url()).await;
     let log = tmp.path().join("stream.log");
     let mut guard = ProcessGuard::new();
-    let pid = spawn(&st, &["stream"], &log, &mut guard);
+    let pid = spawn_station(&st, &["stream"], &log, &mut guard);
     wait_until(30, "three logged items", || history_of(&st).len() >= 3).await;
     // Killed without warning, down for 4 s (inside the 12 s lookahead it published).
     let status = Command::new("kill")
@@ -350,12 +301,12 @@ async fn the_as_run_log_holds_every_aired_item_once_across_kill_9() {
         before,
         "nothing logs while it is down"
     );
-    spawn(&st, &["stream"], &log, &mut guard);
+    spawn_station(&st, &["stream"], &log, &mut guard);
     wait_until(40, "more items after the restart", || {
         history_of(&st).len() >= before + 5
     })
     .await;
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(
         out.status.success(),
         "{}",
@@ -391,7 +342,7 @@ async fn the_as_run_log_holds_every_aired_item_once_across_kill_9() {
         assert!((e.duration - if e.kind == ItemKind::Jingle { 2.0 } else { 4.0 }).abs() < 1e-6);
     }
     // The CSV royalty reports are made from: a header and a row per item.
-    let out = run(&st, &["history", "--csv"]);
+    let out = run_station(&st, &["history", "--csv"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
@@ -401,7 +352,7 @@ async fn the_as_run_log_holds_every_aired_item_once_across_kill_9() {
     );
     assert_eq!(lines.count(), h.len());
     let since = h[2].air_start.to_rfc3339();
-    let out = run(&st, &["history", "--json", "--since", &since]);
+    let out = run_station(&st, &["history", "--json", "--since", &since]);
     let listed: Vec<AsRunEntry> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.len(), h.len() - 2);
 }
@@ -423,13 +374,13 @@ async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alar
     );
     let log = tmp.path().join("stream.log");
     let mut guard = ProcessGuard::new();
-    spawn(&st, &["stream"], &log, &mut guard);
+    spawn_station(&st, &["stream"], &log, &mut guard);
     wait_until(30, "a publish", || {
         stream_state(&st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
     })
     .await;
     // The synthetic items have no sources: a setup run finds the library empty.
-    let out = run(&st, &["setup", "--quiet"]);
+    let out = run_station(&st, &["setup", "--quiet"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no tracks"));
     let processed = st.join("data/processed");
@@ -454,10 +405,10 @@ async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alar
         "{:?}",
         s.alarm
     );
-    let out = run(&st, &["status"]);
+    let out = run_station(&st, &["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ALARM"), "{text}");
-    let out = run(&st, &["health", "--once"]);
+    let out = run_station(&st, &["health", "--once"]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -466,10 +417,10 @@ async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alar
     assert!(text.contains("programme:"), "{text}");
 
     // Restarted on the broken folder: on air with the saved programme, alarm raised.
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(out.status.success());
     let seq = stream_state(&st).unwrap().media_sequence;
-    spawn(&st, &["stream"], &log, &mut guard);
+    spawn_station(&st, &["stream"], &log, &mut guard);
     wait_until(30, "on air again", || {
         stream_state(&st).is_some_and(|s| {
             s.on_air && s.media_sequence > seq + 2 && s.last_publish.as_ref().is_some_and(|p| p.ok)
@@ -482,7 +433,7 @@ async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alar
         "{:?}",
         s.alarm
     );
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(out.status.success());
 }
 
@@ -515,7 +466,7 @@ async fn a_schedule_is_set_up_answered_refused_when_invalid_and_hot_reloaded() {
             "blocks": [{"name": "Night", "start": "22:00", "end": "06:00",
                         "music": ["music/night"], "jingle_cycle": 1, "hard": true}]}"#,
     );
-    let out = run(&st, &["setup", "--quiet"]);
+    let out = run_station(&st, &["setup", "--quiet"]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -538,7 +489,7 @@ async fn a_schedule_is_set_up_answered_refused_when_invalid_and_hot_reloaded() {
     );
     // What plays at 23:00 UTC tomorrow (off air: as a stream started now would play).
     let day = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
-    let out = run(
+    let out = run_station(
         &st,
         &[
             "schedule",
@@ -560,7 +511,7 @@ async fn a_schedule_is_set_up_answered_refused_when_invalid_and_hot_reloaded() {
         night.contains(&v["item"]["id"].as_str().unwrap().to_string()),
         "{v}"
     );
-    let out = run(
+    let out = run_station(
         &st,
         &["schedule", "--at", &format!("{day}T12:00:00Z"), "--json"],
     );
@@ -574,7 +525,7 @@ async fn a_schedule_is_set_up_answered_refused_when_invalid_and_hot_reloaded() {
             {"name": "Night", "start": "22:00", "end": "06:00", "music": ["music/night"]},
             {"name": "Early", "start": "05:00", "end": "07:00"}]}"#,
     );
-    let out = run(&st, &["setup", "--quiet"]);
+    let out = run_station(&st, &["setup", "--quiet"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -590,7 +541,7 @@ async fn a_schedule_is_set_up_answered_refused_when_invalid_and_hot_reloaded() {
     schedule(r#"{"timezone": "UTC", "blocks": []}"#);
     let log = tmp.path().join("stream.log");
     let mut guard = ProcessGuard::new();
-    spawn(&st, &["stream"], &log, &mut guard);
+    spawn_station(&st, &["stream"], &log, &mut guard);
     wait_until(60, "on air", || {
         stream_state(&st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
     })
@@ -619,7 +570,7 @@ async fn a_schedule_is_set_up_answered_refused_when_invalid_and_hot_reloaded() {
         night.contains(&np.item_id),
         "a Now (night folder) item: {np:?}"
     );
-    let out = run(&st, &["stop"]);
+    let out = run_station(&st, &["stop"]);
     assert!(out.status.success());
     let h = history_of(&st);
     assert!(h.iter().any(|e| e.block == "Now") && h.iter().any(|e| e.block == "default"));

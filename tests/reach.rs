@@ -6,27 +6,18 @@
 
 use crate::support::*;
 use ipfs_station::air::history::{self, AsRunEntry, HISTORY_FILE};
-use ipfs_station::air::streamer::{Mode, StreamState, Streamer};
+use ipfs_station::air::streamer::{Mode, Streamer};
 use ipfs_station::library::ItemKind;
 use ipfs_station::setup::manifest::Manifest;
-use ipfs_station::station::state::StateDir;
 use ipfs_station::station::Station;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn station_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_station")
-}
 
 /// A synthetic station (no encoding): a jingle of one 2 s segment and three tracks of
 /// four, window 12, lookahead 6, a tick every 0.5 s, on the Kubo at `api`.
 async fn quick_station(root: &Path, api: &str) -> (PathBuf, Manifest) {
     let st = root.join("Reach FM");
-    test_support::init_station(&st);
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    test_support::init_station_without_jingles(&st);
     patch_config(
         &st,
         "streaming.config.json",
@@ -47,12 +38,6 @@ async fn quick_station(root: &Path, api: &str) -> (PathBuf, Manifest) {
     )
     .await;
     (st, m)
-}
-
-fn stream_state(st: &Path) -> Option<StreamState> {
-    StateDir::new(st.join("data/state"))
-        .load_stream_state()
-        .ok()
 }
 
 /// A reqwest client that sends `*.localhost` to loopback (Chromium does so itself;
@@ -224,19 +209,8 @@ async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
         serde_json::json!({"gateways": [node.gateway_url()], "public_gateways": [warm_gw.url]}),
     );
     let log = tmp.path().join("stream.log");
-    let out = std::fs::File::create(&log).unwrap();
     let mut guard = ProcessGuard::new();
-    use std::os::unix::process::CommandExt;
-    guard.push(
-        Command::new(station_bin())
-            .args(["stream", "--station"])
-            .arg(&st)
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .process_group(0)
-            .spawn()
-            .unwrap(),
-    );
+    spawn_station(&st, &["stream"], &log, &mut guard);
     wait_until(30, "a publish", || {
         stream_state(&st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
     })
@@ -253,12 +227,7 @@ async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
         printed.contains(&format!("{}/ipns/{name}/", node.gateway_url())),
         "{printed}"
     );
-    let status = Command::new(station_bin())
-        .args(["status", "--station"])
-        .arg(&st)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let status = run_station(&st, &["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
     for want in [
         format!("listen (local): {}/ipns/{name}/", node.gateway_url()),
@@ -267,12 +236,7 @@ async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
     ] {
         assert!(text.contains(&want), "{want} in {text}");
     }
-    let status = Command::new(station_bin())
-        .args(["status", "--json", "--station"])
-        .arg(&st)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let status = run_station(&st, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(
         v["listen"]["page"],
@@ -334,10 +298,6 @@ async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
         t.elapsed() >= cold,
         "the cold gateway model: a first fetch waits"
     );
-    let out = Command::new(station_bin())
-        .args(["stop", "--station"])
-        .arg(&st)
-        .output()
-        .unwrap();
+    let out = run_station(&st, &["stop"]);
     assert!(out.status.success());
 }

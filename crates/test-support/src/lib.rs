@@ -55,6 +55,15 @@ pub fn init_station(st: &Path) {
     offline(st);
 }
 
+/// [`init_station`] without the bundled jingles (`jingles/` left empty): for tests that
+/// bring their own items and must not wait for setup to prechunk the bundled ones.
+pub fn init_station_without_jingles(st: &Path) {
+    init_station(st);
+    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+}
+
 /// Turns off the public gateways of the station at `st` (see [`init_station`]): for
 /// stations made by the `station init` program.
 pub fn offline(st: &Path) {
@@ -109,11 +118,8 @@ pub fn station_on(
 /// 3 tracks, window 12 with lookahead 3, on the Kubo at `api`.
 pub fn small_station(root: &Path, api: &str) -> PathBuf {
     let st = root.join("station");
-    init_station(&st);
-    // Replace the bundled jingles with short generated ones (faster tests).
-    for e in std::fs::read_dir(st.join("jingles")).unwrap() {
-        std::fs::remove_file(e.unwrap().path()).unwrap();
-    }
+    // Short generated jingles instead of the bundled ones (faster tests).
+    init_station_without_jingles(&st);
     let music = st.join("music");
     for (i, f) in [330, 440, 550, 660].iter().enumerate() {
         gen_audio(
