@@ -970,7 +970,8 @@ impl Streamer {
         StationJson {
             format: site::STATION_FORMAT,
             station: self.station_name.clone(),
-            ipns_name: self.state.ipns_name.clone(),
+            // The publisher fills it in with the name of the key it publishes under.
+            ipns_name: None,
             stream: site::PLAYLIST_FILE.into(),
             updated_at: site::rfc3339(now),
             now_playing,
