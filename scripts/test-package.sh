@@ -385,15 +385,12 @@ ok "station-stream@ stopped cleanly ${stop_secs}s after SIGTERM and said \"Off a
 
 # ---------------------------------------------------------------------------------------
 step "6. the installed console under Xvfb"
-display=""
-for n in $(seq 97 160); do
-  if [[ ! -e "/tmp/.X11-unix/X$n" && ! -e "/tmp/.X$n-lock" ]]; then
-    display=":$n"
-    break
-  fi
-done
-[[ -n "$display" ]] || fail "no free X display number"
-start_bg xvfb Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp
+# Xvfb picks a free display itself and writes its number to fd 3 once it accepts
+# connections (it also clears lock files of servers that are gone).
+setsid Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$tmp/xdisplay" >"$out/xvfb.log" 2>&1 &
+pids+=("$!")
+wait_for 30 test -s "$tmp/xdisplay" || fail "Xvfb did not start: $(tail -5 "$out/xvfb.log")"
+display=":$(tr -dc 0-9 <"$tmp/xdisplay")"
 wait_for 20 xdpyinfo -display "$display" || fail "Xvfb $display did not start"
 # A home of its own (the console remembers the station it opened) and ALSA's null device.
 home="$tmp/home"

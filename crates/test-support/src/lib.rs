@@ -430,11 +430,14 @@ impl ColdGateway {
 /// station ([`ProcessGuard::watch_station`]: the streamer and monitor a console starts
 /// in their own process groups, which outlive a killed console), with their groups.
 /// Each gets SIGKILL, rounds repeat until none is left (a process forking meanwhile is
-/// caught by the next round), and the guard waits until each is gone.
+/// caught by the next round), and the guard waits until each is gone. X servers
+/// ([`ProcessGuard::push_x_server`]) go last, with SIGTERM.
 #[derive(Default)]
 pub struct ProcessGuard {
     children: Vec<Child>,
     stations: Vec<PathBuf>,
+    /// X servers, ended after everything else with SIGTERM ([`ProcessGuard::push_x_server`]).
+    x_servers: Vec<Child>,
 }
 
 impl ProcessGuard {
@@ -449,6 +452,13 @@ impl ProcessGuard {
         let pid = child.id();
         self.children.push(child);
         pid
+    }
+
+    /// Guards the X server `child`, ended at drop after every other process (its clients
+    /// go first) with SIGTERM, so it removes its `/tmp/.X11-unix/X<n>` socket file;
+    /// SIGKILL after 5 s.
+    pub fn push_x_server(&mut self, child: Child) {
+        self.x_servers.push(child);
     }
 
     /// Also ends, at drop, the streamer and the health monitor of the station whose
@@ -506,6 +516,21 @@ impl Drop for ProcessGuard {
         let t = Instant::now();
         while seen.iter().any(|p| pid_alive(*p)) && t.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
+        }
+        for x in &mut self.x_servers {
+            let _ = Command::new("kill")
+                .args(["-TERM", &x.id().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        for x in &mut self.x_servers {
+            let t = Instant::now();
+            while matches!(x.try_wait(), Ok(None)) && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = x.kill();
+            let _ = x.wait();
         }
     }
 }
@@ -573,43 +598,59 @@ pub fn need(tool: &str) -> PathBuf {
         })
 }
 
-/// Starts Xvfb on a free display number under `guard`; returns the display (`:93`).
+/// Starts Xvfb under `guard` on a display it picks itself; returns the display (`:3`).
+///
+/// With `-displayfd` Xvfb takes the first display number whose sockets it can bind (the
+/// abstract `@/tmp/.X11-unix/X<n>` is the one a live server holds; a socket file left
+/// by a killed one is replaced) and writes the number once it accepts connections
+/// (Xorg `os/connection.c`, `CreateWellKnownSockets`). Picking a number here instead
+/// skipped every number with a leftover `/tmp/.X<n>-lock` and ran out of numbers on a
+/// machine that had run the suite fifty times. The guard ends it with SIGTERM, so it
+/// removes its socket file ([`ProcessGuard::push_x_server`]). Panics with Xvfb's own
+/// error output when it does not start within 30 s.
 pub fn start_xvfb(guard: &mut ProcessGuard) -> String {
+    use std::io::{BufRead, BufReader, Read};
     let xvfb = need("Xvfb");
-    for n in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        {
-            continue;
+    let mut child = Command::new(&xvfb)
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", xvfb.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    match line.trim().parse::<u32>() {
+        Ok(n) => {
+            // Xvfb writes warnings for the whole of its life: drain them so it never
+            // blocks on a full pipe.
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            guard.push_x_server(child);
+            format!(":{n}")
         }
-        let mut child = Command::new(&xvfb)
-            .args([
-                format!(":{n}").as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                guard.push(child);
-                return format!(":{n}");
-            }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut err = String::new();
+            let _ = stderr.read_to_string(&mut err);
+            panic!("Xvfb did not start within 30 s (displayfd said {line:?}); its output:\n{err}");
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
-    panic!("Xvfb did not start on any display from :90 to :139");
 }
 
 /// Opens a WebDriver session with `caps` on the driver at `url`, retrying for 30 s
