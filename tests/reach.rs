@@ -187,6 +187,67 @@ async fn the_site_resolves_on_path_and_subdomain_gateways_with_a_few_rpcs_per_pu
     );
 }
 
+/// A streamer restarted (killed, back 20 s later) links the same past in the site as
+/// the one before it: a player whose playlist predates the restart, asking a gateway
+/// with the restarted stream's view, still gets every segment of it. Before, the new
+/// streamer linked only the saved window until ten minutes had aired again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_streamer_links_the_past_the_one_before_it_linked() {
+    let node = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
+    let station = Station::open(&st).unwrap();
+    let t0 = chrono::Utc::now();
+    let mut s = Streamer::open(&station, Mode::Ipns, t0).unwrap();
+    // Four minutes on air; the playlist a player loaded two minutes in.
+    let mut now = t0;
+    let mut early = None;
+    while now < t0 + chrono::Duration::seconds(240) {
+        let out = s.tick(now).await.unwrap();
+        if early.is_none() && now >= t0 + chrono::Duration::seconds(120) {
+            let rec = s.settled().await.unwrap().unwrap();
+            assert!(rec.ok, "{:?}", rec.error);
+            early = Some(out.playlist);
+        }
+        now += chrono::Duration::seconds(2);
+    }
+    let rec = s.settled().await.unwrap().unwrap();
+    assert!(rec.ok, "{:?}", rec.error);
+    let name = s.state().ipns_name.clone().unwrap();
+    let linked_before = s.state().site_segments.clone();
+    drop(s); // as if killed
+
+    let back = now + chrono::Duration::seconds(20);
+    let mut s = Streamer::open(&station, Mode::Ipns, back).unwrap();
+    let out = s.tick(back).await.unwrap();
+    let rec = s.settled().await.unwrap().unwrap();
+    assert!(rec.ok, "{:?}", rec.error);
+    let early = m3u8_rs::parse_media_playlist_res(early.unwrap().as_bytes()).unwrap();
+    let now_pl = m3u8_rs::parse_media_playlist_res(out.playlist.as_bytes()).unwrap();
+    assert!(
+        early.media_sequence + (early.segments.len() as u64) < now_pl.media_sequence,
+        "the early playlist ({}) is older than the restarted window ({})",
+        early.media_sequence,
+        now_pl.media_sequence
+    );
+    let site = format!("{}/ipns/{name}/", node.gateway_url());
+    for seg in &early.segments {
+        let (code, bytes) = get(&format!("{site}{}", seg.uri)).await;
+        assert_eq!(code, 200, "{} after the restart", seg.uri);
+        assert!(bytes.starts_with(b"segment "), "{}", seg.uri);
+    }
+    // Everything linked before the restart that is not ten minutes old is linked still.
+    let after: std::collections::BTreeMap<u64, String> = s
+        .state()
+        .site_segments
+        .iter()
+        .map(|e| (e.sequence, e.cid.clone()))
+        .collect();
+    for e in &linked_before {
+        assert_eq!(after.get(&e.sequence), Some(&e.cid), "s/{}.ts", e.sequence);
+    }
+}
+
 /// `station stream` as a user runs it: it says where listeners go, `station status`
 /// lists the site on every gateway (`--json` too), and a cold public gateway (seconds
 /// per CID it never saw) has every segment asked for before it airs, while a gateway

@@ -106,6 +106,18 @@ pub fn directory_node(links: &[Link]) -> serde_json::Value {
     serde_json::json!({"Data": {"/": {"bytes": "CAE"}}, "Links": links})
 }
 
+/// One segment the site links, as `stream_state.json` keeps it
+/// ([`crate::air::streamer::StreamState::site_segments`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteSegment {
+    /// Its media sequence number (`s/<sequence>.ts`).
+    pub sequence: u64,
+    /// Its CID.
+    pub cid: String,
+    /// When it ends on air (UTC).
+    pub end: DateTime<Utc>,
+}
+
 /// The segments linked in `s/`: the window's and the [`SITE_PAST`] seconds before it,
 /// by media sequence.
 #[derive(Debug, Clone, Default)]
@@ -114,6 +126,29 @@ pub struct SiteSegments {
 }
 
 impl SiteSegments {
+    /// The segments a streamer linked before it stopped (saved with its state), so a
+    /// restarted one links the same past: players whose playlist predates the restart
+    /// still find what they ask for. Later entries of a sequence win.
+    pub fn from_saved(saved: &[SiteSegment]) -> SiteSegments {
+        let mut s = SiteSegments::default();
+        for e in saved {
+            s.insert(e.sequence, &e.cid, e.end);
+        }
+        s
+    }
+
+    /// Every segment linked, oldest first, for saving.
+    pub fn saved(&self) -> Vec<SiteSegment> {
+        self.by_sequence
+            .iter()
+            .map(|(s, (c, e))| SiteSegment {
+                sequence: *s,
+                cid: c.clone(),
+                end: *e,
+            })
+            .collect()
+    }
+
     /// Records the segment `sequence` (its CID, its end on air). A sequence seen again
     /// with another CID (a new stream) replaces the old one.
     pub fn insert(&mut self, sequence: u64, cid: &str, end: DateTime<Utc>) {
@@ -438,6 +473,11 @@ mod tests {
         s.trim(now, 120);
         assert_eq!(s.links().last().unwrap().0, 120);
         assert_eq!(segment_uri(42), "s/42.ts");
+        // What a restarted streamer gets back from its saved state is what it linked.
+        let json = serde_json::to_string(&s.saved()).unwrap();
+        let back =
+            SiteSegments::from_saved(&serde_json::from_str::<Vec<SiteSegment>>(&json).unwrap());
+        assert_eq!(back.links(), s.links());
     }
 
     #[test]

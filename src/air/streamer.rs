@@ -130,6 +130,11 @@ pub struct StreamState {
     /// How warming the public gateways goes ([`crate::air::warm`]), per gateway.
     #[serde(default)]
     pub warming: Vec<GatewayWarmth>,
+    /// The segments the station's site links in `s/` (the window and
+    /// [`site::SITE_PAST`] seconds before it), oldest first: a restarted streamer of the
+    /// same stream links them again (IPNS mode; absent in older files: empty).
+    #[serde(default)]
+    pub site_segments: Vec<site::SiteSegment>,
     /// The schedule to resume from.
     pub schedule: ScheduleState,
 }
@@ -622,6 +627,7 @@ impl Streamer {
             block: None,
             clock_behind_seconds: None,
             warming: Vec::new(),
+            site_segments: Vec::new(),
             schedule: schedule.state(),
         };
         let mut streamer = Streamer {
@@ -645,7 +651,11 @@ impl Streamer {
             reload_failing: None,
             resumed_from,
             station_name: station.name(),
-            site: SiteSegments::default(),
+            // The same stream goes on: link the past its previous streamer linked.
+            site: match (&saved, mode) {
+                (Some(s), Mode::Ipns) => SiteSegments::from_saved(&s.site_segments),
+                _ => SiteSegments::default(),
+            },
             warmer: None,
             day: {
                 let since = now - chrono::Duration::hours(site::HISTORY_HOURS);
@@ -868,6 +878,7 @@ impl Streamer {
                 }
             }
             self.site.trim(now, newest);
+            self.state.site_segments = self.site.saved();
             let mut ahead: Vec<(String, Option<DateTime<Utc>>)> = w.segments[w.live_index..]
                 .iter()
                 .filter_map(|s| Some((s.cid.clone()?, Some(s.air_time))))
