@@ -399,6 +399,15 @@ impl KuboDouble {
         self.with_store(|s| s.calls.clone()).unwrap_or_default()
     }
 
+    /// Forgets the RPC calls received so far ([`KuboDouble::rpc_calls`] starts empty
+    /// again): the log is the double's, not Kubo's, and a run of simulated weeks would
+    /// otherwise measure it.
+    pub fn clear_rpc_calls(&self) {
+        if let Ok(mut s) = self.shared.store.lock() {
+            s.calls = Vec::new();
+        }
+    }
+
     /// Number of `/api/v0/add` requests received (requests, not files).
     pub fn add_requests(&self) -> usize {
         self.rpc_calls()
@@ -410,6 +419,22 @@ impl KuboDouble {
     /// CIDs pinned recursively now, as they were printed when added.
     pub fn pins(&self) -> Vec<String> {
         self.with_store(|s| s.pin_list()).unwrap_or_default()
+    }
+
+    /// Runs Kubo's garbage collection now (kubo gc/gc.go `GC`): every
+    /// block not reachable from a pin is deleted. Returns `(blocks, bytes)` freed;
+    /// `Err` with Kubo's message, deleting nothing, when a pinned DAG misses a block.
+    pub fn gc(&self) -> Result<(usize, u64), String> {
+        match self.shared.store.lock() {
+            Ok(mut s) => s.gc(),
+            Err(_) => Err("the double's store is poisoned".into()),
+        }
+    }
+
+    /// Blocks the node stores now, and their bytes (what `repo stat` counts as
+    /// `NumObjects` and, roughly, `RepoSize`).
+    pub fn stored(&self) -> (usize, u64) {
+        self.with_store(|s| s.stored()).unwrap_or_default()
     }
 
     /// Bytes of a file stored under `cid` (any CID form), if any.

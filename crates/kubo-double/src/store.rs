@@ -219,6 +219,45 @@ impl Store {
         Ok(out)
     }
 
+    /// Kubo's garbage collection (`ipfs repo gc`, and what `ipfs daemon --enable-gc`
+    /// runs every `Datastore.GCPeriod` once the repo is over its watermark): kubo
+    /// gc/gc.go `GC` marks every recursively pinned block with all its descendants
+    /// (`ColoredSet`; this double's pins are all recursive, and it has no MFS root to
+    /// keep best-effort), keyed by multihash (`toRawCids`), then deletes every other
+    /// block. A pinned DAG with a block missing aborts the whole run before anything is
+    /// deleted, with gc.go's `ErrCannotFetchAllLinks`. Returns the blocks and bytes
+    /// freed.
+    pub(crate) fn gc(&mut self) -> Result<(usize, u64), String> {
+        let mut marked: std::collections::HashSet<Vec<u8>> = Default::default();
+        for text in self.pins.values() {
+            let Some(c) = Cid::decode(text) else { continue };
+            let walked = self.walk(&c).map_err(|_| {
+                "garbage collection aborted: could not retrieve some links".to_string()
+            })?;
+            marked.extend(walked.into_iter().map(|c| c.multihash));
+        }
+        let before = self.blocks.len();
+        let mut bytes = 0u64;
+        self.blocks.retain(|mh, b| {
+            let keep = marked.contains(mh);
+            if !keep {
+                bytes += b.len() as u64;
+            }
+            keep
+        });
+        // The files and directories recorded from `add` go with their root block.
+        self.entries.retain(|(_, mh), _| marked.contains(mh));
+        Ok((before - self.blocks.len(), bytes))
+    }
+
+    /// Blocks stored and their bytes.
+    pub(crate) fn stored(&self) -> (usize, u64) {
+        (
+            self.blocks.len(),
+            self.blocks.values().map(|b| b.len() as u64).sum(),
+        )
+    }
+
     pub(crate) fn pin_list(&self) -> Vec<String> {
         let mut v: Vec<String> = self.pins.values().cloned().collect();
         v.sort();

@@ -501,3 +501,69 @@ async fn pins_over_absent_children_list_recursive_fail_all_and_unpin() {
     assert_eq!((s, body), (200, format!("{{\"Pins\":[\"{root}\"]}}\n")));
     assert!(d.pins().is_empty());
 }
+
+/// Garbage collection, as kubo gc/gc.go `GC` does it: every block reachable from a
+/// recursive pin is kept (a `dag/put` directory's children too), every other block is
+/// deleted; a pinned DAG missing a block (a `dag/put` pins without fetching, see
+/// above) aborts the run before anything is deleted (`ErrCannotFetchAllLinks`).
+#[tokio::test]
+async fn gc_frees_what_no_pin_reaches_and_aborts_on_a_pinned_dag_with_a_missing_block() {
+    let d = KuboDouble::start().await.unwrap();
+    let kept = add_file(&d, "kept.txt", b"pinned by add\n", "cid-version=1").await;
+    let loose = add_file(
+        &d,
+        "loose.txt",
+        b"nobody pins me\n",
+        "cid-version=1&pin=false",
+    )
+    .await;
+    let child = add_file(
+        &d,
+        "child.txt",
+        b"linked from a pinned dir\n",
+        "cid-version=1&pin=false",
+    )
+    .await;
+    let (s, _, body) = dag_put(
+        &d,
+        STATION_QUERY,
+        &[&dir_json(&[("child.txt", &child, 25)])],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let dir = cid_of(body.lines().next().unwrap());
+    let (blocks, bytes) = d.stored();
+    assert_eq!(blocks, 4, "three raw leaves and the directory");
+
+    let (freed, freed_bytes) = d.gc().unwrap();
+    assert_eq!(freed, 1);
+    assert_eq!(freed_bytes, 15);
+    assert_eq!(d.stored(), (blocks - 1, bytes - 15));
+    assert!(d.file_bytes(&loose).is_none(), "the unpinned file is gone");
+    assert_eq!(d.file_bytes(&kept).unwrap(), b"pinned by add\n");
+    assert_eq!(
+        d.path_bytes(&format!("/ipfs/{dir}/child.txt")).unwrap(),
+        b"linked from a pinned dir\n"
+    );
+
+    // Unpinned, the next run frees it.
+    let (s, _, body) = post(&d, &format!("pin/rm?arg={kept}")).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(d.gc().unwrap(), (1, 14));
+    assert!(d.file_bytes(&kept).is_none());
+
+    // A pinned directory linking the freed file: the walk cannot fetch it, nothing goes.
+    let (s, _, body) = dag_put(
+        &d,
+        STATION_QUERY,
+        &[&dir_json(&[("loose.txt", &loose, 15)])],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let before = d.stored();
+    assert_eq!(
+        d.gc().unwrap_err(),
+        "garbage collection aborted: could not retrieve some links"
+    );
+    assert_eq!(d.stored(), before, "an aborted run deletes nothing");
+}
