@@ -248,6 +248,89 @@ async fn a_restarted_streamer_links_the_past_the_one_before_it_linked() {
     }
 }
 
+/// The leaf block CIDs of the `history.json` of the site `root` in `node` (the file's
+/// own CID when it is one block).
+fn history_leaves(node: &KuboDouble, root: &str) -> Vec<String> {
+    use kubo_double::ipld::parse_dag_pb;
+    let dir = parse_dag_pb(&node.block(root).unwrap()).unwrap();
+    let h = dir
+        .links
+        .iter()
+        .find(|l| l.name.as_deref() == Some(HISTORY_FILE_IN_SITE))
+        .unwrap()
+        .hash
+        .to_string();
+    let file = parse_dag_pb(&node.block(&h).unwrap()).unwrap();
+    if file.links.is_empty() {
+        vec![h]
+    } else {
+        file.links.iter().map(|l| l.hash.to_string()).collect()
+    }
+}
+
+const HISTORY_FILE_IN_SITE: &str = ipfs_station::air::site::HISTORY_FILE;
+
+/// `history.json` grows at its end once an item and its front moves on whole hours;
+/// added in 16 KiB blocks, each version shares every block but its last with the one
+/// before, so Kubo stores kilobytes per aired item, not the whole log again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_json_is_added_again_as_its_new_last_blocks_only() {
+    let node = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
+    let station = Station::open(&st).unwrap();
+    // Mid-hour, so the twenty minutes below stay in one hour.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:05:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut s = Streamer::open(&station, Mode::Ipns, t0).unwrap();
+    let mut roots = Vec::new();
+    let mut now = t0;
+    for minutes in [10, 20] {
+        while now < t0 + chrono::Duration::minutes(minutes) {
+            s.tick(now).await.unwrap();
+            now += chrono::Duration::seconds(2);
+        }
+        let rec = s.settled().await.unwrap().unwrap();
+        assert!(rec.ok, "{:?}", rec.error);
+        roots.push(rec.cid.unwrap());
+    }
+    let (a, b) = (
+        history_leaves(&node, &roots[0]),
+        history_leaves(&node, &roots[1]),
+    );
+    let a_bytes = node
+        .path_bytes(&format!("/ipfs/{}/{HISTORY_FILE_IN_SITE}", roots[0]))
+        .unwrap()
+        .len();
+    assert!(
+        a.len() >= 2,
+        "ten minutes of items ({a_bytes} bytes) fill more than one block: {a:?}"
+    );
+    assert!(b.len() > a.len(), "{} then {} blocks", a.len(), b.len());
+    assert_eq!(
+        b[..a.len() - 1],
+        a[..a.len() - 1],
+        "the later history.json reuses the earlier one's full blocks"
+    );
+    // And it is the whole as-run log still.
+    let name = s.state().ipns_name.clone().unwrap();
+    let body = node
+        .path_bytes(&format!("/ipfs/{}/{HISTORY_FILE_IN_SITE}", roots[1]))
+        .unwrap();
+    let h: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let logged = history::read(&st.join("data/state").join(HISTORY_FILE), None, None)
+        .unwrap()
+        .entries;
+    assert_eq!(h["items"].as_array().unwrap().len(), logged.len());
+    let (code, served) = get(&format!(
+        "{}/ipns/{name}/{HISTORY_FILE_IN_SITE}",
+        node.gateway_url()
+    ))
+    .await;
+    assert_eq!((code, served), (200, body));
+}
+
 /// `station stream` as a user runs it: it says where listeners go, `station status`
 /// lists the site on every gateway (`--json` too), and a cold public gateway (seconds
 /// per CID it never saw) has every segment asked for before it airs, while a gateway

@@ -54,8 +54,24 @@ pub const STATION_FORMAT: u32 = 1;
 pub const HISTORY_FILE: &str = "history.json";
 /// Hours of the as-run log the site carries.
 pub const HISTORY_HOURS: i64 = 24;
+/// Bytes of the blocks `history.json` is cut into when added (`chunker=size-16384`).
+/// It changes once an item, at its end; its front moves on whole hours only
+/// ([`history_since`]). Cut into small blocks, each version shares every block but the
+/// last few with the one before, so Kubo stores kilobytes per aired item instead of the
+/// whole day's log again (about 170 KB at a day's end).
+pub const HISTORY_CHUNK: usize = 16 * 1024;
 
-/// `history.json`: the as-run log's entries of the last [`HISTORY_HOURS`] hours, oldest
+/// Where `history.json` starts at `now`: the start of the hour [`HISTORY_HOURS`]
+/// before the hour of `now` (so it holds 24 to 25 hours, and its first bytes change
+/// once an hour, not with every item: see [`HISTORY_CHUNK`]). Entries whose air start
+/// is at or after it are in.
+pub fn history_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    let hour = now.timestamp().div_euclid(3600) * 3600;
+    DateTime::<Utc>::from_timestamp(hour, 0).unwrap_or(now) - chrono::Duration::hours(HISTORY_HOURS)
+}
+
+/// `history.json`: the as-run log's entries since [`history_since`] (the last
+/// [`HISTORY_HOURS`] hours, from a whole hour), oldest
 /// first, as `data/state/history.jsonl` holds them ([`AsRunEntry`]: air start and end,
 /// item id, kind, title, artist, album, ISRC, seconds, block, media sequence).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,7 +332,8 @@ pub enum HistoryPart<'a> {
 }
 
 /// Puts one site into Kubo: `live.m3u8`, `station.json` (and `history.json` when it
-/// changed) in one `add` (not pinned on their own: the root pins them), the `s/`
+/// changed) in one `add` in blocks of [`HISTORY_CHUNK`] (not pinned on their own: the
+/// root pins them), the `s/`
 /// directory of `segments` (`(media sequence, CID)`) and the root (page, playlist,
 /// station.json, history.json, `s`), pinned recursively. Three RPCs; the segments and
 /// the page must already be in the node.
@@ -337,7 +354,9 @@ pub async fn put_site(
     if let HistoryPart::Add(bytes) = history {
         files.push((HISTORY_FILE.to_string(), bytes.to_vec()));
     }
-    let mut added = kubo.add_files(files, false).await?;
+    let mut added = kubo
+        .add_files_chunked(files, false, Some(HISTORY_CHUNK))
+        .await?;
     if let HistoryPart::Linked(l) = history {
         added.push(crate::kubo::Added {
             name: HISTORY_FILE.into(),
@@ -478,6 +497,27 @@ mod tests {
         let back =
             SiteSegments::from_saved(&serde_json::from_str::<Vec<SiteSegment>>(&json).unwrap());
         assert_eq!(back.links(), s.links());
+    }
+
+    #[test]
+    fn history_starts_on_the_whole_hour_a_day_before() {
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert_eq!(
+            history_since(at("2026-12-01T14:10:31Z")),
+            at("2026-11-30T14:00:00Z")
+        );
+        assert_eq!(
+            history_since(at("2026-12-01T14:59:59.999Z")),
+            at("2026-11-30T14:00:00Z")
+        );
+        assert_eq!(
+            history_since(at("2026-12-01T15:00:00Z")),
+            at("2026-11-30T15:00:00Z")
+        );
     }
 
     #[test]

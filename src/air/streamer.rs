@@ -331,7 +331,7 @@ pub struct Streamer {
     site: SiteSegments,
     /// The warmer of the public gateways (IPNS mode, started at the first tick).
     warmer: Option<Warmer>,
-    /// The items logged as aired in the last [`site::HISTORY_HOURS`], oldest first (the
+    /// The items logged as aired since [`site::history_since`], oldest first (the
     /// site's `history.json`, and `station.json`'s recent history).
     day: std::collections::VecDeque<AsRunEntry>,
     /// `history.json`'s bytes for `day`, made again when `day` changes.
@@ -658,7 +658,7 @@ impl Streamer {
             },
             warmer: None,
             day: {
-                let since = now - chrono::Duration::hours(site::HISTORY_HOURS);
+                let since = site::history_since(now);
                 match crate::air::history::read(&history_path, Some(since), None) {
                     Ok(h) => h.entries.into(),
                     Err(e) => {
@@ -739,8 +739,10 @@ impl Streamer {
                         self.day.push_back(e);
                     }
                 }
-                let since = now - chrono::Duration::hours(site::HISTORY_HOURS);
-                while self.day.front().is_some_and(|e| e.air_end < since) {
+                // The same entries a restarted streamer reads back (air start at or
+                // after the whole hour a day before), so its history.json is the same.
+                let since = site::history_since(now);
+                while self.day.front().is_some_and(|e| e.air_start < since) {
                     self.day.pop_front();
                 }
                 self.day_json = None;
@@ -992,7 +994,7 @@ impl Streamer {
         }
     }
 
-    /// `history.json`'s bytes: the as-run log of the last [`site::HISTORY_HOURS`]
+    /// `history.json`'s bytes: the as-run log since [`site::history_since`]
     /// ([`site::SiteHistory`]), made again only when an item was logged.
     fn day_json(&mut self) -> Arc<Vec<u8>> {
         if let Some(b) = &self.day_json {

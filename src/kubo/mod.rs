@@ -308,6 +308,21 @@ impl Kubo {
     /// Errors: as [`Kubo::id`]; [`Error::KuboResponse`] when Kubo's reply lacks a file
     /// (an error arrived in the `X-Stream-Error` trailer).
     pub async fn add_files(&self, files: Vec<(String, Vec<u8>)>, pin: bool) -> Result<Vec<Added>> {
+        self.add_files_chunked(files, pin, None).await
+    }
+
+    /// [`Kubo::add_files`] with the files cut into blocks of `chunk_size` bytes (Kubo
+    /// `add` `chunker=size-<n>`, boxo chunker/parse.go; at most 1 MiB) instead of Kubo's
+    /// default 256 KiB: a file that grows at its end is added again as new last blocks
+    /// only, the blocks before them being the same ones.
+    ///
+    /// Errors: as [`Kubo::add_files`].
+    pub async fn add_files_chunked(
+        &self,
+        files: Vec<(String, Vec<u8>)>,
+        pin: bool,
+        chunk_size: Option<usize>,
+    ) -> Result<Vec<Added>> {
         if files.is_empty() {
             return Ok(Vec::new());
         }
@@ -321,7 +336,11 @@ impl Kubo {
             form = form.part("file", part);
         }
         let mut got = std::collections::HashMap::new();
-        for l in self.add_multipart(form, pin, false).await? {
+        let chunker = chunk_size.map(|n| format!("size-{n}"));
+        for l in self
+            .add_multipart(form, pin, false, chunker.as_deref())
+            .await?
+        {
             if let Some(hash) = l.hash {
                 got.insert(l.name, (hash, l.size.unwrap_or(0)));
             }
@@ -347,7 +366,7 @@ impl Kubo {
     pub async fn add_tree(&self, files: Vec<(String, Vec<u8>)>, pin: bool) -> Result<Vec<Added>> {
         let (form, names) = self.tree_form(files)?;
         let mut out = Vec::new();
-        for l in self.add_multipart(form, pin, true).await? {
+        for l in self.add_multipart(form, pin, true, None).await? {
             if let Some(hash) = l.hash {
                 out.push(Added {
                     name: l.name,
@@ -504,6 +523,7 @@ impl Kubo {
         form: reqwest::multipart::Form,
         pin: bool,
         wrap: bool,
+        chunker: Option<&str>,
     ) -> Result<Vec<AddLine>> {
         let mut query = vec![
             ("pin", if pin { "true" } else { "false" }),
@@ -512,6 +532,9 @@ impl Kubo {
         ];
         if wrap {
             query.push(("wrap-with-directory", "true"));
+        }
+        if let Some(c) = chunker {
+            query.push(("chunker", c));
         }
         let req = self
             .http
