@@ -314,3 +314,93 @@ async fn setup_killed_at_random_points_leaves_a_loadable_folder_and_the_next_rep
         .chain(&lib.jingles)
         .all(|r| r.status == ipfs_station::library::catalog::ItemStatus::Ready));
 }
+
+/// A track removed from the library: its segments stay pinned for an hour (they may
+/// still air: the window, the site's ten minutes of past), then the next setup unpins
+/// them, except those the streamer still has on air; the other items' stay pinned, and
+/// nothing setup did not pin is touched.
+#[tokio::test]
+async fn segments_of_a_removed_track_are_unpinned_an_hour_later_unless_on_air() {
+    use ipfs_station::setup::retire::{Retired, RETIRE_AFTER};
+    let node = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    let r = run_setup(&st).await;
+    assert!(r.ok(), "{r:?}");
+    let processed = st.join("data/processed");
+    let before = Manifest::load(&processed).unwrap();
+    let gone = before
+        .items
+        .iter()
+        .find(|i| i.title == "Song 1")
+        .unwrap()
+        .clone();
+    let gone_cids: Vec<String> = gone
+        .segments
+        .iter()
+        .map(|s| s.cid.clone().unwrap())
+        .collect();
+    assert!(gone_cids.len() >= 2, "{gone_cids:?}");
+    let kubo = client(&node.api_url());
+    // The operator's own pin on the same Kubo.
+    let own = kubo
+        .add_bytes("mine.txt", b"not the station's".to_vec(), true)
+        .await
+        .unwrap();
+
+    std::fs::remove_file(&gone.source).unwrap();
+    let r = run_setup(&st).await;
+    assert_eq!(r.removed, std::slice::from_ref(&gone.id), "{r:?}");
+    assert_eq!(
+        (r.segments_retired, r.segments_unpinned),
+        (gone_cids.len(), 0),
+        "{r:?}"
+    );
+    let pins = kubo.pins().await.unwrap();
+    assert!(
+        gone_cids.iter().all(|c| pins.contains(c)),
+        "pinned for the hour still"
+    );
+
+    // An hour on: the retired list as it was written, dated an hour and a minute back;
+    // the streamer still airs the first of the segments.
+    let state = st.join("data/state");
+    let file = state.join(ipfs_station::station::state::RETIRED_FILE);
+    let mut list: Retired = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(list.segments.len(), gone_cids.len());
+    for at in list.segments.values_mut() {
+        *at = *at - RETIRE_AFTER - chrono::Duration::minutes(1);
+    }
+    std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+    std::fs::write(
+        state.join("stream_state.json"),
+        serde_json::json!({"site_segments": [{"sequence": 7, "cid": gone_cids[0], "end": "2026-12-01T00:00:00Z"}]}).to_string(),
+    )
+    .unwrap();
+
+    let r = run_setup(&st).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(
+        (r.segments_unpinned, r.segments_retired),
+        (gone_cids.len() - 1, 1),
+        "{r:?}"
+    );
+    let pins = kubo.pins().await.unwrap();
+    assert!(pins.contains(&gone_cids[0]), "on air: still pinned");
+    for c in &gone_cids[1..] {
+        assert!(!pins.contains(c), "{c} unpinned");
+    }
+    assert!(pins.contains(&own), "the operator's own pin stays");
+    let m = Manifest::load(&processed).unwrap();
+    for s in m.items.iter().flat_map(|i| &i.segments) {
+        assert!(
+            pins.contains(s.cid.as_ref().unwrap()),
+            "the library's segments stay pinned"
+        );
+    }
+    // Off air now: the next setup unpins the last one, and the list is empty.
+    std::fs::remove_file(state.join("stream_state.json")).unwrap();
+    let r = run_setup(&st).await;
+    assert_eq!((r.segments_unpinned, r.segments_retired), (1, 0), "{r:?}");
+    assert!(!kubo.pins().await.unwrap().contains(&gone_cids[0]));
+}

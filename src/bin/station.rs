@@ -422,6 +422,18 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
             report.removed.len()
         );
     }
+    if report.segments_unpinned > 0 {
+        println!(
+            "  unpinned {} segment(s) of items that left the library over an hour ago",
+            report.segments_unpinned
+        );
+    }
+    if report.segments_retired > 0 {
+        println!(
+            "  {} segment(s) of items that left the library stay pinned until an hour after they left",
+            report.segments_retired
+        );
+    }
     if let Some(e) = &report.kubo_error {
         println!("  Kubo: {e}");
     }

@@ -12,6 +12,7 @@
 pub mod manifest;
 pub mod prechunk;
 pub mod queue;
+pub mod retire;
 pub mod rotation;
 pub mod schedule;
 
@@ -87,6 +88,11 @@ pub struct SetupReport {
     pub removed: Vec<String>,
     /// Segments added to Kubo in this run.
     pub segments_added: usize,
+    /// Segments of items that left the library unpinned in this run (an hour after they
+    /// left: [`retire`]).
+    pub segments_unpinned: usize,
+    /// Segments that left the library and are still pinned, waiting for their hour.
+    pub segments_retired: usize,
     /// `add` requests made.
     pub add_requests: usize,
     /// Why adding to Kubo stopped, if it did.
@@ -615,6 +621,7 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
         report.playlist_written |= written;
     }
     report.manifest_written |= manifest.save(&processed)?;
+    retire_segments(station, old.as_ref(), &manifest, &mut report).await;
     report.missing_cids = manifest
         .items
         .iter()
@@ -631,6 +638,61 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
     report.rotation_len = len;
     report.playlist_written |= written;
     Ok(report)
+}
+
+/// Step 6 of a run: notes the segments of `old` that `new` lost and unpins those that
+/// left at least [`retire::RETIRE_AFTER`] ago and are not on air ([`retire`]). Never
+/// fails the run: a state file that cannot be written or a Kubo that does not answer
+/// is logged, and the next run tries again.
+async fn retire_segments(
+    station: &Station,
+    old: Option<&Manifest>,
+    new: &Manifest,
+    report: &mut SetupReport,
+) {
+    let state = station.state();
+    let now = chrono::Utc::now();
+    let list = match retire::note(&state, old, new, now) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("segments that left the library stay pinned for now: {e}");
+            return;
+        }
+    };
+    report.segments_retired = list.segments.len();
+    if !list
+        .segments
+        .values()
+        .any(|at| now - *at >= retire::RETIRE_AFTER)
+    {
+        return;
+    }
+    let kubo = match Kubo::new(station.kubo_api(), Duration::from_secs(60)) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!("segments that left the library stay pinned for now: {e}");
+            return;
+        }
+    };
+    let on_air = retire::on_air_cids(&state);
+    match retire::unpin_due(&state, &kubo, list, &on_air, now).await {
+        Ok(u) => {
+            report.segments_unpinned = u.unpinned;
+            report.segments_retired = u.waiting;
+            if u.unpinned > 0 {
+                tracing::info!(
+                    "unpinned {} segment(s) of items that left the library over an hour ago",
+                    u.unpinned
+                );
+            }
+            if let Some(e) = u.error {
+                tracing::warn!(
+                    "unpinning segments that left the library stopped (the next setup goes on): {e}"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("segments that left the library: {e}"),
+    }
 }
 
 /// Air order of the planned items: the position at which each first airs in the

@@ -39,6 +39,9 @@ pub const HEALTH_FILE: &str = "health.json";
 pub const LIVE_FILE: &str = "live.m3u8";
 /// `last_setup.json`: the outcome of the last setup run ([`LastSetup`]).
 pub const LAST_SETUP_FILE: &str = "last_setup.json";
+/// `retired_segments.json`: segment CIDs that left the manifest, unpinned an hour later
+/// ([`crate::setup::retire`]).
+pub const RETIRED_FILE: &str = "retired_segments.json";
 /// `kubo.pid`: the managed Kubo daemon's process id while it runs.
 pub const KUBO_PID_FILE: &str = "kubo.pid";
 /// `kubo.log`: the managed Kubo daemon's output.
