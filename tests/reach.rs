@@ -40,6 +40,16 @@ async fn quick_station(root: &Path, api: &str) -> (PathBuf, Manifest) {
     (st, m)
 }
 
+/// [`quick_station`] in a fresh temporary folder on a fresh Kubo double, opened: the
+/// double, the folder (removed when dropped), the station folder and the station.
+async fn quick_station_on_the_double() -> (KuboDouble, tempfile::TempDir, PathBuf, Station) {
+    let node = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
+    let station = Station::open(&st).unwrap();
+    (node, tmp, st, station)
+}
+
 /// A reqwest client that sends `*.localhost` to loopback (Chromium does so itself;
 /// reqwest's resolver asks the system, which may not).
 fn localhost_client(host: &str, port: u16) -> reqwest::Client {
@@ -57,10 +67,7 @@ fn localhost_client(host: &str, port: u16) -> reqwest::Client {
 /// view is fresher than the player's playlist still serves its segments.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_site_resolves_on_path_and_subdomain_gateways_with_a_few_rpcs_per_publish() {
-    let node = KuboDouble::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
-    let station = Station::open(&st).unwrap();
+    let (node, _tmp, st, station) = quick_station_on_the_double().await;
     let t0 = chrono::Utc::now();
     let mut s = Streamer::open(&station, Mode::Ipns, t0).unwrap();
     s.tick(t0).await.unwrap();
@@ -193,10 +200,7 @@ async fn the_site_resolves_on_path_and_subdomain_gateways_with_a_few_rpcs_per_pu
 /// streamer linked only the saved window until ten minutes had aired again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_streamer_links_the_past_the_one_before_it_linked() {
-    let node = KuboDouble::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
-    let station = Station::open(&st).unwrap();
+    let (node, _tmp, _, station) = quick_station_on_the_double().await;
     let t0 = chrono::Utc::now();
     let mut s = Streamer::open(&station, Mode::Ipns, t0).unwrap();
     // Four minutes on air; the playlist a player loaded two minutes in.
@@ -275,10 +279,7 @@ const HISTORY_FILE_IN_SITE: &str = ipfs_station::air::site::HISTORY_FILE;
 /// before, so Kubo stores kilobytes per aired item, not the whole log again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_json_is_added_again_as_its_new_last_blocks_only() {
-    let node = KuboDouble::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (st, _) = quick_station(tmp.path(), &node.api_url()).await;
-    let station = Station::open(&st).unwrap();
+    let (node, _tmp, st, station) = quick_station_on_the_double().await;
     // Mid-hour, so the twenty minutes below stay in one hour.
     let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:05:00Z")
         .unwrap()
