@@ -729,3 +729,60 @@ async fn a_preview_airs_nothing_in_the_as_run_log_and_go_live_logs_from_its_star
         );
     }
 }
+
+/// The station's Kubo repo made anew (or its pins removed by hand): the manifest names
+/// CIDs the node does not have. Going on air runs setup beside the streamer, which adds
+/// every segment again (nothing is encoded again); with every segment pinned, going on
+/// air starts no setup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_on_air_on_a_new_kubo_repo_adds_the_segments_again() {
+    use ipfs_station::setup::manifest::Manifest;
+    let first = KuboDouble::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = test_support::small_station(tmp.path(), &first.api_url());
+    let station = ipfs_station::station::Station::open(&st).unwrap();
+    let r = ipfs_station::setup::run(&station, std::sync::Arc::new(|_| {}))
+        .await
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    let m = Manifest::load(&st.join("data/processed")).unwrap();
+    let cids: Vec<String> = m
+        .items
+        .iter()
+        .flat_map(|i| &i.segments)
+        .map(|s| s.cid.clone().unwrap())
+        .collect();
+
+    let fresh = KuboDouble::start().await.unwrap();
+    test_support::patch_config(
+        &st,
+        "streaming.config.json",
+        serde_json::json!({"kubo_api": fresh.api_url()}),
+    );
+    let station = ipfs_station::station::Station::open(&st).unwrap();
+    let on_air =
+        ipfs_station::air::prepare(&station, Mode::Ipns, false, std::sync::Arc::new(|_| {}))
+            .await
+            .unwrap();
+    let report = on_air
+        .setup
+        .expect("a setup beside the streamer")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.segments_added, cids.len(), "{report:?}");
+    assert_eq!(report.encoded, 0, "nothing encoded again: {report:?}");
+    let pins = fresh.pins();
+    for c in &cids {
+        assert!(pins.contains(c), "{c} pinned in the new repo");
+        assert!(fresh.file_bytes(c).is_some(), "{c} stored");
+    }
+    drop(on_air.streamer);
+    drop(on_air.locks);
+
+    let on_air =
+        ipfs_station::air::prepare(&station, Mode::Ipns, false, std::sync::Arc::new(|_| {}))
+            .await
+            .unwrap();
+    assert!(on_air.setup.is_none(), "every segment pinned: no setup");
+}

@@ -35,11 +35,48 @@ pub struct OnAir {
 /// How often [`prepare`] looks whether the programme is playable yet.
 const READY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Whether the Kubo at `kubo_api` does not pin a segment the manifest gives a CID (its
+/// repo made anew, a pin removed by hand): the stream would publish segments nobody
+/// can fetch. Setup adds such segments again (it re-adds every CID Kubo no longer
+/// pins), so [`prepare`] runs it beside the streamer. One `pin/ls`; a Kubo that does not
+/// answer (or a manifest that does not load) says nothing here: the streamer and setup
+/// report those.
+async fn kubo_lacks_segments(station: &Station) -> bool {
+    let Ok(m) = crate::setup::manifest::Manifest::load(station.processed_dir()) else {
+        return false;
+    };
+    let Ok(kubo) = crate::kubo::Kubo::new(station.kubo_api(), std::time::Duration::from_secs(30))
+    else {
+        return false;
+    };
+    let pins = match kubo.pins().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!("pins not checked before going on air: {e}");
+            return false;
+        }
+    };
+    let missing = m
+        .items
+        .iter()
+        .flat_map(|i| &i.segments)
+        .filter_map(|s| s.cid.as_ref())
+        .filter(|c| !pins.contains(*c))
+        .count();
+    if missing > 0 {
+        tracing::warn!(
+            "Kubo does not pin {missing} segment(s) of the library (a new repo?): setup adds them again beside the streamer"
+        );
+    }
+    missing > 0
+}
+
 /// Everything `station stream` does before its loop, as the console's Go live does
 /// (but for starting the monitor): take the streamer's locks (refusing at once when the
 /// station is on air, or another station publishes under the same IPNS key); when
-/// sources wait for setup, start it in the background (it waits for a setup another
-/// process runs, then does what is left); and open the stream as soon as the processed
+/// sources wait for setup, or (IPNS mode) Kubo does not pin a segment of the manifest,
+/// start it in the background (it waits for a setup another process runs, then does
+/// what is left); and open the stream as soon as the processed
 /// folder holds a playable programme: setup writes one once a jingle and a track are
 /// ready (prechunking in air order), and the streamer takes each further item at an
 /// item boundary as setup rewrites it.
@@ -62,15 +99,20 @@ pub async fn prepare(
     // between writing the manifest and the rotation): setup repairs it.
     let broken = streamer::load_programme(station.processed_dir(), false).is_err()
         && (!view.tracks.is_empty());
-    let pending = broken
+    let mut pending = broken
         || view
             .tracks
             .iter()
             .chain(&view.jingles)
             .any(|r| r.status != ItemStatus::Ready && r.status != ItemStatus::Failed);
-    let mut setup = None;
     if pending {
         tracing::info!("sources wait for setup: running it beside the streamer, on air as soon as a jingle and a track are ready");
+    } else if mode == Mode::Ipns {
+        // It says why itself.
+        pending = kubo_lacks_segments(station).await;
+    }
+    let mut setup = None;
+    if pending {
         let st = station.clone();
         setup = Some(tokio::spawn(async move {
             crate::setup::run(&st, on_setup_event).await
