@@ -605,17 +605,24 @@ fn store_blocks(store: &mut Store, blocks: cid::Blocks) {
     }
 }
 
-async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
+/// The multipart boundary of a request whose command takes the required file argument
+/// named `arg` (`path` for `add`, `object data` for `dag/put`); without a multipart
+/// body, go-ipfs-cmds http/parse.go's 400 `file argument '<arg>' is required`.
+fn multipart_boundary(headers: &HeaderMap, arg: &str) -> Result<String, Response> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Ok(boundary) = multer::parse_boundary(ct) else {
-        return Err(http_error(
+    multer::parse_boundary(ct).map_err(|_| {
+        http_error(
             StatusCode::BAD_REQUEST,
-            "file argument 'path' is required",
-        ));
-    };
+            &format!("file argument '{arg}' is required"),
+        )
+    })
+}
+
+async fn add(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
+    let boundary = multipart_boundary(headers, "path")?;
     let pin = args.flag(&["pin"], true)?;
     let only_hash = args.flag(&["only-hash", "n"], false)?;
     let progress = args.flag(&["progress", "p"], false)?;
@@ -1168,17 +1175,7 @@ fn commit(store: &mut Store, batch: &mut Vec<(cid::Cid, Vec<u8>)>, pin: bool) {
 /// a 500; after it, the lines so far and the `X-Stream-Error` trailer, and the objects of
 /// the uncommitted batch are neither stored nor pinned.
 async fn dag_put(sh: &Shared, args: &Args, headers: &HeaderMap, body: Body) -> R {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // go-ipfs-cmds http/parse.go: a required file argument without a multipart body.
-    let Ok(boundary) = multer::parse_boundary(ct) else {
-        return Err(http_error(
-            StatusCode::BAD_REQUEST,
-            "file argument 'object data' is required",
-        ));
-    };
+    let boundary = multipart_boundary(headers, "object data")?;
     let pin = args.flag(&["pin"], false)?;
     let allow_big = args.flag(&["allow-big-block"], false)?;
     let parts = read_parts(body, boundary).await?;
