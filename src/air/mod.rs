@@ -56,13 +56,7 @@ async fn kubo_lacks_segments(station: &Station) -> bool {
             return false;
         }
     };
-    let missing = m
-        .items
-        .iter()
-        .flat_map(|i| &i.segments)
-        .filter_map(|s| s.cid.as_ref())
-        .filter(|c| !pins.contains(*c))
-        .count();
+    let missing = m.segment_cids().filter(|c| !pins.contains(*c)).count();
     if missing > 0 {
         tracing::warn!(
             "Kubo does not pin {missing} segment(s) of the library (a new repo?): setup adds them again beside the streamer"

@@ -173,6 +173,15 @@ impl Manifest {
         write_if_changed(&file, &bytes)
     }
 
+    /// The CID of every segment that has one, item by item (a CID twice when two
+    /// segments have the same bytes).
+    pub fn segment_cids(&self) -> impl Iterator<Item = &str> {
+        self.items
+            .iter()
+            .flat_map(|i| &i.segments)
+            .filter_map(|s| s.cid.as_deref())
+    }
+
     /// The item with `id`.
     pub fn item(&self, id: &str) -> Option<&ManifestItem> {
         self.items.iter().find(|i| i.id == id)

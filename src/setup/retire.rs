@@ -38,15 +38,6 @@ pub struct Retired {
     pub segments: BTreeMap<String, DateTime<Utc>>,
 }
 
-/// Every segment CID of `m`.
-fn cids(m: &Manifest) -> HashSet<&str> {
-    m.items
-        .iter()
-        .flat_map(|i| &i.segments)
-        .filter_map(|s| s.cid.as_deref())
-        .collect()
-}
-
 /// Loads the list (absent: empty). An unreadable one is logged and read as empty: its
 /// segments then stay pinned, which loses nothing.
 pub fn load(state: &StateDir) -> Retired {
@@ -87,9 +78,9 @@ pub fn note(
     let mut list = load(state);
     let before = list.clone();
     list.format = RETIRED_FORMAT;
-    let kept = cids(new);
+    let kept: HashSet<&str> = new.segment_cids().collect();
     if let Some(old) = old {
-        for c in cids(old) {
+        for c in old.segment_cids() {
             if !kept.contains(c) {
                 list.segments.entry(c.to_string()).or_insert(now);
             }
