@@ -14,18 +14,10 @@ use std::time::{Duration, Instant};
 fn shim(dir: &Path, log: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     for tool in ["ffmpeg", "ffprobe"] {
-        let real = String::from_utf8(
-            Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
         let script = format!(
             "#!/bin/sh\necho \"{tool} $*\" >> '{}'\nexec '{}' \"$@\"\n",
             log.display(),
-            real.trim()
+            need(tool).display()
         );
         let p = dir.join(tool);
         std::fs::write(&p, script).unwrap();
@@ -564,20 +556,9 @@ async fn ffmpeg_children_die_with_a_killed_setup() {
     // ffmpeg at real time (`-re`): each run on a long source takes minutes.
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v ffmpeg"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let real = need("ffmpeg").display().to_string();
     let p = bin.join("ffmpeg");
-    std::fs::write(
-        &p,
-        format!("#!/bin/sh\nexec '{}' -re \"$@\"\n", real.trim()),
-    )
-    .unwrap();
+    std::fs::write(&p, format!("#!/bin/sh\nexec '{real}' -re \"$@\"\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());

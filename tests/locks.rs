@@ -203,18 +203,10 @@ async fn two_stations_cannot_publish_under_one_ipns_key_of_one_kubo() {
 /// ran it), then runs the real one.
 fn timing_shim(dir: &Path, log: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v ffmpeg"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let real = need("ffmpeg").display().to_string();
     let script = format!(
         "#!/bin/sh\necho \"start $PPID $(date +%s.%N)\" >> '{log}'\n'{real}' \"$@\"\nst=$?\necho \"end $PPID $(date +%s.%N)\" >> '{log}'\nexit $st\n",
         log = log.display(),
-        real = real.trim()
     );
     let p = dir.join("ffmpeg");
     std::fs::write(&p, script).unwrap();
