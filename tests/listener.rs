@@ -522,12 +522,7 @@ async fn a_listener_on_a_cold_public_gateway_plays_without_a_stall_when_it_is_wa
         let _ = stopped.await;
     }));
     let state_dir = cfg.state();
-    wait_until(30, "a publish", || {
-        state_dir
-            .load_stream_state()
-            .is_ok_and(|s| s.last_publish.is_some_and(|p| p.ok))
-    })
-    .await;
+    wait_for_a_publish(&station).await;
     let name = state_dir.load_stream_state().unwrap().ipns_name.unwrap();
 
     // The warmed gateway: the page's own files are cold there (fetched once, by this

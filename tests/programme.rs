@@ -375,10 +375,7 @@ async fn an_unplayable_library_keeps_the_last_good_programme_on_air_with_an_alar
     let log = tmp.path().join("stream.log");
     let mut guard = ProcessGuard::new();
     spawn_station(&st, &["stream"], &log, &mut guard);
-    wait_until(30, "a publish", || {
-        stream_state(&st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
-    })
-    .await;
+    wait_for_a_publish(&st).await;
     // The synthetic items have no sources: a setup run finds the library empty.
     let out = run_station(&st, &["setup", "--quiet"]);
     assert!(!out.status.success());

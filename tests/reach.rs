@@ -356,10 +356,7 @@ async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
     let log = tmp.path().join("stream.log");
     let mut guard = ProcessGuard::new();
     spawn_station(&st, &["stream"], &log, &mut guard);
-    wait_until(30, "a publish", || {
-        stream_state(&st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
-    })
-    .await;
+    wait_for_a_publish(&st).await;
     let started = chrono::Utc::now();
     // 30 s on air: two rotations and more.
     tokio::time::sleep(Duration::from_secs(30)).await;

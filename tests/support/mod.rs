@@ -52,3 +52,12 @@ pub fn stream_state(st: &Path) -> Option<StreamState> {
         .load_stream_state()
         .ok()
 }
+
+/// Waits (30 s at most) until the streamer of the station at `st` has published once
+/// (`last_publish.ok` in its `stream_state.json`).
+pub async fn wait_for_a_publish(st: &Path) {
+    wait_until(30, "a publish", || {
+        stream_state(st).is_some_and(|s| s.last_publish.is_some_and(|p| p.ok))
+    })
+    .await;
+}
