@@ -1233,6 +1233,17 @@ pub fn render(w: &LiveWindow<'_>, style: &UriStyle) -> Result<String> {
                 s.file, s.item_id
             ))
         })?;
+        if let Some(c) = s
+            .title
+            .chars()
+            .chain(uri.chars())
+            .find(|&c| crate::station::text::is_unsafe_char(c))
+        {
+            return Err(Error::Window(format!(
+                "refusing to write live playlist line for segment {} of item `{}`: its title or URI holds U+{:04X}, a line break or control character",
+                s.file, s.item_id, c as u32
+            )));
+        }
         segments.push(MediaSegment {
             uri,
             duration: s.duration as f32,
@@ -1261,7 +1272,14 @@ pub fn render(w: &LiveWindow<'_>, style: &UriStyle) -> Result<String> {
     playlist
         .write_to(&mut out)
         .map_err(|e| Error::Window(e.to_string()))?;
-    String::from_utf8(out).map_err(|e| Error::Window(e.to_string()))
+    let text = String::from_utf8(out).map_err(|e| Error::Window(e.to_string()))?;
+    if let Some((line, c)) = crate::station::text::first_unsafe_line(&text) {
+        return Err(Error::Window(format!(
+            "refusing to write live playlist line {line}: it holds U+{:04X}, a line break or control character",
+            c as u32
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -1424,6 +1442,25 @@ mod tests {
         let ahead: f64 =
             w.segments[7..].iter().map(|x| x.duration).sum::<f64>() + w.live().duration;
         assert!((w.live_offset() - ahead).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_playlist_writer_refuses_a_title_that_breaks_a_line() {
+        for sep in [
+            "\u{2028}", "\u{2029}", "\u{85}", "\r", "\n", "\u{0B}", "\u{1b}",
+        ] {
+            let mut hostile = (*item("t1", ItemKind::Track, &[6.0, 6.0, 6.0, 6.0])).clone();
+            hostile.title = format!("Tone{sep}#EXT-X-ENDLIST");
+            let rot = Arc::new(Rotation::new(vec![Arc::new(hostile)]));
+            let mut s = Schedule::born(prog(rot), t0(), 10, 3);
+            s.advance(t0(), 10, 3);
+            let w = s.window(t0(), 10);
+            let e = render(&w, &UriStyle::Site).unwrap_err().to_string();
+            assert!(
+                e.contains("refusing to write live playlist line"),
+                "{sep:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub mod tool;
 
 use serde::{Deserialize, Serialize};
 
+use crate::station::text;
+
 /// What an item is in the rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -289,11 +291,12 @@ fn from_file_name(path: &Path) -> (String, Option<String>) {
     } else {
         stem
     };
-    match stem.split_once(" - ") {
-        Some((a, t)) if !a.trim().is_empty() && !t.trim().is_empty() => {
-            (t.trim().to_string(), Some(a.trim().to_string()))
-        }
-        _ => (stem.trim().to_string(), None),
+    match stem
+        .split_once(" - ")
+        .map(|(a, t)| (text::tag_text(a), text::tag_text(t)))
+    {
+        Some((Some(a), Some(t))) => (t, Some(a)),
+        _ => (text::display_text(&stem, text::MAX_TAG_CHARS), None),
     }
 }
 
@@ -405,8 +408,8 @@ pub fn probe_with(path: &Path, tools: &tool::Tools) -> Result<AudioInfo> {
             if let Some(obj) = tags.as_object() {
                 for (k, val) in obj {
                     if k.eq_ignore_ascii_case(key) {
-                        if let Some(s) = val.as_str().map(str::trim).filter(|s| !s.is_empty()) {
-                            return Some(s.to_string());
+                        if let Some(s) = val.as_str().and_then(text::tag_text) {
+                            return Some(s);
                         }
                     }
                 }

@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use crate::library::{ItemKind, SourceFingerprint};
 use crate::setup::prechunk::Loudness;
+use crate::station::text;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -86,13 +87,15 @@ pub struct ManifestSegment {
 
 impl ManifestItem {
     /// `Artist - Title`, or the title alone: the `#EXTINF` title of the item's segments.
-    /// Line breaks are replaced so the title cannot break a playlist line.
+    /// Goes through [`text::display_text`] (capped at `2 * MAX_TAG_CHARS + 3` characters), so
+    /// a manifest written before import sanitized tags, or edited by hand, still cannot
+    /// break a playlist line or carry a control character.
     pub fn display_title(&self) -> String {
         let s = match &self.artist {
             Some(a) if !a.is_empty() => format!("{a} - {}", self.title),
             _ => self.title.clone(),
         };
-        s.replace(['\r', '\n'], " ")
+        text::display_text(&s, 2 * text::MAX_TAG_CHARS + 3)
     }
 
     /// Whether every segment has a CID.
@@ -119,9 +122,22 @@ impl Manifest {
     /// non-positive segment durations).
     pub fn load(processed_dir: &Path) -> Result<Manifest> {
         let file = Self::path(processed_dir);
-        let m: Manifest = crate::station::atomic::read_json(&file)?;
+        let mut m: Manifest = crate::station::atomic::read_json(&file)?;
         m.check(&file)?;
+        m.sanitize_text();
         Ok(m)
+    }
+
+    /// Puts every item's title, artist, album and ISRC through [`text::tag_text`], as import
+    /// does, so a manifest written by an older version or edited by hand shows the same
+    /// plain text on every surface. A title left empty becomes the item id.
+    pub fn sanitize_text(&mut self) {
+        for it in &mut self.items {
+            it.title = text::tag_text(&it.title).unwrap_or_else(|| it.id.clone());
+            for field in [&mut it.artist, &mut it.album, &mut it.isrc] {
+                *field = field.as_deref().and_then(text::tag_text);
+            }
+        }
     }
 
     fn check(&self, file: &Path) -> Result<()> {
@@ -219,6 +235,15 @@ pub fn render_playlist(manifest: &Manifest, rotation_ids: &[&str]) -> Result<Str
             item.display_title(),
             item_playlist_uri(id)
         ));
+    }
+    if let Some((line, c)) = text::first_unsafe_line(&out) {
+        return Err(Error::Manifest {
+            file: PathBuf::from(PLAYLIST_FILE),
+            message: format!(
+                "refusing to write line {line}: it holds U+{:04X}, a line break or control character",
+                c as u32
+            ),
+        });
     }
     Ok(out)
 }

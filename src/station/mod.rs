@@ -12,6 +12,7 @@ pub mod housekeeping;
 pub mod keys;
 pub mod process;
 pub mod state;
+pub mod text;
 
 use crate::error::{Error, Result};
 use config::{ConfigFile, HealthConfig, SetupConfig, StreamingConfig};
