@@ -18,6 +18,7 @@
 //! browser protection lets it through.
 
 pub mod node;
+pub mod unixfs;
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -136,6 +137,24 @@ pub struct PublishOptions {
 struct KuboErrorBody {
     #[serde(rename = "Message", default, deserialize_with = "lenient::string")]
     message: String,
+}
+
+/// `raw`, a CID in a reply of `endpoint`, parsed (multibase, version, codec, multihash:
+/// the `cid` crate, as go-cid `cid.Decode`) and printed again in its canonical form
+/// (base58btc for CIDv0, base32 lower for CIDv1), so nothing but a CID reaches a playlist
+/// URI or a state file whatever the reply held.
+///
+/// Errors: [`Error::KuboResponse`] naming the endpoint and the (capped, sanitized) value.
+pub fn checked_cid(endpoint: &str, raw: &str) -> Result<String> {
+    cid::Cid::try_from(raw)
+        .map(|c| c.to_string())
+        .map_err(|e| Error::KuboResponse {
+            endpoint: format!("/api/v0/{endpoint}"),
+            message: format!(
+                "not a CID ({e}): {:?}",
+                raw.chars().take(100).collect::<String>()
+            ),
+        })
 }
 
 /// One `add` output line (core/commands/add.go `AddEvent`: `Hash`, `Bytes`, `Size` are
@@ -430,7 +449,8 @@ impl Kubo {
             _ => None,
         };
         cid.filter(|c| !c.is_empty())
-            .map(str::to_string)
+            .map(|c| checked_cid("dag/put", c))
+            .transpose()?
             .ok_or_else(|| Error::KuboResponse {
                 endpoint: "/api/v0/dag/put".into(),
                 message: format!(
@@ -547,10 +567,18 @@ impl Kubo {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
-                serde_json::from_str(line).map_err(|e| Error::KuboResponse {
-                    endpoint: "/api/v0/add".into(),
-                    message: format!("bad output line ({e}): {line}"),
-                })
+                let mut l: AddLine =
+                    serde_json::from_str(line).map_err(|e| Error::KuboResponse {
+                        endpoint: "/api/v0/add".into(),
+                        message: format!(
+                            "bad output line ({e}): {}",
+                            crate::station::text::terminal(
+                                &line.chars().take(200).collect::<String>()
+                            )
+                        ),
+                    })?;
+                l.hash = l.hash.map(|h| checked_cid("add", &h)).transpose()?;
+                Ok(l)
             })
             .collect()
     }
@@ -563,18 +591,53 @@ impl Kubo {
         Ok(v.remove(0).cid)
     }
 
-    /// `pin/ls?type=recursive`: every recursively pinned CID. A node with no pins
-    /// answers `{}` (`PinLsList.Keys` is `omitempty`, core/commands/pin/pin.go): none.
+    /// `pin/ls?type=all`: every pinned CID, the roots of recursive pins and every block
+    /// under them (`indirect`), so a segment pinned only through its station's library
+    /// root ([`crate::setup::pins`]) counts as pinned. Kubo walks each recursive pin's DAG
+    /// for this (core/coreapi/pin.go `pinLsAll`). A node with no pins answers `{}`
+    /// (`PinLsList.Keys` is `omitempty`, core/commands/pin/pin.go): none.
     ///
     /// Errors: as [`Kubo::id`].
     pub async fn pins(&self) -> Result<std::collections::HashSet<String>> {
+        self.pin_ls("all").await
+    }
+
+    /// `pin/ls?type=recursive`: the roots of recursive pins only (fast: no DAG walk).
+    ///
+    /// Errors: as [`Kubo::id`].
+    pub async fn recursive_pins(&self) -> Result<std::collections::HashSet<String>> {
+        self.pin_ls("recursive").await
+    }
+
+    /// `pin/ls?type=<typ>` as a set of CIDs (each parsed and re-printed).
+    async fn pin_ls(&self, typ: &str) -> Result<std::collections::HashSet<String>> {
         #[derive(Deserialize)]
         struct Ls {
             #[serde(rename = "Keys", default)]
             keys: Option<std::collections::HashMap<String, serde_json::Value>>,
         }
-        let ls: Ls = self.call("pin/ls", &[("type", "recursive")]).await?;
-        Ok(ls.keys.unwrap_or_default().into_keys().collect())
+        let ls: Ls = self.call("pin/ls", &[("type", typ)]).await?;
+        ls.keys
+            .unwrap_or_default()
+            .into_keys()
+            .map(|c| checked_cid("pin/ls", &c))
+            .collect()
+    }
+
+    /// `pin/add?arg=<cid>&recursive=true&name=<name>`: pins `cid` and everything under it,
+    /// named `name` (read back with `pin ls --names`; pinning again with another name
+    /// renames the pin: core/commands/pin/pin.go `addPinCmd`, Kubo 0.26 and later). Kubo
+    /// walks the whole DAG first (`FetchGraph`): a block it does not have fails the pin
+    /// offline and is fetched from the network online.
+    ///
+    /// Errors: as [`Kubo::id`].
+    pub async fn pin_add(&self, cid: &str, name: &str) -> Result<()> {
+        self.call::<serde_json::Value>(
+            "pin/add",
+            &[("arg", cid), ("recursive", "true"), ("name", name)],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `pin/rm?arg=<cid>`; a CID that is not pinned is not an error.
@@ -710,5 +773,24 @@ mod tests {
         assert_eq!(key.id, "k51x");
         let p: Published = serde_json::from_str(r#"{"Name":"k51","Value":"/ipfs/Qm"}"#).unwrap();
         assert_eq!(p.value, "/ipfs/Qm");
+    }
+
+    #[test]
+    fn cids_from_kubo_are_parsed_and_reprinted() {
+        // Test vectors from ../shared/kubo-rpc.md: the empty file, CIDv0 and CIDv1 raw.
+        let v0 = "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH";
+        assert_eq!(checked_cid("add", v0).unwrap(), v0);
+        let v1 = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+        assert_eq!(checked_cid("add", v1).unwrap(), v1);
+        for bad in [
+            "QmX",
+            "",
+            "bafy\u{2028}#EXT-X-ENDLIST",
+            "../../etc/passwd",
+            "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH/x.ts",
+        ] {
+            let e = checked_cid("add", bad).unwrap_err().to_string();
+            assert!(e.contains("not a CID"), "{bad}: {e}");
+        }
     }
 }
