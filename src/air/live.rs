@@ -67,7 +67,11 @@ pub fn live_window(state: &StateDir, now: DateTime<Utc>) -> Result<Option<LiveWi
         }
         let start = t;
         let dur = f64::from(s.duration);
-        let end = start.map(|a| a + chrono::Duration::milliseconds((dur * 1000.0) as i64));
+        // Checked: a playlist's `#EXTINF` can be any number (an end out of range: not live).
+        let end = start.and_then(|a| {
+            chrono::TimeDelta::try_milliseconds((dur * 1000.0) as i64)
+                .and_then(|d| a.checked_add_signed(d))
+        });
         segments.push(WindowSegment {
             media_sequence: pl.media_sequence + i as u64,
             title: s.title.clone().unwrap_or_default(),

@@ -11,7 +11,7 @@ use crate::library::ItemKind;
 use crate::setup::manifest;
 use crate::setup::schedule::SCHEDULE_FILE;
 use crate::station::Station;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -176,7 +176,8 @@ const MAX_ITEMS: usize = 100_000;
 /// setting) and takes over after the item on air. The cost is the segments inside the
 /// horizon, not the rotation's length.
 ///
-/// Errors: [`Error::Rotation`] when the rotation has no track.
+/// Errors: [`Error::Rotation`] when the rotation has no track; [`Error::Config`] for
+/// `hours` out of range ([`horizon`]).
 pub fn timeline_of(
     src: &TimelineSource,
     station: &Station,
@@ -188,7 +189,7 @@ pub fn timeline_of(
         Some(c) => src.with_cycle(c)?,
         None => src.programme.clone(),
     };
-    let horizon = now + chrono::Duration::milliseconds((hours.max(0.0) * 3_600_000.0) as i64);
+    let horizon = horizon(now, hours)?;
     let (clock, _) = air_clock(programme.clone(), station, now);
     Ok(clock
         .items_between(now, horizon, MAX_ITEMS)
@@ -221,7 +222,9 @@ pub struct ProgrammeAt {
 /// from the air clock (see [`timeline_of`]). Walking to a time days ahead costs the
 /// segments in between (a week of 6 s segments: about 100,000 steps).
 ///
-/// Errors: as [`TimelineSource::load`]; [`Error::Io`] when the as-run log is unreadable.
+/// Errors: as [`TimelineSource::load`]; [`Error::Io`] when the as-run log is unreadable;
+/// [`Error::Config`] naming `hours` or `at` when `hours` is out of range ([`horizon`])
+/// or `at` is within a day of the earliest instant chrono represents.
 pub fn programme_at(
     src: &TimelineSource,
     station: &Station,
@@ -235,7 +238,7 @@ pub fn programme_at(
         Some(tz) => at.with_timezone(&tz).to_rfc3339(),
         None => at.to_rfc3339(),
     };
-    let horizon = at + chrono::Duration::milliseconds((hours.max(0.0) * 3_600_000.0) as i64);
+    let horizon = horizon(at, hours)?;
     let mut answer = ProgrammeAt {
         at,
         timezone: timetable.map(|t| t.zone().to_string()),
@@ -246,9 +249,13 @@ pub fn programme_at(
         basis: "estimate",
     };
     if at < now {
+        // A day back: the item on air at `at` started before it.
+        let since = at
+            .checked_sub_signed(TimeDelta::hours(24))
+            .ok_or_else(|| out_of_range("at", &at.to_rfc3339(), "is too far in the past"))?;
         let h = history::read(
             &station.state().file(history::HISTORY_FILE),
-            Some(at - chrono::Duration::hours(24)),
+            Some(since),
             Some(horizon),
         )?;
         answer.basis = "as-run log";
@@ -284,11 +291,120 @@ pub fn programme_at(
     Ok(answer)
 }
 
+/// The instant `hours` (a number of hours, fractions allowed) after `from`: the end of a
+/// timeline or "what plays at" span, from the page or the command line.
+///
+/// Errors: [`Error::Config`] naming `hours` when it is NaN, infinite or negative, or the
+/// instant is past the latest one chrono represents (year 262142); never a panic.
+pub fn horizon(from: DateTime<Utc>, hours: f64) -> Result<DateTime<Utc>> {
+    let value = format!("{hours:?}");
+    if !hours.is_finite() || hours < 0.0 {
+        return Err(out_of_range(
+            "hours",
+            &value,
+            "is not a number of hours (0 or more)",
+        ));
+    }
+    let ms = hours * 3_600_000.0;
+    // `i64::MAX as f64` rounds up to 2^63: `<` keeps the cast below exact-or-saturating.
+    (ms < i64::MAX as f64)
+        .then(|| TimeDelta::try_milliseconds(ms as i64))
+        .flatten()
+        .and_then(|d| from.checked_add_signed(d))
+        .ok_or_else(|| {
+            out_of_range(
+                "hours",
+                &value,
+                &format!("is too far ahead of {}", from.to_rfc3339()),
+            )
+        })
+}
+
+/// An error for a number or time argument out of range: `value` of `field` and why.
+pub fn out_of_range(field: &str, value: &str, why: &str) -> Error {
+    Error::Config {
+        file: "command line".into(),
+        field: field.into(),
+        message: format!("`{value}` {why}"),
+    }
+}
+
 /// An error for a time argument that is not RFC 3339.
 pub fn bad_time(field: &str, value: &str) -> Error {
     Error::Config {
         file: "command line".into(),
         field: field.into(),
         message: format!("`{value}` is not an RFC 3339 time like 2026-12-01T09:45:00+01:00"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A station with a small programme (no schedule), as the timeline bench makes it.
+    fn fixture(dir: &Path) -> (Station, TimelineSource) {
+        crate::bench::timeline(8, 1, dir).unwrap();
+        let st = Station::open(&dir.join("timeline-station")).unwrap();
+        let src = TimelineSource::load(&st).unwrap();
+        (st, src)
+    }
+
+    fn field_of(e: &Error) -> &str {
+        match e {
+            Error::Config { field, .. } => field,
+            other => panic!("not a config error: {other}"),
+        }
+    }
+
+    #[test]
+    fn programme_at_the_ends_of_time_is_an_error_not_a_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let (st, src) = fixture(d.path());
+        let now = Utc::now();
+        let (max, min) = (DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC);
+        for (at, hours, field) in [
+            (max, 1.0, "hours"),
+            (max - TimeDelta::minutes(30), 1.0, "hours"),
+            (min, 1.0, "at"),
+            (min + TimeDelta::hours(23), 0.0, "at"),
+            (now, f64::INFINITY, "hours"),
+            (now, f64::NEG_INFINITY, "hours"),
+            (now, f64::NAN, "hours"),
+            (now, 1e300, "hours"),
+            (now, 3e12, "hours"),
+            (now, -1.0, "hours"),
+        ] {
+            let e = programme_at(&src, &st, now, at, hours).unwrap_err();
+            assert_eq!(field_of(&e), field, "{at} {hours}: {e}");
+            assert!(e.to_string().contains(&format!("`{field}`")), "{e}");
+        }
+        // In range: an answer.
+        let a = programme_at(&src, &st, now, now, 1.0).unwrap();
+        assert!(a.item.is_some());
+        assert!(programme_at(&src, &st, now, max, 0.0).is_ok());
+    }
+
+    #[test]
+    fn the_timeline_refuses_hours_out_of_range() {
+        let d = tempfile::tempdir().unwrap();
+        let (st, src) = fixture(d.path());
+        let now = Utc::now();
+        for hours in [f64::NAN, f64::INFINITY, 1e300, -0.5] {
+            let e = timeline_of(&src, &st, now, hours, None).unwrap_err();
+            assert_eq!(field_of(&e), "hours", "{hours}: {e}");
+        }
+        assert!(!timeline_of(&src, &st, now, 0.5, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn horizon_adds_checked() {
+        let t = DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000).unwrap();
+        assert_eq!(horizon(t, 1.5).unwrap(), t + TimeDelta::minutes(90));
+        assert_eq!(horizon(t, 0.0).unwrap(), t);
+        let max_h = (DateTime::<Utc>::MAX_UTC - t).num_hours() as f64;
+        assert!(horizon(t, max_h).is_ok());
+        assert!(horizon(t, max_h + 1.0).is_err());
+        assert!(horizon(t, 9.3e18 / 3.6e6).is_err(), "past i64 milliseconds");
     }
 }

@@ -205,8 +205,10 @@ pub fn live_index(pl: &m3u8_rs::MediaPlaylist, now: DateTime<Utc>) -> usize {
     let covering = pl.segments.iter().rposition(|s| {
         s.program_date_time.is_some_and(|t| {
             let t = t.with_timezone(&Utc);
-            let end = t + chrono::TimeDelta::milliseconds((f64::from(s.duration) * 1000.0) as i64);
-            t <= now && now < end
+            // Checked: a playlist's `#EXTINF` can be any number.
+            let end = chrono::TimeDelta::try_milliseconds((f64::from(s.duration) * 1000.0) as i64)
+                .and_then(|d| t.checked_add_signed(d));
+            t <= now && end.is_some_and(|end| now < end)
         })
     });
     if let Some(i) = covering {

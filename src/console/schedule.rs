@@ -24,6 +24,27 @@ const TEMPLATE: &str = r#"{
 /// Most as-run entries one call lists.
 pub const MAX_HISTORY: usize = 500;
 
+/// Longest span [`Console::programme_at`] lists, hours.
+pub const MAX_PROGRAMME_HOURS: f64 = 24.0;
+
+/// Longest span [`Console::history`] lists, hours (a month).
+pub const MAX_HISTORY_HOURS: f64 = 24.0 * 31.0;
+
+/// `hours` from the page when it is a number from 0 to `max`.
+///
+/// Errors: [`Error::Config`] naming `hours` otherwise (NaN and infinities included).
+fn hours_in(hours: f64, max: f64) -> Result<f64> {
+    if (0.0..=max).contains(&hours) {
+        Ok(hours)
+    } else {
+        Err(timeline::out_of_range(
+            "hours",
+            &format!("{hours:?}"),
+            &format!("is not a number of hours from 0 to {max}"),
+        ))
+    }
+}
+
 /// The schedule editor's content.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScheduleView {
@@ -124,27 +145,35 @@ impl Console {
         })
     }
 
-    /// What plays at `at_ms` (milliseconds since the Unix epoch) and for `hours` after
-    /// ([`timeline::programme_at`]).
+    /// What plays at `at_ms` (milliseconds since the Unix epoch, UTC) and for `hours`
+    /// (0 to 24) after ([`timeline::programme_at`]).
     ///
-    /// Errors: no programme yet; [`Error::Config`] for a time out of range.
+    /// Errors: [`Error::Config`] naming `at` or `hours` when out of range (checked
+    /// before anything is read: `at_ms` outside chrono's years -262143 to 262142, or
+    /// `hours` NaN, infinite or outside 0 to 24), never a panic; no programme yet.
     pub fn programme_at(&self, at_ms: i64, hours: f64) -> Result<ProgrammeAt> {
+        let at = chrono::DateTime::from_timestamp_millis(at_ms).ok_or_else(|| {
+            timeline::out_of_range("at", &at_ms.to_string(), "ms is not a time chrono can hold")
+        })?;
+        let hours = hours_in(hours, MAX_PROGRAMME_HOURS)?;
         let st = self.station()?;
-        let at = chrono::DateTime::from_timestamp_millis(at_ms)
-            .ok_or_else(|| timeline::bad_time("at", &at_ms.to_string()))?;
         let src = self.timeline_source(&st)?;
-        timeline::programme_at(&src, &st, chrono::Utc::now(), at, hours.clamp(0.0, 24.0))
+        timeline::programme_at(&src, &st, chrono::Utc::now(), at, hours)
     }
 
-    /// The as-run log of the last `hours` (at most 24 * 31), newest first, at most
+    /// The as-run log of the last `hours` (0 to 24 * 31), newest first, at most
     /// [`MAX_HISTORY`] entries.
     ///
-    /// Errors: [`Error::Io`] when the log is unreadable.
+    /// Errors: [`Error::Config`] naming `hours` when it is NaN, infinite or outside 0 to
+    /// 24 * 31; [`Error::Io`] when the log is unreadable.
     pub fn history(&self, hours: f64) -> Result<Vec<AsRunEntry>> {
+        let hours = hours_in(hours, MAX_HISTORY_HOURS)?;
         let state = self.state_dir();
-        let since = chrono::Utc::now()
-            - chrono::Duration::milliseconds((hours.clamp(0.0, 24.0 * 31.0) * 3_600_000.0) as i64);
-        let mut h = history::read(&state.file(history::HISTORY_FILE), Some(since), None)?.entries;
+        // In range by the check above: at most 2.7e9 ms, far from overflowing.
+        let back =
+            chrono::TimeDelta::try_milliseconds((hours * 3_600_000.0) as i64).unwrap_or_default();
+        let since = chrono::Utc::now().checked_sub_signed(back);
+        let mut h = history::read(&state.file(history::HISTORY_FILE), since, None)?.entries;
         h.reverse();
         h.truncate(MAX_HISTORY);
         Ok(h)
@@ -171,5 +200,46 @@ impl Console {
                 Ok(p)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programme_at_and_history_refuse_numbers_out_of_range() {
+        let d = tempfile::tempdir().unwrap();
+        crate::bench::timeline(8, 1, d.path()).unwrap();
+        let dir = d.path().join("timeline-station").canonicalize().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let console = Console::new(&dir, rt.handle().clone(), Arc::new(|_| {}));
+        let now = chrono::Utc::now().timestamp_millis();
+        let max = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+        let min = chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis();
+        for (at_ms, hours, field) in [
+            (i64::MAX, 1.0, "at"),
+            (i64::MIN, 1.0, "at"),
+            (max, 1.0, "hours"),
+            (min, 1.0, "at"),
+            (now, f64::INFINITY, "hours"),
+            (now, f64::NAN, "hours"),
+            (now, 1e300, "hours"),
+            (now, -1.0, "hours"),
+        ] {
+            let e = console.programme_at(at_ms, hours).unwrap_err();
+            assert!(
+                matches!(&e, Error::Config { field: f, .. } if f == field),
+                "{at_ms} {hours}: {e}"
+            );
+        }
+        // A minute ahead: the air clock's estimate (`now` itself is past by the call).
+        let a = console.programme_at(now + 60_000, 1.0).unwrap();
+        assert!(a.item.is_some(), "{a:?}");
+        for hours in [f64::NAN, f64::INFINITY, 1e300, -1.0] {
+            let e = console.history(hours).unwrap_err();
+            assert!(e.to_string().contains("`hours`"), "{hours}: {e}");
+        }
+        assert!(console.history(24.0).unwrap().is_empty());
     }
 }

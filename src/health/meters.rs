@@ -124,7 +124,12 @@ fn draw_history<'a>(
 ) -> Result<(), Box<dyn std::error::Error + 'a>> {
     let (t0, t1) = match (history.first(), history.last()) {
         (Some(a), Some(b)) if b.at > a.at => (a.at, b.at),
-        (Some(a), _) => (a.at - chrono::Duration::minutes(1), a.at),
+        // Checked: the points come from `health.json`, a state file.
+        (Some(a), _) => (
+            a.at.checked_sub_signed(chrono::TimeDelta::minutes(1))
+                .unwrap_or(a.at),
+            a.at,
+        ),
         _ => {
             let now = Utc::now();
             (now - chrono::Duration::hours(1), now)
@@ -145,9 +150,9 @@ fn draw_history<'a>(
         .configure_mesh()
         .x_labels(6)
         .x_label_formatter(&|s| {
-            (t0 + chrono::Duration::milliseconds((s * 1000.0) as i64))
-                .format("%H:%M:%S")
-                .to_string()
+            chrono::TimeDelta::try_milliseconds((s * 1000.0) as i64)
+                .and_then(|d| t0.checked_add_signed(d))
+                .map_or_else(String::new, |t| t.format("%H:%M:%S").to_string())
         })
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;

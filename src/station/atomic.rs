@@ -2,9 +2,17 @@
 //!
 //! A crash at any instant leaves either the old or the new file, never half of one
 //! (DESIGN.md "The station directory").
+//!
+//! Symbolic links are not followed: the temp file is created with
+//! `O_CREAT | O_EXCL | O_NOFOLLOW`, and logs opened for appending ([`open_append`],
+//! [`open_no_follow`]) refuse a symlink planted at their path, so a link in the state
+//! folder cannot make the station write to a file elsewhere. (The rename replaces a
+//! symlink at the destination itself, never what it points to.)
 
 use crate::error::{Error, Result};
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Prefix of the temp files [`write_atomic`] writes beside their target.
@@ -37,6 +45,66 @@ pub fn sweep_stale_temps(dir: &Path, older_than: std::time::Duration) -> Vec<std
     removed
 }
 
+/// Opens `path` with `options` plus `O_NOFOLLOW`: when `path` itself is a symbolic link
+/// the open fails (the link and what it points to are left alone) with an error that
+/// says so and names the link's target. Links in the directories above `path` are
+/// followed as usual.
+///
+/// Errors: the `std::io::Error` of the open; for a symlink, one reading
+/// `is a symbolic link (to <target>): refusing to follow it ...`, which callers wrap in
+/// [`Error::Io`] naming `path`.
+pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    options
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| refuse_symlink(path, e))
+}
+
+/// Opens (creating) the log `path` for appending, refusing a symlink at `path`
+/// ([`open_no_follow`]).
+///
+/// Errors: [`Error::Io`] naming `path`.
+pub fn open_append(path: &Path) -> Result<File> {
+    open_no_follow(path, OpenOptions::new().create(true).append(true))
+        .map_err(|e| Error::io(path, e))
+}
+
+/// `e` (from opening `path` with `O_NOFOLLOW`), or a clear error when `path` is a
+/// symbolic link (the kernel only says `ELOOP`, "too many levels of symbolic links").
+fn refuse_symlink(path: &Path, e: std::io::Error) -> std::io::Error {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let target = std::fs::read_link(path)
+                .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "is a symbolic link (to {target}): refusing to follow it; state files \
+                     and logs must be regular files (remove the link)"
+                ),
+            )
+        }
+        _ => e,
+    }
+}
+
+/// A new temp file beside a target in `dir`: `<dir>/.tmp-<random>`, created with
+/// `O_CREAT | O_EXCL | O_NOFOLLOW` and mode 0600 (a name that exists, even as a dangling
+/// symlink, is skipped for another), removed again when dropped unpersisted.
+fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile<File>> {
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .make_in(dir, |p| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(p)
+        })
+}
+
 /// Writes `bytes` to `path` atomically: a temp file beside it is written and fsynced, then
 /// renamed over `path`, then the directory is fsynced. Creates missing parent directories.
 ///
@@ -47,10 +115,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut tmp = temp_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
@@ -74,10 +139,7 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut tmp = temp_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
@@ -125,6 +187,49 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn a_symlinked_log_is_refused_naming_it_and_its_target_is_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.txt");
+        std::fs::write(&elsewhere, b"precious").unwrap();
+        let log = dir.path().join("stream.log");
+        std::os::unix::fs::symlink(&elsewhere, &log).unwrap();
+        let err = open_append(&log).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("stream.log"), "{msg}");
+        assert!(msg.contains("symbolic link"), "{msg}");
+        assert!(msg.contains("elsewhere.txt"), "{msg}");
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"precious");
+        // A dangling link is refused too (not created through).
+        let dangling = dir.path().join("health.log");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(open_append(&dangling).is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        // A regular file opens, appends and is created when missing.
+        let plain = dir.path().join("setup.log");
+        open_append(&plain).unwrap().write_all(b"a\n").unwrap();
+        open_append(&plain).unwrap().write_all(b"b\n").unwrap();
+        assert_eq!(std::fs::read(&plain).unwrap(), b"a\nb\n");
+    }
+
+    #[test]
+    fn write_atomic_replaces_a_symlink_without_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.txt");
+        std::fs::write(&elsewhere, b"precious").unwrap();
+        let state = dir.path().join("stream_state.json");
+        std::os::unix::fs::symlink(&elsewhere, &state).unwrap();
+        write_atomic(&state, b"{}").unwrap();
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"precious");
+        assert!(!std::fs::symlink_metadata(&state)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&state).unwrap(), b"{}");
+        write_replace(&state, b"[]").unwrap();
+        assert_eq!(std::fs::read(&state).unwrap(), b"[]");
     }
 
     #[test]
