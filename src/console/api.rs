@@ -69,7 +69,7 @@ pub struct SetupFinished {
     pub ok: bool,
     /// What the run did, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<SetupReport>,
+    pub report: Option<Box<SetupReport>>,
     /// Why it stopped as a whole, when it did: `{code, message}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<UiError>,
@@ -133,7 +133,7 @@ impl ConsoleEvent {
         ConsoleEvent::SetupFinished(match r {
             Ok(report) => SetupFinished {
                 ok: report.ok(),
-                report: Some(report.clone()),
+                report: Some(Box::new(report.clone())),
                 error: None,
             },
             Err(e) => SetupFinished {

@@ -10,6 +10,7 @@
 //! work: the manifest is written with the missing CIDs, and the next run only adds.
 
 pub mod manifest;
+pub mod pins;
 pub mod prechunk;
 pub mod queue;
 pub mod retire;
@@ -88,11 +89,16 @@ pub struct SetupReport {
     pub removed: Vec<String>,
     /// Segments added to Kubo in this run.
     pub segments_added: usize,
-    /// Segments of items that left the library unpinned in this run (an hour after they
-    /// left: [`retire`]).
+    /// Per-segment pins of an older version's retired list ([`retire`]) removed in this
+    /// run (an hour after their segments left the library); new versions never pin a
+    /// single segment ([`pins`]).
     pub segments_unpinned: usize,
-    /// Segments that left the library and are still pinned, waiting for their hour.
+    /// Segments on that older list still pinned, waiting for their hour.
     pub segments_retired: usize,
+    /// What pinning the library root did ([`pins::pin_library`]).
+    pub library_pins: pins::PinReport,
+    /// Why pinning the library root stopped, if it did (tried again next run).
+    pub pin_error: Option<String>,
     /// `add` requests made.
     pub add_requests: usize,
     /// Why adding to Kubo stopped, if it did.
@@ -621,7 +627,7 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
         report.playlist_written |= written;
     }
     report.manifest_written |= manifest.save(&processed)?;
-    retire_segments(station, old.as_ref(), &manifest, &mut report).await;
+    pin_library(station, &manifest, &mut report).await;
     report.missing_cids = manifest
         .items
         .iter()
@@ -640,58 +646,59 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
     Ok(report)
 }
 
-/// Step 6 of a run: notes the segments of `old` that `new` lost and unpins those that
-/// left at least [`retire::RETIRE_AFTER`] ago and are not on air ([`retire`]). Never
-/// fails the run: a state file that cannot be written or a Kubo that does not answer
-/// is logged, and the next run tries again.
-async fn retire_segments(
-    station: &Station,
-    old: Option<&Manifest>,
-    new: &Manifest,
-    report: &mut SetupReport,
-) {
+/// Step 6 of a run: pins the manifest as the station's library root and retires the
+/// earlier roots ([`pins`]), then drains an older version's per-segment retired list
+/// ([`retire`]). Never fails the run: a state file that cannot be written or a Kubo that
+/// does not answer is reported in `report.pin_error`, and the next run tries again.
+async fn pin_library(station: &Station, manifest: &Manifest, report: &mut SetupReport) {
     let state = station.state();
     let now = chrono::Utc::now();
-    let list = match retire::note(&state, old, new, now) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!("segments that left the library stay pinned for now: {e}");
-            return;
-        }
-    };
-    report.segments_retired = list.segments.len();
-    if !list
-        .segments
-        .values()
-        .any(|at| now - *at >= retire::RETIRE_AFTER)
-    {
+    if manifest.segment_cids().next().is_none() {
         return;
     }
-    let kubo = match Kubo::new(station.kubo_api(), Duration::from_secs(60)) {
+    let kubo = match Kubo::new(station.kubo_api(), Duration::from_secs(300)) {
         Ok(k) => k,
         Err(e) => {
-            tracing::warn!("segments that left the library stay pinned for now: {e}");
+            report.pin_error = Some(e.to_string());
             return;
         }
     };
     let on_air = retire::on_air_cids(&state);
+    let key = &station.streaming.ipns_key;
+    let tag = pins::station_tag(key, station.dir());
+    match pins::pin_library(&state, &kubo, manifest, key, tag, &on_air, now).await {
+        Ok(r) => {
+            if r.new_root {
+                tracing::info!(
+                    "pinned the library root {} ({} segments) as {}",
+                    r.root.as_deref().unwrap_or_default(),
+                    manifest.segment_cids().count(),
+                    pins::pin_name(key)
+                );
+            }
+            report.library_pins = r;
+        }
+        Err(e) => {
+            tracing::warn!("pinning the library root stopped (the next setup goes on): {e}");
+            report.pin_error = Some(e.to_string());
+            return;
+        }
+    }
+    // An older version's list of retired segments: drained, never added to.
+    let list = retire::load(&state);
+    if list.segments.is_empty() {
+        return;
+    }
+    report.segments_retired = list.segments.len();
     match retire::unpin_due(&state, &kubo, list, &on_air, now).await {
         Ok(u) => {
             report.segments_unpinned = u.unpinned;
             report.segments_retired = u.waiting;
-            if u.unpinned > 0 {
-                tracing::info!(
-                    "unpinned {} segment(s) of items that left the library over an hour ago",
-                    u.unpinned
-                );
-            }
             if let Some(e) = u.error {
-                tracing::warn!(
-                    "unpinning segments that left the library stopped (the next setup goes on): {e}"
-                );
+                tracing::warn!("unpinning an older version's retired segments stopped: {e}");
             }
         }
-        Err(e) => tracing::warn!("segments that left the library: {e}"),
+        Err(e) => tracing::warn!("an older version's retired segments: {e}"),
     }
 }
 
@@ -930,11 +937,49 @@ fn passing(e: &Error) -> bool {
     }
 }
 
+/// Adds `files` as ONE wrapped directory with the station's `.station` file, pinned: Kubo
+/// pins only the wrapper, which is the station's own ([`pins`]); the wrapper is noted in
+/// `library_pins.json` until a library root holds its segments. Returns one [`Added`]
+/// per file, in input order.
+///
+/// Errors: as [`Kubo::add_tree`]; [`Error::Io`] noting the wrapper.
+async fn add_wrapped(
+    kubo: &Kubo,
+    state: &crate::station::state::StateDir,
+    tag: &[u8],
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<crate::kubo::Added>> {
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let mut tree = files;
+    tree.push((pins::STATION_FILE.to_string(), tag.to_vec()));
+    let mut added: HashMap<String, crate::kubo::Added> = kubo
+        .add_tree(tree, true)
+        .await?
+        .into_iter()
+        .map(|a| (a.name.clone(), a))
+        .collect();
+    if let Some(wrapper) = added.get("") {
+        pins::note_batch(state, &wrapper.cid)?;
+    }
+    names
+        .iter()
+        .map(|n| {
+            added.remove(n).ok_or_else(|| Error::KuboResponse {
+                endpoint: "/api/v0/add".into(),
+                message: format!("the reply has no line for `{n}`"),
+            })
+        })
+        .collect()
+}
+
 /// Adds segments to Kubo item by item. Once Kubo fails (after the retries), the rest of
 /// the run adds nothing: the items keep no CID and the next run adds them.
 struct Adder {
     kubo: Option<Kubo>,
     pins: HashSet<String>,
+    /// The station's state folder (add wrappers are noted there) and its `.station` file.
+    state: crate::station::state::StateDir,
+    tag: Vec<u8>,
     batch: usize,
     done: usize,
     total: usize,
@@ -947,6 +992,8 @@ impl Adder {
         let mut adder = Adder {
             kubo: None,
             pins: HashSet::new(),
+            state: station.state(),
+            tag: pins::station_tag(&station.streaming.ipns_key, station.dir()),
             batch: station.setup.add_batch_size.max(1),
             done: 0,
             total: 0,
@@ -1038,7 +1085,7 @@ impl Adder {
             let mut attempt = 0;
             let result = loop {
                 report.add_requests += 1;
-                match kubo.add_files(files.clone(), true).await {
+                match add_wrapped(kubo, &self.state, &self.tag, files.clone()).await {
                     Err(e) if attempt < ADD_RETRIES && passing(&e) => {
                         attempt += 1;
                         tracing::warn!(

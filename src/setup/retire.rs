@@ -1,22 +1,15 @@
-//! Segments that left the library are unpinned, an hour later.
+//! An older version's per-segment retired list, drained; and what the streamer has on air.
 //!
-//! Setup pins every segment it adds (`add?pin=true`). When an item leaves the library
-//! (its source removed, re-encoded with new settings, a failed re-encode), its old
-//! segments are no longer in the manifest, but they may still air: the window and its
-//! lookahead, the site's ten minutes of past ([`crate::air::site::SITE_PAST`]), a
-//! streamer still airing the last good programme. So setup does not unpin them at once:
-//! it notes them with the time they left in [`RETIRED_FILE`], and a setup run at least
-//! [`RETIRE_AFTER`] later unpins those that are neither back in the manifest nor in what
-//! the streamer has on air (`on_air_programme.json`, `stream_state.json`). Kubo's garbage
-//! collection (`--enable-gc` on the managed daemon) then frees them; without this, every
-//! track ever removed stayed in Kubo's repo for good.
-//!
-//! Only CIDs setup itself noted are ever unpinned: pins the operator made on a shared
-//! Kubo are never touched.
+//! Before library roots ([`crate::setup::pins`]), setup pinned every segment on its own
+//! and, when an item left the library, noted its segments in [`RETIRED_FILE`] and
+//! unpinned them an hour later, which also unpinned another station's identical
+//! segments on a shared Kubo. Setup no longer notes anything here: it only drains a list
+//! an older version left ([`unpin_due`]), so the per-segment pins that version made do not
+//! stay in Kubo for good. [`on_air_cids`] (every CID the streamer may still air) and
+//! [`RETIRE_AFTER`] also guard the retirement of library roots.
 
 use crate::error::Result;
 use crate::kubo::Kubo;
-use crate::setup::manifest::Manifest;
 use crate::station::state::{StateDir, RETIRED_FILE, STREAM_STATE_FILE};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,35 +55,6 @@ pub fn load(state: &StateDir) -> Retired {
             Retired::default()
         }
     }
-}
-
-/// Notes the segments of `old` that `new` no longer has as retired at `now` (those
-/// already noted keep their time), and forgets those `new` has again. Writes the list
-/// atomically when it changed; returns it.
-///
-/// Errors: [`crate::error::Error::Io`] writing the list.
-pub fn note(
-    state: &StateDir,
-    old: Option<&Manifest>,
-    new: &Manifest,
-    now: DateTime<Utc>,
-) -> Result<Retired> {
-    let mut list = load(state);
-    let before = list.clone();
-    list.format = RETIRED_FORMAT;
-    let kept: HashSet<&str> = new.segment_cids().collect();
-    if let Some(old) = old {
-        for c in old.segment_cids() {
-            if !kept.contains(c) {
-                list.segments.entry(c.to_string()).or_insert(now);
-            }
-        }
-    }
-    list.segments.retain(|c, _| !kept.contains(c.as_str()));
-    if list != before {
-        crate::station::atomic::write_json_atomic(&state.file(RETIRED_FILE), &list)?;
-    }
-    Ok(list)
 }
 
 /// Every CID the streamer may still air: each `"cid"` string in `on_air_programme.json`
@@ -181,67 +145,6 @@ pub async fn unpin_due(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::manifest::{ManifestItem, ManifestSegment};
-
-    fn manifest(items: &[(&str, &[&str])]) -> Manifest {
-        Manifest {
-            format: crate::setup::manifest::MANIFEST_FORMAT,
-            config_hash: "x".into(),
-            segment_duration: 6.0,
-            jingle_cycle: 3,
-            items: items
-                .iter()
-                .map(|(id, cids)| ManifestItem {
-                    id: id.to_string(),
-                    kind: crate::library::ItemKind::Track,
-                    title: id.to_string(),
-                    artist: None,
-                    album: None,
-                    isrc: None,
-                    source: format!("/m/{id}.flac").into(),
-                    source_fingerprint: crate::library::SourceFingerprint {
-                        sha256: "00".repeat(32),
-                        bytes: 1,
-                    },
-                    source_mtime: 0,
-                    duration: 6.0 * cids.len() as f64,
-                    loudness: None,
-                    encode_hash: "e".into(),
-                    segments: cids
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| ManifestSegment {
-                            file: format!("seg_{i:05}.ts"),
-                            cid: Some(c.to_string()),
-                            duration: 6.0,
-                            bytes: 1,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn segments_gone_from_the_manifest_are_noted_once_and_forgotten_when_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = StateDir::new(dir.path());
-        let t0 = Utc::now();
-        // "shared" is in both items (the same bytes, e.g. a silent segment).
-        let old = manifest(&[("a", &["a1", "shared"]), ("b", &["b1", "shared"])]);
-        let new = manifest(&[("b", &["b1", "shared"])]);
-        let l = note(&state, Some(&old), &new, t0).unwrap();
-        assert_eq!(l.segments.keys().collect::<Vec<_>>(), ["a1"]);
-        // Noted again later: the first time stays.
-        let later = t0 + chrono::Duration::minutes(5);
-        let l = note(&state, Some(&new), &new, later).unwrap();
-        assert_eq!(l.segments["a1"], t0);
-        assert_eq!(load(&state), l, "written to {RETIRED_FILE}");
-        // Back in the library before it was unpinned: forgotten.
-        let l = note(&state, Some(&new), &old, later).unwrap();
-        assert!(l.segments.is_empty());
-        assert!(load(&state).segments.is_empty());
-    }
 
     #[test]
     fn on_air_cids_are_every_cid_the_streamer_state_names() {

@@ -7,6 +7,7 @@
 //! | `live.m3u8` | the newest rendered live playlist (RFC 8216 text) | the streamer (not fsynced) |
 //! | `health.json` | [`HealthReport`] | the health monitor, every check |
 //! | `last_setup.json` | [`LastSetup`] | setup, when a run ends (not fsynced) |
+//! | `library_pins.json` | [`crate::setup::pins::LibraryPins`] | setup, as it pins |
 //! | `stream.lock`, `health.lock`, `setup.lock` | [`LockInfo`] (JSON) | the holder, on acquiring |
 //! | `stream.log`, `health.log`, `setup.log` | text | processes the console starts |
 //! | `kubo.pid`, `kubo.log` | text | the managed Kubo daemon |
@@ -42,6 +43,9 @@ pub const LAST_SETUP_FILE: &str = "last_setup.json";
 /// `retired_segments.json`: segment CIDs that left the manifest, unpinned an hour later
 /// ([`crate::setup::retire`]).
 pub const RETIRED_FILE: &str = "retired_segments.json";
+/// `library_pins.json`: the station's pinned library root, its earlier roots and add
+/// wrappers ([`crate::setup::pins`]).
+pub const LIBRARY_PINS_FILE: &str = "library_pins.json";
 /// `kubo.pid`: the managed Kubo daemon's process id while it runs.
 pub const KUBO_PID_FILE: &str = "kubo.pid";
 /// `kubo.log`: the managed Kubo daemon's output.
