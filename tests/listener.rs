@@ -27,7 +27,7 @@ const SEGMENT: f64 = 4.0;
 const LOOKAHEAD: u32 = 20;
 const WINDOW: u32 = 30;
 
-fn require_browser() {
+pub(crate) fn require_browser() {
     for bin in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             Path::new(bin).exists(),
@@ -83,7 +83,7 @@ async fn start_driver(profile: &Path, log: &Path) -> (ProcessGuard, Client) {
 
 /// A browser with a fresh profile (`<root>/chromium-<name>`, so nothing cached from an
 /// earlier phase) and its chromedriver log (`<root>/chromedriver-<name>.log`).
-async fn fresh_browser(root: &Path, name: &str) -> (ProcessGuard, Client) {
+pub(crate) async fn fresh_browser(root: &Path, name: &str) -> (ProcessGuard, Client) {
     let profile = root.join(format!("chromium-{name}"));
     std::fs::create_dir_all(&profile).unwrap();
     start_driver(&profile, &root.join(format!("chromedriver-{name}.log"))).await

@@ -9,10 +9,35 @@ use ipfs_station::clock::SystemClock;
 use ipfs_station::setup::prechunk::ProgressEvent;
 use ipfs_station::setup::{self, SetupEvent, SetupReport};
 use ipfs_station::station::state::Role;
-use ipfs_station::station::{self, Station};
+use ipfs_station::station::{self, text, Station};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+/// Prints to stdout for the operator's terminal: the formatted text, every line of it passed
+/// through [`text::terminal`], so an ESC sequence or bidi override in a tag, file name or
+/// error message (strangers wrote them) never reaches the terminal. JSON output (`--json`)
+/// is printed raw: `serde_json` escapes control characters itself.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", terminal_lines(&format!($($arg)*)))
+    };
+}
+
+/// [`say!`] for stderr (notes, warnings, errors).
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        eprintln!("{}", terminal_lines(&format!($($arg)*)))
+    };
+}
+
+/// `s` with every line made terminal-safe by [`text::terminal`]; the newlines are kept.
+fn terminal_lines(s: &str) -> String {
+    s.split('\n')
+        .map(text::terminal)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 #[derive(Parser)]
 #[command(
@@ -168,19 +193,21 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,symphonia=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say_err!("error: cannot start the async runtime: {e}");
             return std::process::ExitCode::from(2);
         }
     };
     match rt.block_on(run(cli)) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say_err!("error: {e:#}");
             std::process::ExitCode::from(2)
         }
     }
@@ -190,8 +217,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.cmd {
         Cmd::Init { dir } => {
             let r = station::init(&dir)?;
-            println!("Created station {}", r.dir.display());
-            println!(
+            say!("Created station {}", r.dir.display());
+            say!(
                 "  jingles: {}",
                 if r.jingles.is_empty() {
                     "(kept existing)".into()
@@ -199,7 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     r.jingles.join(", ")
                 }
             );
-            println!(
+            say!(
                 "Drop music into {}, then run: station setup --station {}",
                 dir.join("music").display(),
                 dir.display()
@@ -275,16 +302,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Says what housekeeping removed (stale temp files, expired trash).
 fn housekeeping_report(h: station::housekeeping::Housekeeping) {
     for p in &h.temps_removed {
-        eprintln!("removed a stale temp file: {}", p.display());
+        say_err!("removed a stale temp file: {}", p.display());
     }
     for p in &h.trash_removed {
-        eprintln!(
+        say_err!(
             "deleted from the trash (older than trash_retention_days): {}",
             p.display()
         );
     }
     for e in &h.errors {
-        eprintln!("warning: housekeeping: {e}");
+        say_err!("warning: housekeeping: {e}");
     }
 }
 
@@ -292,7 +319,7 @@ fn housekeeping_report(h: station::housekeeping::Housekeeping) {
 fn open(dir: &Path) -> anyhow::Result<Station> {
     let station = Station::open(dir)?;
     for note in station.notes() {
-        eprintln!("note: {note}");
+        say_err!("note: {note}");
     }
     Ok(station)
 }
@@ -330,7 +357,7 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
                 "{tracks} tracks, {jingles} jingles, {to_encode} to encode"
             ));
             if quiet {
-                eprintln!("scanned: {tracks} tracks, {jingles} jingles, {to_encode} to encode");
+                say_err!("scanned: {tracks} tracks, {jingles} jingles, {to_encode} to encode");
             }
         }
         SetupEvent::Prechunk(p) => {
@@ -338,7 +365,7 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
             match p {
                 ProgressEvent::Queued { id, name, .. } => {
                     if let Ok(mut n) = names.lock() {
-                        n.insert(id, name);
+                        n.insert(id, terminal_lines(&name));
                     }
                 }
                 ProgressEvent::Started { id } => {
@@ -350,7 +377,7 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
                             .lock()
                             .ok()
                             .and_then(|n| n.get(&id).cloned())
-                            .unwrap_or_else(|| id.clone()),
+                            .unwrap_or_else(|| terminal_lines(&id)),
                     );
                     bars.insert(id, b);
                 }
@@ -384,7 +411,7 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
                         .ok()
                         .and_then(|n| n.get(&id).cloned())
                         .unwrap_or_else(|| id.clone());
-                    let _ = mp2.println(format!("failed {name}: {error}"));
+                    let _ = mp2.println(terminal_lines(&format!("failed {name}: {error}")));
                 }
             }
         }
@@ -394,7 +421,7 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
                 pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
             );
             if quiet {
-                eprintln!("{line}");
+                say_err!("{line}");
             } else {
                 let _ = mp2.println(line);
             }
@@ -409,36 +436,64 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
     let report = setup::run(station, on_event).await;
     overall.finish_and_clear();
     let report = report?;
-    println!(
+    say!(
         "setup: {} tracks, {} jingles; {} encoded, {} reused; {} segments added in {} request(s); rotation of {} entries",
         report.tracks, report.jingles, report.encoded, report.reused, report.segments_added, report.add_requests, report.rotation_len
     );
     for f in &report.failures {
-        println!("  FAILED {}: {}", f.path.display(), f.reason);
+        say!("  FAILED {}: {}", f.path.display(), f.reason);
     }
     if !report.removed.is_empty() {
-        println!(
+        say!(
             "  removed {} item(s) whose source is gone",
             report.removed.len()
         );
     }
     if report.segments_unpinned > 0 {
-        println!(
-            "  unpinned {} segment(s) of items that left the library over an hour ago",
+        say!(
+            "  unpinned {} segment(s) an older version retired over an hour ago",
             report.segments_unpinned
         );
     }
     if report.segments_retired > 0 {
-        println!(
-            "  {} segment(s) of items that left the library stay pinned until an hour after they left",
+        say!(
+            "  {} segment(s) an older version retired stay pinned until an hour after they left",
             report.segments_retired
         );
     }
+    let pins = &report.library_pins;
+    if let Some(root) = &pins.root {
+        say!(
+            "  library root {root} pinned{}",
+            if pins.new_root { " (new version)" } else { "" }
+        );
+    }
+    if pins.roots_unpinned > 0 {
+        say!(
+            "  unpinned {} earlier library root(s), replaced over an hour ago",
+            pins.roots_unpinned
+        );
+    }
+    if pins.roots_waiting > 0 {
+        say!(
+            "  {} earlier library root(s) stay pinned until an hour after they were replaced (and while on air)",
+            pins.roots_waiting
+        );
+    }
+    if pins.migrated_pins > 0 {
+        say!(
+            "  moved {} per-segment pin(s) of an older version into the library root",
+            pins.migrated_pins
+        );
+    }
+    if let Some(e) = &report.pin_error {
+        say!("  pinning the library root: {e}");
+    }
     if let Some(e) = &report.kubo_error {
-        println!("  Kubo: {e}");
+        say!("  Kubo: {e}");
     }
     if report.missing_cids > 0 {
-        println!("  {} segment(s) still wait for a CID", report.missing_cids);
+        say!("  {} segment(s) still wait for a CID", report.missing_cids);
     }
     Ok(report)
 }
@@ -490,14 +545,14 @@ async fn stream(
     let mode = if preview { Mode::Preview } else { Mode::Ipns };
     let on_event: setup::OnEvent = Arc::new(|ev| match ev {
         SetupEvent::Scanned { to_encode, .. } if to_encode > 0 => {
-            eprintln!("setup: {to_encode} source(s) to prechunk; on air as soon as a jingle and a track are ready")
+            say_err!("setup: {to_encode} source(s) to prechunk; on air as soon as a jingle and a track are ready")
         }
-        SetupEvent::Waiting { pid } => eprintln!(
+        SetupEvent::Waiting { pid } => say_err!(
             "another setup of this station is running{}: waiting for it",
             pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
         ),
         SetupEvent::Prechunk(ProgressEvent::Failed { id, error }) => {
-            eprintln!("setup: {id} failed: {error}")
+            say_err!("setup: {id} failed: {error}")
         }
         _ => {}
     });
@@ -523,14 +578,14 @@ async fn stream(
     let on_air = tokio::select! {
         r = ipfs_station::air::prepare(station, mode, new_stream, on_event.clone()) => r?,
         _ = &mut shutdown => {
-            println!("Stopped before going on air.");
+            say!("Stopped before going on air.");
             return Ok(());
         }
     };
     let _locks = on_air.locks;
     let mut s = on_air.streamer;
     if on_air.setup.is_some() {
-        println!("On air with what is prechunked; setup goes on, each item joins the rotation as it lands.");
+        say!("On air with what is prechunked; setup goes on, each item joins the rotation as it lands.");
     }
     // An edited schedule.json is set up again (validated, new folders prechunked); the
     // streamer takes the new programme at the next boundary.
@@ -539,8 +594,8 @@ async fn stream(
     let mut server = None;
     if let Some(listener) = preview_listener {
         let url = format!("http://{}/live.m3u8", listener.local_addr()?);
-        println!("Preview on air: {url}");
-        println!("Listen with: ffplay {url}   (or any HLS player)");
+        say!("Preview on air: {url}");
+        say!("Listen with: ffplay {url}   (or any HLS player)");
         s.set_preview_url(url);
         let mut rx = stop_rx.clone();
         server = Some(tokio::spawn(streamer::serve_preview(
@@ -552,7 +607,7 @@ async fn stream(
             },
         )));
     } else {
-        println!(
+        say!(
             "On air: publishing every {:.1} s under key `{}` via Kubo at {}",
             s.update_interval(),
             cfg.ipns_key,
@@ -563,21 +618,19 @@ async fn stream(
             ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(10))?;
         match kubo.ensure_key(&cfg.ipns_key).await {
             Ok(k) => {
-                println!(
-                    "Listeners go to the station's site (the page, the stream, station.json):"
-                );
+                say!("Listeners go to the station's site (the page, the stream, station.json):");
                 for (gw, url) in ipfs_station::air::site::listen_urls(
                     &k.id,
                     &station.local_gateway(),
                     &station.health.public_gateways,
                 ) {
-                    println!("  {gw:<12} {url}");
+                    say!("  {gw:<12} {url}");
                 }
-                println!("  (on any gateway: /ipns/{}/)", k.id);
+                say!("  (on any gateway: /ipns/{}/)", k.id);
             }
-            Err(e) => println!(
-                "Kubo is not answering yet ({e}); the stream is published as soon as it does."
-            ),
+            Err(e) => {
+                say!("Kubo is not answering yet ({e}); the stream is published as soon as it does.")
+            }
         }
     }
     let mut rx = stop_rx;
@@ -596,7 +649,7 @@ async fn stream(
     if let Some(h) = server {
         let _ = h.await;
     }
-    println!("Off air.");
+    say!("Off air.");
     Ok(())
 }
 
@@ -623,7 +676,7 @@ async fn watch_schedule(
         if running.as_ref().is_some_and(|t| t.is_finished()) {
             if let Some(task) = running.take() {
                 match task.await {
-                    Ok(Ok(r)) => eprintln!(
+                    Ok(Ok(r)) => say_err!(
                         "setup: done ({} tracks, {} jingles, {} entries in the default rotation{})",
                         r.tracks,
                         r.jingles,
@@ -634,8 +687,8 @@ async fn watch_schedule(
                             "; some sources failed or wait for Kubo: see `station status`"
                         }
                     ),
-                    Ok(Err(e)) => eprintln!("setup stopped, the programme on air stays: {e}"),
-                    Err(e) => eprintln!("setup stopped: {e}"),
+                    Ok(Err(e)) => say_err!("setup stopped, the programme on air stays: {e}"),
+                    Err(e) => say_err!("setup stopped: {e}"),
                 }
             }
         }
@@ -644,7 +697,7 @@ async fn watch_schedule(
             continue;
         }
         seen = now;
-        eprintln!("{} changed: setting it up", file.display());
+        say_err!("{} changed: setting it up", file.display());
         let st = station.clone();
         let ev = on_event.clone();
         running = Some(tokio::spawn(async move { setup::run(&st, ev).await }));
@@ -687,7 +740,7 @@ fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyh
             None => t.format("%a %Y-%m-%d %H:%M:%S UTC").to_string(),
         }
     };
-    println!(
+    say!(
         "{} ({}{}): block `{}`",
         answer.local_time,
         answer.timezone.as_deref().unwrap_or("UTC"),
@@ -699,7 +752,7 @@ fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyh
         answer.block
     );
     match &answer.item {
-        Some(i) => println!(
+        Some(i) => say!(
             "  on air:  {}{} ({}, {:.0} s from {})",
             i.artist
                 .as_deref()
@@ -714,15 +767,15 @@ fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyh
             i.duration,
             local(i.start_ms)
         ),
-        None => println!("  on air:  nothing known"),
+        None => say!("  on air:  nothing known"),
     }
     let mut block = answer.block.clone();
     for i in &answer.ahead {
         if i.block != block {
-            println!("  -- block `{}` --", i.block);
+            say!("  -- block `{}` --", i.block);
             block = i.block.clone();
         }
-        println!(
+        say!(
             "  {}  {}{}",
             local(i.start_ms),
             i.artist
@@ -749,7 +802,7 @@ fn history(
     let path = station.state().file(history::HISTORY_FILE);
     let h = history::read(&path, since, until)?;
     if !h.bad_lines.is_empty() {
-        eprintln!(
+        say_err!(
             "note: {}: {} line(s) are not entries and were skipped (lines {})",
             path.display(),
             h.bad_lines.len(),
@@ -766,13 +819,13 @@ fn history(
     } else if json {
         println!("{}", serde_json::to_string_pretty(&h.entries)?);
     } else if h.entries.is_empty() {
-        println!(
+        say!(
             "Nothing aired in that time (as-run log: {}).",
             path.display()
         );
     } else {
         for e in &h.entries {
-            println!(
+            say!(
                 "{}  {:>6.1}s  {:<8} {:<7} {}{}",
                 e.air_start.format("%Y-%m-%d %H:%M:%S%.3fZ"),
                 e.duration,
@@ -798,8 +851,8 @@ fn stop(station: &Station, timeout: u64) -> anyhow::Result<u8> {
     let timeout = std::time::Duration::from_secs(timeout);
     for role in [Role::Stream, Role::Health] {
         match station::process::stop(&station.state(), role, timeout)? {
-            Some(pid) => println!("Stopped the {} (pid {pid}).", role.noun()),
-            None => println!("The {} was not running.", role.noun()),
+            Some(pid) => say!("Stopped the {} (pid {pid}).", role.noun()),
+            None => say!("The {} was not running.", role.noun()),
         }
     }
     Ok(0)
@@ -814,7 +867,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
             if json {
                 println!("{{\"on_air\":false,\"state\":null}}");
             } else {
-                println!(
+                say!(
                     "Never streamed: start with `station stream --station {}`",
                     station.dir().display()
                 );
@@ -856,58 +909,58 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(if on_air { 0 } else { 3 });
     }
-    println!("{}", if on_air { "ON AIR" } else { "off air" });
+    say!("{}", if on_air { "ON AIR" } else { "off air" });
     match (&st.mode, &st.ipns_name, &st.preview_url) {
-        (Mode::Preview, _, Some(u)) => println!("  preview:        {u}"),
+        (Mode::Preview, _, Some(u)) => say!("  preview:        {u}"),
         (_, Some(n), _) => {
-            println!("  IPNS name:      {n}");
+            say!("  IPNS name:      {n}");
             for (gw, url) in ipfs_station::air::site::listen_urls(
                 n,
                 &station.local_gateway(),
                 &station.health.public_gateways,
             ) {
-                println!("  listen ({gw}): {url}");
+                say!("  listen ({gw}): {url}");
             }
         }
-        _ => println!("  IPNS name:      (not published yet)"),
+        _ => say!("  IPNS name:      (not published yet)"),
     }
-    println!("  media sequence: {}", st.media_sequence);
+    say!("  media sequence: {}", st.media_sequence);
     if let Some(b) = &st.block {
-        println!("  block:          {b}");
+        say!("  block:          {b}");
     }
     if let Some(a) = &st.alarm {
-        println!("  ALARM:          {a}");
+        say!("  ALARM:          {a}");
     }
     if let Some(np) = &st.now_playing {
-        println!(
+        say!(
             "  now playing:    {} (since {})",
             np.title,
             np.air_time.format("%H:%M:%S")
         );
     }
     for n in st.next_up.iter().take(3) {
-        println!(
+        say!(
             "  next up:        {} at {}",
             n.title,
             n.air_time.format("%H:%M:%S")
         );
     }
     match &st.last_publish {
-        Some(p) if p.ok => println!(
+        Some(p) if p.ok => say!(
             "  last publish:   {} ok ({} ms) site /ipfs/{}/",
             p.at.format("%H:%M:%S"),
             p.duration_ms,
             p.cid.as_deref().unwrap_or("-")
         ),
-        Some(p) => println!(
+        Some(p) => say!(
             "  last publish:   {} FAILED: {}",
             p.at.format("%H:%M:%S"),
             p.error.as_deref().unwrap_or("?")
         ),
-        None => println!("  last publish:   none"),
+        None => say!("  last publish:   none"),
     }
     if let Some(f) = &st.publishing {
-        println!(
+        say!(
             "  publishing:     window {} since {} ({} s: online, a publish waits for the DHT)",
             f.media_sequence,
             f.since.format("%H:%M:%S"),
@@ -916,7 +969,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
     }
     let stats = &st.publish_stats;
     if let (Some(mean), Some(max)) = (stats.mean_ms, stats.max_ms) {
-        println!(
+        say!(
             "  publishes:      {} ok, {} failed; {:.1} s on average, {:.1} s at most",
             stats.ok,
             stats.failed,
@@ -924,7 +977,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
             max as f64 / 1000.0
         );
     }
-    println!(
+    say!(
         "  last tick:      {} ({} s ago)",
         st.last_tick_at.format("%H:%M:%S"),
         (now - st.last_tick_at).num_seconds()
@@ -934,7 +987,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
             (0, _) | (_, None) => String::new(),
             (_, Some(ms)) => format!(", {:.1} s on average", ms as f64 / 1000.0),
         };
-        println!(
+        say!(
             "  warming {}: {} segments fetched ahead of air, {} failed{how}{}",
             w.gateway,
             w.warmed,
@@ -945,7 +998,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         );
     }
     if let Some(n) = &st.notice {
-        println!("  notice:         {n}");
+        say!("  notice:         {n}");
     }
     Ok(if on_air { 0 } else { 3 })
 }
@@ -955,10 +1008,10 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     let fresh = !dir.join(ipfs_station::station::keys::SETUP_FILE).exists();
     let copied = station::create_demo(&dir)?;
     if fresh {
-        println!("Created demo station {}", dir.display());
+        say!("Created demo station {}", dir.display());
     }
     if copied > 0 {
-        println!("Copied {copied} demo tracks from {}", station::DEMO_MUSIC);
+        say!("Copied {copied} demo tracks from {}", station::DEMO_MUSIC);
     }
     let station = open(&dir)?;
     let report = run_setup(&station, false).await?;
@@ -972,7 +1025,7 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
         ipfs_station::kubo::Kubo::new(station.kubo_api(), std::time::Duration::from_secs(5))?;
     let preview = match kubo.id().await {
         Ok(id) if report.missing_cids == 0 => {
-            println!(
+            say!(
                 "Kubo {} answers at {}: publishing under IPNS",
                 id.id,
                 station.kubo_api()
@@ -980,11 +1033,11 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
             false
         }
         Ok(_) => {
-            println!("Kubo answers but some segments have no CID yet: previewing locally");
+            say!("Kubo answers but some segments have no CID yet: previewing locally");
             true
         }
         Err(e) => {
-            println!("{e}\nPreviewing locally instead (the station is heard without Kubo).");
+            say!("{e}\nPreviewing locally instead (the station is heard without Kubo).");
             true
         }
     };
@@ -1008,7 +1061,7 @@ async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> an
     }
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
     let work = tempfile::tempdir()?;
-    println!("machine: {} cores, {}", parallel, std::env::consts::ARCH);
+    say!("machine: {} cores, {}", parallel, std::env::consts::ARCH);
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let mut rows = Vec::new();
     if want("prechunk") {
@@ -1031,10 +1084,10 @@ async fn bench(music: Option<PathBuf>, items: usize, only: Option<String>) -> an
     if want("timeline") {
         rows.push(bench::timeline(10_000, 5, work.path())?);
     }
-    println!("| measurement | ours | baseline | ratio | goal |");
-    println!("|---|---|---|---|---|");
+    say!("| measurement | ours | baseline | ratio | goal |");
+    say!("|---|---|---|---|---|");
     for m in rows {
-        println!(
+        say!(
             "| {} | {:.3} ms | {:.3} ms ({}) | {:.2} | {} |",
             m.name,
             m.ours.as_secs_f64() * 1e3,
@@ -1059,14 +1112,14 @@ fn print_health(
         Status::Warn => "WARN",
         Status::Fail => "FAIL",
     };
-    println!(
+    say!(
         "{} health {word}: {}",
         r.checked_at.format("%H:%M:%S"),
         r.ipns_name.as_deref().unwrap_or("(no IPNS name)")
     );
     for g in &r.gateways {
         let lv = g.segments.iter().rev().find_map(|s| s.levels.as_ref());
-        println!(
+        say!(
             "  {} {}: seq {} lag {} resolve {} {}",
             if g.ok { "ok  " } else { "FAIL" },
             g.gateway,
@@ -1082,7 +1135,7 @@ fn print_health(
         );
     }
     for why in &r.reasons {
-        println!("  - {why}");
+        say!("  - {why}");
     }
     if let Some(path) = svg {
         let text = ipfs_station::health::meters::render_svg(
@@ -1113,7 +1166,7 @@ async fn health(station: &Station, once: bool, svg: Option<&Path>) -> anyhow::Re
     )?;
     ipfs_station::health::monitor::run(station, Arc::new(SystemClock), shutdown, |r| {
         if let Err(e) = print_health(r, svg, &station.health) {
-            eprintln!("error: {e:#}");
+            say_err!("error: {e:#}");
         }
     })
     .await;
