@@ -1,8 +1,10 @@
 //! One streamer, one monitor and one setup per station, by lock (issue 9): what an
 //! operator sees when they start a second one, after a crash or a reboot with stale
-//! files, and with `station stop`.
+//! files, and with `station stop`; and (issue 18) a holder in another pid namespace or
+//! on btrfs, whose lock `/proc/locks` lists with pid 0 or another device number.
 
 use crate::support::*;
+use ipfs_station::station::process::{lookup_with, LockState};
 use ipfs_station::station::state::{LockInfo, Role, StateDir};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -335,5 +337,158 @@ async fn a_monitor_log_rotates_at_its_size_keeping_two_old_files() {
     assert!(
         text.contains("health"),
         "the monitor's output is in the log: {text}"
+    );
+}
+
+/// Issue 18: the `MAJOR:MINOR` (hex, as `/proc/locks` prints them) and inode of `path`.
+fn kernel_id(path: &Path) -> (String, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    let (dev, ino) = (m.dev(), m.ino());
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (format!("{major:02x}:{minor:02x}"), ino)
+}
+
+/// A `/proc/locks` line: an exclusive flock by `pid` on inode `ino` of device `dev`.
+fn flock_line(pid: impl std::fmt::Display, dev: &str, ino: u64) -> String {
+    format!("1: FLOCK  ADVISORY  WRITE {pid} {dev}:{ino} 0 EOF\n")
+}
+
+/// Rewrites the pid a holder wrote into its lock file.
+fn record_pid(lock: &Path, pid: u32) {
+    let info = LockInfo {
+        pid,
+        since: chrono::Utc::now(),
+        what: "the streamer of test".into(),
+    };
+    std::fs::write(lock, serde_json::to_vec(&info).unwrap()).unwrap();
+}
+
+fn held_by(state: LockState) -> Option<u32> {
+    match state {
+        LockState::Held(h) => Some(h.pid),
+        LockState::Free | LockState::HeldByUnknown { .. } => None,
+    }
+}
+
+/// Issue 18: a holder the table lists with pid 0 (outside this pid namespace, older
+/// kernels) or not at all (newer ones) is the pid in the lock file only when that process
+/// has the lock file open; otherwise it is unknown, never pid 0.
+#[test]
+fn issue_18_a_holder_listed_with_pid_0_or_not_listed_is_only_a_pid_that_has_the_lock_open() {
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::new(d.path());
+    let path = state.lock_path(Role::Stream);
+    let lock = state.lock(Role::Stream, "the streamer of test").unwrap();
+    let me = std::process::id();
+    let (dev, ino) = kernel_id(&path);
+    let tables = [
+        flock_line(0, &dev, ino),
+        flock_line(-1, &dev, ino),
+        String::new(),
+    ];
+    for t in &tables {
+        // This process holds it and wrote its pid: verified by its open files.
+        assert_eq!(held_by(lookup_with(&path, Some(t))), Some(me), "{t}");
+    }
+    let mut procs = ProcessGuard::new();
+    let other = procs.push(Command::new("sleep").arg("30").spawn().unwrap());
+    for recorded in [other, 1, 0] {
+        record_pid(&path, recorded);
+        for t in &tables {
+            let found = lookup_with(&path, Some(t));
+            let LockState::HeldByUnknown { why } = &found else {
+                panic!("pid {recorded} in the lock file, table {t:?}: {found:?}");
+            };
+            assert!(why.contains("cannot identify"), "{why}");
+        }
+    }
+    drop(lock);
+    for t in &tables {
+        assert_eq!(lookup_with(&path, Some(t)), LockState::Free, "{t}");
+    }
+}
+
+/// Issue 18: on btrfs and overlayfs `/proc/locks` prints another device number than
+/// `stat` gives: the holder is found by the inode, verified by its open files.
+#[test]
+fn issue_18_a_lock_listed_under_another_device_number_is_found_by_inode_and_open_files() {
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::new(d.path());
+    let path = state.lock_path(Role::Stream);
+    let lock = state.lock(Role::Stream, "the streamer of test").unwrap();
+    let me = std::process::id();
+    let (dev, ino) = kernel_id(&path);
+    let elsewhere = if dev == "00:2f" { "00:30" } else { "00:2f" };
+    let mut procs = ProcessGuard::new();
+    // Holds no lock file open: a lock of its on the same inode of another file system.
+    let other = procs.push(Command::new("sleep").arg("30").spawn().unwrap());
+    record_pid(&path, 1);
+    let mine = flock_line(me, elsewhere, ino);
+    let theirs = flock_line(other, "00:31", ino);
+    for t in [mine.clone(), theirs.clone() + &mine, mine.clone() + &theirs] {
+        assert_eq!(held_by(lookup_with(&path, Some(&t))), Some(me), "{t}");
+    }
+    // The only candidate on the inode has not got the file open: not the holder.
+    assert!(matches!(
+        lookup_with(&path, Some(&theirs)),
+        LockState::HeldByUnknown { .. }
+    ));
+    // A line on the right device and inode needs no check.
+    let exact = flock_line(other, &dev, ino);
+    assert_eq!(held_by(lookup_with(&path, Some(&exact))), Some(other));
+    drop(lock);
+    assert_eq!(lookup_with(&path, Some(&mine)), LockState::Free);
+}
+
+/// Issue 18: `station stop` in another pid namespace than the streamer's (a sandboxed
+/// console; here `unshare --pid`) sees the lock held but cannot name the holder: it says
+/// so and signals nothing, instead of "not running" (or `kill(0, …)` on older kernels,
+/// which list such a holder with pid 0).
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_18_a_stop_that_cannot_see_the_holder_says_so_and_signals_nothing() {
+    let ns = [
+        "--user",
+        "--map-root-user",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+    ];
+    let works = Command::new("unshare").args(ns).arg("true").status();
+    if !works.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `unshare {}` is not available here", ns.join(" "));
+        return;
+    }
+    let kubo = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = station(tmp.path(), "radio", &kubo.api_url()).await;
+    let state = StateDir::new(st.join("data/state"));
+    let mut procs = ProcessGuard::new();
+    let first = spawn(&st, &["stream"], &mut procs);
+    holds(&state, Role::Stream, first).await;
+
+    let out = Command::new("unshare")
+        .args(ns)
+        .arg(station_bin())
+        .args(["stop", "--station"])
+        .arg(&st)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("cannot identify") && !said.contains("not running"),
+        "{said}"
+    );
+    assert!(pid_alive(first), "the streamer was signalled: {said}");
+    assert_eq!(state.holder(Role::Stream).map(|h| h.pid), Some(first));
+    // From its own namespace it stops as ever.
+    let out = run_station(&st, &["stop"]);
+    assert!(
+        text(&out).contains(&format!("Stopped the streamer (pid {first})")),
+        "{}",
+        text(&out)
     );
 }

@@ -1,7 +1,8 @@
 //! The station's long-running processes (`station stream`, `station health`) started as
 //! processes of their own, found again and stopped, by their locks
-//! ([`super::state`]): a process is "running" while it holds its lock, and only the
-//! holder the kernel names is ever signalled.
+//! ([`super::state`]): a process is "running" while it holds its lock ([`lookup`]), and
+//! only a holder the kernel names, or one seen to have the lock file open, is ever
+//! signalled; pids 0, 1 and negative ones never are ([`stop`]).
 //!
 //! Started processes get their own process group (closing or killing the console that
 //! started them does not take them down) and append their output to `stream.log` /
@@ -15,7 +16,7 @@
 //! only what is written through its writer (not a panic message or a child's output), so
 //! the few lines here do it.
 
-use super::state::{Holder, Role, StateDir};
+use super::state::{Holder, LockInfo, Role, StateDir};
 use super::Station;
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -64,11 +65,8 @@ pub fn rotate_log(log: &Path, max_bytes: u64, keep: usize) -> Result<bool> {
 }
 
 fn open_append(log: &Path) -> Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error::io(log, e))
+    // A symlink planted at the log's path is refused, not written through.
+    crate::station::atomic::open_append(log)
 }
 
 /// Sends this process's stdout and stderr to `log` (appended), for the rest of its life,
@@ -127,9 +125,231 @@ fn redirect(_file: &std::fs::File) -> std::io::Result<()> {
     ))
 }
 
-/// The process running `role` for the station of `state`: the holder of its lock.
+/// The process running `role` for the station of `state`: the holder of its lock when
+/// [`lookup`] can name it (`None` when the lock is free or its holder is unknown).
 pub fn running(state: &StateDir, role: Role) -> Option<Holder> {
-    state.holder(role)
+    match lookup(state, role) {
+        LockState::Held(h) => Some(h),
+        LockState::Free | LockState::HeldByUnknown { .. } => None,
+    }
+}
+
+/// Who holds a station's lock file, as [`lookup`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    /// Nobody (or there is no lock file).
+    Free,
+    /// This process holds it; its pid is always greater than 1.
+    Held(Holder),
+    /// Held by a process this one cannot name (e.g. a service on the host seen from a
+    /// sandboxed console, in another pid namespace): nothing to signal.
+    HeldByUnknown {
+        /// Why, for the operator: the lock file and what was tried.
+        why: String,
+    },
+}
+
+/// Who holds `role`'s lock of `state`: [`lookup_with`] the kernel's lock table
+/// (`/proc/locks`; without one, [`super::state::holder_of`]).
+pub fn lookup(state: &StateDir, role: Role) -> LockState {
+    #[cfg(target_os = "linux")]
+    let table = std::fs::read_to_string("/proc/locks").ok();
+    #[cfg(not(target_os = "linux"))]
+    let table: Option<String> = None;
+    lookup_with(&state.lock_path(role), table.as_deref())
+}
+
+/// Who holds the lock file `path`, given `table`, the text of `/proc/locks`:
+///
+/// 1. The pid of the exclusive `FLOCK` on the file's device and inode
+///    ([`holder_in_lock_table`]). Without one, a pid on its inode alone (btrfs,
+///    overlayfs) whose open files include the lock file (`/proc/<pid>/fd`), or the only
+///    such pid when its open files cannot be read and the lock is held (2.).
+/// 2. Else a shared lock is tried for an instant on a new descriptor: granted, the lock
+///    is free. Refused, it is held: by the pid the holder wrote into it ([`LockInfo`])
+///    when that process has it open, else [`LockState::HeldByUnknown`]. (For a holder
+///    outside the reader's pid namespace the table prints pid 0, or, as Linux fs/locks.c
+///    `locks_show` does now, no line at all.)
+///
+/// `table` `None` (unreadable, not Linux): [`super::state::holder_of`].
+pub fn lookup_with(path: &Path, table: Option<&str>) -> LockState {
+    let unknown = |detail: String| LockState::HeldByUnknown {
+        why: format!(
+            "its lock {} is held by a process this one cannot identify ({detail}); stop \
+             it where it was started (e.g. by its service manager)",
+            path.display()
+        ),
+    };
+    let Some(table) = table else {
+        return match super::state::holder_of(path) {
+            Some(h) if signal_target(i64::from(h.pid)).is_ok() => LockState::Held(h),
+            Some(h) => unknown(format!("the lock file names pid {}", h.pid)),
+            None => LockState::Free,
+        };
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return LockState::Free;
+    };
+    let info: Option<LockInfo> = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let held = |pid| {
+        LockState::Held(Holder {
+            pid,
+            info: info.clone(),
+        })
+    };
+    let (dev, ino) = dev_ino(&meta);
+    // A lone candidate on the inode whose files cannot be read, if the lock is held.
+    let mut unverified = None;
+    match holder_in_lock_table(table, dev, ino) {
+        TableHolder::Pid(p) => return held(p),
+        TableHolder::Absent | TableHolder::Unknown => {}
+        TableHolder::SameInode(pids) => {
+            let seen: Vec<(u32, Option<bool>)> = pids
+                .iter()
+                .map(|&p| (p, has_open(p, path, &meta)))
+                .collect();
+            let open: Vec<u32> = seen
+                .iter()
+                .filter(|s| s.1 == Some(true))
+                .map(|s| s.0)
+                .collect();
+            match (&open[..], &seen[..]) {
+                ([p], _) => return held(*p),
+                ([], [(p, None)]) => unverified = Some(*p),
+                _ => {}
+            }
+        }
+    }
+    if !shared_lock_refused(path) {
+        return LockState::Free;
+    }
+    let recorded = info.as_ref().map(|i| i.pid);
+    match (unverified, recorded) {
+        (Some(p), _) => held(p),
+        (None, Some(p))
+            if signal_target(i64::from(p)).is_ok() && has_open(p, path, &meta) == Some(true) =>
+        {
+            held(p)
+        }
+        (None, Some(p)) => unknown(format!(
+            "/proc/locks names no holder this process can see or verify, and pid {p}, which \
+             the lock file names, does not have it open here"
+        )),
+        (None, None) => {
+            unknown("/proc/locks names no holder this process can see or verify".into())
+        }
+    }
+}
+
+/// `st_dev` and `st_ino` of `meta` (zeros where there are none).
+fn dev_ino(meta: &std::fs::Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    let ids = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    };
+    #[cfg(not(unix))]
+    let ids = (0, 0);
+    ids
+}
+
+/// Whether process `pid` has the file of `meta` (at `path`) open: a `/proc/<pid>/fd/*`
+/// link ends in the file's name, and `stat` through it gives the file's device and inode
+/// (as `stat` of `path` does, on btrfs too). `None`: its descriptors cannot be read
+/// (another user's process, gone, no `/proc`).
+fn has_open(pid: u32, path: &Path, meta: &std::fs::Metadata) -> Option<bool> {
+    let name = path.file_name()?;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| {
+        // The name first: no `stat` of sockets, pipes or files on a hung mount.
+        std::fs::read_link(fd.path()).is_ok_and(|t| t.file_name() == Some(name))
+            && std::fs::metadata(fd.path()).is_ok_and(|m| dev_ino(&m) == dev_ino(meta))
+    }))
+}
+
+/// Whether a shared `flock` on a new descriptor of `path` is refused now (one granted is
+/// released at once): the lock is held, listed in `/proc/locks` or not.
+fn shared_lock_refused(path: &Path) -> bool {
+    use fs4::FileExt;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    match FileExt::try_lock_shared(&file) {
+        Ok(()) => {
+            let _ = FileExt::unlock(&file);
+            false
+        }
+        Err(e) => matches!(e, fs4::TryLockError::WouldBlock),
+    }
+}
+
+/// What `/proc/locks` says about the exclusive `flock` on one file
+/// ([`holder_in_lock_table`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableHolder {
+    /// No line is a granted exclusive `FLOCK` on the file's inode.
+    Absent,
+    /// A granted exclusive `FLOCK` on the file's device and inode, held by this pid
+    /// (2 ..= `i32::MAX`, in the pid namespace of the `/proc` read).
+    Pid(u32),
+    /// One on the file's device and inode whose pid is no pid to signal (≤ 1, or not a
+    /// number): the kernel prints 0 for a holder outside the reader's pid namespace and -1
+    /// for an OFD lock (fs/locks.c `locks_translate_pid`).
+    Unknown,
+    /// None on the file's device and inode, but these pids (as in [`TableHolder::Pid`],
+    /// in table order, no repeats) hold one on an inode of that number under another
+    /// device number: candidates to verify. On btrfs (a subvolume's `st_dev` is not the
+    /// superblock's `s_dev` the table prints) and overlayfs the two differ; util-linux
+    /// `lslocks` and `lsof` match by inode too.
+    SameInode(Vec<u32>),
+}
+
+/// The holder of the exclusive `flock` on the file whose `stat` gives device `dev`
+/// (`st_dev`, glibc's encoding of major and minor) and inode `ino`, in `table`, the text
+/// of `/proc/locks`. Pure: the caller reads the table.
+///
+/// One lock a line, as Linux fs/locks.c `lock_get_status` prints it:
+/// `<id>: [-> ]<class> <access> <pid> <major>:<minor>:<inode> <start> <end>`, e.g.
+/// `2: FLOCK  ADVISORY  WRITE 4321 fd:01:1234 0 EOF`. `-> ` (indented one space a
+/// level) marks a blocked waiter; the class is `FLOCK  ADVISORY`, `POSIX  ADVISORY`,
+/// `OFDLCK ADVISORY`, `LEASE  ACTIVE`, …; the access `READ`, `WRITE` or `UNLCK`; the pid
+/// is `%d`, major and minor (of the superblock's `s_dev`) `%02x`, the inode `%lu`
+/// (`<none>:0` without an inode). Only granted `FLOCK  ADVISORY  WRITE` lines count. A
+/// line on device and inode wins; only without one do lines on the inode alone count.
+pub fn holder_in_lock_table(table: &str, dev: u64, ino: u64) -> TableHolder {
+    // glibc's gnu_dev_major / gnu_dev_minor.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let mut same_inode = Vec::new();
+    for line in table.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // A waiter's second field is `->`.
+        let [_, "FLOCK", "ADVISORY", "WRITE", pid, id, ..] = f[..] else {
+            continue;
+        };
+        let id: Vec<&str> = id.split(':').collect();
+        let [ma, mi, no] = id[..] else { continue };
+        if no.parse::<u64>().ok() != Some(ino) {
+            continue;
+        }
+        let pid = pid.parse().ok().and_then(|p| signal_target(p).ok());
+        let pid = pid.and_then(|p| u32::try_from(p).ok());
+        let same_dev = u64::from_str_radix(ma, 16).ok() == Some(major)
+            && u64::from_str_radix(mi, 16).ok() == Some(minor);
+        match (same_dev, pid) {
+            (true, Some(p)) => return TableHolder::Pid(p),
+            (true, None) => return TableHolder::Unknown,
+            (false, Some(p)) if !same_inode.contains(&p) => same_inode.push(p),
+            (false, _) => {}
+        }
+    }
+    if same_inode.is_empty() {
+        TableHolder::Absent
+    } else {
+        TableHolder::SameInode(same_inode)
+    }
 }
 
 /// The `station` subcommand that runs `role`.
@@ -208,17 +428,22 @@ pub fn start_with(
         });
     }
     let state = station.state();
-    if let Some(h) = running(&state, role) {
-        return Ok(Started::AlreadyRunning(h.pid));
+    match lookup(&state, role) {
+        LockState::Held(h) => return Ok(Started::AlreadyRunning(h.pid)),
+        LockState::HeldByUnknown { why } => {
+            tracing::warn!("the {}: {why}", role.noun());
+            return Err(Error::Locked {
+                what: format!("the {}", role.noun()),
+                pid: None,
+                lock: state.lock_path(role),
+            });
+        }
+        LockState::Free => {}
     }
     state.create()?;
     let log_path = state.log_path(role);
     rotate_log(&log_path, LOG_MAX_BYTES, LOG_KEEP)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| Error::io(&log_path, e))?;
+    let log = open_append(&log_path)?;
     let log_len = log.metadata().map_or(0, |m| m.len());
     let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
     let mut cmd = Command::new(station_bin);
@@ -303,16 +528,23 @@ fn log_tail(log: &Path, from: u64) -> String {
 /// Stops the process running `role`: SIGTERM to the lock holder (the streamer then
 /// publishes nothing more and writes its state), then up to `timeout` for it to let the
 /// lock go, then SIGKILL if the same process still holds it. Returns the pid stopped, or
-/// `None` when nothing was running. A process that does not hold the lock is never
-/// signalled (a pid file naming some other process is ignored).
+/// `None` when nothing was running. Only the holder [`lookup`] names is signalled (a pid
+/// file naming some other process is ignored), and never pid 0, 1 or a negative one.
 ///
-/// Errors: [`Error::Signal`] when the holder cannot be signalled (e.g. it belongs to
-/// another user).
+/// Errors: [`Error::Process`] when the lock is held by a process that cannot be
+/// identified ([`LockState::HeldByUnknown`]: nothing is signalled); [`Error::Signal`]
+/// when the holder cannot be signalled (e.g. it belongs to another user).
 pub fn stop(state: &StateDir, role: Role, timeout: Duration) -> Result<Option<u32>> {
-    let Some(holder) = running(state, role) else {
-        return Ok(None);
+    let pid = match lookup(state, role) {
+        LockState::Free => return Ok(None),
+        LockState::Held(h) => h.pid,
+        LockState::HeldByUnknown { why } => {
+            return Err(Error::Process {
+                what: format!("the {}", role.noun()),
+                reason: why,
+            })
+        }
     };
-    let pid = holder.pid;
     signal(pid, Signal::Term)?;
     let held_by_it = || running(state, role).is_some_and(|h| h.pid == pid);
     let t = Instant::now();
@@ -341,13 +573,26 @@ enum Signal {
     Kill,
 }
 
+/// `pid` as `kill(2)` takes it when it names one process other than init: 2 ..=
+/// `i32::MAX`. (`kill` with 0 signals the caller's own process group, with -1 every
+/// process it may signal, with another negative number a process group.)
+///
+/// Errors: [`Error::Signal`] for any other number.
+fn signal_target(pid: i64) -> Result<i32> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| Error::Signal {
+            pid: u32::try_from(pid).unwrap_or(0),
+            reason: format!("{pid} is not the pid of one process to stop (never 0, 1 or < 0)"),
+        })
+}
+
+/// Sends `sig` to `pid`, after [`signal_target`] (the one place this module signals).
 #[cfg(unix)]
 fn signal(pid: u32, sig: Signal) -> Result<()> {
     use nix::sys::signal::{kill, Signal as S};
-    let raw = i32::try_from(pid).map_err(|_| Error::Signal {
-        pid,
-        reason: "not a process id".into(),
-    })?;
+    let raw = signal_target(i64::from(pid))?;
     let s = match sig {
         Signal::Term => S::SIGTERM,
         Signal::Kill => S::SIGKILL,
@@ -373,6 +618,97 @@ fn signal(pid: u32, _sig: Signal) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `st_dev` of `major:minor` (glibc's `gnu_dev_makedev`).
+    fn dev(major: u64, minor: u64) -> u64 {
+        ((major & 0xfff) << 8) | ((major & !0xfff) << 32) | (minor & 0xff) | ((minor & !0xff) << 12)
+    }
+
+    #[test]
+    fn a_holder_with_pid_0_or_minus_1_is_unknown_and_such_pids_are_never_signalled() {
+        let (d, ino) = (dev(0xfd, 1), 1234);
+        for pid in ["0", "-1", "1", "x", "4294967296"] {
+            let line = format!("2: FLOCK  ADVISORY  WRITE {pid} fd:01:1234 0 EOF\n");
+            assert_eq!(
+                holder_in_lock_table(&line, d, ino),
+                TableHolder::Unknown,
+                "{line}"
+            );
+            // Nor is it a candidate on the inode alone.
+            assert_eq!(
+                holder_in_lock_table(&line, dev(0, 53), ino),
+                TableHolder::Absent
+            );
+        }
+        // The guard in front of every kill(2): nothing is sent.
+        for pid in [0, 1, -1, -2, i64::from(i32::MAX) + 1] {
+            let e = signal_target(pid).unwrap_err();
+            assert!(matches!(e, Error::Signal { .. }), "{pid}: {e}");
+        }
+        assert_eq!(signal_target(2).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_lock_listed_under_another_device_number_is_found_by_its_inode() {
+        // btrfs: `stat` says 0:53 (0x35), the table the superblock's 00:2f.
+        let on_btrfs = "1: FLOCK  ADVISORY  WRITE 4321 00:2f:5678 0 EOF\n";
+        assert_eq!(
+            holder_in_lock_table(on_btrfs, dev(0, 53), 5678),
+            TableHolder::SameInode(vec![4321])
+        );
+        // Same types only: a POSIX lock or a shared flock there is no candidate.
+        let others = "1: POSIX  ADVISORY  WRITE 11 00:2f:5678 0 EOF\n\
+                      2: FLOCK  ADVISORY  READ 12 00:2f:5678 0 EOF\n";
+        assert_eq!(
+            holder_in_lock_table(others, dev(0, 53), 5678),
+            TableHolder::Absent
+        );
+        // Two candidates on two other devices, and the one on the file's device wins.
+        let table = format!("{on_btrfs}2: FLOCK  ADVISORY  WRITE 77 00:30:5678 0 EOF\n");
+        assert_eq!(
+            holder_in_lock_table(&table, dev(0, 53), 5678),
+            TableHolder::SameInode(vec![4321, 77])
+        );
+        let exact = format!("{table}3: FLOCK  ADVISORY  WRITE 88 00:35:5678 0 EOF\n");
+        assert_eq!(
+            holder_in_lock_table(&exact, dev(0, 53), 5678),
+            TableHolder::Pid(88)
+        );
+    }
+
+    #[test]
+    fn real_proc_locks_lines_are_read_and_blocked_waiters_are_never_holders() {
+        let table = "1: POSIX  ADVISORY  WRITE 1234 00:2f:5678 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 4321 fd:01:1234 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 99 fd:01:1234 0 EOF\n";
+        assert_eq!(
+            holder_in_lock_table(table, dev(0xfd, 1), 1234),
+            TableHolder::Pid(4321)
+        );
+        // A POSIX lock is no flock holder; no lock on other inodes.
+        assert_eq!(
+            holder_in_lock_table(table, dev(0, 0x2f), 5678),
+            TableHolder::Absent
+        );
+        assert_eq!(
+            holder_in_lock_table(table, dev(0xfd, 1), 1),
+            TableHolder::Absent
+        );
+        let not_holders = "1: -> FLOCK  ADVISORY  WRITE 99 fd:01:1234 0 EOF\n\
+                           1:  -> FLOCK  ADVISORY  WRITE 98 fd:01:1234 0 EOF\n\
+                           1: -> FLOCK  ADVISORY  WRITE 0 fd:01:1234 0 EOF\n\
+                           3: OFDLCK ADVISORY  WRITE -1 fd:01:1234 0 EOF\n\
+                           4: LEASE  ACTIVE    WRITE 97 fd:01:1234 0 EOF\n\
+                           5: FLOCK  ADVISORY  WRITE 96 <none>:0 0 EOF\n\
+                           6: FLOCK  ADVISORY  WRITE 95 fd:01:1234:9 0 EOF\n\
+                           not a lock line\n\n";
+        for d in [dev(0xfd, 1), dev(0, 53)] {
+            assert_eq!(
+                holder_in_lock_table(not_holders, d, 1234),
+                TableHolder::Absent
+            );
+        }
+    }
 
     #[test]
     fn a_log_rotates_at_its_size_keeping_the_newest_old_ones() {
