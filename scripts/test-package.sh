@@ -14,8 +14,9 @@
 #      Kubo double, with the build tree hidden (an empty tmpfs over it, in a mount
 #      namespace of its own), and checks every segment was added and is served;
 #   5. checks the systemd user units: `systemd-analyze verify --user` (no finding at all), the
-#      instance name resolving to the station folder (`systemd-analyze condition`), then runs
-#      each unit's ExecStart= as systemd would, on air against the double (the listener
+#      instance name resolving to the station folder (`systemd-analyze condition`), their
+#      hardening (the settings, and `systemd-analyze security --offline` at or below 6.5),
+#      then runs each unit's ExecStart= as systemd would, on air against the double (the listener
 #      page it publishes is the embedded one, player included), and stops it with the
 #      unit's KillSignal= within its TimeoutStopSec=;
 #   6. starts the installed console under Xvfb, build tree hidden, and checks it draws its
@@ -313,6 +314,41 @@ for u in "${units[@]}"; do
     fail "$bad (no station there) passes its assertion"
   fi
   ok "$name: verify clean; %f is \"$st\"; an instance without a station fails its assertion"
+done
+
+# Their hardening (README "Services: hardening"): each setting a user manager applies
+# without privileges, and the exposure `systemd-analyze security` gives the unit (0 best,
+# 10 worst). 6.5 is what the units measure (systemd 252; without the hardening: 9.8):
+# any loosening raises it above the threshold.
+hardening=(NoNewPrivileges=yes LockPersonality=yes RestrictRealtime=yes RestrictSUIDSGID=yes
+  RestrictNamespaces=yes SystemCallArchitectures=native MemoryDenyWriteExecute=yes UMask=0077
+  "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK" SystemCallFilter=@system-service
+  SystemCallFilter=~@privileged SystemCallErrorNumber=EPERM)
+max_exposure=6.5
+# Sets $level to the exposure of unit file $1 as printed ("6.5"); returns 1 when it is
+# above $max_exposure (--threshold is in tenths). No level to read fails the test.
+exposure() {
+  local report rc=0
+  report="$(systemd-analyze security --offline=true --user --no-pager \
+    --threshold="${max_exposure/./}" "$1" 2>&1)" || rc=$?
+  level="$(sed -n 's/.*Overall exposure level for .*: \([0-9][0-9.]*\) .*/\1/p' <<<"$report" | tail -n1)"
+  [[ -n "$level" ]] || fail "systemd-analyze security --offline=true --user $1 printed no exposure level:"$'\n'"$report"
+  return "$rc"
+}
+# The checker itself: the stream unit without its hardening must be over the threshold.
+keys="$(printf '%s\n' "${hardening[@]}" | sed 's/=.*//' | sort -u | paste -sd'|')"
+grep -vE "^($keys)=" /usr/lib/systemd/user/station-stream@.service >"$tmp/badunit/bare@.service"
+if exposure "$tmp/badunit/bare@.service"; then
+  fail "the stream unit without its hardening scores $level, not above $max_exposure: the check below would prove nothing"
+fi
+bare="$level"
+for u in "${units[@]}"; do
+  f="/usr/lib/systemd/user/$u"
+  for h in "${hardening[@]}"; do
+    grep -qxF "$h" "$f" || fail "$u lacks $h"
+  done
+  exposure "$f" || fail "$u: exposure $level is above $max_exposure (systemd-analyze security --offline=true --user $f)"
+  ok "$u: ${#hardening[@]} hardening settings; exposure $level (at most $max_exposure; $bare without them)"
 done
 
 # ExecStart=, KillSignal= and TimeoutStopSec= of a unit, with %f (the unescaped instance

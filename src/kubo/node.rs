@@ -8,6 +8,13 @@
 //! `ipfs config Addresses.API|Addresses.Gateway` on 127.0.0.1, then `ipfs daemon
 //! --migrate --enable-gc` in its own process group; it is stopped with the RPC
 //! `shutdown` command (Kubo's clean stop), killed only if that does not work.
+//!
+//! Each `ipfs` subcommand run before the daemon has a time limit ([`CommandLimits`]):
+//! one still running at its limit is killed with what it started (its process group,
+//! [`crate::library::tool::run`]) and the start fails naming it. Each start of a daemon
+//! begins a new `kubo.log`: the previous one is rotated to `kubo.log.1` (and that one to
+//! `kubo.log.2`), [`KUBO_LOG_KEEP`] old logs kept, as the station's own logs rotate
+//! ([`crate::station::process::rotate_log`]).
 
 use crate::error::{Error, Result};
 use crate::kubo::Kubo;
@@ -22,6 +29,69 @@ use std::time::{Duration, Instant};
 pub const MANAGED_REPO_DIR: &str = "data/kubo";
 /// How long [`ManagedKubo::start`] waits for the API to answer, seconds.
 pub const START_TIMEOUT_SECS: u64 = 60;
+/// Default time limit of `ipfs init` and of each `ipfs config`, seconds (both take well
+/// under a second on a healthy disk).
+pub const COMMAND_TIMEOUT_SECS: u64 = 60;
+/// Default time limit of `ipfs repo migrate`, seconds: it may fetch the migrations it
+/// runs before running them.
+pub const MIGRATE_TIMEOUT_SECS: u64 = 600;
+/// Old `kubo.log`s kept beside the current one (`kubo.log.1` is the previous start's),
+/// as many as the station keeps of its own logs.
+pub const KUBO_LOG_KEEP: usize = crate::station::process::LOG_KEEP;
+
+/// Time limits of the `ipfs` subcommands [`ManagedKubo::start`] runs before the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandLimits {
+    /// `ipfs init` and each `ipfs config`, seconds ([`COMMAND_TIMEOUT_SECS`]).
+    pub command_secs: u64,
+    /// `ipfs repo migrate`, seconds ([`MIGRATE_TIMEOUT_SECS`]).
+    pub migrate_secs: u64,
+}
+
+impl Default for CommandLimits {
+    fn default() -> CommandLimits {
+        CommandLimits {
+            command_secs: COMMAND_TIMEOUT_SECS,
+            migrate_secs: MIGRATE_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// Runs `ipfs <args>` for each of `commands` in turn on the repo `repo`, each for at most
+/// `limit_secs` ([`crate::library::tool::run`] on a blocking thread: a process group of
+/// its own, stdin closed, killed with what it started at the limit).
+///
+/// Errors: the reason as text (for [`Error::KuboUnreachable`]) of the first that could
+/// not run, failed (with the end of its stderr) or did not finish within `limit_secs`.
+async fn run_ipfs(
+    ipfs: &Path,
+    repo: &Path,
+    commands: &[&[&str]],
+    limit_secs: u64,
+) -> std::result::Result<(), String> {
+    use crate::library::tool;
+    for args in commands {
+        let shown = format!("ipfs {}", args.join(" "));
+        let mut cmd = tool::command(ipfs.as_os_str(), *args)
+            .map_err(|_| format!("`{shown}`: no program at {}", ipfs.display()))?;
+        cmd.env("IPFS_PATH", repo);
+        let what = shown.clone();
+        let limit = Duration::from_secs(limit_secs);
+        let out = tokio::task::spawn_blocking(move || tool::run(&what, cmd, limit, None))
+            .await
+            .map_err(|e| format!("`{shown}`: {e}"))?
+            .map_err(|e| e.to_string())?;
+        if out.timed_out {
+            return Err(format!(
+                "`{shown}` did not finish within {limit_secs} s: stopped (killed with what it started)"
+            ));
+        }
+        if !out.status.success() {
+            return Err(format!("`{shown}` failed: {}", out.stderr.trim()));
+        }
+    }
+    Ok(())
+}
 
 /// What the console shows about Kubo.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,7 +266,9 @@ impl ManagedKubo {
     /// on the repo `<station>/data/kubo`, and waits until both the API (`id`) and the
     /// gateway (`/version`) answer (at most [`START_TIMEOUT_SECS`]: the daemon listens on
     /// the API before the gateway, cmd/ipfs/kubo/daemon.go). The daemon's output goes to
-    /// `kubo.log` in the state folder.
+    /// a new `kubo.log` in the state folder (the previous one rotated, [`KUBO_LOG_KEEP`]
+    /// kept). Each `ipfs` subcommand before the daemon is bounded by the default
+    /// [`CommandLimits`].
     ///
     /// What it runs, and why (kubo-rpc.md section 7):
     /// - before anything touches the repo, whether a Kubo already has it open
@@ -218,8 +290,9 @@ impl ManagedKubo {
     ///
     /// Errors: [`Error::ToolMissing`] without `ipfs` on PATH; [`Error::Config`] when the
     /// API or gateway is not a loopback http URL with a port; [`Error::KuboUnreachable`]
-    /// when another Kubo holds the repo, a step fails, or the daemon exits or does not
-    /// answer in time (with the log's last lines).
+    /// when another Kubo holds the repo, a step fails or passes its time limit (named,
+    /// with the limit in seconds), or the daemon exits or does not answer in time (with
+    /// the log's last lines); [`Error::Io`] when the old `kubo.log` cannot be rotated.
     pub async fn start(station: &Station) -> Result<ManagedKubo> {
         let ipfs = find_ipfs().ok_or_else(|| Error::ToolMissing {
             tool: "ipfs".into(),
@@ -232,6 +305,18 @@ impl ManagedKubo {
     ///
     /// Errors: as [`ManagedKubo::start`].
     pub async fn start_with(ipfs: &Path, station: &Station) -> Result<ManagedKubo> {
+        Self::start_with_limits(ipfs, station, CommandLimits::default()).await
+    }
+
+    /// [`ManagedKubo::start`] with the `ipfs` program and the subcommands' time limits
+    /// given.
+    ///
+    /// Errors: as [`ManagedKubo::start`].
+    pub async fn start_with_limits(
+        ipfs: &Path,
+        station: &Station,
+        limits: CommandLimits,
+    ) -> Result<ManagedKubo> {
         let api = station.kubo_api().to_string();
         let gateway = station.local_gateway();
         let api_addr = loopback_multiaddr("kubo_api", &api)?;
@@ -275,32 +360,18 @@ impl ManagedKubo {
             };
         }
         let log_path = state.file(KUBO_LOG_FILE);
-        let run = |args: &[&str]| -> std::result::Result<(), String> {
-            let out = Command::new(ipfs)
-                .args(args)
-                .env("IPFS_PATH", &repo)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "`ipfs {}` failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
-            }
-        };
+        let secs = limits.command_secs;
         if !repo.join("config").exists() {
             std::fs::create_dir_all(&repo).map_err(|e| Error::io(&repo, e))?;
-            run(&["init"]).map_err(unreachable)?;
+            run_ipfs(ipfs, &repo, &[&["init"]], secs)
+                .await
+                .map_err(unreachable)?;
         }
-        let configure = || -> std::result::Result<(), String> {
-            run(&["config", "Addresses.API", &api_addr])?;
-            run(&["config", "Addresses.Gateway", &gw_addr])
-        };
-        if let Err(e) = configure() {
+        let configure: [&[&str]; 2] = [
+            &["config", "Addresses.API", &api_addr],
+            &["config", "Addresses.Gateway", &gw_addr],
+        ];
+        if let Err(e) = run_ipfs(ipfs, &repo, &configure, secs).await {
             // repo/fsrepo/fsrepo.go ErrNeedMigration: "ipfs repo needs migration".
             if !e.contains("needs migration") {
                 return Err(unreachable(e));
@@ -309,10 +380,25 @@ impl ManagedKubo {
                 "the Kubo repo {} is older than this Kubo: migrating it",
                 repo.display()
             );
-            run(&["repo", "migrate"]).map_err(unreachable)?;
-            configure().map_err(unreachable)?;
+            let migrate: [&[&str]; 1] = [&["repo", "migrate"]];
+            run_ipfs(ipfs, &repo, &migrate, limits.migrate_secs)
+                .await
+                .map_err(unreachable)?;
+            run_ipfs(ipfs, &repo, &configure, secs)
+                .await
+                .map_err(unreachable)?;
         }
-        let log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        // Only a daemon of this start writes it (one found running returned above).
+        crate::station::process::rotate_log(&log_path, 1, KUBO_LOG_KEEP)?;
+        // A symlink planted at the log's path is refused, not written through.
+        let log = crate::station::atomic::open_no_follow(
+            &log_path,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true),
+        )
+        .map_err(|e| Error::io(&log_path, e))?;
         let log2 = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
         let mut cmd = Command::new(ipfs);
         cmd.args(["daemon", "--migrate", "--enable-gc"]);
@@ -463,5 +549,83 @@ mod tests {
         assert!(e.to_string().contains("loopback"), "{e}");
         assert!(loopback_multiaddr("kubo_api", "https://127.0.0.1:5001").is_err());
         assert!(loopback_multiaddr("kubo_api", "http://127.0.0.1").is_err());
+    }
+
+    /// A new station in `d` whose Kubo API and gateway are ports nothing listens on, and
+    /// a fake `ipfs` there running `body` (a `sh` script).
+    fn station_with_fake_ipfs(d: &Path, body: &str) -> (Station, PathBuf) {
+        let dir = d.join("radio");
+        crate::station::init(&dir).unwrap();
+        let mut st = Station::open(&dir).unwrap();
+        let port = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        st.streaming.kubo_api = format!("http://127.0.0.1:{}", port());
+        st.health.gateways = vec![format!("http://127.0.0.1:{}", port())];
+        let ipfs = d.join("ipfs");
+        std::fs::write(&ipfs, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ipfs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (st, ipfs)
+    }
+
+    /// An `ipfs` subcommand that never ends fails the start at its limit, naming it.
+    #[tokio::test]
+    async fn a_stalled_ipfs_subcommand_is_stopped_at_its_limit() {
+        let limits = CommandLimits {
+            command_secs: 1,
+            migrate_secs: 1,
+        };
+        // `init` stalls; then (with a repo) `config` stalls.
+        for (body, named) in [
+            ("sleep 600", "`ipfs init`"),
+            (
+                "[ \"$1\" = init ] && { : > \"$IPFS_PATH/config\"; exit 0; }\nsleep 600",
+                "`ipfs config Addresses.API /ip4/127.0.0.1/tcp/",
+            ),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let (st, ipfs) = station_with_fake_ipfs(d.path(), body);
+            let t = Instant::now();
+            // The watchdog: without a limit the start would wait for the sleep.
+            let started = tokio::time::timeout(
+                Duration::from_secs(20),
+                ManagedKubo::start_with_limits(&ipfs, &st, limits),
+            )
+            .await
+            .expect("the start did not stop the stalled subcommand");
+            let e = started.unwrap_err().to_string();
+            assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+            assert!(e.contains(named), "{e}");
+            assert!(e.contains("did not finish within 1 s"), "{e}");
+        }
+    }
+
+    /// Each start of a daemon begins a new `kubo.log`; the previous ones are kept, at
+    /// most [`KUBO_LOG_KEEP`].
+    #[tokio::test]
+    async fn each_daemon_start_rotates_kubo_log() {
+        let d = tempfile::tempdir().unwrap();
+        // A Kubo whose daemon says which run it is and exits.
+        let (st, ipfs) = station_with_fake_ipfs(
+            d.path(),
+            "case \"$1\" in\n\
+             init) : > \"$IPFS_PATH/config\" ;;\n\
+             daemon) n=$(( $(cat \"$IPFS_PATH/runs\" 2>/dev/null || echo 0) + 1 ))\n\
+             echo $n > \"$IPFS_PATH/runs\"; echo \"run $n\"; exit 1 ;;\n\
+             esac",
+        );
+        let log = st.state().file(KUBO_LOG_FILE).display().to_string();
+        let read = |n: &str| std::fs::read_to_string(format!("{log}{n}")).ok();
+        for run in 1..=4 {
+            let e = ManagedKubo::start_with(&ipfs, &st).await.unwrap_err();
+            assert!(e.to_string().contains("exited"), "{e}");
+            assert_eq!(read(""), Some(format!("run {run}\n")));
+        }
+        assert_eq!(KUBO_LOG_KEEP, 2);
+        assert_eq!(read(".1").as_deref(), Some("run 3\n"));
+        assert_eq!(read(".2").as_deref(), Some("run 2\n"));
+        assert_eq!(read(".3"), None, "only {KUBO_LOG_KEEP} old logs are kept");
     }
 }
