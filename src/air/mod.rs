@@ -65,6 +65,21 @@ async fn kubo_lacks_segments(station: &Station) -> bool {
     missing > 0
 }
 
+/// Whether the station's `schedule.json` was modified after setup last wrote the
+/// processed one (`data/processed/schedule.json`), or exists while no processed one does.
+/// By modification time; an unreadable time says no.
+fn schedule_changed(station: &Station) -> bool {
+    use crate::setup::schedule::SCHEDULE_FILE;
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let source = modified(&station.dir().join(SCHEDULE_FILE));
+    let processed = modified(&station.processed_dir().join(SCHEDULE_FILE));
+    match (source, processed) {
+        (Some(s), Some(p)) => s > p,
+        (Some(_), None) => station.processed_dir().join("manifest.json").exists(),
+        _ => false,
+    }
+}
+
 /// Everything `station stream` does before its loop, as the console's Go live does
 /// (but for starting the monitor): take the streamer's locks (refusing at once when the
 /// station is on air, or another station publishes under the same IPNS key); when
@@ -105,12 +120,29 @@ pub async fn prepare(
         // It says why itself.
         pending = kubo_lacks_segments(station).await;
     }
+    // A schedule.json edited while off air: the processed schedule is older, and the
+    // first window would air the old blocks. Setup (cached items: no encode) runs first.
+    let rescheduled = schedule_changed(station);
+    if rescheduled {
+        tracing::info!(
+            "schedule.json changed since the last setup: setting it up before going on air"
+        );
+    }
     let mut setup = None;
-    if pending {
+    if pending || rescheduled {
         let st = station.clone();
-        setup = Some(tokio::spawn(async move {
-            crate::setup::run(&st, on_setup_event).await
-        }));
+        let task = tokio::spawn(async move { crate::setup::run(&st, on_setup_event).await });
+        if rescheduled {
+            match task.await {
+                Ok(Err(e)) => {
+                    tracing::warn!("setup refused the schedule, the last good one airs: {e}")
+                }
+                Ok(Ok(_)) => {}
+                Err(e) => tracing::error!("setup stopped: {e}"),
+            }
+        } else {
+            setup = Some(task);
+        }
     }
     let state = station.state();
     loop {

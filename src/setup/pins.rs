@@ -108,10 +108,13 @@ pub fn pin_name(ipns_key: &str) -> String {
 }
 
 /// The bytes of the station's [`STATION_FILE`]: its pin name and a SHA-256 of its
-/// folder's path (so two stations never write the same wrapper or root, and the path,
-/// which names the operator's account, is not published).
+/// folder's canonical path (so two stations never write the same wrapper or root, and
+/// the path, which names the operator's account, is not published).
 pub fn station_tag(ipns_key: &str, station_dir: &std::path::Path) -> Vec<u8> {
-    let dir = Sha256::digest(station_dir.as_os_str().as_encoded_bytes());
+    // Canonical, so the CLI, the console and a service opening the station by other
+    // spellings of its path write the same root.
+    let dir = std::fs::canonicalize(station_dir).unwrap_or_else(|_| station_dir.to_path_buf());
+    let dir = Sha256::digest(dir.as_os_str().as_encoded_bytes());
     format!("{}\nstation {}\n", pin_name(ipns_key), hex(&dir[..16])).into_bytes()
 }
 
@@ -327,6 +330,14 @@ mod tests {
         assert!(text.starts_with("ipfs-station:ipfs-station-radio\nstation "));
         assert!(!text.contains("alice"));
         assert_ne!(a, b, "two stations never write the same wrapper or root");
+        // One station opened by two spellings of its path: one tag.
+        let d = tempfile::tempdir().unwrap();
+        let st = d.path().join("radio");
+        std::fs::create_dir(&st).unwrap();
+        assert_eq!(
+            station_tag("k", &st),
+            station_tag("k", &d.path().join("./radio/../radio"))
+        );
     }
 
     #[test]
