@@ -437,6 +437,46 @@ async fn stream_sets_up_what_waits_then_goes_on_air() {
     assert!(String::from_utf8_lossy(&body).contains("listener.js"));
 }
 
+/// Issue 19: a library `station setup` prepared goes on air with no setup beside the
+/// streamer, whatever spelling of the station's folder each command was given (a
+/// relative path for setup, a symlink for the stream).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prepared_library_goes_on_air_with_no_setup_beside_it() {
+    let node = TestNode::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = small_station(tmp.path(), &node.api_url());
+    let out = Command::new(station_bin())
+        .args(["setup", "--quiet", "--station", "station"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let link = tmp.path().join("radio-link");
+    std::os::unix::fs::symlink(&st, &link).unwrap();
+    let log = tmp.path().join("stream.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut guard = ProcessGuard::new();
+    guard.push(
+        Command::new(station_bin())
+            .args(["stream", "--station"])
+            .arg(&link)
+            .env("RUST_LOG", "info")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the first publish", Duration::from_secs(60), || {
+        publishes(&st)
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("sources wait for setup"), "{text}");
+    assert!(
+        !text.contains("setup: done") && !text.contains("setup goes on"),
+        "a setup ran beside the streamer: {text}"
+    );
+}
+
 /// Issue 11: a file name that is not UTF-8 (and a folder of one), and a playlist
 /// dropped among the music: setup reports the name (lossily) and goes on, a second run
 /// runs no ffmpeg or ffprobe at all, and the library overview still serializes (the

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::library::{self, ItemKind};
 use crate::setup;
-use crate::setup::manifest::{Manifest, ITEMS_DIR};
+use crate::setup::manifest::{Manifest, ManifestItem, ITEMS_DIR};
 use crate::setup::LastSetup;
 use crate::station::Station;
 use serde::{Deserialize, Serialize};
@@ -162,6 +162,44 @@ pub fn expire_trash(station: &Station, now: chrono::DateTime<chrono::Utc>) -> Re
     Ok(removed)
 }
 
+/// The manifest's items by the source each was made from, found whatever spelling of
+/// the path setup recorded: absolute sources by their canonical path (links resolved),
+/// and the relative ones an older setup recorded (relative to the folder it ran in,
+/// unknown now) by the listed path ending in them, component by component.
+struct SourceIndex<'m> {
+    absolute: HashMap<PathBuf, &'m ManifestItem>,
+    relative: Vec<&'m ManifestItem>,
+}
+
+impl<'m> SourceIndex<'m> {
+    fn new(items: impl Iterator<Item = &'m ManifestItem>) -> Self {
+        let mut index = SourceIndex {
+            absolute: HashMap::new(),
+            relative: Vec::new(),
+        };
+        for item in items {
+            if item.source.is_absolute() {
+                let canonical = item.source.canonicalize().unwrap_or(item.source.clone());
+                index.absolute.insert(canonical, item);
+            } else {
+                index.relative.push(item);
+            }
+        }
+        index
+    }
+
+    /// The item made from the listed source `path`.
+    fn get(&self, path: &Path) -> Option<&'m ManifestItem> {
+        let canonical = path.canonicalize().unwrap_or(path.to_path_buf());
+        self.absolute.get(&canonical).copied().or_else(|| {
+            self.relative
+                .iter()
+                .find(|i| path.ends_with(&i.source) || canonical.ends_with(&i.source))
+                .copied()
+        })
+    }
+}
+
 /// The library of `station`: every source file in `music_dir` and `jingles_dir` (or the
 /// folders a valid `schedule.json` names) with its status, joined with `manifest.json` and the failures of the last setup run.
 ///
@@ -170,10 +208,7 @@ pub fn expire_trash(station: &Station, now: chrono::DateTime<chrono::Utc>) -> Re
 pub fn overview(station: &Station) -> Result<LibraryView> {
     let cfg = &station.setup;
     let manifest = Manifest::load(&cfg.processed_dir).ok();
-    let by_source: HashMap<&Path, &crate::setup::manifest::ManifestItem> = manifest
-        .iter()
-        .flat_map(|m| m.items.iter().map(|i| (i.source.as_path(), i)))
-        .collect();
+    let by_source = SourceIndex::new(manifest.iter().flat_map(|m| m.items.iter()));
     let last = station.state().load_last_setup();
     let failed: HashMap<&Path, &str> = last
         .iter()
@@ -234,7 +269,7 @@ pub fn overview(station: &Station) -> Result<LibraryView> {
             if !listed.insert((kind, path.clone())) {
                 continue;
             }
-            let row = match by_source.get(path.as_path()).filter(|i| i.kind == kind) {
+            let row = match by_source.get(&path).filter(|i| i.kind == kind) {
                 Some(item) => {
                     let status = if item.has_all_cids() {
                         ItemStatus::Ready

@@ -40,11 +40,18 @@ pub struct Station {
 impl Station {
     /// Opens the station in `dir`: reads and validates its three config files (a
     /// missing `streaming.config.json` or `health.config.json` means every default).
+    /// The station's folder is kept canonical (absolute, links resolved), so every path
+    /// derived from it is spelled one way whatever spelling the caller used.
     ///
     /// Errors: [`Error::Station`] when `dir` has no `setup.config.json` (not a station:
     /// `station init` makes one); [`Error::Io`], [`Error::Parse`] or [`Error::Config`]
     /// naming the file and key.
     pub fn open(dir: &Path) -> Result<Station> {
+        // The station's folder by its one canonical spelling: every path setup records
+        // (the manifest's sources) and every lock and state file is then the same for
+        // `--station radio`, `--station /srv/radio` and a symlink to it.
+        let canonical = dir.canonicalize().ok();
+        let dir = canonical.as_deref().unwrap_or(dir);
         if !dir.join(SETUP_FILE).is_file() {
             return Err(Error::Station {
                 dir: dir.to_path_buf(),
