@@ -163,35 +163,50 @@ pub fn expire_trash(station: &Station, now: chrono::DateTime<chrono::Utc>) -> Re
 }
 
 /// The manifest's items by the source each was made from, found whatever spelling of
-/// the path setup recorded: absolute sources by their canonical path (links resolved),
-/// and the relative ones an older setup recorded (relative to the folder it ran in,
-/// unknown now) by the listed path ending in them, component by component.
+/// the path setup recorded: as recorded (no file system access: a setup of this
+/// version records the canonical path, see [`Station::open`]), else absolute sources by
+/// their canonical path (links resolved, computed at the first miss), and the relative
+/// ones an older setup recorded (relative to the folder it ran in, unknown now) by the
+/// listed path ending in them, component by component.
 struct SourceIndex<'m> {
-    absolute: HashMap<PathBuf, &'m ManifestItem>,
+    recorded: HashMap<&'m Path, &'m ManifestItem>,
+    canonical: std::cell::OnceCell<HashMap<PathBuf, &'m ManifestItem>>,
     relative: Vec<&'m ManifestItem>,
 }
 
 impl<'m> SourceIndex<'m> {
     fn new(items: impl Iterator<Item = &'m ManifestItem>) -> Self {
-        let mut index = SourceIndex {
-            absolute: HashMap::new(),
-            relative: Vec::new(),
-        };
-        for item in items {
-            if item.source.is_absolute() {
-                let canonical = item.source.canonicalize().unwrap_or(item.source.clone());
-                index.absolute.insert(canonical, item);
-            } else {
-                index.relative.push(item);
-            }
+        let recorded: HashMap<&'m Path, &'m ManifestItem> =
+            items.map(|i| (i.source.as_path(), i)).collect();
+        let relative = recorded
+            .values()
+            .filter(|i| !i.source.is_absolute())
+            .copied()
+            .collect();
+        SourceIndex {
+            recorded,
+            canonical: std::cell::OnceCell::new(),
+            relative,
         }
-        index
     }
 
-    /// The item made from the listed source `path`.
+    /// The item made from the source `path`.
     fn get(&self, path: &Path) -> Option<&'m ManifestItem> {
-        let canonical = path.canonicalize().unwrap_or(path.to_path_buf());
-        self.absolute.get(&canonical).copied().or_else(|| {
+        if let Some(item) = self.recorded.get(path) {
+            return Some(item);
+        }
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let by_canonical = self.canonical.get_or_init(|| {
+            self.recorded
+                .values()
+                .filter(|i| i.source.is_absolute())
+                .map(|i| {
+                    let c = i.source.canonicalize().unwrap_or_else(|_| i.source.clone());
+                    (c, *i)
+                })
+                .collect()
+        });
+        by_canonical.get(&canonical).copied().or_else(|| {
             self.relative
                 .iter()
                 .find(|i| path.ends_with(&i.source) || canonical.ends_with(&i.source))
@@ -564,11 +579,7 @@ pub fn remove(station: &Station, source: &Path) -> Result<Removed> {
     let mut manifest = Manifest::load(&cfg.processed_dir).ok();
     let item = manifest
         .as_ref()
-        .and_then(|m| {
-            m.items
-                .iter()
-                .find(|i| i.source == source || i.source == canon)
-        })
+        .and_then(|m| SourceIndex::new(m.items.iter()).get(source))
         .cloned();
     if let (Some(m), Some(item)) = (&manifest, &item) {
         let tracks_left = m

@@ -47,9 +47,7 @@ impl Station {
     /// `station init` makes one); [`Error::Io`], [`Error::Parse`] or [`Error::Config`]
     /// naming the file and key.
     pub fn open(dir: &Path) -> Result<Station> {
-        // The station's folder by its one canonical spelling: every path setup records
-        // (the manifest's sources) and every lock and state file is then the same for
-        // `--station radio`, `--station /srv/radio` and a symlink to it.
+        // `--station radio`, `--station /srv/radio` and a symlink to it: one station.
         let canonical = dir.canonicalize().ok();
         let dir = canonical.as_deref().unwrap_or(dir);
         if !dir.join(SETUP_FILE).is_file() {
