@@ -212,7 +212,7 @@ pub fn synthetic_rotation(items: usize) -> Arc<Rotation> {
 pub fn window_tick(items: usize, ticks: u32) -> Measurement {
     let rot = synthetic_rotation(items);
     let mut now = chrono::Utc::now();
-    let mut sched = Schedule::born(Arc::new(Programme::single(rot)), now, 50, 10);
+    let mut sched = Schedule::born(Arc::new(Programme::single(rot)), now);
     sched.advance(now, 50, 10);
     let mut text = String::new();
     let t = Instant::now();

@@ -427,8 +427,23 @@ async fn stream_sets_up_what_waits_then_goes_on_air() {
     let on_air = wait_for("the first publish", Duration::from_secs(90), || {
         publishes(&st)
     });
+    // On air as soon as a jingle and a track are ready; setup goes on beside the
+    // streamer until every source is prechunked.
     let m = ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed")).unwrap();
-    assert_eq!(m.items.len(), 6, "every source was prechunked first");
+    assert!(
+        m.items
+            .iter()
+            .any(|i| i.kind == ipfs_station::library::ItemKind::Jingle)
+            && m.items
+                .iter()
+                .any(|i| i.kind == ipfs_station::library::ItemKind::Track),
+        "on air with a jingle and a track ready"
+    );
+    wait_for("setup beside the streamer", Duration::from_secs(90), || {
+        ipfs_station::setup::manifest::Manifest::load(&st.join("data/processed"))
+            .ok()
+            .filter(|m| m.items.len() == 6)
+    });
     assert!(on_air.ipns_name.is_some());
     // The site under the name holds the listener page.
     let name = on_air.ipns_name.unwrap();
@@ -454,6 +469,7 @@ async fn a_prepared_library_goes_on_air_with_no_setup_beside_it() {
     let link = tmp.path().join("radio-link");
     std::os::unix::fs::symlink(&st, &link).unwrap();
     let log = tmp.path().join("stream.log");
+    let spawned = chrono::Utc::now();
     let file = std::fs::File::create(&log).unwrap();
     let mut guard = ProcessGuard::new();
     guard.push(
@@ -466,7 +482,7 @@ async fn a_prepared_library_goes_on_air_with_no_setup_beside_it() {
             .spawn()
             .unwrap(),
     );
-    wait_for("the first publish", Duration::from_secs(60), || {
+    let on_air = wait_for("the first publish", Duration::from_secs(60), || {
         publishes(&st)
     });
     let text = std::fs::read_to_string(&log).unwrap();
@@ -474,6 +490,38 @@ async fn a_prepared_library_goes_on_air_with_no_setup_beside_it() {
     assert!(
         !text.contains("setup: done") && !text.contains("setup goes on"),
         "a setup ran beside the streamer: {text}"
+    );
+    // The air clock starts at the first publish: the stream's oldest segment (media
+    // sequence 0, the window grows from it) is dated no earlier than the streamer's
+    // start, and no later than the first publish landed.
+    let first = on_air.publish_log.iter().find(|p| p.ok).cloned().unwrap();
+    let landed = first.at + chrono::TimeDelta::milliseconds(first.duration_ms as i64);
+    let name = on_air.ipns_name.unwrap();
+    let (code, body) = get(&format!("{}/ipns/{name}/live.m3u8", node.gateway_url())).await;
+    assert_eq!(code, 200);
+    let pl = m3u8_rs::parse_media_playlist_res(&body).unwrap();
+    assert_eq!(pl.media_sequence, 0, "a young window starts at the birth");
+    let oldest = pl.segments[0].program_date_time.unwrap().to_utc();
+    assert!(
+        oldest >= spawned - chrono::TimeDelta::milliseconds(1),
+        "dated {oldest}, before the streamer started at {spawned}"
+    );
+    assert!(
+        oldest <= landed,
+        "dated {oldest}, after the publish landed at {landed}"
+    );
+    // The as-run log starts with what listeners heard first: the item at that point.
+    let history = st.join("data/state/history.jsonl");
+    let entry = wait_for("the first as-run entry", Duration::from_secs(30), || {
+        ipfs_station::air::history::read(&history, None, None)
+            .ok()
+            .and_then(|h| h.entries.first().cloned())
+    });
+    assert_eq!(entry.media_sequence, 0);
+    assert_eq!(
+        entry.air_start.timestamp_millis(),
+        oldest.timestamp_millis(),
+        "the as-run log starts at the first window's oldest segment"
     );
 }
 

@@ -15,6 +15,7 @@ mod listener;
 mod locks;
 mod pins;
 mod programme;
+mod publishing;
 mod reach;
 mod setup;
 mod stream;

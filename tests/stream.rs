@@ -89,7 +89,15 @@ async fn publishes_the_live_window_under_ipns() {
     assert_eq!(status, 200);
     assert_eq!(body, out.playlist.as_bytes());
     let pl = m3u8_rs::parse_media_playlist_res(&body).unwrap();
-    assert_eq!(pl.segments.len(), 8);
+    // Issue 19: a new stream's first window starts at its birth (nothing back-dated):
+    // the live segment j-1 (4 s) and the lookahead of 2, t-1's 6 + 6 s, then one more
+    // to last three target durations (RFC 8216 section 6.2.2: 16 s < 18 s).
+    assert_eq!(pl.segments.len(), 4);
+    assert_eq!(
+        pl.segments[0].program_date_time.unwrap().timestamp_millis(),
+        t0().timestamp_millis(),
+        "the oldest segment is dated at the stream's birth"
+    );
     assert_eq!(pl.target_duration, 6);
     // Every segment URI is fetchable from the gateway, inside the site.
     for (i, seg) in pl.segments.iter().enumerate() {
@@ -137,8 +145,8 @@ async fn publishes_the_live_window_under_ipns() {
         .load_stream_state()
         .unwrap();
     assert!(st.is_on_air(t0()));
-    // Now playing is the live-edge segment's item (lookahead 2: third from the end).
-    let live = &pl.segments[pl.segments.len() - 3];
+    // Now playing is the live-edge segment's item (a new stream's first segment).
+    let live = &pl.segments[0];
     let np = st.now_playing.unwrap();
     assert_eq!(Some(format!("Artist - Title {}", np.item_id)), live.title);
     assert!(np.air_time <= t0());
@@ -159,8 +167,10 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
         last = Some(s.tick(t0() + Duration::seconds(6 * i)).await.unwrap());
     }
     let before = last.unwrap();
-    drop(s); // as if killed: no clean shutdown
-             // Back 30 s later.
+    // On air (a publish landed), then killed: no clean shutdown.
+    assert!(s.settled().await.unwrap().unwrap().ok);
+    drop(s);
+    // Back 30 s later.
     let again = t0() + Duration::seconds(54 + 30);
     let mut s = Streamer::open(&c, Mode::Ipns, again).unwrap();
     let after = s.tick(again).await.unwrap();
@@ -195,6 +205,46 @@ async fn media_sequence_continues_across_restart_and_air_follows_the_clock() {
     );
 }
 
+/// Issue 19: a stream nobody heard (its first publish never landed) airs nothing: the
+/// as-run log stays empty, and a streamer started after it starts a new stream, born
+/// when it starts, not one continued from the unheard one.
+#[tokio::test]
+async fn a_stream_whose_first_publish_never_landed_is_not_continued() {
+    let (node, dir, _, _) =
+        station_on_node(TestNode::Double(KuboDouble::start().await.unwrap())).await;
+    let double = node.double().unwrap();
+    double.faults().set_rpc_error(Some("repo is locked".into()));
+    let c = cfg(dir.path(), &node.api_url());
+    let mut s = Streamer::open(&c, Mode::Ipns, t0()).unwrap();
+    for i in 0..4 {
+        s.tick(t0() + Duration::seconds(6 * i)).await.unwrap();
+        assert!(!s.settled().await.unwrap().unwrap().ok);
+    }
+    assert!(s.state().provisional, "not on air before a publish lands");
+    drop(s);
+    let history = dir.path().join("data/state/history.jsonl");
+    let h = ipfs_station::air::history::read(&history, None, None).unwrap();
+    assert!(h.entries.is_empty(), "nobody heard: {:?}", h.entries);
+    // Kubo answers again; a streamer started a minute later is a new stream.
+    double.faults().set_rpc_error(None);
+    let again = t0() + Duration::seconds(60);
+    let mut s = Streamer::open(&c, Mode::Ipns, again).unwrap();
+    let out = s.tick(again).await.unwrap();
+    assert_eq!(out.media_sequence, 0);
+    let pl = m3u8_rs::parse_media_playlist_res(out.playlist.as_bytes()).unwrap();
+    assert_eq!(
+        pl.segments[0].program_date_time.unwrap().timestamp_millis(),
+        again.timestamp_millis()
+    );
+    assert!(s.settled().await.unwrap().unwrap().ok);
+    assert!(!s.state().provisional, "on air once a publish landed");
+    s.tick(again + Duration::seconds(1)).await.unwrap();
+    let h = ipfs_station::air::history::read(&history, None, None).unwrap();
+    assert_eq!(h.entries.len(), 1, "{:?}", h.entries);
+    assert_eq!(h.entries[0].air_start, again);
+    assert_eq!(h.entries[0].media_sequence, 0);
+}
+
 #[tokio::test]
 async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
     // Fault injection needs the double, also where a real Kubo is installed.
@@ -204,8 +254,11 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
     let mut s = Streamer::open(&cfg(dir.path(), &node.api_url()), Mode::Ipns, t0()).unwrap();
     s.tick(t0()).await.unwrap();
     assert!(s.settled().await.unwrap().unwrap().ok);
-    // Kubo answers 500 to everything.
+    // Kubo answers 500 to everything: the publish's first step (the site's add; the
+    // name and the page are known) is tried STEP_ATTEMPTS times in place, then the
+    // window is given up.
     double.faults().set_rpc_error(Some("repo is locked".into()));
+    let calls = double.rpc_calls().len();
     s.tick(t0() + Duration::seconds(6)).await.unwrap();
     let r = s.settled().await.unwrap().unwrap();
     assert!(!r.ok);
@@ -214,8 +267,17 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
         "{:?}",
         r.error
     );
-    // Within the backoff (2 s) no new attempt is made; the window still advances, and
-    // the tick is not held up.
+    let tried: Vec<String> = double.rpc_calls()[calls..]
+        .iter()
+        .map(|(path, _)| path.clone())
+        .collect();
+    assert_eq!(
+        tried,
+        vec!["/api/v0/add"; ipfs_station::air::retry::STEP_ATTEMPTS],
+        "the failed step, tried in place"
+    );
+    // Kubo answered no call: within the backoff (500 ms) no new attempt is made; the
+    // window still advances, and the tick is not held up.
     let calls = double.rpc_calls().len();
     let t = std::time::Instant::now();
     let quiet = s.tick(t0() + Duration::seconds(13)).await.unwrap();
@@ -223,8 +285,8 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
         quiet.offered.is_some(),
         "the newer window waits for the publisher"
     );
-    assert!(t.elapsed() < std::time::Duration::from_millis(500));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(t.elapsed() < std::time::Duration::from_millis(200));
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     assert_eq!(
         double.rpc_calls().len(),
         calls,
@@ -244,7 +306,8 @@ async fn kubo_failing_is_retried_with_backoff_and_the_stream_resumes() {
         .load_stream_state()
         .unwrap();
     assert!(!st.last_publish.as_ref().unwrap().ok);
-    // Back: the newest window is published (after the 4 s backoff).
+    // Back: the newest window is published (after a backoff of at most the update
+    // interval).
     double.faults().set_down(false).await;
     let out = s.tick(t0() + Duration::seconds(30)).await.unwrap();
     let r = s.settled().await.unwrap().unwrap();

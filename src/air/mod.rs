@@ -7,6 +7,7 @@ pub mod history;
 pub mod listener;
 pub mod live;
 pub mod publisher;
+pub mod retry;
 pub mod site;
 pub mod streamer;
 pub mod timeline;

@@ -11,13 +11,17 @@
 //! queued behind it. Each publish puts the station's site into Kubo
 //! ([`crate::air::site::put_site`]: the page, `live.m3u8`, `station.json` and the
 //! segments linked in `s/`; the page's files are added once per publisher) and
-//! `name/publish`es the site's root CID, bounded by `publish_timeout`; a failure backs
-//! off (2 s doubling to 60 s, on the monotonic clock) while offers keep coming.
+//! `name/publish`es the site's root CID, bounded by `publish_timeout`. Each of those
+//! RPCs is idempotent and retried in place ([`crate::air::retry`]); a window whose
+//! steps all failed is given up, and the next one goes at once while Kubo answers at
+//! all, else after a backoff (0.5 s doubling, capped at the update interval, on the
+//! monotonic clock) while offers keep coming.
 //!
 //! Site pins stay bounded whatever the publishes do: after each put the oldest pinned
 //! roots beyond [`PINNED_PLAYLISTS`] are unpinned, except the one the name points at
 //! now (the segments and the page stay pinned on their own).
 
+use crate::air::retry::{Steps, Tally};
 use crate::air::site::{self, PageLinks, StationJson};
 use crate::clock::Clock;
 use crate::kubo::{Kubo, PublishOptions};
@@ -31,10 +35,14 @@ use std::time::Duration;
 pub const PINNED_PLAYLISTS: usize = 20;
 /// Publish log entries kept.
 pub const PUBLISH_LOG: usize = 50;
-/// First wait after a failed publish; it doubles up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(2);
-/// Longest wait after failed publishes.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// First wait after a publish that Kubo answered no call of; it doubles up to
+/// [`PublishTarget::max_backoff`] (a publish that got any answer waits for nothing but
+/// the next window).
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Failed publishes in a row after which the page and `history.json` are added again
+/// (the node may have lost them: a Kubo restarted on another repo); until then what
+/// earlier publishes added is linked, not re-added.
+pub const READD_AFTER_FAILURES: u32 = 3;
 
 /// One publish attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +156,9 @@ pub struct PublishTarget {
     pub options: PublishOptions,
     /// How long one add + publish may take.
     pub timeout: Duration,
+    /// The longest wait between windows after failed publishes: the update interval,
+    /// so the first publish after an outage lands within one interval of Kubo answering.
+    pub max_backoff: Duration,
 }
 
 /// The running publisher of one stream.
@@ -156,6 +167,7 @@ pub struct Publisher {
     offers: tokio::sync::watch::Sender<Option<Arc<Offer>>>,
     shared: Arc<Mutex<Published>>,
     handled: tokio::sync::watch::Receiver<u64>,
+    idle: tokio::sync::watch::Receiver<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
     next_id: u64,
 }
@@ -175,12 +187,23 @@ impl Publisher {
     pub fn spawn(target: PublishTarget, start: Published, clock: Arc<dyn Clock>) -> Publisher {
         let (offers, rx) = tokio::sync::watch::channel(None);
         let (handled_tx, handled) = tokio::sync::watch::channel(0);
+        let (idle_tx, idle) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Mutex::new(start));
-        let task = tokio::spawn(work(target, rx, shared.clone(), handled_tx, clock));
+        let task = tokio::spawn(work(
+            target,
+            rx,
+            shared.clone(),
+            Signals {
+                handled: handled_tx,
+                idle: idle_tx,
+            },
+            clock,
+        ));
         Publisher {
             offers,
             shared,
             handled,
+            idle,
             task: Some(task),
             next_id: 0,
         }
@@ -204,6 +227,18 @@ impl Publisher {
             id: self.next_id,
         })));
         self.next_id
+    }
+
+    /// Takes back the offer not taken yet, if any: after a failed publish the publisher
+    /// then waits for a new offer instead of trying the same window again.
+    pub fn withdraw(&mut self) {
+        self.offers.send_replace(None);
+    }
+
+    /// Waits until the publisher would take an offer at once: not publishing, not
+    /// backing off after a failure.
+    pub async fn ready(&mut self) {
+        let _ = self.idle.wait_for(|idle| *idle).await;
     }
 
     /// What the publisher knows now.
@@ -232,24 +267,36 @@ impl Publisher {
     }
 }
 
+/// What the publisher's task tells its [`Publisher`].
+struct Signals {
+    /// The number of the newest offer handled.
+    handled: tokio::sync::watch::Sender<u64>,
+    /// Whether it waits for an offer (neither publishing nor backing off).
+    idle: tokio::sync::watch::Sender<bool>,
+}
+
 async fn work(
     target: PublishTarget,
     mut offers: tokio::sync::watch::Receiver<Option<Arc<Offer>>>,
     shared: Arc<Mutex<Published>>,
-    handled: tokio::sync::watch::Sender<u64>,
+    signals: Signals,
     clock: Arc<dyn Clock>,
 ) {
+    let Signals { handled, idle } = signals;
     let mut last_published: Option<String> = None;
     let mut backoff = Duration::ZERO;
+    let mut failures = 0u32;
     let mut page: Option<PageLinks> = None;
     let mut history: Option<(Arc<Vec<u8>>, site::Link)> = None;
     loop {
+        idle.send_replace(true);
         if offers.changed().await.is_err() {
             return;
         }
         let Some(offer) = offers.borrow_and_update().clone() else {
             continue;
         };
+        idle.send_replace(false);
         if last_published.as_deref() == Some(offer.playlist.as_str()) {
             handled.send_replace(offer.id);
             continue;
@@ -263,20 +310,23 @@ async fn work(
         }
         let started = clock.monotonic();
         let ipns_name = shared.lock().ok().and_then(|s| s.ipns_name.clone());
+        let mut steps = Steps::new(clock.as_ref());
         let outcome = tokio::time::timeout(
             target.timeout,
-            publish_once(&target, &offer, ipns_name, &mut page, &mut history),
+            publish_once(&target, &mut steps, &offer, ipns_name, &mut page, &mut history),
         )
         .await
         .unwrap_or_else(|_| {
             Err((
                 None,
                 format!(
-                    "the publish did not return within {} s (publish_timeout); the newest window is published next",
-                    target.timeout.as_secs()
+                    "the publish did not return within {} s (publish_timeout; waiting for {}); the newest window is published next",
+                    target.timeout.as_secs(),
+                    steps.current.as_deref().unwrap_or("the first step")
                 ),
             ))
         });
+        let tally = steps.tally;
         let duration_ms = (clock.monotonic() - started).as_millis() as u64;
         let (cid, name, error) = match outcome {
             Ok((cid, name)) => (Some(cid), Some(name), None),
@@ -345,19 +395,18 @@ async fn work(
         if rec.ok {
             last_published = Some(offer.playlist.clone());
             backoff = Duration::ZERO;
+            failures = 0;
         } else {
-            // The page is added again with the next attempt: the node may have lost it
-            // (a Kubo restarted on another repo).
-            page = None;
-            history = None;
-            backoff = if backoff.is_zero() {
-                FIRST_BACKOFF
-            } else {
-                (backoff * 2).min(MAX_BACKOFF)
-            };
+            failures += 1;
+            if failures >= READD_AFTER_FAILURES {
+                page = None;
+                history = None;
+            }
+            backoff = next_backoff(backoff, tally, target.max_backoff);
             tracing::warn!(
-                "publish failed, trying the newest window in {} s: {}",
-                backoff.as_secs(),
+                "publish failed ({} of its tries), trying the newest window in {:.1} s: {}",
+                tally.failed,
+                backoff.as_secs_f64(),
                 rec.error.as_deref().unwrap_or("")
             );
         }
@@ -370,11 +419,25 @@ async fn work(
     }
 }
 
+/// The wait before the next window after a failed publish: none when Kubo answered
+/// any call of it (it is there: the newest window goes at once, each step already
+/// retried in place), else `previous` doubled from [`FIRST_BACKOFF`], at most `cap`.
+fn next_backoff(previous: Duration, tally: Tally, cap: Duration) -> Duration {
+    if tally.answered > 0 {
+        Duration::ZERO
+    } else if previous.is_zero() {
+        FIRST_BACKOFF.min(cap)
+    } else {
+        (previous * 2).min(cap)
+    }
+}
+
 /// One put of the site + publish: `Ok((root CID, ipns name))`, or `Err((root CID if
 /// put, why))`. The IPNS name comes from the key when not known yet (`station.json`
 /// carries it); the page's files are added on the first call that gets that far.
 async fn publish_once(
     target: &PublishTarget,
+    steps: &mut Steps<'_>,
     offer: &Offer,
     ipns_name: Option<String>,
     page: &mut Option<PageLinks>,
@@ -383,9 +446,8 @@ async fn publish_once(
     let name = match ipns_name {
         Some(n) => n,
         None => {
-            let key = target
-                .kubo
-                .ensure_key(&target.options.key)
+            let key = steps
+                .step("the key", || target.kubo.ensure_key(&target.options.key))
                 .await
                 .map_err(|e| (None, e.to_string()))?;
             tracing::info!("publishing under key `{}`: /ipns/{}/", key.name, key.id);
@@ -394,7 +456,8 @@ async fn publish_once(
     };
     if page.is_none() {
         *page = Some(
-            site::add_page(&target.kubo)
+            steps
+                .step("the page's add", || site::add_page(&target.kubo))
                 .await
                 .map_err(|e| (None, e.to_string()))?,
         );
@@ -418,6 +481,7 @@ async fn publish_once(
     };
     let put = site::put_site(
         &target.kubo,
+        steps,
         page,
         &offer.playlist,
         &station_json,
@@ -429,9 +493,11 @@ async fn publish_once(
     if let Some(l) = put.history.clone() {
         *history = Some((offer.site.history.clone(), l));
     }
-    let published = target
-        .kubo
-        .publish(&format!("/ipfs/{}", put.root), &target.options)
+    let path = format!("/ipfs/{}", put.root);
+    let published = steps
+        .step("name/publish", || {
+            target.kubo.publish(&path, &target.options)
+        })
         .await
         .map_err(|e| (Some(put.root.clone()), e.to_string()))?;
     Ok((put.root, published.name))

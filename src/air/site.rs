@@ -34,6 +34,7 @@
 
 use crate::air::history::AsRunEntry;
 use crate::air::listener;
+use crate::air::retry::Steps;
 use crate::error::{Error, Result};
 use crate::kubo::Kubo;
 use crate::library::ItemKind;
@@ -307,12 +308,15 @@ pub enum HistoryPart<'a> {
 /// changed) in one `add` in blocks of [`HISTORY_CHUNK`] (not pinned on their own: the
 /// root pins them), the `s/`
 /// directory of `segments` (`(media sequence, CID)`) and the root (page, playlist,
-/// station.json, history.json, `s`), pinned recursively. Three RPCs; the segments and
-/// the page must already be in the node.
+/// station.json, history.json, `s`), pinned recursively. Three RPCs, each retried in
+/// place ([`Steps::step`]): what an earlier one returned
+/// is kept. The segments and the page must already be in the node.
 ///
-/// Errors: as [`Kubo::add_files`] and [`Kubo::dag_put_dag_pb`].
+/// Errors: as [`Kubo::add_files`] and [`Kubo::dag_put_dag_pb`], once a step's tries are
+/// spent.
 pub async fn put_site(
     kubo: &Kubo,
+    steps: &mut Steps<'_>,
     page: &PageLinks,
     playlist: &str,
     station_json: &[u8],
@@ -326,8 +330,10 @@ pub async fn put_site(
     if let HistoryPart::Add(bytes) = history {
         files.push((HISTORY_FILE.to_string(), bytes.to_vec()));
     }
-    let mut added = kubo
-        .add_files_chunked(files, false, Some(HISTORY_CHUNK))
+    let mut added = steps
+        .step("the site's add", || {
+            kubo.add_files_chunked(files.clone(), false, Some(HISTORY_CHUNK))
+        })
         .await?;
     if let HistoryPart::Linked(l) = history {
         added.push(crate::kubo::Added {
@@ -344,8 +350,11 @@ pub async fn put_site(
             tsize: None,
         })
         .collect();
-    let s = kubo
-        .dag_put_dag_pb(&directory_node(&seg_links), false)
+    let s_node = directory_node(&seg_links);
+    let s = steps
+        .step("the s/ directory's dag/put", || {
+            kubo.dag_put_dag_pb(&s_node, false)
+        })
         .await?;
     let mut links = page.links.clone();
     links.extend(added.iter().map(|a| Link {
@@ -358,7 +367,12 @@ pub async fn put_site(
         cid: s.clone(),
         tsize: None,
     });
-    let root = kubo.dag_put_dag_pb(&directory_node(&links), true).await?;
+    let root_node = directory_node(&links);
+    let root = steps
+        .step("the root's dag/put", || {
+            kubo.dag_put_dag_pb(&root_node, true)
+        })
+        .await?;
     let find = |name: &str| added.iter().find(|a| a.name == name);
     Ok(PublishedSite {
         root,

@@ -39,6 +39,8 @@ pub const STATE_FORMAT: u32 = 1;
 /// ([`SavedProgramme`]): it stays on air when the processed folder becomes unplayable.
 pub const ON_AIR_PROGRAMME_FILE: &str = "on_air_programme.json";
 
+mod first_publish;
+
 pub use super::publisher::{InFlight, PublishRecord, PublishStats, PINNED_PLAYLISTS, PUBLISH_LOG};
 
 /// Where the live window goes.
@@ -135,6 +137,17 @@ pub struct StreamState {
     /// same stream links them again (IPNS mode; absent in older files: empty).
     #[serde(default)]
     pub site_segments: Vec<site::SiteSegment>,
+    /// True from a new stream's start (IPNS mode) until its first publish lands: nobody
+    /// can hear the stream yet, so nothing is logged as aired and the air clock has not
+    /// started ([`Streamer::run`]). A streamer that finds it set in the saved state starts
+    /// a new stream (absent in older files: false).
+    #[serde(default)]
+    pub provisional: bool,
+    /// Seconds the air clock runs behind the wall clock: how long the stream's first
+    /// publish took to land, so its live point was dated when listeners could first
+    /// fetch it (0 in preview mode and in older files).
+    #[serde(default)]
+    pub air_lag_seconds: f64,
     /// The schedule to resume from.
     pub schedule: ScheduleState,
 }
@@ -144,7 +157,13 @@ impl StreamState {
     /// than three intervals (at least 30 s).
     pub fn is_on_air(&self, now: DateTime<Utc>) -> bool {
         let limit = (self.update_interval * 3.0).max(30.0);
-        self.on_air && (now - self.last_tick_at).num_milliseconds() as f64 <= limit * 1000.0
+        self.on_air && self.heartbeat_age(now) <= limit
+    }
+
+    /// Seconds since the last tick at wall-clock `now`: `last_tick_at` is air time, which
+    /// runs [`StreamState::air_lag_seconds`] behind the wall clock.
+    pub fn heartbeat_age(&self, now: DateTime<Utc>) -> f64 {
+        (now - self.last_tick_at).num_milliseconds() as f64 / 1000.0 - self.air_lag_seconds
     }
 }
 
@@ -507,6 +526,12 @@ impl Streamer {
                 );
                 None
             }
+            (Some(s), false) if s.provisional && s.mode == mode => {
+                tracing::info!(
+                    "the last streamer stopped before its first publish landed (nobody heard it): a new stream starts"
+                );
+                None
+            }
             _ => prev.clone(),
         };
         // A restart on longer segments (a re-encode with a longer segment_duration) is
@@ -550,12 +575,7 @@ impl Streamer {
                 sched.refresh_cids(&programme);
                 sched
             }
-            None => Schedule::born(
-                programme.clone(),
-                now,
-                cfg.window_size,
-                cfg.lookahead_segments,
-            ),
+            None => Schedule::born(programme.clone(), now),
         };
         // Nothing airs before a new stream, nor before a stream that a local preview
         // played until now (a preview is heard by nobody but the operator).
@@ -585,6 +605,7 @@ impl Streamer {
                     allow_offline: true,
                 },
                 timeout: cfg.publish_timeout,
+                max_backoff: Duration::from_secs_f64(interval),
             }),
             Mode::Preview => None,
         };
@@ -628,6 +649,8 @@ impl Streamer {
             clock_behind_seconds: None,
             warming: Vec::new(),
             site_segments: Vec::new(),
+            provisional: mode == Mode::Ipns && saved.is_none(),
+            air_lag_seconds: saved.as_ref().map_or(0.0, |s| s.air_lag_seconds),
             schedule: schedule.state(),
         };
         let mut streamer = Streamer {
@@ -698,8 +721,9 @@ impl Streamer {
     /// Appends the items whose air start has come to the as-run log (each once, see
     /// [`crate::air::history`]); IPNS mode only: a local preview airs nothing.
     fn log_aired(&mut self, now: DateTime<Utc>) {
-        // A local preview airs nothing: the as-run log is what listeners heard.
-        if self.mode == Mode::Preview {
+        // A local preview airs nothing, nor a stream whose first publish has not landed:
+        // the as-run log is what listeners heard.
+        if self.mode == Mode::Preview || self.state.provisional {
             return;
         }
         let programme = self.schedule.programme().clone();
@@ -1067,6 +1091,18 @@ impl Streamer {
     }
 
     fn absorb(&mut self, p: Published) {
+        // A new stream is heard from its first publish that lands (made since its birth:
+        // the log may hold an earlier stream's).
+        if self.state.provisional
+            && p.log.iter().any(|r| {
+                r.ok && r
+                    .rendered_at
+                    .zip(self.born_at)
+                    .is_some_and(|(made, born)| made >= born)
+            })
+        {
+            self.state.provisional = false;
+        }
         if p.ipns_name.is_some() {
             self.state.ipns_name = p.ipns_name;
         }
@@ -1105,20 +1141,35 @@ impl Streamer {
         self.clock = clock.clone();
         let interval = Duration::from_secs_f64(self.state.update_interval);
         tokio::pin!(shutdown);
+        // A new stream is on air once its first window lands; the air clock then runs
+        // behind the wall clock by how long that took (see `first_publish`).
+        let lag = if self.state.provisional {
+            self.first_publish(&clock, &mut shutdown).await?
+        } else {
+            Some(chrono::TimeDelta::milliseconds(
+                (self.state.air_lag_seconds * 1000.0) as i64,
+            ))
+        };
+        let stopped = lag.is_none();
+        let lag = lag.unwrap_or_default();
         // Ticks are paced on the monotonic clock; a late tick is not made up for (the
         // next one comes an interval after it), like tokio's `MissedTickBehavior::Delay`.
         let mut next = clock.monotonic();
-        // Air time follows the wall clock but never goes back (see [`AirClock`]).
-        let mut air = AirClock::starting(self.resumed_from, clock.now(), clock.monotonic());
+        // Air time follows the wall clock (less the lag) but never goes back (see
+        // [`AirClock`]).
+        let mut air = AirClock::starting(self.resumed_from, clock.now() - lag, clock.monotonic());
         let mut behind_logged = false;
         loop {
+            if stopped {
+                break;
+            }
             let wait = next.saturating_duration_since(clock.monotonic());
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
                 _ = clock.sleep(wait) => {}
             }
-            let (now, behind) = air.now(clock.now(), clock.monotonic());
+            let (now, behind) = air.now(clock.now() - lag, clock.monotonic());
             self.state.clock_behind_seconds =
                 (behind > CLOCK_STEP_TOLERANCE).then(|| behind.num_milliseconds() as f64 / 1000.0);
             if behind > CLOCK_STEP_TOLERANCE && !behind_logged {

@@ -699,30 +699,14 @@ impl Schedule {
         }
     }
 
-    /// A new stream going on air at `now` with a full window from the first publish: the
-    /// first `window_size - lookahead - 1` segments of the rotation on air are back-dated
-    /// (as if they had aired), so the live edge at `now` is followed by exactly
-    /// `lookahead` segments. Players that ignore `#EXT-X-START` and start near the end
-    /// of the playlist (e.g. ffmpeg, 3 segments from the end) then stay close to the true
-    /// air time.
-    pub fn born(
-        programme: Arc<Programme>,
-        now: DateTime<Utc>,
-        window_size: usize,
-        lookahead: usize,
-    ) -> Schedule {
-        let history = window_size.max(1) - lookahead.min(window_size.max(1) - 1) - 1;
-        let rotation = programme.rotation_for(programme.block_at(now)).1.clone();
-        let back: f64 = rotation
-            .entries
-            .iter()
-            .cycle()
-            .flat_map(|e| e.segments.iter())
-            .take(history)
-            .map(|s| s.duration)
-            .sum();
-        // Land `now` inside the live-edge segment, not on its first instant.
-        Schedule::new(programme, now - seconds(back) - Duration::milliseconds(1))
+    /// A new stream going on air at `now`: media sequence 0, the first segment of the
+    /// rotation on air at `now`, airs from `now`. Nothing is back-dated: the first window
+    /// holds the live segment and the lookahead after it (no segment is dated before
+    /// anyone could fetch it, issue 19), and it grows by one segment per segment of air
+    /// time until it holds the window size: the history before the live point only ever
+    /// holds what aired.
+    pub fn born(programme: Arc<Programme>, now: DateTime<Utc>) -> Schedule {
+        Schedule::new(programme, now)
     }
 
     /// Continues a stream from saved state over `programme` (which may differ from the
@@ -1019,11 +1003,17 @@ impl Schedule {
             }
         }
         // Window start: `window_size - lookahead - 1` segments before the live edge, or
-        // the oldest kept; then make sure the whole window is scheduled.
+        // the oldest kept (a new stream has aired nothing yet: its window is the live
+        // segment and the lookahead, growing as it airs, never back-dated). A window
+        // always lasts three target durations (RFC 8216 section 6.2.2), from future
+        // segments when the lookahead is that short.
         let live = self.live_index(now);
         let start = live.saturating_sub(window_size - lookahead - 1);
         self.segments.drain(..start);
-        while self.segments.len() < window_size {
+        let least = 3.0 * self.target_duration as f64;
+        while self.segments.len() < window_size
+            && self.segments.iter().map(|s| s.duration).sum::<f64>() < least
+        {
             self.push_next();
         }
     }
@@ -1381,8 +1371,12 @@ mod tests {
             let tags_before =
                 |seq: u64| all.range(..seq).filter(|(_, x)| x.discontinuity).count() as u64;
             check(&w, now, prev.as_ref(), &tags_before);
-            assert_eq!(w.segments.len(), ws);
+            // A new stream's window grows from the live segment and its lookahead (at
+            // least three target durations) to the window size, never back-dated.
+            assert!(w.segments.len() <= ws);
+            assert!(w.segments[0].air_time >= t0());
             if tick > ws as i64 {
+                assert_eq!(w.segments.len(), ws);
                 assert_eq!(
                     w.segments.len() - 1 - w.live_index,
                     la,
@@ -1409,25 +1403,28 @@ mod tests {
     }
 
     #[test]
-    fn first_window_is_full_and_ends_lookahead_past_the_live_edge() {
-        let mut s = Schedule::born(prog(rotation()), t0(), 10, 3);
+    fn first_window_starts_at_birth_and_ends_lookahead_past_the_live_edge() {
+        let mut s = Schedule::born(prog(rotation()), t0());
         s.advance(t0(), 10, 3);
         let w = s.window(t0(), 10);
         assert_eq!(w.media_sequence, 0);
         assert_eq!(w.discontinuity_sequence, 0);
-        assert_eq!(w.live_index, 6);
-        assert_eq!(w.segments.len(), 10);
-        assert!(w.live().air_time <= t0() && t0() < w.live().end_time());
+        // Issue 19: nothing is back-dated; the live segment is the first one, dated at
+        // the birth, followed by the lookahead.
+        assert_eq!(w.live_index, 0);
+        assert_eq!(w.segments.len(), 4);
+        assert_eq!(w.live().air_time, t0());
         let text = render(&w, &UriStyle::IpfsPath).unwrap();
         let (_, pl) = m3u8_rs::parse_media_playlist(text.as_bytes()).unwrap();
         assert!(!pl.end_list);
         assert!(pl.playlist_type.is_none());
         assert_eq!(pl.target_duration, 7);
-        assert_eq!(pl.segments.len(), 10);
+        assert_eq!(pl.segments.len(), 4);
         assert!(pl.segments[0].discontinuity);
         assert_eq!(pl.segments[0].uri, "/ipfs/Qmj1x0?filename=seg_00000.ts");
         assert_eq!(pl.segments[0].title.as_deref(), Some("Artist - j1"));
         let p0 = pl.segments[0].program_date_time.unwrap();
+        assert_eq!(p0.timestamp_millis(), t0().timestamp_millis());
         assert_eq!(
             pl.segments[1].program_date_time.unwrap() - p0,
             chrono::TimeDelta::milliseconds(4100)
@@ -1440,8 +1437,19 @@ mod tests {
             w.live_offset()
         );
         let ahead: f64 =
-            w.segments[7..].iter().map(|x| x.duration).sum::<f64>() + w.live().duration;
+            w.segments[1..].iter().map(|x| x.duration).sum::<f64>() + w.live().duration;
         assert!((w.live_offset() - ahead).abs() < 1e-9);
+        // The window grows with air time until it is full, never back-dating.
+        let mut now = t0();
+        for _ in 0..40 {
+            now += Duration::seconds(2);
+            s.advance(now, 10, 3);
+            let w = s.window(now, 10);
+            assert!(w.segments[0].air_time >= t0());
+            assert!(w.segments.len() <= 10);
+            assert_eq!(w.segments.len() - 1 - w.live_index, 3, "lookahead");
+        }
+        assert_eq!(s.window(now, 10).segments.len(), 10);
     }
 
     #[test]
@@ -1452,7 +1460,7 @@ mod tests {
             let mut hostile = (*item("t1", ItemKind::Track, &[6.0, 6.0, 6.0, 6.0])).clone();
             hostile.title = format!("Tone{sep}#EXT-X-ENDLIST");
             let rot = Arc::new(Rotation::new(vec![Arc::new(hostile)]));
-            let mut s = Schedule::born(prog(rot), t0(), 10, 3);
+            let mut s = Schedule::born(prog(rot), t0());
             s.advance(t0(), 10, 3);
             let w = s.window(t0(), 10);
             let e = render(&w, &UriStyle::Site).unwrap_err().to_string();
@@ -1569,7 +1577,8 @@ mod tests {
     fn new_rotation_takes_over_at_the_next_unscheduled_item_boundary() {
         let rot = rotation();
         let mut s = Schedule::new(prog(rot.clone()), t0());
-        let now = t0() + Duration::seconds(12); // inside t1
+        // Inside t1's third segment: the lookahead of 2 reaches t2's first segment.
+        let now = t0() + Duration::seconds(20);
         s.advance(now, 6, 2);
         let scheduled: Vec<ScheduledSegment> = s.segments().cloned().collect();
         let new = Arc::new(Rotation::new(vec![
@@ -1625,7 +1634,7 @@ mod tests {
     #[test]
     fn new_rotation_continues_after_the_item_in_progress_when_it_is_kept() {
         let mut s = Schedule::new(prog(rotation()), t0());
-        let now = t0() + Duration::seconds(12);
+        let now = t0() + Duration::seconds(20);
         s.advance(now, 6, 2);
         // Scheduled so far: j1, t1 x4, t2 seg 0 -> t2 is in progress.
         assert_eq!(s.segments().last().unwrap().item_id, "t2");

@@ -978,9 +978,9 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         );
     }
     say!(
-        "  last tick:      {} ({} s ago)",
+        "  last tick:      {} ({:.0} s ago)",
         st.last_tick_at.format("%H:%M:%S"),
-        (now - st.last_tick_at).num_seconds()
+        st.heartbeat_age(now)
     );
     for w in &st.warming {
         let how = match (w.warmed, w.mean_ms) {

@@ -439,9 +439,7 @@ impl Checker {
         // The streamer's heartbeat and the name to check.
         let state = self.state.load_stream_state().ok();
         let streamer_on_air = state.as_ref().is_some_and(|s| s.is_on_air(now));
-        let streamer_age_seconds = state
-            .as_ref()
-            .map(|s| (now - s.last_tick_at).num_milliseconds() as f64 / 1000.0);
+        let streamer_age_seconds = state.as_ref().map(|s| s.heartbeat_age(now));
         if !streamer_on_air {
             raise(
                 Problem::StreamerDown {
@@ -791,11 +789,14 @@ impl Checker {
                 detail: "no #EXT-X-PROGRAM-DATE-TIME to place the live point".into(),
             });
         }
-        // The segments at the live point (what listeners hear now), oldest first; URIs
-        // relative to where the playlist came from (after redirects), only on this
-        // gateway's origin or the configured segment base.
-        let n = self.health.segments_per_check.min(start_idx + 1);
-        for i in (start_idx + 1 - n)..=start_idx {
+        // The segments at the live point (what listeners hear now), oldest first: the
+        // live one and those before it, or after it while a new stream has aired fewer
+        // (its window starts at its live point, issue 19). URIs relative to where the
+        // playlist came from (after redirects), only on this gateway's origin or the
+        // configured segment base.
+        let n = self.health.segments_per_check.min(pl.segments.len());
+        let first = (start_idx + 1).saturating_sub(n);
+        for i in first..(first + n).min(pl.segments.len()) {
             let s = &pl.segments[i];
             // Cannot overflow: unusable_numbers checked media sequence + segment count.
             let seq = pl.media_sequence.saturating_add(i as u64);

@@ -53,6 +53,8 @@ pub struct Faults {
     pub(crate) dht_put_error: Mutex<Option<String>>,
     /// `(command suffix, lines or bytes before the error, message)`.
     pub(crate) stream_errors: Mutex<Vec<StreamFault>>,
+    /// `(share of RPCs that fail, seeded generator)`: a flaky node.
+    pub(crate) flaky: Mutex<Option<(f64, rand::rngs::StdRng)>>,
     servers: tokio::sync::Mutex<Option<Servers>>,
 }
 
@@ -84,6 +86,30 @@ impl Faults {
             if let Some(m) = msg {
                 v.push((cmd.to_string(), m));
             }
+        }
+    }
+
+    /// A flaky node: from now on each RPC request fails with probability `share` (0 to 1)
+    /// like [`Faults::set_rpc_error`] (HTTP 500, Kubo's JSON error body, as go-ipfs-cmds
+    /// http/responseemitter.go answers a command error), drawn from a generator seeded
+    /// with `seed` so a run can be repeated; `None` makes it answer normally again.
+    pub fn set_rpc_failure_rate(&self, rate: Option<(f64, u64)>) {
+        use rand::SeedableRng;
+        set(
+            &self.flaky,
+            rate.map(|(share, seed)| (share, rand::rngs::StdRng::seed_from_u64(seed))),
+        );
+    }
+
+    /// Whether the next RPC fails, under [`Faults::set_rpc_failure_rate`].
+    pub(crate) fn flaky_fails(&self) -> bool {
+        use rand::Rng;
+        let Ok(mut g) = self.flaky.lock() else {
+            return false;
+        };
+        match g.as_mut() {
+            Some((share, rng)) => rng.random_bool(share.clamp(0.0, 1.0)),
+            None => false,
         }
     }
 

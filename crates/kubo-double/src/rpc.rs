@@ -485,6 +485,9 @@ async fn transport(
     if let Some(msg) = get(&sh.faults.rpc_error).flatten() {
         return cmd_error(&msg);
     }
+    if sh.faults.flaky_fails() {
+        return cmd_error("injected failure (a flaky node)");
+    }
     if let Some((_, msg)) = get(&sh.faults.command_errors)
         .unwrap_or_default()
         .into_iter()
