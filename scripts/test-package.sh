@@ -247,7 +247,7 @@ def edit(name, **kv):
     v.update(kv)
     with open(p, "w") as f:
         json.dump(v, f, indent=2)
-edit("streaming.config.json", kubo_api=api, warm_gateways=[])
+edit("streaming.config.json", kubo_api=api)
 edit("health.config.json", gateways=[gw], public_gateways=[], interval=2)
 EOF
 ffmpeg -nostdin -loglevel error -f lavfi -i "sine=frequency=440:duration=20" \

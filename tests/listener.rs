@@ -514,7 +514,13 @@ async fn a_listener_on_a_cold_public_gateway_plays_without_a_stall_when_it_is_wa
     let cold = Duration::from_secs(6);
     let warmed = ColdGateway::start(double.gateway_url(), cold).await;
     let unwarmed = ColdGateway::start(double.gateway_url(), cold).await;
-    tone_station(&station, &double, json!({"warm_gateways": [warmed.url]})).await;
+    tone_station(&station, &double, json!({})).await;
+    // The one list of public gateways: checked by the monitor, warmed by the streamer.
+    patch_config(
+        &station,
+        "health.config.json",
+        json!({"public_gateways": [warmed.url]}),
+    );
     let cfg = Station::open(&station).unwrap();
     let streamer = Streamer::open(&cfg, Mode::Ipns, Utc::now()).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -343,11 +343,7 @@ async fn cold_public_gateways_are_warmed_before_each_segment_airs() {
     let (st, m) = quick_station(tmp.path(), &node.api_url()).await;
     let cold = Duration::from_secs(3);
     let warm_gw = ColdGateway::start(node.gateway_url(), cold).await;
-    patch_config(
-        &st,
-        "streaming.config.json",
-        serde_json::json!({"warm_gateways": [warm_gw.url]}),
-    );
+    // The one list of public gateways: warmed by the streamer, checked by the monitor.
     patch_config(
         &st,
         "health.config.json",

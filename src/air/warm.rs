@@ -11,7 +11,9 @@
 //!
 //! Each request is `GET <gateway>/ipfs/<cid>` read to the end and discarded (a body
 //! capped at [`MAX_WARM_BYTES`]: bytes from a stranger's gateway are untrusted),
-//! bounded by a timeout, at most [`PER_GATEWAY`] at once per gateway, redirects only
+//! bounded by a timeout, at most [`PER_GATEWAY`] at once per gateway
+//! ([`CATCH_UP_PER_GATEWAY`] while it catches up, as at Go live), the nearest air time
+//! first (a segment whose air time passed while it waited is skipped), redirects only
 //! within the gateway's origin or its subdomain gateway
 //! ([`crate::health::same_gateway`]). A CID is asked for once per gateway (the last
 //! [`REMEMBERED`] are remembered); a failure is counted and the next CID goes on. The
@@ -27,10 +29,16 @@ use std::time::Duration;
 
 /// Requests in flight per gateway.
 pub const PER_GATEWAY: usize = 4;
+/// Requests in flight per gateway while it catches up (more than [`PER_GATEWAY`] CIDs
+/// waiting, as at Go live, when the whole lookahead enters at once).
+pub const CATCH_UP_PER_GATEWAY: usize = 12;
 /// Most bytes read of one warmed segment (a segment of 6 s AAC is ~100 KB).
 pub const MAX_WARM_BYTES: usize = 8 * 1024 * 1024;
 /// CIDs remembered as asked for, per gateway.
 pub const REMEMBERED: usize = 4096;
+/// How long after its air time a waiting segment is still asked for: a listener who
+/// joins now starts on the segment on air (a segment lasts at most 30 s).
+pub const LATE_AFTER: Duration = Duration::from_secs(30);
 /// CIDs waiting per gateway; beyond it the oldest waiting are dropped (they air first
 /// and would be late anyway).
 pub const QUEUE: usize = 512;
@@ -68,11 +76,15 @@ pub struct GatewayWarmth {
     /// The least of those since the streamer started, seconds.
     #[serde(default)]
     pub least_ahead_seconds: Option<f64>,
+    /// Segments not asked for because their air time passed while they waited (no new
+    /// listener starts on them).
+    #[serde(default)]
+    pub skipped_late: u64,
 }
 
 struct GatewayState {
     base: String,
-    waiting: VecDeque<(String, Option<DateTime<Utc>>)>,
+    waiting: VecDeque<Waiting>,
     asked: HashSet<String>,
     asked_order: VecDeque<String>,
     in_flight: usize,
@@ -154,7 +166,7 @@ impl Warmer {
                             g.asked.remove(&old);
                         }
                     }
-                    g.waiting.push_back((c.to_string(), *air));
+                    enqueue(&mut g.waiting, c, *air);
                     if g.waiting.len() > QUEUE {
                         g.waiting.pop_front();
                     }
@@ -164,15 +176,19 @@ impl Warmer {
         self.pump();
     }
 
-    /// Starts what the limits allow.
+    /// Starts what the limits allow, nearest air time first.
     fn pump(&self) {
         let mut start = Vec::new();
+        let now = self.clock.now();
         if let Ok(mut s) = self.shared.lock() {
             for (i, g) in s.gateways.iter_mut().enumerate() {
-                while g.in_flight < PER_GATEWAY {
-                    let Some((cid, air)) = g.waiting.pop_front() else {
-                        break;
-                    };
+                let (next, late) = next_batch(&mut g.waiting, now, g.in_flight);
+                g.report.skipped_late += late.len() as u64;
+                // Not asked for: the same CID airing again (a jingle) is queued again.
+                for cid in late {
+                    g.asked.remove(&cid);
+                }
+                for (cid, air) in next {
                     g.in_flight += 1;
                     start.push((i, format!("{}/ipfs/{cid}", g.base), air));
                 }
@@ -225,6 +241,47 @@ impl Warmer {
             .map(|s| s.gateways.iter().map(|g| g.report.clone()).collect())
             .unwrap_or_default()
     }
+}
+
+/// A CID waiting to be asked for, with its air time when it is a segment.
+type Waiting = (String, Option<DateTime<Utc>>);
+
+/// Queues `cid` in `waiting`, kept in air order: files with no air time (the site's
+/// playlist, the page) first, then segments by air time, the same air time in arrival
+/// order.
+fn enqueue(waiting: &mut VecDeque<Waiting>, cid: &str, air: Option<DateTime<Utc>>) {
+    let at = waiting.partition_point(|(_, a)| a.is_none() || (air.is_some() && *a <= air));
+    waiting.insert(at, (cid.to_string(), air));
+}
+
+/// Takes from `waiting` what may start with `in_flight` requests under way: up to
+/// [`PER_GATEWAY`] in flight, [`CATCH_UP_PER_GATEWAY`] while more than [`PER_GATEWAY`]
+/// wait; segments whose air time was more than [`LATE_AFTER`] before `now` are dropped
+/// and returned (the second value): no new listener starts on them.
+fn next_batch(
+    waiting: &mut VecDeque<Waiting>,
+    now: DateTime<Utc>,
+    in_flight: usize,
+) -> (Vec<Waiting>, Vec<String>) {
+    let mut late = Vec::new();
+    let cutoff = now - chrono::TimeDelta::from_std(LATE_AFTER).unwrap_or_default();
+    let mut out = Vec::new();
+    let limit = if waiting.len() > PER_GATEWAY {
+        CATCH_UP_PER_GATEWAY
+    } else {
+        PER_GATEWAY
+    };
+    while in_flight + out.len() < limit {
+        let Some((cid, air)) = waiting.pop_front() else {
+            break;
+        };
+        if air.is_some_and(|a| a < cutoff) {
+            late.push(cid);
+            continue;
+        }
+        out.push((cid, air));
+    }
+    (out, late)
 }
 
 /// GETs `url` and reads the body to its end (at most [`MAX_WARM_BYTES`]), discarding it.
@@ -293,6 +350,40 @@ mod tests {
         let url = format!("http://{}", l.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
         (url, seen)
+    }
+
+    /// Issue 19: nearest air time first, late segments dropped and counted, more
+    /// requests at once while catching up.
+    #[test]
+    fn the_queue_starts_the_nearest_segment_first_and_catches_up_wider() {
+        let t = |s: i64| Some(chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(s));
+        let mut q = VecDeque::new();
+        for (cid, air) in [
+            ("s30", t(30)),
+            ("s10", t(10)),
+            ("page", None),
+            ("s20", t(20)),
+            ("s5", t(5)),
+        ] {
+            enqueue(&mut q, cid, air);
+        }
+        for s in 40..60 {
+            enqueue(&mut q, &format!("s{s}"), t(s));
+        }
+        enqueue(&mut q, "live.m3u8", None);
+        let order: Vec<&str> = q.iter().take(6).map(|(c, _)| c.as_str()).collect();
+        assert_eq!(order, ["page", "live.m3u8", "s5", "s10", "s20", "s30"]);
+        // At t = 42 s: s5 and s10 aired more than 30 s ago (s20 is still joined), 25
+        // wait: 12 start at once (2 in flight already).
+        let (next, late) = next_batch(&mut q, t(42).unwrap(), 2);
+        assert_eq!(late, ["s5", "s10"]);
+        let names: Vec<&str> = next.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names.len(), CATCH_UP_PER_GATEWAY - 2);
+        assert_eq!(&names[..4], ["page", "live.m3u8", "s20", "s30"]);
+        // Caught up: a few waiting get the normal width.
+        let mut few: VecDeque<_> = q.drain(..).take(3).collect();
+        let (next, _) = next_batch(&mut few, t(42).unwrap(), 2);
+        assert_eq!(next.len(), PER_GATEWAY - 2);
     }
 
     #[tokio::test]

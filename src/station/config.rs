@@ -249,7 +249,7 @@ impl ConfigFile {
     }
 
     /// An `http://` or `https://` base URL, trailing `/` stripped.
-    fn http_url(&self, key: &str, v: &str) -> Result<String> {
+    pub(crate) fn http_url(&self, key: &str, v: &str) -> Result<String> {
         let u = reqwest::Url::parse(v)
             .map_err(|e| bad(&self.path, key, format!("`{v}` is not a URL ({e})")))?;
         if u.scheme() != "http" && u.scheme() != "https" {
@@ -431,7 +431,11 @@ pub struct StreamingConfig {
     pub segment_uri_style: SegmentUriStyle,
     /// How long one add + publish may take.
     pub publish_timeout: Duration,
-    /// Public gateways warmed with every segment ahead of air ([`crate::air::warm`]).
+    /// Whether the public gateways are warmed (`warm_public_gateways`).
+    pub warm_public_gateways: bool,
+    /// The gateways warmed with every segment ahead of air ([`crate::air::warm`]): the
+    /// health file's `public_gateways` when [`StreamingConfig::warm_public_gateways`],
+    /// filled in by [`crate::station::Station::open`] (empty from this file alone).
     pub warm_gateways: Vec<String>,
     /// Whether the managed Kubo daemon runs with IPNS over PubSub
     /// (`--enable-namesys-pubsub`, Kubo cmd/ipfs/kubo/daemon.go; it overrides the repo's
@@ -529,12 +533,7 @@ impl StreamingConfig {
         };
         let publish_timeout = file.seconds_in("publish_timeout", 1.0, 3600.0)?;
         let ipns_pubsub = file.boolean("ipns_pubsub")?;
-        let warm_gateways = file
-            .strings("warm_gateways")?
-            .iter()
-            .enumerate()
-            .map(|(i, u)| file.http_url(&format!("warm_gateways[{i}]"), u))
-            .collect::<Result<Vec<_>>>()?;
+        let warm_public_gateways = file.boolean("warm_public_gateways")?;
         let preview_port = file.integer_in("preview_port", 1, 65535, "")? as u16;
         Ok(StreamingConfig {
             state_dir: file.dir(station, "state_dir")?,
@@ -548,7 +547,8 @@ impl StreamingConfig {
             allow_remote_kubo,
             segment_uri_style,
             publish_timeout,
-            warm_gateways,
+            warm_public_gateways,
+            warm_gateways: Vec::new(),
             ipns_pubsub,
             preview_port,
         })

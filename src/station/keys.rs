@@ -158,10 +158,10 @@ pub static KEYS: &[KeySpec] = &[
     KeySpec { choices: &["relative", "path", "bare", "absolute"], ..k(STREAMING_FILE, "segment_uri_style", "\"relative\"", "On air", "Segment URIs", K::Choice, "`relative`: `s/<media sequence>.ts` inside the station's site, on path and subdomain gateways alike; `path`: `/ipfs/<cid>?filename=seg_00000.ts` (path gateways only); `bare`: `/ipfs/<cid>`; `absolute`: `<segment_base_url>/ipfs/<cid>?filename=...`.", &[E::Stream]) },
     k(STREAMING_FILE, "segment_base_url", "null", "On air", "Segment base URL", K::OptionalText, "Gateway base URL for `absolute` segment URIs, e.g. `https://ipfs.io`.", &[E::Stream]),
     KeySpec { choices: &["false", "true"], ..k(STREAMING_FILE, "ipns_pubsub", "false", "Kubo", "IPNS over PubSub", K::Bool, "Whether the console's managed Kubo runs with IPNS over PubSub (`ipfs daemon --enable-namesys-pubsub`): each publish also goes to a pubsub topic, so resolvers that subscribed (other Kubo nodes with it on) learn a new window in seconds instead of after a DHT lookup. It does not speed up gateways or browsers that did not turn it on, which is most public gateways; a daemon you run yourself needs the flag or `Ipns.UsePubsub` itself.", &[E::Stream]) },
-    k(STREAMING_FILE, "warm_gateways", "[\"https://ipfs.io\", \"https://dweb.link\"]", "On air", "Warm gateways", K::List, "Public gateways the streamer asks for every segment as it enters the lookahead, so they have it cached before their listeners ask (a cold gateway needs seconds per CID to find this node), one URL per line; an empty list turns warming off.", &[E::Stream]),
+    KeySpec { choices: &["true", "false"], ..k(STREAMING_FILE, "warm_public_gateways", "true", "On air", "Warm public gateways", K::Bool, "Whether the streamer asks each public gateway (`public_gateways` in health.config.json) for every segment as it enters the lookahead, nearest air time first, so it has it cached before its listeners ask (a cold gateway needs seconds per CID to find this node).", &[E::Stream]) },
     k(STREAMING_FILE, "preview_port", "8090", "On air", "Preview port", K::Integer, "Port of `station stream --preview` (127.0.0.1 only).", &[E::Stream]),
     k(HEALTH_FILE, "gateways", "[\"http://127.0.0.1:8080\"]", "Health", "Local gateways", K::List, "Local gateways checked every interval, one URL per line.", &[E::Health]),
-    k(HEALTH_FILE, "public_gateways", "[\"https://ipfs.io\", \"https://dweb.link\"]", "Health", "Public gateways", K::List, "Public gateways checked too (their failures only warn), one URL per line; an empty list turns them off.", &[E::Health]),
+    k(HEALTH_FILE, "public_gateways", "[\"https://ipfs.io\", \"https://dweb.link\"]", "Health", "Public gateways", K::List, "Public gateways your listeners use, one URL per line: the monitor checks them (their failures only warn) and the streamer warms them with every segment ahead of air (`warm_public_gateways`); an empty list turns both off.", &[E::Health, E::Stream]),
     k(HEALTH_FILE, "interval", "30", "Health", "Check interval", K::Number, "Seconds between checks (1 to 86400).", &[E::Health]),
     k(HEALTH_FILE, "segments_per_check", "2", "Health", "Segments per check", K::Integer, "Segments at the live point fetched and decoded per check (1 to 50).", &[E::Health]),
     k(HEALTH_FILE, "silence_threshold_dbfs", "-50", "Health", "Silence threshold", K::Number, "RMS level in dBFS under which audio counts as silence (-120 to 0).", &[E::Health]),
@@ -179,22 +179,34 @@ pub struct LegacyKey {
     pub file: &'static str,
     /// The key.
     pub key: &'static str,
-    /// The file whose key of the same name now rules.
+    /// The file whose key now rules.
     pub rules_in: &'static str,
+    /// The key that rules there (the same name, unless it was renamed).
+    pub now: &'static str,
 }
 
 /// Keys that moved: `kubo_api` is read from `streaming.config.json` only, `processed_dir`
-/// from `setup.config.json` only.
+/// from `setup.config.json` only; `warm_gateways` (streaming) became the one list of
+/// public gateways, `public_gateways` (health), checked and warmed: the gateways an
+/// older file lists there are added to it ([`crate::station::Station::open`]).
 pub static LEGACY: &[LegacyKey] = &[
     LegacyKey {
         file: SETUP_FILE,
         key: "kubo_api",
         rules_in: STREAMING_FILE,
+        now: "kubo_api",
     },
     LegacyKey {
         file: STREAMING_FILE,
         key: "processed_dir",
         rules_in: SETUP_FILE,
+        now: "processed_dir",
+    },
+    LegacyKey {
+        file: STREAMING_FILE,
+        key: "warm_gateways",
+        rules_in: HEALTH_FILE,
+        now: "public_gateways",
     },
 ];
 
@@ -233,8 +245,11 @@ pub fn readme_tables() -> String {
         }
         for l in LEGACY.iter().filter(|l| l.file == file) {
             out.push_str(&format!(
-                "| `{}` | | no longer read: `{}` in `{}` rules (kept for older stations, with a note) |\n",
-                l.key, l.key, l.rules_in
+                "| `{}` | | no longer read: `{}` in `{}` rules (kept for older stations, with a note{}) |\n",
+                l.key,
+                l.now,
+                l.rules_in,
+                if l.now == l.key { "" } else { "; what it lists is added there" }
             ));
         }
         out.push('\n');
@@ -271,7 +286,7 @@ mod tests {
         }
         for l in LEGACY {
             assert!(spec(l.file, l.key).is_none(), "{} is both", l.key);
-            assert!(spec(l.rules_in, l.key).is_some(), "{} rules nowhere", l.key);
+            assert!(spec(l.rules_in, l.now).is_some(), "{} rules nowhere", l.key);
         }
     }
 

@@ -73,6 +73,11 @@ impl Station {
         };
         for file in &files {
             for (legacy, value) in file.legacy() {
+                if legacy.key == "warm_gateways" {
+                    let note = station.adopt_warm_gateways(file, value);
+                    station.notes.push(note);
+                    continue;
+                }
                 let ruling = station.ruling_value(legacy.key);
                 let written = value
                     .as_str()
@@ -90,7 +95,54 @@ impl Station {
                 station.notes.push(note);
             }
         }
+        if station.streaming.warm_public_gateways {
+            station.streaming.warm_gateways = station.health.public_gateways.clone();
+        }
         Ok(station)
+    }
+
+    /// An older `streaming.config.json`'s `warm_gateways` (`value`): its gateways join
+    /// `public_gateways` (checked and warmed, the one list since issue 19); one that is
+    /// not an http(s) URL is named in the returned note and left out.
+    fn adopt_warm_gateways(&mut self, file: &ConfigFile, value: &serde_json::Value) -> String {
+        let mut added = Vec::new();
+        let mut refused = Vec::new();
+        let listed: Vec<&serde_json::Value> = match value {
+            serde_json::Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        for (i, v) in listed.into_iter().enumerate() {
+            let url = v
+                .as_str()
+                .ok_or_else(|| format!("warm_gateways[{i}] is not text"))
+                .and_then(|u| {
+                    file.http_url(&format!("warm_gateways[{i}]"), u)
+                        .map_err(|e| e.to_string())
+                });
+            match url {
+                Ok(u) if self.health.public_gateways.contains(&u) => {}
+                Ok(u) => {
+                    self.health.public_gateways.push(u.clone());
+                    added.push(u);
+                }
+                Err(e) => refused.push(e),
+            }
+        }
+        let mut note = format!(
+            "{STREAMING}: `warm_gateways` is no longer read there: `public_gateways` in {HEALTH} is the one list of public gateways, checked and warmed",
+            STREAMING = keys::STREAMING_FILE,
+            HEALTH = keys::HEALTH_FILE
+        );
+        if !added.is_empty() {
+            note.push_str(&format!(
+                "; {} from it are used too until you move them there",
+                added.join(", ")
+            ));
+        }
+        for r in refused {
+            note.push_str(&format!("; left out: {r}"));
+        }
+        note
     }
 
     /// The value that rules for a key that moved ([`keys::LEGACY`]), as text.
@@ -377,5 +429,48 @@ mod tests {
             std::fs::read_to_string(st.join(SETUP_FILE)).unwrap(),
             "{\"jingle_cycle\": 5}"
         );
+    }
+
+    /// Issue 19: one list of public gateways. An older streaming file's `warm_gateways`
+    /// joins `public_gateways` (checked and warmed) with a note; a bad entry is left out
+    /// and named; `warm_public_gateways: false` stops the warming, not the checks.
+    #[test]
+    fn warm_gateways_of_an_older_file_join_the_one_public_list() {
+        let d = tempfile::tempdir().unwrap();
+        let st = d.path().join("st");
+        init(&st).unwrap();
+        let write = |file: &str, json: &str| std::fs::write(st.join(file), json).unwrap();
+        write(HEALTH_FILE, r#"{"public_gateways": ["https://ipfs.io"]}"#);
+        write(
+            STREAMING_FILE,
+            r#"{"warm_gateways": ["https://ipfs.io/", "https://gw.example.org", "ftp://x"]}"#,
+        );
+        let s = Station::open(&st).unwrap();
+        let both = vec![
+            "https://ipfs.io".to_string(),
+            "https://gw.example.org".to_string(),
+        ];
+        assert_eq!(s.health.public_gateways, both, "checked");
+        assert_eq!(s.streaming.warm_gateways, both, "warmed");
+        let note = s.notes().join("\n");
+        assert!(
+            note.contains("warm_gateways")
+                && note.contains("public_gateways")
+                && note.contains("https://gw.example.org")
+                && note.contains("warm_gateways[2]"),
+            "{note}"
+        );
+        write(STREAMING_FILE, r#"{"warm_public_gateways": false}"#);
+        let s = Station::open(&st).unwrap();
+        assert_eq!(
+            s.health.public_gateways,
+            vec!["https://ipfs.io".to_string()]
+        );
+        assert!(s.streaming.warm_gateways.is_empty());
+        assert!(s.notes().is_empty(), "{:?}", s.notes());
+        // The default: the public gateways are warmed.
+        write(STREAMING_FILE, "{}");
+        let s = Station::open(&st).unwrap();
+        assert_eq!(s.streaming.warm_gateways, s.health.public_gateways);
     }
 }

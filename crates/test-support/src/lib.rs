@@ -48,8 +48,8 @@ pub fn patch_config(station: &Path, file: &str, value: serde_json::Value) {
 }
 
 /// `station init` of `st` for a test: network tests touch loopback only, so the public
-/// gateways the defaults name (the health monitor's `public_gateways`, the streamer's
-/// `warm_gateways`) are turned off.
+/// gateways the defaults name (`public_gateways`, checked by the health monitor and
+/// warmed by the streamer) are turned off.
 pub fn init_station(st: &Path) {
     ipfs_station::station::init(st).unwrap();
     offline(st);
@@ -67,11 +67,6 @@ pub fn init_station_without_jingles(st: &Path) {
 /// Turns off the public gateways of the station at `st` (see [`init_station`]): for
 /// stations made by the `station init` program.
 pub fn offline(st: &Path) {
-    patch_config(
-        st,
-        "streaming.config.json",
-        serde_json::json!({"warm_gateways": []}),
-    );
     patch_config(
         st,
         "health.config.json",
