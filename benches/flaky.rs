@@ -39,23 +39,11 @@ async fn run(rate: f64, minutes: u64) -> Run {
     let double = KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("station");
-    test_support::init_station_without_jingles(&st);
-    test_support::patch_config(
+    test_support::synthetic_station(
         &st,
-        "streaming.config.json",
-        serde_json::json!({"kubo_api": double.api_url()}),
-    );
-    let durs: Vec<Vec<f64>> = ITEMS.iter().map(|(_, _, n)| vec![6.006; *n]).collect();
-    let items: Vec<(&str, ipfs_station::library::ItemKind, &[f64])> = ITEMS
-        .iter()
-        .zip(&durs)
-        .map(|((id, k, _), d)| (*id, *k, d.as_slice()))
-        .collect();
-    let kubo = test_support::client(&double.api_url());
-    test_support::synthetic_processed(
-        &st.join("data/processed"),
-        &kubo,
-        &items,
+        &double.api_url(),
+        ITEMS,
+        6.006,
         &["j-1", "t-1", "j-1", "t-2"],
     )
     .await;

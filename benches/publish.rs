@@ -48,12 +48,14 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
     let double = KuboDouble::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("station");
-    test_support::init_station_without_jingles(&st);
-    test_support::patch_config(
+    test_support::synthetic_station(
         &st,
-        "streaming.config.json",
-        serde_json::json!({"kubo_api": double.api_url()}),
-    );
+        &double.api_url(),
+        ITEMS,
+        6.006,
+        &["j-1", "t-1", "t-2", "j-1", "t-3"],
+    )
+    .await;
     if let Some(n) = lookahead {
         test_support::patch_config(
             &st,
@@ -61,20 +63,6 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
             serde_json::json!({"lookahead_segments": n}),
         );
     }
-    let durs: Vec<Vec<f64>> = ITEMS.iter().map(|(_, _, n)| vec![6.006; *n]).collect();
-    let items: Vec<(&str, ipfs_station::library::ItemKind, &[f64])> = ITEMS
-        .iter()
-        .zip(&durs)
-        .map(|((id, k, _), d)| (*id, *k, d.as_slice()))
-        .collect();
-    let kubo = test_support::client(&double.api_url());
-    test_support::synthetic_processed(
-        &st.join("data/processed"),
-        &kubo,
-        &items,
-        &["j-1", "t-1", "t-2", "j-1", "t-3"],
-    )
-    .await;
     let station = Station::open(&st).unwrap();
     double.faults().set_online(Some(put));
     tokio::time::pause();

@@ -139,6 +139,31 @@ pub fn small_station(root: &Path, api: &str) -> PathBuf {
     st
 }
 
+/// [`synthetic_processed`] of items of uniform segments, `(id, kind, segment count)`
+/// each `segment` seconds long, in a station `st` made by [`init_station_without_jingles`]
+/// streaming through the Kubo at `api`: what the publishing benches air.
+pub async fn synthetic_station(
+    st: &Path,
+    api: &str,
+    items: &[(&str, ItemKind, usize)],
+    segment: f64,
+    rotation: &[&str],
+) {
+    init_station_without_jingles(st);
+    patch_config(
+        st,
+        "streaming.config.json",
+        serde_json::json!({ "kubo_api": api }),
+    );
+    let durs: Vec<Vec<f64>> = items.iter().map(|(_, _, n)| vec![segment; *n]).collect();
+    let items: Vec<(&str, ItemKind, &[f64])> = items
+        .iter()
+        .zip(&durs)
+        .map(|((id, k, _), d)| (*id, *k, d.as_slice()))
+        .collect();
+    synthetic_processed(&st.join("data/processed"), &client(api), &items, rotation).await;
+}
+
 /// A synthetic processed folder: each item's segments are small distinct byte strings
 /// added to Kubo, so streaming can be tested without encoding. Items are
 /// `(id, kind, segment durations)`; `rotation` lists ids in air order.

@@ -25,7 +25,9 @@ impl Streamer {
     /// heartbeat), each one a new birth.
     ///
     /// Returns the air clock's lag behind the wall clock (how long the landed publish
-    /// took), or `None` when `shutdown` resolved first.
+    /// took, when that is at most one update interval; else zero: a lag as long as a
+    /// DHT put would shorten every later window's lookahead by as much), or `None` when
+    /// `shutdown` resolved first.
     ///
     /// Errors: only when the state cannot be written.
     pub(super) async fn first_publish<S: Future<Output = ()> + Unpin>(
@@ -88,12 +90,26 @@ impl Streamer {
                 .filter(|r| r.ok && r.rendered_at == Some(born))
                 .is_some();
             if landed {
-                let lag = (clock.now() - born).max(TimeDelta::zero());
+                let took = (clock.now() - born).max(TimeDelta::zero());
+                // Every later window takes about as long to land: an air clock that lags
+                // by a slow publish (online, the DHT put: tens of seconds) would cost
+                // listeners that much lookahead for the whole stream. Past one update
+                // interval the air clock follows the wall clock instead.
+                let lag = if took <= TimeDelta::from_std(interval).unwrap_or_default() {
+                    took
+                } else {
+                    tracing::info!(
+                        "the first publish took {:.1} s (longer than the update interval): its live point was dated when it was made, the air clock follows the wall clock",
+                        took.num_milliseconds() as f64 / 1000.0
+                    );
+                    TimeDelta::zero()
+                };
                 self.state.provisional = false;
                 self.state.air_lag_seconds = lag.num_milliseconds() as f64 / 1000.0;
                 self.persist()?;
                 tracing::info!(
-                    "on air: the first window landed {:.2} s after it was made (attempt {attempts}); the air clock starts at its live point",
+                    "on air: the first window landed {:.2} s after it was made (attempt {attempts}); the air clock starts {:.2} s behind the wall clock",
+                    took.num_milliseconds() as f64 / 1000.0,
                     self.state.air_lag_seconds
                 );
                 return Ok(Some(lag));
