@@ -13,12 +13,11 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
-use ipfs_station::air::streamer::{Mode, PublishRecord, Streamer};
-use ipfs_station::clock::{Clock, SimClock};
+use ipfs_station::air::streamer::{Mode, PublishRecord};
+use ipfs_station::clock::Clock;
 use ipfs_station::library::ItemKind::{Jingle, Track};
 use ipfs_station::station::Station;
 use kubo_double::KuboDouble;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// One rotation of 6 s segments: a jingle and two tracks.
@@ -48,14 +47,8 @@ async fn run(rate: f64, minutes: u64) -> Run {
     )
     .await;
     let station = Station::open(&st).unwrap();
-    tokio::time::pause();
-    let clock = Arc::new(SimClock::starting_at(Utc::now()));
-    let s = Streamer::open(&station, Mode::Ipns, clock.now()).unwrap();
-    let interval = s.update_interval();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let on_air = tokio::spawn(s.run(clock.clone(), async {
-        let _ = stopped.await;
-    }));
+    let air = test_support::SimulatedAir::start(&station, Mode::Ipns);
+    let (clock, interval) = (air.clock.clone(), air.update_interval);
     let state = station.state();
     // On air first, then the failures start.
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -75,8 +68,7 @@ async fn run(rate: f64, minutes: u64) -> Run {
     }
     let rpcs = double.rpc_calls().len();
     double.faults().set_rpc_failure_rate(None);
-    stop.send(()).unwrap();
-    on_air.await.unwrap().unwrap();
+    air.stop().await;
     tokio::time::resume();
     Run {
         publishes,

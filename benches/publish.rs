@@ -20,12 +20,11 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration as D, Utc};
-use ipfs_station::air::streamer::{Mode, PublishRecord, Streamer};
-use ipfs_station::clock::{Clock, SimClock};
+use ipfs_station::air::streamer::{Mode, PublishRecord};
+use ipfs_station::clock::Clock;
 use ipfs_station::library::ItemKind::{Jingle, Track};
 use ipfs_station::station::Station;
 use kubo_double::KuboDouble;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// One rotation of 6 s segments: a jingle and three tracks of two to four minutes.
@@ -65,13 +64,8 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
     }
     let station = Station::open(&st).unwrap();
     double.faults().set_online(Some(put));
-    tokio::time::pause();
-    let clock = Arc::new(SimClock::starting_at(Utc::now()));
-    let s = Streamer::open(&station, Mode::Ipns, clock.now()).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let on_air = tokio::spawn(s.run(clock.clone(), async {
-        let _ = stopped.await;
-    }));
+    let air = test_support::SimulatedAir::start(&station, Mode::Ipns);
+    let clock = air.clock.clone();
     let state = station.state();
     let mut publishes: Vec<PublishRecord> = Vec::new();
     for _ in 0..minutes * 60 {
@@ -85,8 +79,7 @@ async fn run(put: Duration, minutes: u64, lookahead: Option<usize>) -> Run {
             }
         }
     }
-    stop.send(()).unwrap();
-    on_air.await.unwrap().unwrap();
+    air.stop().await;
     assert_eq!(double.max_publishes_in_flight(), 1, "two publishes at once");
     // The playlists' text (live.m3u8 in each published site): the listener model reads
     // them.

@@ -4,11 +4,10 @@
 use crate::support::*;
 use chrono::{DateTime, Utc};
 use ipfs_station::air::publisher::PublishRecord;
-use ipfs_station::air::streamer::{Mode, Streamer};
-use ipfs_station::clock::{Clock, SimClock};
+use ipfs_station::air::streamer::Mode;
+use ipfs_station::clock::Clock;
 use ipfs_station::library::ItemKind::{Jingle, Track};
 use ipfs_station::station::Station;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The update interval of these tests, seconds (the station).
@@ -46,6 +45,11 @@ fn landed(p: &PublishRecord) -> DateTime<Utc> {
     p.at + chrono::TimeDelta::milliseconds(p.duration_ms as i64)
 }
 
+/// When the first publish in `log` that landed after `t` landed.
+fn first_landed_after(log: &[PublishRecord], t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    log.iter().filter(|p| p.ok).map(landed).find(|l| *l > t)
+}
+
 /// The longest time between landed publishes in `log` within `[from, to]`, seconds,
 /// counting from `from` to the first and from the last to `to`.
 fn longest_gap(log: &[PublishRecord], from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
@@ -71,13 +75,8 @@ fn longest_gap(log: &[PublishRecord], from: DateTime<Utc>, to: DateTime<Utc>) ->
 async fn publishes_keep_landing_through_a_flaky_kubo_and_resume_at_once_after_an_outage() {
     let double = KuboDouble::start().await.unwrap();
     let (_dir, station) = station(&double).await;
-    tokio::time::pause();
-    let clock = Arc::new(SimClock::starting_at(Utc::now()));
-    let s = Streamer::open(&station, Mode::Ipns, clock.now()).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let on_air = tokio::spawn(s.run(clock.clone(), async {
-        let _ = stopped.await;
-    }));
+    let air = SimulatedAir::start(&station, Mode::Ipns);
+    let clock = air.clock.clone();
     let sleep = |secs: u64| tokio::time::sleep(Duration::from_secs(secs));
     sleep(10).await;
     let state = station.state();
@@ -117,12 +116,7 @@ async fn publishes_keep_landing_through_a_flaky_kubo_and_resume_at_once_after_an
         gap <= 3.0 * INTERVAL,
         "a gap of {gap:.1} s between landed publishes (interval {INTERVAL} s): {log:#?}"
     );
-    let after = log
-        .iter()
-        .filter(|p| p.ok)
-        .map(landed)
-        .find(|t| *t > flaky_to)
-        .expect("a publish after the failures");
+    let after = first_landed_after(&log, flaky_to).expect("a publish after the failures");
     let wait = (after - flaky_to).num_milliseconds() as f64 / 1000.0;
     assert!(
         wait <= INTERVAL,
@@ -140,16 +134,9 @@ async fn publishes_keep_landing_through_a_flaky_kubo_and_resume_at_once_after_an
     double.faults().set_down(false).await;
     let back = clock.now();
     sleep(10).await;
-    stop.send(()).unwrap();
-    on_air.await.unwrap().unwrap();
+    air.stop().await;
     let st = state.load_stream_state().unwrap();
-    let first = st
-        .publish_log
-        .iter()
-        .filter(|p| p.ok)
-        .map(landed)
-        .find(|t| *t > back)
-        .expect("a publish after Kubo came back");
+    let first = first_landed_after(&st.publish_log, back).expect("a publish after Kubo came back");
     let wait = (first - back).num_milliseconds() as f64 / 1000.0;
     eprintln!("after 20 s of outage, the first publish landed {wait:.2} s after Kubo answered");
     assert!(

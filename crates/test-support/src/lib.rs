@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 pub use kubo_double::{KuboDouble, TestNode};
 
+pub mod simulated;
+pub use simulated::SimulatedAir;
+
 /// A Kubo RPC client for `api` (30 s per request).
 pub fn client(api: &str) -> Kubo {
     Kubo::new(api, Duration::from_secs(30)).unwrap()

@@ -71,25 +71,20 @@ impl Streamer {
                 continue;
             }
             // Online, a publish can take a minute: the state file's heartbeat goes on.
-            let rec = loop {
-                let Some(p) = self.publisher.as_mut() else {
-                    break None;
-                };
+            while let Some(p) = self.publisher.as_mut() {
                 tokio::select! {
                     biased;
                     _ = &mut *shutdown => return Ok(None),
-                    r = p.settled() => break r,
+                    _ = p.settled() => break,
                     _ = clock.sleep(interval) => {}
                 }
                 self.heartbeat(clock.as_ref())?;
-            };
+            }
+            // What the publisher knows clears `provisional` once a publish of a window
+            // made since `born` landed (`absorb`).
             self.merge_published();
             self.persist()?;
-            let landed = rec
-                .as_ref()
-                .filter(|r| r.ok && r.rendered_at == Some(born))
-                .is_some();
-            if landed {
+            if !self.state.provisional {
                 let took = (clock.now() - born).max(TimeDelta::zero());
                 // Every later window takes about as long to land: an air clock that lags
                 // by a slow publish (online, the DHT put: tens of seconds) would cost
@@ -104,7 +99,6 @@ impl Streamer {
                     );
                     TimeDelta::zero()
                 };
-                self.state.provisional = false;
                 self.state.air_lag_seconds = lag.num_milliseconds() as f64 / 1000.0;
                 self.persist()?;
                 tracing::info!(
