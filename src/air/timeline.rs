@@ -105,9 +105,11 @@ impl TimelineSource {
         };
         let (tracks, jingles) = (ids(ItemKind::Track), ids(ItemKind::Jingle));
         let order = crate::setup::rotation::build_rotation(&tracks, &jingles, cycle.max(1))?;
+        let by_id: std::collections::HashMap<&str, &Arc<crate::air::window::PlayItem>> =
+            unique.iter().map(|e| (e.id.as_str(), *e)).collect();
         let entries = order
             .iter()
-            .filter_map(|o| unique.iter().find(|e| e.id == o.id).map(|e| (*e).clone()))
+            .filter_map(|o| by_id.get(o.id).map(|e| Arc::clone(e)))
             .collect();
         Ok(Arc::new(Programme::new(
             Arc::new(Rotation::new(entries)),
