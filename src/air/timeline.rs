@@ -59,6 +59,9 @@ fn stamp(processed: &Path) -> Stamp {
 pub struct TimelineSource {
     programme: Arc<Programme>,
     stamp: Stamp,
+    /// The last jingle-cycle preview built ([`TimelineSource::with_cycle`]): redraws of
+    /// the same preview reuse it (building one hashes every segment of the rotation).
+    cycled: std::sync::Mutex<Option<(u32, Arc<Programme>)>>,
 }
 
 impl TimelineSource {
@@ -72,6 +75,7 @@ impl TimelineSource {
         Ok(TimelineSource {
             programme: Arc::new(programme),
             stamp,
+            cycled: std::sync::Mutex::new(None),
         })
     }
 
@@ -86,8 +90,20 @@ impl TimelineSource {
     }
 
     /// The programme with the default rotation's tracks and jingles (in their order)
-    /// interleaved every `cycle` tracks instead.
+    /// interleaved every `cycle` tracks instead; the last one built is kept.
     fn with_cycle(&self, cycle: u32) -> Result<Arc<Programme>> {
+        let mut kept = self.cycled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((c, p)) = kept.as_ref() {
+            if *c == cycle {
+                return Ok(p.clone());
+            }
+        }
+        let built = self.build_with_cycle(cycle)?;
+        *kept = Some((cycle, built.clone()));
+        Ok(built)
+    }
+
+    fn build_with_cycle(&self, cycle: u32) -> Result<Arc<Programme>> {
         let p = &self.programme;
         let mut seen = std::collections::HashSet::new();
         let unique: Vec<&Arc<crate::air::window::PlayItem>> = p
@@ -397,6 +413,35 @@ mod tests {
             assert_eq!(field_of(&e), "hours", "{hours}: {e}");
         }
         assert!(!timeline_of(&src, &st, now, 0.5, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_jingle_cycle_preview_is_built_once_per_cycle_and_interleaves_as_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let (st, src) = fixture(d.path());
+        let two = src.with_cycle(2).unwrap();
+        assert!(
+            Arc::ptr_eq(&two, &src.with_cycle(2).unwrap()),
+            "rebuilt for a redraw"
+        );
+        let three = src.with_cycle(3).unwrap();
+        assert!(!Arc::ptr_eq(&two, &three));
+        let kinds = |p: &Programme| -> Vec<ItemKind> {
+            p.default_rotation()
+                .entries
+                .iter()
+                .map(|e| e.kind)
+                .collect()
+        };
+        // The fixture's 8 items: every fourth a jingle (6 tracks, 2 jingles); a rotation
+        // opens with a jingle (`build_rotation`).
+        let (t, j) = (ItemKind::Track, ItemKind::Jingle);
+        assert_eq!(kinds(&two)[..6], [j, t, t, j, t, t]);
+        assert_eq!(kinds(&three)[..5], [j, t, t, t, j]);
+        // The preview drives the timeline: a jingle after every third track.
+        let now = Utc::now();
+        let blocks = timeline_of(&src, &st, now, 1.0, Some(3)).unwrap();
+        assert!(blocks.iter().any(|b| b.kind == j), "{blocks:?}");
     }
 
     #[test]
