@@ -1,8 +1,8 @@
 //! The `station bench` measurements (issue #2), each against its natural baseline in the
 //! same run:
-//! 1. prechunking a real multi-track library with [`crate::setup::prechunk::run_pool`] against
-//!    the same ffmpeg commands (loudness measure + encode, argument vectors from
-//!    [`crate::setup::prechunk::encode_args`]) run bare with the same parallelism;
+//! 1. a fresh `setup` of a real multi-track library (prechunk, loudness, adds to Kubo)
+//!    against the bare single-pass ffmpeg encode of the same files with the same
+//!    parallelism (goal: ratio <= 1.10);
 //! 2. a second `setup` over an unchanged library of N items (goal: under 1 s), against
 //!    the first run that encoded them;
 //! 3. one window tick (advance + render, window 50) over a 10,000-item rotation, against
@@ -51,41 +51,88 @@ fn settings() -> EncodeSettings {
     }
 }
 
-/// Prechunks `sources` with the pool and with bare ffmpeg, `parallel` at a time.
+/// A fresh `station setup` of `sources` (copied into the `music/` of a new station
+/// beside its bundled jingles, `jobs` = `parallel`, the Kubo at `kubo_api`): every
+/// source probed, decoded once, measured and encoded loudness-normalized, every segment
+/// added to Kubo, the manifest, rotation and library root written; against the bare
+/// single-pass encode of the same files ([`prechunk::encode_args`] without a gain, the
+/// plain `ffmpeg -i source ... -f hls`), `parallel` at a time, in the same run.
 ///
-/// Errors: ffmpeg failures, I/O in `work`.
-pub fn prechunk_vs_bare_ffmpeg(
+/// Errors: ffmpeg failures, I/O in `work`, [`Error::Station`] when the setup did not
+/// finish whole (a failed source, a segment Kubo did not take).
+pub async fn setup_vs_bare_encode(
     sources: &[PathBuf],
     parallel: usize,
     work: &Path,
+    kubo_api: &str,
 ) -> Result<Measurement> {
-    let s = settings();
-    let audio: f64 = sources
+    let st = work.join("station");
+    crate::station::init(&st)?;
+    for (i, p) in sources.iter().enumerate() {
+        let name = p.file_name().map_or_else(
+            || format!("source {i}"),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let to = st.join("music").join(format!("{i:03} {name}"));
+        std::fs::copy(p, &to).map_err(|e| Error::io(&to, e))?;
+    }
+    let patch = |file: &str, key: &str, value: serde_json::Value| -> Result<()> {
+        let path = st.join(file);
+        let mut raw: serde_json::Map<String, serde_json::Value> =
+            crate::station::atomic::read_json(&path)?;
+        raw.insert(key.into(), value);
+        crate::station::atomic::write_json_atomic(&path, &raw)
+    };
+    patch(crate::station::keys::SETUP_FILE, "jobs", parallel.into())?;
+    patch(
+        crate::station::keys::STREAMING_FILE,
+        "kubo_api",
+        kubo_api.into(),
+    )?;
+    let station = crate::station::Station::open(&st)?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in ["music", "jingles"] {
+        files.extend(crate::library::list_candidates(&st.join(dir)).files);
+    }
+    let audio: f64 = files
         .iter()
         .filter_map(|p| crate::library::probe(p).ok())
         .map(|i| i.duration)
         .sum();
-    let jobs = |root: &str| -> Vec<PrechunkJob> {
-        sources
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PrechunkJob {
-                id: format!("t-{i}"),
-                source: p.clone(),
-                out_dir: work.join(root).join(format!("t-{i}")),
-                settings: s.clone(),
-                duration: 0.0,
-            })
-            .collect()
-    };
-    // Ours.
+    // Ours: the whole setup.
     let t = Instant::now();
-    for (_, r) in prechunk::run_pool(jobs("ours"), parallel, &|_| {}) {
-        r?;
-    }
+    let report = crate::setup::run(&station, Arc::new(|_| {})).await?;
     let ours = t.elapsed();
-    // Bare: the same two ffmpeg commands per source, a plain worker pool.
-    let bare_jobs = jobs("bare");
+    if !report.ok() || report.encoded != files.len() {
+        return Err(Error::Station {
+            dir: st,
+            message: format!(
+                "the benchmark's setup did not finish whole: {} of {} encoded, {} failed, {} segments without a CID{}",
+                report.encoded,
+                files.len(),
+                report.failures.len(),
+                report.missing_cids,
+                report
+                    .kubo_error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(", Kubo: {e}"))
+            ),
+        });
+    }
+    // Bare: one plain encode per file, a plain worker pool.
+    let s = settings();
+    let bare_jobs: Vec<PrechunkJob> = files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PrechunkJob {
+            id: format!("t-{i}"),
+            source: p.clone(),
+            out_dir: work.join("bare").join(format!("t-{i}")),
+            settings: s.clone(),
+            duration: 0.0,
+            probe: false,
+        })
+        .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::Mutex::new(None);
     let t = Instant::now();
@@ -97,15 +144,8 @@ pub fn prechunk_vs_bare_ffmpeg(
                 let r = (|| -> Result<()> {
                     std::fs::create_dir_all(&job.out_dir)
                         .map_err(|e| Error::io(&job.out_dir, e))?;
-                    let l = match s.loudness_target_lufs {
-                        Some(target) => Some(prechunk::loudness_for(
-                            prechunk::measure_loudness(&job.source)?,
-                            target,
-                        )),
-                        None => None,
-                    };
                     let st = Command::new("ffmpeg")
-                        .args(prechunk::encode_args(job, l.as_ref(), &job.out_dir))
+                        .args(prechunk::encode_args(job, None, &job.out_dir))
                         .arg(job.out_dir.join("index.m3u8"))
                         .status()
                         .map_err(|e| Error::io("ffmpeg", e))?;
@@ -130,12 +170,13 @@ pub fn prechunk_vs_bare_ffmpeg(
     let bare = t.elapsed();
     Ok(Measurement {
         name: format!(
-            "prechunk {} sources ({:.0} s of audio), {parallel} jobs",
-            sources.len(),
-            audio
+            "fresh setup of {} files ({:.0} s of audio; loudness-normalized, {} segments added to Kubo), {parallel} jobs",
+            files.len(),
+            audio,
+            report.segments_added
         ),
         ours,
-        baseline_name: "the same ffmpeg commands, bare".into(),
+        baseline_name: "bare single-pass ffmpeg encode of the same files, same jobs".into(),
         baseline: bare,
         goal: "ratio <= 1.10".into(),
     })

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod bench;
 mod cli;
 mod console;
 mod health;

@@ -276,8 +276,9 @@ pub fn ffmpeg_input(path: &Path) -> std::ffi::OsString {
 }
 
 /// `(title, artist)` from a file stem shaped `[NN - |NN. ]Artist - Title`: a leading
-/// track number is dropped, the first ` - ` splits artist from title.
-fn from_file_name(path: &Path) -> (String, Option<String>) {
+/// track number is dropped, the first ` - ` splits artist from title (both made
+/// display-safe, as tags are).
+pub fn from_file_name(path: &Path) -> (String, Option<String>) {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())

@@ -211,10 +211,44 @@ fn kill_group(pid: u32) {
 /// Errors: [`Error::Io`] naming `what` when it cannot be started or waited for.
 pub fn run(
     what: &str,
-    mut cmd: Command,
+    cmd: Command,
     limit: Duration,
-    mut on_line: Option<&mut dyn FnMut(&str)>,
+    on_line: Option<&mut dyn FnMut(&str)>,
 ) -> Result<Output> {
+    match on_line {
+        Some(f) => run_into(what, cmd, limit, Sink::Lines(f)),
+        None => run_into(what, cmd, limit, Sink::Collect),
+    }
+}
+
+/// [`run`] with stdout handed to `on_bytes` as it arrives, in chunks of up to
+/// [`CHUNK_BYTES`] and of any length (a decoder's PCM), none kept in
+/// [`Output::stdout`].
+///
+/// Errors: as [`run`].
+pub fn run_streaming(
+    what: &str,
+    cmd: Command,
+    limit: Duration,
+    on_bytes: &mut dyn FnMut(&[u8]),
+) -> Result<Output> {
+    run_into(what, cmd, limit, Sink::Bytes(on_bytes))
+}
+
+/// Bytes read from a program's stdout at a time.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Where a program's stdout goes.
+enum Sink<'a> {
+    /// Kept, at most [`STDOUT_MAX_BYTES`].
+    Collect,
+    /// Line by line.
+    Lines(&'a mut dyn FnMut(&str)),
+    /// As it arrives.
+    Bytes(&'a mut dyn FnMut(&[u8])),
+}
+
+fn run_into(what: &str, mut cmd: Command, limit: Duration, mut sink: Sink<'_>) -> Result<Output> {
     let io = |e: std::io::Error| Error::io(what, e);
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -227,7 +261,7 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     if let Some(mut out) = child.stdout.take() {
         std::thread::spawn(move || {
-            let mut buf = vec![0u8; 16 * 1024];
+            let mut buf = vec![0u8; CHUNK_BYTES];
             while let Ok(n) = out.read(&mut buf) {
                 if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
                     break;
@@ -255,8 +289,9 @@ pub fn run(
     let mut stdout = Vec::new();
     let mut truncated = false;
     let mut pending: Vec<u8> = Vec::new();
-    let mut take = |chunk: Vec<u8>, on_line: &mut Option<&mut dyn FnMut(&str)>| match on_line {
-        Some(f) => {
+    let mut take = |chunk: Vec<u8>, sink: &mut Sink<'_>| match sink {
+        Sink::Bytes(f) => f(&chunk),
+        Sink::Lines(f) => {
             pending.extend_from_slice(&chunk);
             while let Some(i) = pending.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=i).collect();
@@ -267,7 +302,7 @@ pub fn run(
                 pending.clear();
             }
         }
-        None => {
+        Sink::Collect => {
             let room = STDOUT_MAX_BYTES - stdout.len();
             if chunk.len() > room {
                 truncated = true;
@@ -281,7 +316,7 @@ pub fn run(
         if open {
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(chunk) => {
-                    take(chunk, &mut on_line);
+                    take(chunk, &mut sink);
                     if Instant::now() < deadline {
                         continue;
                     }
@@ -307,11 +342,11 @@ pub fn run(
     let until = Instant::now() + DRAIN;
     if open {
         while let Ok(chunk) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-            take(chunk, &mut on_line);
+            take(chunk, &mut sink);
         }
     }
     if !pending.is_empty() {
-        if let Some(f) = on_line.as_mut() {
+        if let Sink::Lines(f) = &mut sink {
             f(String::from_utf8_lossy(&pending).trim_end());
         }
     }

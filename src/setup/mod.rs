@@ -9,7 +9,9 @@
 //! `items/` (the source folders are never touched). Kubo being down never loses encode
 //! work: the manifest is written with the missing CIDs, and the next run only adds.
 
+pub mod loudness;
 pub mod manifest;
+pub mod order;
 pub mod pins;
 pub mod prechunk;
 pub mod queue;
@@ -431,27 +433,19 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
                     continue;
                 }
             }
-            let info = match library::probe(&path) {
-                Ok(i) => i,
-                Err(e) => {
-                    report.failures.push(ItemFailure {
-                        path,
-                        reason: e.reason(),
-                    });
-                    continue;
-                }
-            };
+            // Probed in the worker that encodes it (`PrechunkJob::probe`): its tags and
+            // duration arrive with its segments.
             let item = ManifestItem {
                 id: id.clone(),
                 kind,
-                title: info.title.clone(),
-                artist: info.artist.clone(),
-                album: info.album.clone(),
-                isrc: info.isrc.clone(),
+                title: library::from_file_name(&path).0,
+                artist: None,
+                album: None,
+                isrc: None,
                 source: path.clone(),
                 source_fingerprint: fingerprint,
                 source_mtime: mtime,
-                duration: info.duration,
+                duration: 0.0,
                 loudness: None,
                 encode_hash: encode_hash.clone(),
                 segments: Vec::new(),
@@ -462,7 +456,8 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
                     source: path,
                     out_dir: items_dir.join(&id),
                     settings: settings.clone(),
-                    duration: info.duration,
+                    duration: 0.0,
+                    probe: true,
                 }),
                 previous: prev.map(|p| {
                     let mut p = (*p).clone();
@@ -527,6 +522,10 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
     if !jobs.is_empty() {
         let order = air_order(&planned, schedule.as_ref(), cfg);
         jobs.sort_by_key(|(i, _)| order[*i]);
+        // Bytes stand for encode time: the durations arrive with the probes.
+        order::longest_after_first(&mut jobs, cfg.jobs, |(i, _)| {
+            planned[*i].item.source_fingerprint.bytes as f64
+        });
         let (index, pool_jobs): (Vec<usize>, Vec<PrechunkJob>) = jobs.into_iter().unzip();
         let parallel = cfg.jobs;
         let ev = on_event.clone();
@@ -547,6 +546,16 @@ async fn run_locked(station: &Station, on_event: OnEvent) -> Result<SetupReport>
             let mut item = planned[at].item.clone();
             match result {
                 Ok(out) => {
+                    if out.info.is_some() {
+                        // Probed in the worker: its segments were not in the estimate.
+                        adder.total += out.segments.len();
+                    }
+                    if let Some(info) = out.info {
+                        item.title = info.title;
+                        item.artist = info.artist;
+                        item.album = info.album;
+                        item.isrc = info.isrc;
+                    }
                     item.duration = out.segments.iter().map(|s| s.duration).sum();
                     item.loudness = out.loudness;
                     item.segments = out
@@ -1013,7 +1022,8 @@ impl Adder {
                 adder.pins = p;
                 adder.kubo = Some(kubo);
                 // Segments to add: those the cache lacks, and an estimate for the
-                // encodes (one per `segment_duration` of the source).
+                // encodes of known duration (one per `segment_duration`); an item
+                // probed in its worker adds its segments when it lands.
                 let segment = station.setup.segment_duration.as_secs_f64().max(0.1);
                 adder.total = planned
                     .iter()

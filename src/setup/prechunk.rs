@@ -27,6 +27,7 @@ pub struct Loudness {
 use crate::error::{Error, Result};
 use crate::library::ffmpeg_input;
 use crate::library::tool::{self, Tools};
+use crate::setup::loudness;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -90,8 +91,13 @@ pub struct PrechunkJob {
     pub out_dir: PathBuf,
     /// Encode settings.
     pub settings: EncodeSettings,
-    /// Source duration in seconds (from the probe), for progress.
+    /// Source duration in seconds (from the probe), for progress and the time limits.
     pub duration: f64,
+    /// Probe the source in the worker first ([`crate::library::probe_with`]): its
+    /// duration replaces `duration` and its tags come back in [`PrechunkOutput::info`].
+    /// Probing in the workers keeps every core encoding instead of waiting for a
+    /// probe of the whole library first.
+    pub probe: bool,
 }
 
 /// The result of one job.
@@ -101,6 +107,8 @@ pub struct PrechunkOutput {
     pub segments: Vec<SegmentFile>,
     /// Loudness normalization applied, when enabled.
     pub loudness: Option<Loudness>,
+    /// What the probe found, when the job asked for one ([`PrechunkJob::probe`]).
+    pub info: Option<crate::library::AudioInfo>,
 }
 
 /// Progress of prechunk jobs, for progress bars (CLI) and events (console).
@@ -144,74 +152,6 @@ pub enum ProgressEvent {
     },
 }
 
-/// Measures the integrated loudness (EBU R128) of `path` in LUFS with ffmpeg's `ebur128`
-/// filter. A silent source measures -70 LUFS (the absolute gate). ffmpeg gets 60 s
-/// ([`Tools::default`]); use [`measure_loudness_with`] for a source of known duration.
-///
-/// Errors: [`Error::Ffmpeg`] when ffmpeg fails, prints no summary or does not finish in
-/// time (it is killed); [`Error::ToolMissing`].
-pub fn measure_loudness(path: &Path) -> Result<f64> {
-    let tools = Tools::default();
-    measure_loudness_with(path, &tools, tools.min_encode_limit)
-}
-
-/// [`measure_loudness`] with the ffmpeg of `tools`, killed after `limit`.
-///
-/// Errors: as [`measure_loudness`].
-pub fn measure_loudness_with(path: &Path, tools: &Tools, limit: Duration) -> Result<f64> {
-    let mut args: Vec<std::ffi::OsString> = ["-nostdin", "-hide_banner", "-nostats", "-i"]
-        .iter()
-        .map(Into::into)
-        .collect();
-    args.push(ffmpeg_input(path));
-    args.extend(
-        [
-            "-vn",
-            "-map",
-            "0:a:0",
-            "-af",
-            "ebur128=framelog=verbose",
-            "-f",
-            "null",
-            "-",
-        ]
-        .iter()
-        .map(Into::into),
-    );
-    let out = tool::run("ffmpeg", tool::command(&tools.ffmpeg, args)?, limit, None)?;
-    let err = out.stderr;
-    if out.timed_out {
-        return Err(Error::Ffmpeg {
-            file: crate::library::lossy(path),
-            reason: format!(
-                "measuring its loudness did not finish within {:.0} s and was stopped",
-                limit.as_secs_f64()
-            ),
-        });
-    }
-    if !out.status.success() {
-        return Err(Error::Ffmpeg {
-            file: path.to_path_buf(),
-            reason: tail(&err, 3),
-        });
-    }
-    // Summary: "  Integrated loudness:\n    I:         -23.0 LUFS"
-    let summary = err.rsplit("Integrated loudness:").next().unwrap_or("");
-    summary
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("I:")
-                .map(|v| v.trim().trim_end_matches("LUFS").trim().to_string())
-        })
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| Error::Ffmpeg {
-            file: path.to_path_buf(),
-            reason: "no loudness summary from ebur128".into(),
-        })
-}
-
 /// The last `n` non-empty lines of `s`, joined with ` | `.
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
@@ -224,7 +164,8 @@ fn pattern_escape(p: &Path) -> String {
 }
 
 /// The normalization for a source measured at `measured` LUFS: gain to `target`,
-/// limited to [`MIN_GAIN_DB`]..[`MAX_GAIN_DB`], none for silence ([`SILENT_LUFS`]).
+/// limited to [`MIN_GAIN_DB`]..[`MAX_GAIN_DB`], none for silence ([`SILENT_LUFS`]);
+/// the measure and the gain kept to 0.01 (LU, dB).
 pub fn loudness_for(measured: f64, target: f64) -> Loudness {
     let gain = if measured <= SILENT_LUFS {
         0.0
@@ -232,33 +173,76 @@ pub fn loudness_for(measured: f64, target: f64) -> Loudness {
         (target - measured).clamp(MIN_GAIN_DB, MAX_GAIN_DB)
     };
     Loudness {
-        measured_lufs: measured,
+        measured_lufs: (measured * 100.0).round() / 100.0,
         target_lufs: target,
         applied_gain_db: (gain * 100.0).round() / 100.0,
     }
 }
 
-/// The ffmpeg arguments of one encode, up to (not including) `-progress` and the output
-/// playlist: input as `file:<abs path>`, `-vn` (drops cover art), the first audio stream,
-/// resampling, the loudness gain (with a limiter when boosting), AAC at the configured
-/// bitrate/rate/channels, and the HLS muxer (`-hls_time`, `-hls_list_size 0`, MPEG-TS
-/// segments `seg_%05d.ts` in `dir`).
+/// The ffmpeg arguments of one encode from the source, up to (not including)
+/// `-progress` and the output playlist: input as `file:<abs path>`, `-vn` (drops cover
+/// art), the first audio stream, resampling, the loudness gain (with a limiter when
+/// boosting), AAC at the configured bitrate/rate/channels, and the HLS muxer
+/// (`-hls_time`, `-hls_list_size 0`, MPEG-TS segments `seg_%05d.ts` in `dir`). With
+/// `loudness` `None` this is the bare single-pass encode.
 pub fn encode_args(
     job: &PrechunkJob,
     loudness: Option<&Loudness>,
     dir: &Path,
 ) -> Vec<std::ffi::OsString> {
-    let s = &job.settings;
+    let input = vec!["-i".into(), ffmpeg_input(&job.source)];
     let mut filters = vec!["aresample=async=1:first_pts=0".to_string()];
+    filters.extend(gain_filters(loudness));
+    encode_args_with(input, &filters, &job.settings, dir)
+}
+
+/// [`encode_args`] reading the PCM [`loudness::decode_and_measure`] spooled at `pcm`
+/// (32-bit float at the settings' rate and channels, already resampled) instead of the
+/// source.
+pub fn encode_args_from_pcm(
+    job: &PrechunkJob,
+    pcm: &Path,
+    loudness: Option<&Loudness>,
+    dir: &Path,
+) -> Vec<std::ffi::OsString> {
+    let s = &job.settings;
+    let input = [
+        "-f".to_string(),
+        loudness::PCM_FORMAT.into(),
+        "-ar".into(),
+        s.sample_rate.to_string(),
+        "-ac".into(),
+        s.channels.to_string(),
+        "-i".into(),
+    ]
+    .into_iter()
+    .map(Into::into)
+    .chain([ffmpeg_input(pcm)])
+    .collect();
+    encode_args_with(input, &gain_filters(loudness), s, dir)
+}
+
+/// The gain of `loudness` as ffmpeg filters: `volume`, and a limiter keeping boosted
+/// peaks under -0.5 dBFS.
+fn gain_filters(loudness: Option<&Loudness>) -> Vec<String> {
+    let mut filters = Vec::new();
     if let Some(l) = loudness {
         if l.applied_gain_db != 0.0 {
             filters.push(format!("volume={:.2}dB", l.applied_gain_db));
         }
         if l.applied_gain_db > 0.0 {
-            // Keep boosted peaks under -0.5 dBFS.
             filters.push("alimiter=limit=0.944:level=false:latency=true".into());
         }
     }
+    filters
+}
+
+fn encode_args_with(
+    input: Vec<std::ffi::OsString>,
+    filters: &[String],
+    s: &EncodeSettings,
+    dir: &Path,
+) -> Vec<std::ffi::OsString> {
     let mut v: Vec<std::ffi::OsString> = [
         "-nostdin",
         "-hide_banner",
@@ -266,13 +250,12 @@ pub fn encode_args(
         "-loglevel",
         "error",
         "-y",
-        "-i",
     ]
     .iter()
     .map(Into::into)
     .collect();
-    v.push(ffmpeg_input(&job.source));
-    let rest = [
+    v.extend(input);
+    let mut rest = vec![
         "-vn".to_string(),
         "-sn".into(),
         "-dn".into(),
@@ -280,8 +263,11 @@ pub fn encode_args(
         "0:a:0".into(),
         "-map_metadata".into(),
         "-1".into(),
-        "-af".into(),
-        filters.join(","),
+    ];
+    if !filters.is_empty() {
+        rest.extend(["-af".into(), filters.join(",")]);
+    }
+    rest.extend([
         "-c:a".into(),
         s.codec.clone(),
         "-b:a".into(),
@@ -302,20 +288,22 @@ pub fn encode_args(
         "independent_segments".into(),
         "-hls_segment_filename".into(),
         format!("{}/seg_%05d.ts", pattern_escape(dir)),
-    ];
+    ]);
     v.extend(rest.into_iter().map(Into::into));
     v
 }
 
-/// Encodes one item: measures loudness (when a target is set), runs ffmpeg (HLS muxer,
-/// `-vn`, AAC at the configured bitrate/rate/channels, gain to the target with a limiter
-/// when boosting) into a temp folder beside `out_dir`, parses `-progress` into
-/// [`ProgressEvent`]s, reads `index.m3u8` for segment durations, then replaces `out_dir`
-/// atomically. The source is only read. Emits `Started`, `Progress`..., then `Finished`
-/// or `Failed`.
+/// Encodes one item: probes it first when [`PrechunkJob::probe`] asks; when a loudness
+/// target is set, decodes the source once and measures it as ffmpeg spools the PCM
+/// ([`loudness::decode_and_measure`]); then runs ffmpeg on the spool (on the source when
+/// no spool could be written): HLS muxer, `-vn`, AAC at the configured
+/// bitrate/rate/channels, gain to the target with a limiter when boosting, into a temp
+/// folder beside `out_dir`. Parses `-progress` into [`ProgressEvent`]s, reads
+/// `index.m3u8` for segment durations, then replaces `out_dir` atomically. The source is
+/// only read. Emits `Started`, `Progress`..., then `Finished` or `Failed`.
 ///
-/// Errors: [`Error::Ffmpeg`] with ffmpeg's last lines; [`Error::Io`];
-/// [`Error::ToolMissing`]. No partial `out_dir` is left behind.
+/// Errors: [`Error::BadSource`] from the probe; [`Error::Ffmpeg`] with ffmpeg's last
+/// lines; [`Error::Io`]; [`Error::ToolMissing`]. No partial `out_dir` is left behind.
 pub fn prechunk_item(
     job: &PrechunkJob,
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
@@ -334,7 +322,7 @@ pub fn prechunk_item_with(
     on_progress: &(dyn Fn(ProgressEvent) + Sync),
 ) -> Result<PrechunkOutput> {
     on_progress(ProgressEvent::Started { id: job.id.clone() });
-    let r = encode(job, tools, on_progress);
+    let r = probe_then_encode(job, tools, on_progress);
     match &r {
         Ok(_) => on_progress(ProgressEvent::Finished { id: job.id.clone() }),
         Err(e) => on_progress(ProgressEvent::Failed {
@@ -343,6 +331,25 @@ pub fn prechunk_item_with(
         }),
     }
     r
+}
+
+fn probe_then_encode(
+    job: &PrechunkJob,
+    tools: &Tools,
+    on_progress: &(dyn Fn(ProgressEvent) + Sync),
+) -> Result<PrechunkOutput> {
+    if !job.probe {
+        return encode(job, tools, on_progress);
+    }
+    let info = crate::library::probe_with(&job.source, tools)?;
+    let probed = PrechunkJob {
+        duration: info.duration,
+        probe: false,
+        ..job.clone()
+    };
+    let mut out = encode(&probed, tools, on_progress)?;
+    out.info = Some(info);
+    Ok(out)
 }
 
 fn encode(
@@ -358,14 +365,39 @@ fn encode(
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     let limit = tools.encode_limit(job.duration);
+    // Normalizing: one decode, measured as it is spooled; the encode reads the spool.
+    let mut spool = None;
     let loudness = match s.loudness_target_lufs {
-        Some(target) => Some(loudness_for(
-            measure_loudness_with(&job.source, tools, limit)?,
-            target,
-        )),
+        Some(target) => {
+            let file = tempfile::Builder::new()
+                .prefix(&format!(".{}.pcm-", job.id))
+                .tempfile_in(parent)
+                .map_err(|e| Error::io(parent, e))?;
+            let d = loudness::decode_and_measure(
+                &job.source,
+                s.sample_rate,
+                s.channels,
+                Some(file.path()),
+                tools,
+                limit,
+            )?;
+            if let Some(why) = &d.spool_error {
+                tracing::warn!(
+                    "{}: the decoded audio could not be kept ({}); encoding from the source again",
+                    crate::station::text::terminal(&job.source.to_string_lossy()),
+                    crate::station::text::terminal(why)
+                );
+            } else {
+                spool = Some(file);
+            }
+            Some(loudness_for(d.lufs, target))
+        }
         None => None,
     };
-    let mut args = encode_args(job, loudness.as_ref(), tmp.path());
+    let mut args = match &spool {
+        Some(pcm) => encode_args_from_pcm(job, pcm.path(), loudness.as_ref(), tmp.path()),
+        None => encode_args(job, loudness.as_ref(), tmp.path()),
+    };
     args.extend(["-progress".into(), "pipe:1".into()]);
     args.push(tmp.path().join("index.m3u8").into_os_string());
     let cmd = tool::command(&tools.ffmpeg, args)?;
@@ -391,6 +423,7 @@ fn encode(
         }
     };
     let out = tool::run("ffmpeg", cmd, limit, Some(&mut on_line))?;
+    drop(spool);
     if out.timed_out {
         return Err(Error::Ffmpeg {
             file: job.source.clone(),
@@ -432,7 +465,11 @@ fn encode(
     if had_old {
         let _ = std::fs::remove_dir_all(&aside);
     }
-    Ok(PrechunkOutput { segments, loudness })
+    Ok(PrechunkOutput {
+        segments,
+        loudness,
+        info: None,
+    })
 }
 
 /// Reads ffmpeg's `index.m3u8` in `dir`: segment names, `#EXTINF` durations, file sizes.
@@ -601,6 +638,7 @@ mod tests {
             out_dir: d.path().join("items/t-1"),
             settings: settings(Some(-16.0)),
             duration: 20.0,
+            probe: false,
         };
         let out = prechunk_item(&job, &|e| events.lock().unwrap().push(e)).unwrap();
         assert_eq!(out.segments.len(), 4, "{:?}", out.segments);
@@ -621,7 +659,16 @@ mod tests {
             (l.applied_gain_db - (-16.0 - l.measured_lufs)).abs() < 0.05,
             "{l:?}"
         );
-        let after = measure_loudness(&job.out_dir.join("seg_00001.ts")).unwrap();
+        let after = loudness::decode_and_measure(
+            &job.out_dir.join("seg_00001.ts"),
+            44100,
+            2,
+            None,
+            &Tools::default(),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .lufs;
         assert!((after - -16.0).abs() < 1.5, "encoded loudness {after}");
         let ev = events.lock().unwrap();
         assert!(matches!(ev.first(), Some(ProgressEvent::Started { .. })));
@@ -654,6 +701,7 @@ mod tests {
                 out_dir: d.path().join(format!("items/t-{i}")),
                 settings: settings(None),
                 duration: 3.0,
+                probe: false,
             });
         }
         let r = run_pool(jobs, 2, &|_| {});
@@ -689,6 +737,7 @@ mod tests {
                     out_dir: d.path().join(format!("items/t-{n}")),
                     settings: settings(Some(-16.0)),
                     duration: 2.0,
+                    probe: false,
                 }
             })
             .collect();
@@ -746,6 +795,7 @@ mod tests {
             out_dir: d.path().join("items/t-c"),
             settings: settings(None),
             duration: 3.0,
+            probe: false,
         };
         let out = prechunk_item(&job, &|_| {}).unwrap();
         assert!(!out.segments.is_empty());
