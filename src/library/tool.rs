@@ -96,6 +96,13 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// The last `n` non-empty lines of `s` (a program's stderr), trimmed, in order, joined
+/// with ` | `: where ffmpeg says why it failed, on one line.
+pub fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
 /// The install hint of a missing tool.
 fn missing(tool: &OsStr) -> Error {
     Error::ToolMissing {

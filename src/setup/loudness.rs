@@ -66,34 +66,24 @@ pub fn decode_and_measure(
     tools: &Tools,
     limit: Duration,
 ) -> Result<Decoded> {
-    if let Some(file) = spool {
-        let mut meter = Meter::new(source, sample_rate, channels)?;
-        let out = vec!["-y".into(), ffmpeg_input(file)];
-        // A timeout (or no ffmpeg) ends it here; a failed decode or an unreadable spool
-        // is tried once more through the pipe.
-        let spooled = match run_decode(source, sample_rate, channels, out, tools, limit, None)? {
-            Ran::Done => meter.read_file(source, file).map_err(|e| e.to_string()),
-            Ran::Failed(why) => Err(why),
-        };
-        let why = match spooled {
-            Ok(()) => return meter.finish(source, Some(file.to_path_buf()), None),
-            Err(why) => why,
-        };
-        let mut meter = Meter::new(source, sample_rate, channels)?;
-        let pipe = vec!["pipe:1".into()];
-        return match run_decode(
-            source,
-            sample_rate,
-            channels,
-            pipe,
-            tools,
-            limit,
-            Some(&mut meter),
-        )? {
-            Ran::Done => meter.finish(source, None, Some(why)),
-            Ran::Failed(reason) => Err(failed(source, reason)),
-        };
-    }
+    let spool_error = match spool {
+        Some(file) => {
+            let mut meter = Meter::new(source, sample_rate, channels)?;
+            let out = vec!["-y".into(), ffmpeg_input(file)];
+            // A timeout (or no ffmpeg) ends it here; a failed decode or an unreadable
+            // spool is tried once more through the pipe below.
+            let spooled = match run_decode(source, sample_rate, channels, out, tools, limit, None)?
+            {
+                Ran::Done => meter.read_file(source, file).map_err(|e| e.to_string()),
+                Ran::Failed(why) => Err(why),
+            };
+            match spooled {
+                Ok(()) => return meter.finish(source, Some(file.to_path_buf()), None),
+                Err(why) => Some(why),
+            }
+        }
+        None => None,
+    };
     let mut meter = Meter::new(source, sample_rate, channels)?;
     let pipe = vec!["pipe:1".into()];
     match run_decode(
@@ -105,7 +95,7 @@ pub fn decode_and_measure(
         limit,
         Some(&mut meter),
     )? {
-        Ran::Done => meter.finish(source, None, None),
+        Ran::Done => meter.finish(source, None, spool_error),
         Ran::Failed(reason) => Err(failed(source, reason)),
     }
 }
@@ -178,11 +168,11 @@ fn run_decode(
         ));
     }
     if !out.status.success() {
-        let err = out.stderr.trim();
+        let err = tool::last_lines(&out.stderr, 3);
         return Ok(Ran::Failed(if err.is_empty() {
             out.status.to_string()
         } else {
-            err.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+            err
         }));
     }
     Ok(Ran::Done)

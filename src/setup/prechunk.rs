@@ -152,12 +152,6 @@ pub enum ProgressEvent {
     },
 }
 
-/// The last `n` non-empty lines of `s`, joined with ` | `.
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
-}
-
 /// Escapes `%` for ffmpeg's segment file name pattern.
 fn pattern_escape(p: &Path) -> String {
     p.to_string_lossy().replace('%', "%%")
@@ -440,7 +434,7 @@ fn encode(
             reason: if out.stderr.trim().is_empty() {
                 out.status.to_string()
             } else {
-                tail(&out.stderr, 3)
+                tool::last_lines(&out.stderr, 3)
             },
         });
     }
