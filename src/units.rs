@@ -66,55 +66,32 @@ pub struct GoDuration {
 }
 
 impl GoDuration {
-    /// Parses Go duration syntax: numbers with units ns, us, µs, ms, s, m, h (no `d`).
+    /// Parses Go duration syntax exactly as Kubo will ([`go_time::parse_duration`], a port
+    /// of Go's `time.ParseDuration`, src/time/format.go): signed numbers with optional
+    /// fractions and units ns, us, µs, μs, ms, s, m, h (no `d`), or a bare `0`; at most
+    /// 2562047h47m16.854775807s (int64 nanoseconds), so a value Kubo would refuse at
+    /// publish time is refused here. A negative duration is refused too: what this holds
+    /// is an IPNS record lifetime or TTL.
     ///
     /// Source: Go `time.ParseDuration`, which Kubo's `name publish` uses for
     /// `--lifetime` and `--ttl` (kubo-rpc.md section 3).
     ///
-    /// Errors: the message for the operator (empty, unknown unit, bad number).
+    /// Errors: the message for the operator: Go's own (`time: invalid duration "3000000h"`,
+    /// `time: missing unit in duration "5"`, `time: unknown unit "d" in duration "2d"`,
+    /// the last with a reminder of the units), or that the value is negative.
     pub fn parse(s: &str) -> std::result::Result<GoDuration, String> {
-        let units: [(&str, f64); 7] = [
-            ("ns", 1e-9),
-            ("us", 1e-6),
-            ("µs", 1e-6),
-            ("ms", 1e-3),
-            ("s", 1.0),
-            ("m", 60.0),
-            ("h", 3600.0),
-        ];
-        let mut rest = s;
-        if rest.is_empty() {
-            return Err("empty duration".into());
-        }
-        let mut total = 0.0;
-        while !rest.is_empty() {
-            let num_len = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(rest.len());
-            if num_len == 0 {
-                return Err(format!("`{s}`: expected a number before `{rest}`"));
+        let nanos = go_time::parse_duration(s).map_err(|e| match e {
+            go_time::DurationError::UnknownUnit { .. } => {
+                format!("{e} (Go durations: ns, us, ms, s, m, h; no `d`)")
             }
-            let n: f64 = rest[..num_len]
-                .parse()
-                .map_err(|_| format!("`{s}`: bad number `{}`", &rest[..num_len]))?;
-            rest = &rest[num_len..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit() || c == '.')
-                .unwrap_or(rest.len());
-            let unit = &rest[..unit_len];
-            let Some((_, scale)) = units.iter().find(|(u, _)| *u == unit) else {
-                return Err(format!(
-                    "`{s}`: unknown unit `{unit}` (Go durations: ns, us, ms, s, m, h; no `d`)"
-                ));
-            };
-            total += n * scale;
-            rest = &rest[unit_len..];
-        }
-        let value = Duration::try_from_secs_f64(total)
-            .map_err(|_| format!("`{s}` is out of range for a duration"))?;
+            e => e.to_string(),
+        })?;
+        let nanos = u64::try_from(nanos).map_err(|_| {
+            format!("`{s}` is negative: an IPNS lifetime or TTL cannot be negative")
+        })?;
         Ok(GoDuration {
             text: s.to_string(),
-            value,
+            value: Duration::from_nanos(nanos),
         })
     }
 
@@ -153,6 +130,47 @@ mod tests {
         assert!(GoDuration::parse("h").is_err());
         assert!(GoDuration::parse("").is_err());
         assert!(GoDuration::parse("2d").unwrap_err().contains("no `d`"));
+    }
+
+    /// Issue 24: Go accepts a bare `0`, a leading `+` and U+03BC μ; the text is kept as
+    /// written, since it goes to Kubo unchanged.
+    #[test]
+    fn go_durations_accept_what_go_accepts() {
+        let zero = GoDuration::parse("0").unwrap();
+        assert_eq!((zero.duration(), zero.as_str()), (Duration::ZERO, "0"));
+        let plus = GoDuration::parse("+5s").unwrap();
+        assert_eq!(
+            (plus.duration(), plus.as_str()),
+            (Duration::from_secs(5), "+5s")
+        );
+        assert_eq!(
+            GoDuration::parse("12\u{3bc}s").unwrap().duration(),
+            Duration::from_micros(12)
+        );
+        assert_eq!(
+            GoDuration::parse("12\u{b5}s").unwrap().duration(),
+            Duration::from_micros(12)
+        );
+        assert_eq!(
+            GoDuration::parse("2562047h").unwrap().duration(),
+            Duration::from_secs(2562047 * 3600)
+        );
+    }
+
+    /// Issue 24: past int64 nanoseconds (Go's limit, ~2562047h) is refused here, not by
+    /// Kubo at publish time; a negative lifetime or TTL is refused with its reason.
+    #[test]
+    fn go_durations_refuse_what_go_or_ipns_refuses() {
+        let e = GoDuration::parse("2562048h").unwrap_err();
+        assert_eq!(e, r#"time: invalid duration "2562048h""#);
+        let e = GoDuration::parse("-5s").unwrap_err();
+        assert!(e.contains("`-5s`") && e.contains("negative"), "{e}");
+        // "-0" is zero in Go, not negative.
+        assert_eq!(GoDuration::parse("-0").unwrap().duration(), Duration::ZERO);
+        assert_eq!(
+            GoDuration::parse("5").unwrap_err(),
+            r#"time: missing unit in duration "5""#
+        );
     }
 
     #[test]

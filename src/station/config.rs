@@ -790,6 +790,20 @@ mod tests {
         let c = streaming(r#"{"ipns_ttl": "1m30s"}"#).unwrap();
         assert_eq!(c.ipns_ttl.duration(), Duration::from_secs(90));
         assert_eq!(c.ipns_ttl.as_str(), "1m30s");
+        // Issue 24: Go accepts these, the station's bounds still refuse them.
+        for (json, key) in [
+            (r#"{"ipns_lifetime": "0"}"#, "ipns_lifetime"),
+            (r#"{"ipns_lifetime": "-48h"}"#, "ipns_lifetime"),
+            (r#"{"ipns_lifetime": "2562048h"}"#, "ipns_lifetime"),
+            (r#"{"ipns_ttl": "0"}"#, "ipns_ttl"),
+            (r#"{"ipns_ttl": "-5s"}"#, "ipns_ttl"),
+        ] {
+            let e = streaming(json).unwrap_err().to_string();
+            assert!(e.contains(key), "{json}: {e}");
+        }
+        let c = streaming(r#"{"ipns_lifetime": "+48h", "ipns_ttl": "5μs5s"}"#).unwrap();
+        assert_eq!(c.ipns_lifetime.as_str(), "+48h");
+        assert_eq!(c.ipns_ttl.duration(), Duration::from_micros(5_000_005));
     }
 
     #[test]

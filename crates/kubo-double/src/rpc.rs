@@ -237,135 +237,72 @@ impl Args {
     }
 }
 
-/// Go `strconv.Quote` (`%q`) of a string, for Kubo's error messages (`time.ParseDuration`,
-/// multicodec names, dag-json keys).
+/// Go `strconv.Quote` (`%q`) of a string, for Kubo's error messages that format with
+/// `%q` (multicodec names, dag-json map keys, strconv parse errors).
+///
+/// `"` and `\\` are backslashed; a printable rune (Go `unicode.IsPrint`, [`go_is_print`])
+/// is written as itself; otherwise `\a \b \f \n \r \t \v`, then `\xNN` below U+0020
+/// and for DEL (U+007F, since Go 1.19: golang/go#52062), `\uXXXX` below U+10000, and
+/// `\UXXXXXXXX` above, in lower-case hex. (A Rust `&str` is valid UTF-8, so Go's `\xNN`
+/// for an invalid byte never arises here.)
+///
+/// Source: Go `src/strconv/quote.go` (`Quote`, `appendQuotedWith`, `appendEscapedRune`).
+/// Not for `time.ParseDuration`'s messages, which use the time package's own quote
+/// ([`go_time::quote`]).
 pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
             }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            c if go_is_print(c) => out.push(c),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if c < ' ' || c == '\x7f' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if u32::from(c) < 0x10000 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
         }
     }
     out.push('"');
     out
 }
 
-/// Go `time.ParseDuration` (src/time/format.go): `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` or
-/// `0`, units ns us µs μs ms s m h (no `d`), in nanoseconds; Go's error messages.
-pub(crate) fn go_duration(orig: &str) -> Result<i128, String> {
-    const LIMIT: u128 = 1 << 63;
-    let invalid = || format!("time: invalid duration {}", go_quote(orig));
-    let mut s = orig;
-    let mut neg = false;
-    if let Some(rest) = s.strip_prefix('-') {
-        neg = true;
-        s = rest;
-    } else if let Some(rest) = s.strip_prefix('+') {
-        s = rest;
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let digits_end = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let mut d: u128 = 0;
-    while !s.is_empty() {
-        if !s.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let n = digits_end(s);
-        let int_part = &s[..n];
-        let mut v: u128 = 0;
-        for b in int_part.bytes() {
-            v = v * 10 + u128::from(b - b'0');
-            if v > LIMIT {
-                return Err(invalid());
-            }
-        }
-        s = &s[n..];
-        let pre = n > 0;
-        let (mut frac, mut scale, mut post) = (0u128, 1f64, false);
-        if let Some(rest) = s.strip_prefix('.') {
-            let n = digits_end(rest);
-            let mut overflow = false;
-            for b in rest[..n].bytes() {
-                if overflow {
-                    continue;
-                }
-                let y = frac * 10 + u128::from(b - b'0');
-                if y > LIMIT {
-                    overflow = true;
-                    continue;
-                }
-                frac = y;
-                scale *= 10.0;
-            }
-            post = n > 0;
-            s = &rest[n..];
-        }
-        if !pre && !post {
-            return Err(invalid());
-        }
-        let u_end = s
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
-        if u_end == 0 {
-            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
-        }
-        let unit_text = &s[..u_end];
-        s = &s[u_end..];
-        let unit: u128 = match unit_text {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    go_quote(unit_text),
-                    go_quote(orig)
-                ))
-            }
-        };
-        if v > LIMIT / unit {
-            return Err(invalid());
-        }
-        v *= unit;
-        if frac > 0 {
-            v += (frac as f64 * (unit as f64 / scale)) as u128;
-            if v > LIMIT {
-                return Err(invalid());
-            }
-        }
-        d += v;
-        if d > LIMIT {
-            return Err(invalid());
-        }
-    }
-    if neg {
-        return Ok(-(d as i128));
-    }
-    if d > LIMIT - 1 {
-        return Err(invalid());
-    }
-    Ok(d as i128)
+/// Go `unicode.IsPrint` (which `strconv.IsPrint` mirrors): letters, marks, numbers,
+/// punctuation and symbols (general categories L, M, N, P, S) and the ASCII space; not
+/// other spaces (Zs, e.g. U+00A0, U+3000), line and paragraph separators, controls,
+/// format characters (U+00AD, U+200B, U+FEFF), private use, surrogates or unassigned
+/// code points.
+///
+/// Categories come from `unicode-general-category`, at Unicode 16.0.0. Go's tables are at
+/// Unicode 15.0.0 since Go 1.21 (Go api/go1.21.txt), so a character first assigned in 16.0
+/// prints as itself here where a Go on 15.0 escapes it as unassigned.
+fn go_is_print(c: char) -> bool {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    c == ' '
+        || !matches!(
+            get_general_category(c),
+            G::Control
+                | G::Format
+                | G::Surrogate
+                | G::PrivateUse
+                | G::Unassigned
+                | G::SpaceSeparator
+                | G::LineSeparator
+                | G::ParagraphSeparator
+        )
 }
 
-fn nanos(n: i128) -> Duration {
-    Duration::from_nanos(u64::try_from(n.max(0)).unwrap_or(u64::MAX))
+/// A Go `time.Duration` (int64 nanoseconds) as a `Duration`; a negative one is zero.
+fn nanos(n: i64) -> Duration {
+    Duration::from_nanos(u64::try_from(n).unwrap_or(0))
 }
 
 fn origin_allowed(origin: &str, api_port: u16) -> bool {
@@ -1347,12 +1284,12 @@ async fn publish(sh: &Shared, args: &Args) -> R {
     let lifetime = args
         .get(&["lifetime", "t"])
         .unwrap_or_else(|| "48h0m0s".into());
-    go_duration(&lifetime)
+    go_time::parse_duration(&lifetime)
         .map_err(|e| cmd_error(&format!("error parsing lifetime option: {e}")))?;
     // Default: ipns.DefaultRecordTTL, 5m since boxo v0.29.1 (Kubo 0.34).
     let ttl = nanos(
-        go_duration(&args.get(&["ttl"]).unwrap_or_else(|| "5m0s".into()))
-            .map_err(|e| cmd_error(&e))?,
+        go_time::parse_duration(&args.get(&["ttl"]).unwrap_or_else(|| "5m0s".into()))
+            .map_err(|e| cmd_error(&e.to_string()))?,
     );
     // cmdutils.PathOrCidPath: a bare CID becomes /ipfs/<cid>.
     let value = if arg.starts_with('/') {
@@ -1472,4 +1409,64 @@ fn id(sh: &Shared) -> R {
         ("AgentVersion", js(format!("kubo/{KUBO_VERSION}/"))),
         ("Protocols", protocols),
     ])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Go `quotetests` (src/strconv/quote_test.go), the `Quote` column, row for row, with
+    /// the `"\x7f"` row that Go 1.19 added (golang/go#52062). The row `"abc\xffdef"` ->
+    /// `"abc\xffdef"` is left out only because its input is not UTF-8, which a Rust `&str`
+    /// cannot hold.
+    #[test]
+    fn go_quote_is_strconv_quote() {
+        let quotetests: &[(&str, &str)] = &[
+            ("\x07\x08\x0c\r\n\t\x0b", r#""\a\b\f\r\n\t\v""#),
+            ("\\", r#""\\""#),
+            ("\u{263a}", r#""☺""#),
+            ("\u{10ffff}", r#""\U0010ffff""#),
+            ("\x04", r#""\x04""#),
+            // Some non-printable but graphic runes.
+            (
+                "!\u{00a0}!\u{2000}!\u{3000}!",
+                r#""!\u00a0!\u2000!\u3000!""#,
+            ),
+            ("\x7f", r#""\x7f""#),
+        ];
+        for &(input, want) in quotetests {
+            assert_eq!(go_quote(input), want, "Quote({input:?})");
+        }
+        // Format characters (Cf) are not printable: zero-width space, BOM, soft hyphen.
+        assert_eq!(go_quote("a\u{200b}b"), r#""a\u200bb""#);
+        assert_eq!(go_quote("\u{feff}x"), r#""\ufeffx""#);
+        assert_eq!(go_quote("\u{ad}"), r#""\u00ad""#);
+        // Line and paragraph separators, private use, unassigned: escaped.
+        assert_eq!(go_quote("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
+        assert_eq!(go_quote("\u{e000}"), r#""\ue000""#);
+        assert_eq!(go_quote("\u{378}"), r#""\u0378""#);
+        assert_eq!(go_quote("\u{e0080}"), r#""\U000e0080""#);
+        // Printable beyond the BMP, quotes and backslashes, C1 controls.
+        assert_eq!(go_quote("😀"), r#""😀""#);
+        assert_eq!(go_quote(r#"say "hi"\"#), r#""say \"hi\"\\""#);
+        assert_eq!(go_quote("\u{85}"), r#""\u0085""#);
+        assert_eq!(go_quote("\x00\x1b"), r#""\x00\x1b""#);
+    }
+
+    /// `name/publish` parses lifetime and ttl with Go's `time.ParseDuration`, whose
+    /// messages quote with the time package's own quote (src/time/format.go), not
+    /// strconv.Quote: a non-ASCII unit is written byte by byte.
+    #[test]
+    fn durations_are_gos_with_the_time_quote() {
+        assert_eq!(
+            go_time::parse_duration("48h0m0s"),
+            Ok(48 * 3600 * 1_000_000_000)
+        );
+        assert_eq!(
+            go_time::parse_duration("2ж").unwrap_err().to_string(),
+            r#"time: unknown unit "\xd0\xb6" in duration "2\xd0\xb6""#
+        );
+        assert_eq!(nanos(-5), Duration::ZERO);
+        assert_eq!(nanos(300_000_000_000), Duration::from_secs(300));
+    }
 }
