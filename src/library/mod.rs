@@ -15,6 +15,7 @@
 //!   fix, and the report names the file so they can.
 
 pub mod catalog;
+mod ffprobe;
 pub mod tool;
 
 use serde::{Deserialize, Serialize};
@@ -122,7 +123,8 @@ pub struct AudioInfo {
     pub sample_rate: u32,
     /// Channels of the first audio stream.
     pub channels: u32,
-    /// Whether the file carries cover art (a video stream; dropped by `-vn`).
+    /// Whether the file carries cover art: a video stream that ffprobe marks as an
+    /// attached picture (`disposition.attached_pic`); dropped by `-vn`.
     pub has_cover_art: bool,
 }
 
@@ -304,11 +306,23 @@ pub fn from_file_name(path: &Path) -> (String, Option<String>) {
 /// Probes `path` with ffprobe (argument vector, never a shell), within 30 s
 /// ([`tool::Tools::default`]).
 ///
+/// ffprobe's JSON is read into types, liberally (a field missing or sent as another
+/// type reads as unknown). The first audio stream gives the codec, sample rate and
+/// channels; the container's duration, else that stream's, is the duration; tags are
+/// looked up without regard to case, the container's before the stream's, and made
+/// display-safe. A video stream that ffprobe marks as an attached picture
+/// (`disposition.attached_pic`: ID3 `APIC`, FLAC `PICTURE`, MP4 `covr`) is cover art
+/// ([`AudioInfo::has_cover_art`]); a video stream that is not one is a film, and the file
+/// is refused. A video stream without any `attached_pic` flag (an ffprobe that does not
+/// report dispositions) counts as cover art, so such an ffprobe turns no music away.
+///
 /// Errors: [`Error::BadSource`] for an empty, truncated, corrupt or non-audio file (with
 /// ffprobe's reason), a playlist ([`NOT_AUDIO_EXTENSIONS`], [`NOT_AUDIO_FORMATS`]), a
-/// name that is not valid UTF-8, one without a known positive duration, or one ffprobe
-/// did not finish within its limit (it is killed); [`Error::ToolMissing`] without
-/// ffprobe.
+/// name that is not valid UTF-8, a video (an audio stream beside a video stream that is
+/// not an attached picture, e.g. an MP4 music video: the reason names its codec and the
+/// ffmpeg command that takes the audio out), one without a known positive duration, or
+/// one ffprobe did not finish within its limit (it is killed); [`Error::Io`] when the
+/// file cannot be read; [`Error::ToolMissing`] without ffprobe.
 pub fn probe(path: &Path) -> Result<AudioInfo> {
     probe_with(path, &tool::Tools::default())
 }
@@ -371,9 +385,8 @@ pub fn probe_with(path: &Path, tools: &tool::Tools) -> Result<AudioInfo> {
             }
         )));
     }
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
-    let format = v["format"]["format_name"].as_str().unwrap_or("");
+    let probe = ffprobe::parse(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
+    let format = probe.format.format_name.as_deref().unwrap_or("");
     if let Some(f) = format
         .split(',')
         .find(|f| NOT_AUDIO_FORMATS.contains(&f.trim()))
@@ -382,41 +395,36 @@ pub fn probe_with(path: &Path, tools: &tool::Tools) -> Result<AudioInfo> {
             "a playlist or list ({f}), not audio: add the audio files it names instead"
         )));
     }
-    let streams = v["streams"].as_array().cloned().unwrap_or_default();
-    let audio = streams
+    let audio = probe
+        .streams
         .iter()
-        .find(|s| s["codec_type"] == "audio")
+        .find(|s| s.is("audio"))
         .ok_or_else(|| bad("not audio (no audio stream found)".into()))?;
-    let has_cover_art = streams.iter().any(|s| s["codec_type"] == "video");
-    let num = |x: &serde_json::Value| {
-        x.as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-            .or_else(|| x.as_f64())
-    };
-    let duration = num(&v["format"]["duration"])
-        .or_else(|| num(&audio["duration"]))
-        .unwrap_or(0.0);
+    // Cover art is a picture ffprobe marks as attached; any other video stream is a
+    // film. An ffprobe that does not say (no `disposition`) keeps the file.
+    let (pictures, films): (Vec<_>, Vec<_>) = probe
+        .streams
+        .iter()
+        .filter(|s| s.is("video"))
+        .partition(|s| s.disposition.attached_pic != Some(false));
+    if let Some(film) = films.first() {
+        return Err(bad(video_reason(path, film, audio)));
+    }
+    let has_cover_art = !pictures.is_empty();
+    let duration = probe.format.duration.or(audio.duration).unwrap_or(0.0);
     if !(duration.is_finite() && duration > 0.05) {
         return Err(bad("no usable duration (truncated or not audio)".into()));
     }
     // A "text file named .mp3" can still be parsed by a lenient demuxer; require a codec.
-    let codec = audio["codec_name"].as_str().unwrap_or("").to_string();
+    let codec = audio.codec_name.clone().unwrap_or_default();
     if codec.is_empty() {
         return Err(bad("not audio (unknown codec)".into()));
     }
     let tag = |key: &str| -> Option<String> {
-        for tags in [&v["format"]["tags"], &audio["tags"]] {
-            if let Some(obj) = tags.as_object() {
-                for (k, val) in obj {
-                    if k.eq_ignore_ascii_case(key) {
-                        if let Some(s) = val.as_str().and_then(text::tag_text) {
-                            return Some(s);
-                        }
-                    }
-                }
-            }
-        }
-        None
+        [&probe.format.tags, &audio.tags]
+            .into_iter()
+            .flat_map(|tags| tags.values(key))
+            .find_map(text::tag_text)
     };
     let (name_title, name_artist) = from_file_name(path);
     let title = tag("title").unwrap_or(name_title);
@@ -430,13 +438,47 @@ pub fn probe_with(path: &Path, tools: &tool::Tools) -> Result<AudioInfo> {
         album: tag("album"),
         isrc: tag("isrc").or_else(|| tag("tsrc")),
         codec,
-        sample_rate: audio["sample_rate"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0),
-        channels: audio["channels"].as_u64().unwrap_or(0) as u32,
+        sample_rate: whole(audio.sample_rate),
+        channels: whole(audio.channels),
         has_cover_art,
     })
+}
+
+/// `n` as a `u32` when it is one (finite, not negative, in range; a fraction is cut),
+/// else 0.
+fn whole(n: Option<f64>) -> u32 {
+    n.filter(|n| n.is_finite() && (0.0..=f64::from(u32::MAX)).contains(n))
+        .map_or(0, |n| n as u32)
+}
+
+/// Why a file with a moving-picture stream (`film`, not cover art) is refused, and how to
+/// take its audio out: `audio`'s codec copied into a container that holds it.
+fn video_reason(path: &Path, film: &ffprobe::Stream, audio: &ffprobe::Stream) -> String {
+    let codec = |s: &ffprobe::Stream| {
+        s.codec_name
+            .as_deref()
+            .map(|c| text::display_text(c, 32))
+            .filter(|c| !c.is_empty())
+    };
+    let what = codec(film).map_or("a video stream".to_string(), |c| {
+        format!("{c} video stream")
+    });
+    let input = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| (1..=8).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map_or("in".to_string(), |e| format!("in.{e}"));
+    let output = match codec(audio).as_deref() {
+        Some("aac" | "alac") => "m4a",
+        Some("mp3") => "mp3",
+        Some("flac") => "flac",
+        Some("opus") => "opus",
+        Some("vorbis") => "ogg",
+        _ => "mka",
+    };
+    format!(
+        "a video ({what}), not audio: add its audio instead, taken out without re-encoding with `ffmpeg -i {input} -vn -c:a copy out.{output}`"
+    )
 }
 
 #[cfg(test)]
@@ -496,6 +538,106 @@ mod tests {
         std::fs::write(&text, "hello, this is text, not audio\n".repeat(20)).unwrap();
         let e = probe(&text).unwrap_err().to_string();
         assert!(e.contains("text.mp3"), "{e}");
+    }
+
+    /// Runs ffmpeg with `args` (quiet, overwriting), asserting success.
+    fn ffmpeg(args: &[&str], out: &Path) {
+        let st = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+            .args(args)
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    /// Issue 24: cover art is a video stream marked as an attached picture, whatever
+    /// the container; the rest of the probe is unchanged by it.
+    #[test]
+    fn attached_pictures_are_cover_art() {
+        let d = tempfile::tempdir().unwrap();
+        let plain = d.path().join("plain.mp3");
+        gen(&plain, 2.0, &[]);
+        assert!(!probe(&plain).unwrap().has_cover_art);
+        let picture = [
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x64:d=1",
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-frames:v",
+            "1",
+            "-disposition:v",
+            "attached_pic",
+            "-metadata",
+            "title=With a Cover",
+        ];
+        for (name, extra) in [
+            ("cover.mp3", &["-c:v", "mjpeg", "-id3v2_version", "3"][..]),
+            ("cover.flac", &["-c:v", "png"]),
+            ("cover.m4a", &["-c:a", "aac", "-c:v", "mjpeg"]),
+        ] {
+            let p = d.path().join(name);
+            ffmpeg(&[&picture[..], extra].concat(), &p);
+            let i = probe(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(i.has_cover_art, "{name}: {i:?}");
+            assert_eq!(i.title, "With a Cover", "{name}");
+            assert!((i.duration - 2.0).abs() < 0.1, "{name}: {i:?}");
+        }
+    }
+
+    /// Issue 24: a real video (a music video: h264 beside the audio) is not cover art;
+    /// it is refused as a video, with the command that takes the audio out.
+    #[test]
+    fn videos_are_refused_as_videos() {
+        let d = tempfile::tempdir().unwrap();
+        let film = [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=d=3:s=160x120",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-shortest",
+        ];
+        for (name, extra, out) in [
+            ("clip.mp4", &[][..], "out.m4a"),
+            ("clip.mkv", &["-c:a", "libvorbis"], "out.ogg"),
+        ] {
+            let p = d.path().join(name);
+            ffmpeg(&[&film[..], extra].concat(), &p);
+            let e = probe(&p).unwrap_err();
+            assert!(matches!(e, Error::BadSource { .. }), "{name}: {e}");
+            let reason = e.reason();
+            assert!(
+                reason.starts_with("a video (h264 video stream), not audio"),
+                "{name}: {reason}"
+            );
+            let ext = name.rsplit('.').next().unwrap();
+            assert!(
+                reason.contains(&format!("`ffmpeg -i in.{ext} -vn -c:a copy {out}`")),
+                "{name}: {reason}"
+            );
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        // Without audio, a video is what it was before: no audio stream.
+        let silent = d.path().join("silent.mp4");
+        ffmpeg(&["-f", "lavfi", "-i", "testsrc=d=1:s=160x120"], &silent);
+        let e = probe(&silent).unwrap_err().to_string();
+        assert!(e.contains("no audio stream"), "{e}");
     }
 
     #[test]
