@@ -17,6 +17,7 @@
 //! The client sends no `Origin`/`Referer` and a non-browser `User-Agent`, so Kubo's
 //! browser protection lets it through.
 
+pub mod addr;
 pub mod node;
 pub mod unixfs;
 

@@ -17,6 +17,7 @@
 //! ([`crate::station::process::rotate_log`]).
 
 use crate::error::{Error, Result};
+use crate::kubo::addr::{loopback_multiaddr, multiaddr_http, same_endpoint};
 use crate::kubo::Kubo;
 use crate::station::state::{KUBO_LOG_FILE, KUBO_PID_FILE};
 use crate::station::Station;
@@ -174,34 +175,6 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
     true
 }
 
-/// `http://127.0.0.1:5001` -> `/ip4/127.0.0.1/tcp/5001`; only loopback hosts.
-fn loopback_multiaddr(field: &str, url: &str) -> Result<String> {
-    let bad = |message: String| Error::Config {
-        file: PathBuf::from(crate::station::keys::STREAMING_FILE),
-        field: field.to_string(),
-        message,
-    };
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        bad(format!(
-            "`{url}`: a managed Kubo listens on plain http://127.0.0.1:<port>"
-        ))
-    })?;
-    let hostport = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = hostport
-        .rsplit_once(':')
-        .ok_or_else(|| bad(format!("`{url}` names no port")))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| bad(format!("`{url}`: `{port}` is not a port")))?;
-    match host {
-        "127.0.0.1" | "localhost" => Ok(format!("/ip4/127.0.0.1/tcp/{port}")),
-        "[::1]" => Ok(format!("/ip6/::1/tcp/{port}")),
-        _ => Err(bad(format!(
-            "`{url}`: a managed Kubo only listens on loopback (127.0.0.1 or [::1])"
-        ))),
-    }
-}
-
 /// `<repo>/api` (Kubo repo/fsrepo/fsrepo.go `apiFile`): the running daemon's RPC
 /// multiaddr, written when its API listens, removed when it stops.
 pub const REPO_API_FILE: &str = "api";
@@ -226,26 +199,6 @@ pub fn repo_holder(repo: &Path) -> Option<RepoHolder> {
         .ok()
         .and_then(|m| multiaddr_http(m.trim()));
     (pid.is_some()).then_some(RepoHolder { pid, api })
-}
-
-/// `/ip4/127.0.0.1/tcp/5001` -> `http://127.0.0.1:5001` (IPv4 and IPv6 TCP only).
-fn multiaddr_http(m: &str) -> Option<String> {
-    let parts: Vec<&str> = m.split('/').collect();
-    match parts.as_slice() {
-        ["", "ip4", host, "tcp", port, ..] => Some(format!("http://{host}:{port}")),
-        ["", "ip6", host, "tcp", port, ..] => Some(format!("http://[{host}]:{port}")),
-        _ => None,
-    }
-}
-
-/// Loopback URLs compared as the same node: `localhost`, `127.0.0.1` and `[::1]`.
-fn same_endpoint(a: &str, b: &str) -> bool {
-    let norm = |u: &str| {
-        u.trim_end_matches('/')
-            .replace("://localhost", "://127.0.0.1")
-            .replace("://[::1]", "://127.0.0.1")
-    };
-    norm(a) == norm(b)
 }
 
 /// A Kubo daemon the station runs on its own repo, or found running there.
@@ -319,8 +272,8 @@ impl ManagedKubo {
     ) -> Result<ManagedKubo> {
         let api = station.kubo_api().to_string();
         let gateway = station.local_gateway();
-        let api_addr = loopback_multiaddr("kubo_api", &api)?;
-        let gw_addr = loopback_multiaddr("gateway", &gateway)?;
+        let api_addr = loopback_multiaddr("kubo_api", &api)?.to_string();
+        let gw_addr = loopback_multiaddr("gateway", &gateway)?.to_string();
         let repo = station.dir().join(MANAGED_REPO_DIR);
         let state = station.state();
         state.create()?;
@@ -530,26 +483,6 @@ impl ManagedKubo {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn managed_addresses_are_loopback_only() {
-        assert_eq!(
-            loopback_multiaddr("kubo_api", "http://127.0.0.1:5001").unwrap(),
-            "/ip4/127.0.0.1/tcp/5001"
-        );
-        assert_eq!(
-            loopback_multiaddr("gateway", "http://localhost:8080/").unwrap(),
-            "/ip4/127.0.0.1/tcp/8080"
-        );
-        assert_eq!(
-            loopback_multiaddr("kubo_api", "http://[::1]:5001").unwrap(),
-            "/ip6/::1/tcp/5001"
-        );
-        let e = loopback_multiaddr("kubo_api", "http://0.0.0.0:5001").unwrap_err();
-        assert!(e.to_string().contains("loopback"), "{e}");
-        assert!(loopback_multiaddr("kubo_api", "https://127.0.0.1:5001").is_err());
-        assert!(loopback_multiaddr("kubo_api", "http://127.0.0.1").is_err());
-    }
 
     /// A new station in `d` whose Kubo API and gateway are ports nothing listens on, and
     /// a fake `ipfs` there running `body` (a `sh` script).
