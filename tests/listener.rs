@@ -255,12 +255,7 @@ async fn listener_page_plays_the_live_stream_at_air_time_in_chromium() {
     // station.json.
     let url = format!("{}/ipns/{name}/", double.gateway_url());
     let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/listener");
-    for file in [
-        "index.html",
-        "listener.js",
-        "style.css",
-        "vendor/hls.min.js",
-    ] {
+    for file in ipfs_station::air::listener::PAGE_FILES {
         let (st, body) = get(&format!("{url}{file}")).await;
         assert_eq!(st, 200, "{file}");
         assert!(

@@ -692,8 +692,11 @@
 
     hls = new Hls({
       autoStartLoad: false,
-      // No worker: a worker would need a blob: script, which a strict CSP forbids.
-      enableWorker: false,
+      // The transmuxer runs in hls.js's worker, loaded from the page's own files (relative
+      // to the page, as everything it loads: path and subdomain gateways alike); the CSP
+      // allows a same-origin worker and no blob: script (hls.js's inline worker).
+      enableWorker: true,
+      workerPath: 'vendor/hls.worker.js',
       lowLatencyMode: false,
       // The station has no interstitials; hls.js's interstitials controller would call
       // startLoad(0) on its own when the primary timeline attaches, racing ours.
