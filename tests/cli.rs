@@ -333,7 +333,7 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
         .load_stream_state()
         .unwrap();
     assert!(!stopped.on_air);
-    // Off air: the monitor fails (exit 2) and says why.
+    // Off air: the monitor fails (exit 4) and says why.
     let out = Command::new(station_bin())
         .args(["health", "--once", "--station"])
         .arg(&st)
@@ -341,7 +341,7 @@ async fn kill_9_and_restart_continue_the_media_sequence() {
         .unwrap();
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(4),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -465,7 +465,8 @@ async fn a_hostile_gateway_gives_clear_problems_and_bounded_reads() {
         healthy as f64 / 1024.0
     );
     assert!(attacked < 150 * 1024, "max RSS {attacked} kB");
-    assert!(code <= 2);
+    // A check result (0 ok, 3 warn, 4 fail), never an error's 1 or a crash.
+    assert!([0, 3, 4].contains(&code), "exit {code}");
     state.load_health().unwrap();
 }
 

@@ -11,6 +11,7 @@ mod support;
 mod bench;
 mod cli;
 mod console;
+mod conventions;
 mod health;
 mod listener;
 mod locks;

@@ -1,9 +1,10 @@
 //! IPFS Station's desktop console: a thin Tauri v2 shell over the station engine.
 //!
-//! Usage: `ipfs-station-console [--station <dir>]` (`--version` prints the version and
-//! exits before anything starts). Without `--station` (or
-//! `IPFS_STATION_DIR`) it opens the station opened last, else creates a demo station under
-//! the platform data dir (`~/.local/share/ipfs-station/demo`).
+//! Usage: `ipfs-station-console [--station <dir>]` ([`Args`], parsed by clap before
+//! anything starts: `--version` and `--help` print and exit 0; an unknown argument is a
+//! usage error, exit 2, with a usage line). Without `--station` (or `IPFS_STATION_DIR`) it
+//! opens the station opened last, else creates a demo station under the platform data dir
+//! (`~/.local/share/ipfs-station/demo`).
 //!
 //! Every `#[tauri::command]` (in [`commands`], one module per screen) takes the engine's
 //! console ([`ipfs_station::console::Console`]), makes one engine call and maps the
@@ -15,6 +16,7 @@
 
 mod commands;
 
+use clap::Parser;
 use ipfs_station::console::api::{ConsoleEvent, Emit};
 use ipfs_station::console::Console;
 use std::path::PathBuf;
@@ -28,21 +30,26 @@ fn emitter(app: &tauri::AppHandle) -> Emit {
     })
 }
 
-/// The station folder to open: `--station`, `IPFS_STATION_DIR`, the last opened one, or
-/// the demo station (created on first use).
-fn pick_station() -> Result<PathBuf, String> {
-    let mut args = std::env::args().skip(1);
-    let mut chosen: Option<PathBuf> = None;
-    while let Some(a) = args.next() {
-        if a == "--station" {
-            chosen = args.next().map(PathBuf::from);
-        } else if let Some(v) = a.strip_prefix("--station=") {
-            chosen = Some(PathBuf::from(v));
-        }
-    }
-    let chosen = chosen
-        .or_else(|| std::env::var_os("IPFS_STATION_DIR").map(PathBuf::from))
-        .or_else(ipfs_station::station::last_opened);
+/// The console's command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ipfs-station-console",
+    version,
+    about = "IPFS Station's desktop console: library, prechunk progress, on air, health",
+    after_help = "Exit codes: 0 closed normally (or --help, --version); 1 the console could \
+                  not start or open the station; 2 usage error (the command line)."
+)]
+struct Args {
+    /// The station folder (default: $IPFS_STATION_DIR, else the station opened last, else
+    /// the demo station, created on first use).
+    #[arg(long, short, env = "IPFS_STATION_DIR", value_name = "DIR")]
+    station: Option<PathBuf>,
+}
+
+/// The station folder to open: `--station` (or `IPFS_STATION_DIR`, which clap reads), the
+/// last opened one, or the demo station (created on first use).
+fn pick_station(chosen: Option<PathBuf>) -> Result<PathBuf, String> {
+    let chosen = chosen.or_else(ipfs_station::station::last_opened);
     let dir = match chosen {
         Some(d) => d,
         None => {
@@ -63,27 +70,10 @@ fn pick_station() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Whether the command line asks for the version (`--version` or `-V`; the value of
-/// `--station` is not a flag).
-fn wants_version(args: impl IntoIterator<Item = String>) -> bool {
-    let mut args = args.into_iter();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--version" | "-V" => return true,
-            "--station" => {
-                args.next();
-            }
-            _ => {}
-        }
-    }
-    false
-}
-
 fn main() -> std::process::ExitCode {
-    if wants_version(std::env::args().skip(1)) {
-        println!("ipfs-station-console {}", env!("CARGO_PKG_VERSION"));
-        return std::process::ExitCode::SUCCESS;
-    }
+    // Before anything starts: --help, --version and a bad command line end here (clap
+    // prints, exits 0 or 2).
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -91,11 +81,11 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let station = match pick_station() {
+    let station = match pick_station(args.station) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot open a station: {e}");
-            return std::process::ExitCode::from(2);
+            return std::process::ExitCode::from(1);
         }
     };
     tracing::info!("station {}", station.display());
@@ -185,17 +175,34 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    use super::Args;
+    use clap::{error::ErrorKind, Parser};
+
+    fn parse(a: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("ipfs-station-console").chain(a.iter().copied()))
     }
 
+    /// `--station` in both spellings; a flag is not a station folder's name; a misspelt argument is a usage error (exit 2),
+    /// never the last station opened. The environment variable is covered by the
+    /// package test, which runs the binary (a test here must not set the process's env).
     #[test]
-    fn version_flag_is_found_but_not_as_a_station_folder() {
-        assert!(super::wants_version(args(&["--version"])));
-        assert!(super::wants_version(args(&["--station", "/tmp/x", "-V"])));
-        assert!(!super::wants_version(args(&["--station", "--version"])));
-        assert!(!super::wants_version(args(&["--station=/tmp/x"])));
-        assert!(!super::wants_version(args(&[])));
+    fn arguments_parse_like_a_command_line_tool() {
+        let a = parse(&["--station", "/tmp/x"]).unwrap();
+        assert_eq!(a.station.as_deref(), Some(std::path::Path::new("/tmp/x")));
+        let a = parse(&["--station=/tmp/y"]).unwrap();
+        assert_eq!(a.station.as_deref(), Some(std::path::Path::new("/tmp/y")));
+        // A flag is never taken as the folder's name.
+        assert!(parse(&["--station", "--version"]).is_err());
+        assert_eq!(
+            parse(&["--version"]).unwrap_err().kind(),
+            ErrorKind::DisplayVersion
+        );
+        let e = parse(&["--statoin", "/tmp/x"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownArgument);
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.render().to_string().contains("Usage:"), "{}", e.render());
+        let e = parse(&["/tmp/x"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownArgument);
     }
 
     /// The handler list above names exactly the engine's command list, in its order.

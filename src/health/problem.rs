@@ -16,17 +16,6 @@ pub enum Status {
     Fail,
 }
 
-impl Status {
-    /// Exit status for `station health --once`: 0 ok, 1 warn, 2 fail.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Status::Ok => 0,
-            Status::Warn => 1,
-            Status::Fail => 2,
-        }
-    }
-}
-
 /// Where a problem was found, which decides how much it weighs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

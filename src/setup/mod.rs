@@ -38,10 +38,18 @@ use std::time::Duration;
 /// One source that could not be used, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemFailure {
-    /// The source file.
+    /// The source file (as JSON: its name as text, a byte that is not UTF-8 shown as
+    /// U+FFFD, so a report naming an undecodable file name still serializes).
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
     /// Why (probe, ffmpeg or duplicate reason).
     pub reason: String,
+}
+
+/// Serializes a path as text, lossily ([`std::path::Path::to_string_lossy`]): serde's own
+/// impl fails on a name that is not UTF-8, the very file a failure report names.
+fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
 }
 
 /// Events of a setup run, for progress displays.

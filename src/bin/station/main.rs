@@ -1,8 +1,12 @@
 //! `station`: the command line of IPFS Station (thin: parse, call one engine function,
 //! render the result).
 
+mod cli;
+mod exit;
+
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
+use cli::{BenchRow, Cli, Cmd};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ipfs_station::air::streamer::{self, Mode};
 use ipfs_station::clock::SystemClock;
@@ -39,157 +43,6 @@ fn terminal_lines(s: &str) -> String {
         .join("\n")
 }
 
-#[derive(Parser)]
-#[command(
-    name = "station",
-    version,
-    about = "IPFS Station: a 24/7 internet radio station on IPFS"
-)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Create a station directory with default configs and the bundled jingles.
-    Init {
-        /// The new station's folder.
-        dir: PathBuf,
-    },
-    /// Prechunk every source, add segments to Kubo, write manifest.json and playlist.m3u.
-    Setup {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// No progress bars (log lines only).
-        #[arg(long)]
-        quiet: bool,
-    },
-    /// Go on air: slide the live window and publish it under the IPNS name.
-    Stream {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// Serve the live window from local files at http://127.0.0.1:<port>/live.m3u8
-        /// instead of publishing (no Kubo needed).
-        #[arg(long)]
-        preview: bool,
-        /// Preview port (default: `preview_port` of streaming.config.json).
-        #[arg(long)]
-        port: Option<u16>,
-        /// Start a new stream (media sequence 0) instead of continuing the saved one:
-        /// needed to change the segment length of a stream on air.
-        #[arg(long)]
-        new_stream: bool,
-        /// Write all output to FILE (appended), rotated at 5 MiB keeping 2 old files
-        /// (FILE.1, FILE.2): what the console gives the processes it starts.
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// Rotation size of --log, bytes (for tests).
-        #[arg(long, hide = true, default_value_t = station::process::LOG_MAX_BYTES)]
-        log_max_bytes: u64,
-    },
-    /// Stop the station's streamer and health monitor (SIGTERM to the lock holders, wait).
-    Stop {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// Seconds to wait for each to stop before it is killed.
-        #[arg(long, default_value_t = 15)]
-        timeout: u64,
-    },
-    /// Show whether the station is on air, its IPNS name, now playing and the last publish.
-    Status {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// Print the state as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// What plays when: the programme block and the item on air at an instant, and the
-    /// programme ahead (from the running stream's schedule; off air, as a stream started
-    /// now would play; the past from the as-run log).
-    Schedule {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// The instant, RFC 3339 (default: now), e.g. 2026-12-08T09:45:00+01:00.
-        #[arg(long)]
-        at: Option<String>,
-        /// Hours of programme after it.
-        #[arg(long, default_value_t = 1.0)]
-        hours: f64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The as-run log: every item that aired, with its air start and end (UTC), block,
-    /// title, artist, album and ISRC.
-    History {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// Only items that started at or after this instant (RFC 3339).
-        #[arg(long)]
-        since: Option<String>,
-        /// Only items that started before this instant (RFC 3339).
-        #[arg(long)]
-        until: Option<String>,
-        /// Print JSON (an array).
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// Print CSV with a header row (for royalty reports).
-        #[arg(long)]
-        csv: bool,
-    },
-    /// Check the stream as listeners get it: gateways, playlist rules, levels, Kubo.
-    Health {
-        /// The station folder.
-        #[arg(long, short)]
-        station: PathBuf,
-        /// One check, then exit 0 (ok), 1 (warn) or 2 (fail).
-        #[arg(long)]
-        once: bool,
-        /// Write the level meters and history as SVG to FILE after each check.
-        #[arg(long)]
-        svg: Option<PathBuf>,
-        /// Write all output to FILE (appended), rotated at 5 MiB keeping 2 old files
-        /// (FILE.1, FILE.2): what the console gives the processes it starts.
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// Rotation size of --log, bytes (for tests).
-        #[arg(long, hide = true, default_value_t = station::process::LOG_MAX_BYTES)]
-        log_max_bytes: u64,
-    },
-    /// Measure: a fresh setup vs a bare encode, a cached second setup, one window tick,
-    /// a level check, the console's timeline; each against its baseline in the same run.
-    Bench {
-        /// Music for the fresh setup (default: the demo's tracks from lincity-ng-data).
-        #[arg(long)]
-        music: Option<PathBuf>,
-        /// Items in the second-setup measurement.
-        #[arg(long, default_value_t = 200)]
-        items: usize,
-        /// The Kubo RPC API the fresh setup adds its segments to.
-        #[arg(long, default_value = "http://127.0.0.1:5001")]
-        kubo_api: String,
-        /// Run one measurement only.
-        #[arg(long, value_enum)]
-        only: Option<BenchRow>,
-    },
-    /// Create a demo station with real music, set it up and put it on air.
-    Demo {
-        /// Folder of the demo station (default: <data dir>/ipfs-station/demo).
-        #[arg(long, short)]
-        station: Option<PathBuf>,
-        /// Only set up; do not start streaming.
-        #[arg(long)]
-        no_stream: bool,
-    },
-}
-
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -200,19 +53,31 @@ fn main() -> std::process::ExitCode {
         // Colours only for a terminal: a log file or a pipe gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    // A wrong command line is exit::USAGE (clap's own code, said here so that no other
+    // outcome takes it); --help and --version print on stdout and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             say_err!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::from(2);
+            return std::process::ExitCode::from(exit::FAILED);
         }
     };
     match rt.block_on(run(cli)) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             say_err!("error: {e:#}");
-            std::process::ExitCode::from(2)
+            std::process::ExitCode::from(exit::FAILED)
         }
     }
 }
@@ -235,16 +100,29 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 dir.join("music").display(),
                 dir.display()
             );
-            Ok(0)
+            Ok(exit::OK)
         }
-        Cmd::Setup { station, quiet } => {
+        Cmd::Setup {
+            station,
+            quiet,
+            json,
+        } => {
             let station = open(&station)?;
             housekeeping_report(station::housekeeping::before_setup(
                 &station,
                 chrono::Utc::now(),
             ));
-            let report = run_setup(&station, quiet).await?;
-            Ok(if report.ok() { 0 } else { 1 })
+            let report = run_setup(&station, quiet || json).await?;
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("ok".into(), serde_json::Value::Bool(report.ok()));
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print_setup_report(&report);
+            }
+            Ok(if report.ok() { exit::OK } else { exit::FAILED })
         }
         Cmd::Stream {
             station,
@@ -263,7 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 chrono::Utc::now(),
             ));
             stream(&station, preview, port, new_stream).await?;
-            Ok(0)
+            Ok(exit::OK)
         }
         Cmd::Stop { station, timeout } => stop(&open(&station)?, timeout),
         Cmd::Status { station, json } => status(&open(&station)?, json),
@@ -289,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Health {
             station,
             once,
+            json,
             svg,
             log,
             log_max_bytes,
@@ -296,7 +175,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(log) = &log {
                 station::process::log_to(log, log_max_bytes, station::process::LOG_KEEP)?;
             }
-            health(&open(&station)?, once, svg.as_deref()).await
+            health(&open(&station)?, once, json, svg.as_deref()).await
+        }
+        Cmd::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "station", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .context("writing the completion script")?;
+            Ok(exit::OK)
         }
         Cmd::Demo { station, no_stream } => demo(station, no_stream).await,
         Cmd::Bench {
@@ -333,7 +220,7 @@ fn open(dir: &Path) -> anyhow::Result<Station> {
     Ok(station)
 }
 
-/// Runs setup with progress bars and prints the report.
+/// Runs setup with progress bars (none when `quiet`: log lines on stderr instead).
 async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport> {
     let mp = if quiet {
         MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
@@ -444,7 +331,11 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
     });
     let report = setup::run(station, on_event).await;
     overall.finish_and_clear();
-    let report = report?;
+    Ok(report?)
+}
+
+/// Prints what a setup run did, for the operator's terminal.
+fn print_setup_report(report: &SetupReport) {
     say!(
         "setup: {} tracks, {} jingles; {} encoded, {} reused; {} segments added in {} request(s); rotation of {} entries",
         report.tracks, report.jingles, report.encoded, report.reused, report.segments_added, report.add_requests, report.rotation_len
@@ -504,7 +395,6 @@ async fn run_setup(station: &Station, quiet: bool) -> anyhow::Result<SetupReport
     if report.missing_cids > 0 {
         say!("  {} segment(s) still wait for a CID", report.missing_cids);
     }
-    Ok(report)
 }
 
 /// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives while the
@@ -736,7 +626,7 @@ fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyh
     let answer = programme_at(&src, station, now, at, hours.clamp(0.0, 24.0 * 7.0))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
-        return Ok(0);
+        return Ok(exit::OK);
     }
     let tz: Option<chrono_tz::Tz> = answer.timezone.as_deref().and_then(|z| z.parse().ok());
     let local = |ms: i64| {
@@ -794,7 +684,7 @@ fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyh
             i.title
         );
     }
-    Ok(0)
+    Ok(exit::OK)
 }
 
 /// `station history`: the as-run log.
@@ -852,7 +742,7 @@ fn history(
             );
         }
     }
-    Ok(0)
+    Ok(exit::OK)
 }
 
 /// Stops the streamer and the monitor of `station`.
@@ -864,7 +754,7 @@ fn stop(station: &Station, timeout: u64) -> anyhow::Result<u8> {
             None => say!("The {} was not running.", role.noun()),
         }
     }
-    Ok(0)
+    Ok(exit::OK)
 }
 
 fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
@@ -881,7 +771,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
                     station.dir().display()
                 );
             }
-            return Ok(3);
+            return Ok(exit::OFF_AIR);
         }
         Err(e) => return Err(e.into()),
     };
@@ -916,7 +806,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
             }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(if on_air { 0 } else { 3 });
+        return Ok(if on_air { exit::OK } else { exit::OFF_AIR });
     }
     say!("{}", if on_air { "ON AIR" } else { "off air" });
     match (&st.mode, &st.ipns_name, &st.preview_url) {
@@ -1009,7 +899,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
     if let Some(n) = &st.notice {
         say!("  notice:         {n}");
     }
-    Ok(if on_air { 0 } else { 3 })
+    Ok(if on_air { exit::OK } else { exit::OFF_AIR })
 }
 
 async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
@@ -1024,11 +914,12 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
     }
     let station = open(&dir)?;
     let report = run_setup(&station, false).await?;
+    print_setup_report(&report);
     if report.rotation_len == 0 {
         bail!("setup produced no rotation");
     }
     if no_stream {
-        return Ok(if report.ok() { 0 } else { 1 });
+        return Ok(if report.ok() { exit::OK } else { exit::FAILED });
     }
     let kubo =
         ipfs_station::kubo::Kubo::new(station.kubo_api(), std::time::Duration::from_secs(5))?;
@@ -1051,24 +942,7 @@ async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
         }
     };
     stream(&station, preview, None, false).await?;
-    Ok(0)
-}
-
-/// One `station bench` measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum BenchRow {
-    /// A fresh setup (prechunk, loudness, adds) vs the bare single-pass encode.
-    #[value(alias = "prechunk")]
-    FreshSetup,
-    /// A second setup over an unchanged library vs the first.
-    #[value(alias = "setup")]
-    SecondSetup,
-    /// One window tick vs parsing the playlist.
-    Window,
-    /// A segment's level check vs ffmpeg's volumedetect.
-    Levels,
-    /// The console's rotation timeline vs reading the manifest.
-    Timeline,
+    Ok(exit::OK)
 }
 
 async fn bench(
@@ -1135,7 +1009,11 @@ async fn bench(
     for why in &missed {
         say_err!("{why}");
     }
-    Ok(if missed.is_empty() { 0 } else { 1 })
+    Ok(if missed.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 /// Prints one health report and writes the SVG when asked.
@@ -1175,6 +1053,15 @@ fn print_health(
     for why in &r.reasons {
         say!("  - {why}");
     }
+    write_svg(r, svg, cfg)
+}
+
+/// Writes the level meters and history of `r` as SVG to `svg`, when given (atomically).
+fn write_svg(
+    r: &ipfs_station::health::HealthReport,
+    svg: Option<&Path>,
+    cfg: &ipfs_station::station::config::HealthConfig,
+) -> anyhow::Result<()> {
     if let Some(path) = svg {
         let text = ipfs_station::health::meters::render_svg(
             &r.latest_levels(),
@@ -1189,11 +1076,22 @@ fn print_health(
     Ok(())
 }
 
-async fn health(station: &Station, once: bool, svg: Option<&Path>) -> anyhow::Result<u8> {
+async fn health(
+    station: &Station,
+    once: bool,
+    json: bool,
+    svg: Option<&Path>,
+) -> anyhow::Result<u8> {
     if once {
         let r = ipfs_station::health::check_once(station, chrono::Utc::now()).await?;
-        print_health(&r, svg, &station.health)?;
-        return Ok(r.status.exit_code());
+        if json {
+            // The SVG is still written when asked; the text report is not printed.
+            write_svg(&r, svg, &station.health)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            print_health(&r, svg, &station.health)?;
+        }
+        return Ok(exit::of_health(r.status));
     }
     let shutdown = shutdown_signal();
     let state = station.state();
@@ -1208,5 +1106,5 @@ async fn health(station: &Station, once: bool, svg: Option<&Path>) -> anyhow::Re
         }
     })
     .await;
-    Ok(0)
+    Ok(exit::OK)
 }
