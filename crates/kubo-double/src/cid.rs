@@ -5,7 +5,13 @@
 //! Limits: directories are always plain UnixFS directories (Kubo turns directories whose
 //! link names and CIDs exceed 256 KiB into HAMT shards; the double does not).
 
+use ::cid::multibase::{self, Base};
 use sha2::{Digest, Sha256};
+
+/// The `cid` crate's CID with room for digests up to 128 bytes: the largest Kubo takes
+/// (boxo verifcid/allowlist.go: `DefaultMaxDigestSize` and `DefaultMaxIdentityDigestSize`,
+/// both 128).
+type ParsedCid = ::cid::CidGeneric<128>;
 
 /// Multicodec of dag-pb nodes.
 pub const DAG_PB: u64 = 0x70;
@@ -84,7 +90,7 @@ pub fn multihash(data: &[u8]) -> Vec<u8> {
 fn make_cid(version: u8, codec: u64, block: &[u8]) -> (String, Vec<u8>) {
     let mh = multihash(block);
     if version == 0 && codec == DAG_PB {
-        return (bs58::encode(&mh).into_string(), mh);
+        return (Base::Base58Btc.encode(&mh), mh);
     }
     let mut b = vec![1u8];
     varint(codec, &mut b);
@@ -92,14 +98,9 @@ fn make_cid(version: u8, codec: u64, block: &[u8]) -> (String, Vec<u8>) {
     (cid_v1_string(&b), b)
 }
 
-/// Base32 lower multibase (`b` prefix) of binary CIDv1 bytes.
+/// Base32 lower multibase (`b` prefix) of binary CIDv1 bytes (go-cid `String` of a v1).
 pub fn cid_v1_string(bytes: &[u8]) -> String {
-    format!(
-        "b{}",
-        data_encoding::BASE32_NOPAD
-            .encode(bytes)
-            .to_ascii_lowercase()
-    )
+    multibase::encode(Base::Base32Lower, bytes)
 }
 
 /// A dag-pb link.
@@ -278,30 +279,10 @@ pub fn directory(entries: &[(String, Node)], opts: &AddOptions) -> (Node, Blocks
     )
 }
 
-/// Decodes a CID string (`Qm...` v0, or multibase `b...` base32 / `k...` base36 /
-/// `z...` base58btc v1) into `(codec, multihash)`. `None` when it is not a CID.
+/// Decodes a CID string ([`Cid::decode`]) into `(codec, multihash)`. `None` when it is
+/// not a CID.
 pub fn parse(s: &str) -> Option<(u64, Vec<u8>)> {
-    if s.len() == 46 && s.starts_with("Qm") {
-        let mh = bs58::decode(s).into_vec().ok()?;
-        return (mh.len() == 34 && mh[0] == 0x12 && mh[1] == 0x20).then_some((DAG_PB, mh));
-    }
-    let mut chars = s.chars();
-    let bytes = match chars.next()? {
-        'b' => data_encoding::BASE32_NOPAD
-            .decode(chars.as_str().to_ascii_uppercase().as_bytes())
-            .ok()?,
-        'k' => base36_decode(chars.as_str())?,
-        'z' => bs58::decode(chars.as_str()).into_vec().ok()?,
-        _ => return None,
-    };
-    let (version, rest) = read_varint(&bytes)?;
-    if version != 1 {
-        return None;
-    }
-    let (codec, mh) = read_varint(rest)?;
-    let (_, after_code) = read_varint(mh)?;
-    let (len, digest) = read_varint(after_code)?;
-    (digest.len() as u64 == len).then(|| (codec, mh.to_vec()))
+    Cid::decode(s).map(|c| (c.codec, c.multihash))
 }
 
 /// A decoded CID: what go-cid `cid.Decode` accepts, for the forms the double knows
@@ -318,42 +299,42 @@ pub struct Cid {
 }
 
 impl Cid {
-    /// Decodes CID text; `None` when it is not one (go-cid `Decode` fails).
+    /// Decodes CID text; `None` when it is not one (go-cid `Decode` fails). As go-cid
+    /// (cid.go `Decode`): 46 characters starting `Qm` are a base58btc v0; anything else
+    /// is multibase (go-multibase: every base it knows, `b`/`B` base32, `k`/`K` base36,
+    /// `z` base58btc, `f` hex, `m`/`u` base64, ...; base32 in either case, even mixed, as
+    /// go-base32's `NewEncodingCI` decodes it) holding binary CID bytes
+    /// ([`Cid::from_bytes`]).
+    /// The `multibase` crate decodes the text; unlike the `cid` crate's own `FromStr` no
+    /// `/ipfs/` prefix is stripped.
     pub fn decode(s: &str) -> Option<Cid> {
-        let (codec, multihash) = parse(s)?;
-        let version = if s.len() == 46 && s.starts_with("Qm") {
-            0
+        let bytes = if s.len() == 46 && s.starts_with("Qm") {
+            Base::Base58Btc.decode(s).ok()?
         } else {
-            1
+            multibase::decode(s).ok()?.1
         };
-        Some(Cid {
-            version,
-            codec,
-            multihash,
-        })
+        Cid::from_bytes(&bytes)
     }
 
     /// Decodes binary CID bytes (v0: a bare sha2-256 multihash `12 20 ...`; v1: version,
-    /// codec, multihash), as go-cid `Cast` does; `None` when malformed.
+    /// codec, multihash), as go-cid `Cast` does: varints minimal (go-varint refuses
+    /// others, `ErrNotMinimal`), the multihash's length its digest's, no trailing bytes
+    /// (`Cast`: "trailing bytes in data"). `None` when malformed. Read by the `cid` crate
+    /// (`read_bytes`, whose varints are `unsigned-varint`'s, minimal only); the trailing
+    /// bytes are checked here because `TryFrom<&[u8]>` ignores them.
     pub fn from_bytes(b: &[u8]) -> Option<Cid> {
-        if b.len() == 34 && b[0] == 0x12 && b[1] == 0x20 {
-            return Some(Cid {
-                version: 0,
-                codec: DAG_PB,
-                multihash: b.to_vec(),
-            });
-        }
-        let (version, rest) = read_varint(b)?;
-        if version != 1 {
+        let mut rest = b;
+        let c = ParsedCid::read_bytes(&mut rest).ok()?;
+        if !rest.is_empty() {
             return None;
         }
-        let (codec, mh) = read_varint(rest)?;
-        let (_, after_code) = read_varint(mh)?;
-        let (len, digest) = read_varint(after_code)?;
-        (digest.len() as u64 == len).then(|| Cid {
-            version: 1,
-            codec,
-            multihash: mh.to_vec(),
+        Some(Cid {
+            version: match c.version() {
+                ::cid::Version::V0 => 0,
+                ::cid::Version::V1 => 1,
+            },
+            codec: c.codec(),
+            multihash: c.hash().to_bytes(),
         })
     }
 
@@ -389,7 +370,7 @@ impl Cid {
     /// Base36 lower multibase (`k...`) of the CIDv1 bytes (go-cid
     /// `StringOfBase(mbase.Base36)`).
     pub fn to_base36(&self) -> String {
-        format!("k{}", base36_encode(&self.to_v1().to_bytes()))
+        base36(&self.to_v1().to_bytes())
     }
 }
 
@@ -397,14 +378,16 @@ impl std::fmt::Display for Cid {
     /// go-cid `String`: base58btc multihash for v0, base32 lower (`b...`) for v1.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.version == 0 {
-            f.write_str(&bs58::encode(&self.multihash).into_string())
+            f.write_str(&Base::Base58Btc.encode(&self.multihash))
         } else {
             f.write_str(&cid_v1_string(&self.to_bytes()))
         }
     }
 }
 
-/// Reads one unsigned varint; `None` when it does not end within 9 bytes.
+/// Reads one unsigned protobuf varint (dag-pb and UnixFS fields: protobuf decoders take
+/// non-minimal encodings, unlike CID varints, which [`Cid::from_bytes`] reads); `None`
+/// when it does not end within 9 bytes.
 pub(crate) fn read_varint(b: &[u8]) -> Option<(u64, &[u8])> {
     let mut v = 0u64;
     for (i, byte) in b.iter().enumerate().take(9) {
@@ -416,48 +399,10 @@ pub(crate) fn read_varint(b: &[u8]) -> Option<(u64, &[u8])> {
     None
 }
 
-const B36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-
-/// Base36 lower encoding (multibase `k`) of bytes, leading zero bytes as `0`.
-pub fn base36_encode(bytes: &[u8]) -> String {
-    let zeros = bytes.iter().take_while(|b| **b == 0).count();
-    let mut digits: Vec<u8> = Vec::new();
-    for &b in &bytes[zeros..] {
-        let mut carry = u32::from(b);
-        for d in digits.iter_mut() {
-            carry += u32::from(*d) << 8;
-            *d = (carry % 36) as u8;
-            carry /= 36;
-        }
-        while carry > 0 {
-            digits.push((carry % 36) as u8);
-            carry /= 36;
-        }
-    }
-    let mut s = "0".repeat(zeros);
-    s.extend(digits.iter().rev().map(|d| B36[*d as usize] as char));
-    s
-}
-
-fn base36_decode(s: &str) -> Option<Vec<u8>> {
-    let zeros = s.bytes().take_while(|c| *c == b'0').count();
-    let mut bytes: Vec<u8> = Vec::new();
-    for c in s[zeros..].bytes() {
-        let v = B36.iter().position(|x| *x == c.to_ascii_lowercase())? as u32;
-        let mut carry = v;
-        for b in bytes.iter_mut() {
-            carry += u32::from(*b) * 36;
-            *b = (carry & 0xff) as u8;
-            carry >>= 8;
-        }
-        while carry > 0 {
-            bytes.push((carry & 0xff) as u8);
-            carry >>= 8;
-        }
-    }
-    let mut out = vec![0u8; zeros];
-    out.extend(bytes.iter().rev());
-    Some(out)
+/// Base36 lower multibase (`k` prefix) of bytes (go-multibase `Base36`), as Kubo writes
+/// IPNS names and subdomain-gateway labels.
+pub fn base36(bytes: &[u8]) -> String {
+    multibase::encode(Base::Base36Lower, bytes)
 }
 
 /// IPNS name (`k51...`) and peer ID (`12D3KooW...`) of an ed25519 public key.
@@ -466,11 +411,11 @@ pub fn ed25519_names(public_key: &[u8; 32]) -> (String, String) {
     pb.extend_from_slice(public_key);
     let mut mh = vec![0x00, pb.len() as u8];
     mh.extend_from_slice(&pb);
-    let peer_id = bs58::encode(&mh).into_string();
+    let peer_id = Base::Base58Btc.encode(&mh);
     let mut cid = vec![1u8];
     varint(LIBP2P_KEY, &mut cid);
     cid.extend_from_slice(&mh);
-    (format!("k{}", base36_encode(&cid)), peer_id)
+    (base36(&cid), peer_id)
 }
 
 #[cfg(test)]
@@ -636,8 +581,60 @@ mod tests {
         assert!(peer.starts_with("12D3KooW"), "{peer}");
         assert_eq!(parse(&name).unwrap().0, LIBP2P_KEY);
         assert_eq!(
-            base36_decode(&base36_encode(&[0, 0, 1, 2, 255])).unwrap(),
+            multibase::decode(base36(&[0, 0, 1, 2, 255])).unwrap().1,
             vec![0, 0, 1, 2, 255]
         );
+    }
+
+    /// What go-cid refuses stays refused (cid.go `Decode`/`Cast`, go-varint
+    /// `ErrNotMinimal`), and what it takes in other bases and cases is the same CID.
+    #[test]
+    fn cids_decode_as_go_cid_does() {
+        let n1 = file(
+            b"hello world",
+            &AddOptions {
+                cid_version: 1,
+                raw_leaves: true,
+                ..v0()
+            },
+        )
+        .0;
+        let c = Cid::decode(&n1.cid).unwrap();
+        assert_eq!(c.to_string(), n1.cid);
+        let bytes = c.to_bytes();
+        // The same bytes in base32 upper, base36, base58btc and hex.
+        for base in [
+            Base::Base32Upper,
+            Base::Base36Lower,
+            Base::Base36Upper,
+            Base::Base58Btc,
+            Base::Base16Lower,
+        ] {
+            let text = multibase::encode(base, &bytes);
+            assert_eq!(Cid::decode(&text).as_ref(), Some(&c), "{text}");
+        }
+        // Mixed case under a lower-case prefix is the same CID: go-multibase decodes
+        // base32 with go-base32's `RawStdEncoding`, `NewEncodingCI` (base32.go: "case
+        // insensitive"), and so does the multibase crate.
+        let mut mixed = n1.cid.clone();
+        mixed.replace_range(1..4, &n1.cid[1..4].to_ascii_uppercase());
+        assert_eq!(Cid::decode(&mixed).as_ref(), Some(&c), "{mixed}");
+        // A non-minimal varint (the codec 0x55 as 0xd5 0x00).
+        let mut non_minimal = vec![0x01, 0xd5, 0x00];
+        non_minimal.extend_from_slice(&bytes[2..]);
+        assert_eq!(Cid::from_bytes(&non_minimal), None);
+        // Trailing bytes, a short digest, a path: not CIDs.
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(Cid::from_bytes(&trailing), None);
+        assert_eq!(Cid::from_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(Cid::decode(&format!("/ipfs/{}", n1.cid)), None);
+        // v0 text and v0 bytes in a multibase string are v0.
+        let v0n = file(b"hello world", &v0()).0;
+        let c0 = Cid::decode(&v0n.cid).unwrap();
+        assert_eq!(c0.version, 0);
+        assert_eq!(c0.to_string(), v0n.cid);
+        let in_b32 = multibase::encode(Base::Base32Lower, &c0.multihash);
+        assert_eq!(Cid::decode(&in_b32).map(|c| c.version), Some(0));
     }
 }
