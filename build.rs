@@ -1,17 +1,16 @@
 //! Embeds the listener page (`ui/listener/`) in the engine: its files are copied into
-//! `OUT_DIR/listener/` for `include_bytes!`. The page's player, `vendor/hls.min.js` and its
-//! transmuxer worker `vendor/hls.worker.js`, come from the npm registry through `scripts/listener-page.sh`; when it is missing the build
+//! `OUT_DIR/listener/` for `include_bytes!`. The page's player, `vendor/hls.min.js`, comes
+//! from the npm registry through `scripts/listener-page.sh`; when it is missing the build
 //! goes on with an empty file and a warning, and publishing the page says how to fix it.
 
 use std::path::Path;
 
 /// The page's files, relative to `ui/listener/` (the same list as `air::listener::PAGE_FILES`).
-const PAGE_FILES: [&str; 5] = [
+const PAGE_FILES: [&str; 4] = [
     "index.html",
     "listener.js",
     "style.css",
     "vendor/hls.min.js",
-    "vendor/hls.worker.js",
 ];
 
 fn main() {

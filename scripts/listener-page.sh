@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Builds the listener page's third-party files: hls.js from the npm registry.
+# Builds the listener page's one third-party file: hls.js from the npm registry.
 #   scripts/listener-page.sh     npm ci in ui/listener (exact versions of package-lock.json,
 #                                from npm's cache when it has them), then copies
-#                                node_modules/hls.js/dist/hls.min.js and its transmuxer
-#                                worker hls.worker.js to ui/listener/vendor/.
+#                                node_modules/hls.js/dist/hls.min.js to ui/listener/vendor/.
 # The page then loads only its own files (index.html, listener.js, style.css,
-# vendor/hls.min.js, vendor/hls.worker.js, station.json) and the stream from the same origin: nothing at run time
+# vendor/hls.min.js, station.json) and the stream from the same origin: nothing at run time
 # comes from anywhere else. `station` publishes ui/listener/ with a generated station.json.
 set -euo pipefail
 
@@ -22,21 +21,19 @@ cd "$page"
 # otherwise only the npm registry is contacted.
 npm ci --prefer-offline --no-audit --no-fund --ignore-scripts
 
+src="node_modules/hls.js/dist/hls.min.js"
+if [[ ! -s "$src" ]]; then
+  echo "$page/$src is missing after npm ci" >&2
+  exit 1
+fi
 mkdir -p vendor
+# Drop the source map reference: the map is not published, so nothing would answer it.
+grep -v '^//# sourceMappingURL=' "$src" > vendor/hls.min.js.tmp
+# Replaced only when it changed: a new mtime makes cargo rebuild the engine (build.rs).
+if cmp -s vendor/hls.min.js.tmp vendor/hls.min.js; then
+  rm vendor/hls.min.js.tmp
+else
+  mv vendor/hls.min.js.tmp vendor/hls.min.js
+fi
 version="$(node -p 'require("./node_modules/hls.js/package.json").version' 2>/dev/null || echo '?')"
-for file in hls.min.js hls.worker.js; do
-  src="node_modules/hls.js/dist/$file"
-  if [[ ! -s "$src" ]]; then
-    echo "$page/$src is missing after npm ci" >&2
-    exit 1
-  fi
-  # Drop the source map reference: the map is not published, so nothing would answer it.
-  grep -v '^//# sourceMappingURL=' "$src" > "vendor/$file.tmp"
-  # Replaced only when it changed: a new mtime makes cargo rebuild the engine (build.rs).
-  if cmp -s "vendor/$file.tmp" "vendor/$file"; then
-    rm "vendor/$file.tmp"
-  else
-    mv "vendor/$file.tmp" "vendor/$file"
-  fi
-  echo "ui/listener/vendor/$file: hls.js $version ($(wc -c < "vendor/$file") bytes)"
-done
+echo "ui/listener/vendor/hls.min.js: hls.js $version ($(wc -c < vendor/hls.min.js) bytes)"

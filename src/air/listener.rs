@@ -4,28 +4,25 @@
 //! gateways alike.
 //!
 //! The page's files are embedded in the binary ([`page_files`]); the publisher adds them
-//! once per stream and links them into every site. The page's only third-party files,
-//! hls.js's `vendor/hls.min.js` and its transmuxer worker `vendor/hls.worker.js` (loaded
-//! by the page from its own origin: `workerPath`, allowed by the page's CSP `worker-src
-//! 'self'`), come from the npm registry through `scripts/listener-page.sh`.
+//! once per stream and links them into every site. The page's only third-party file,
+//! `vendor/hls.min.js`, comes from the npm registry through `scripts/listener-page.sh`.
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
 /// The page's files, relative to its folder, as published.
-pub const PAGE_FILES: [&str; 5] = [
+pub const PAGE_FILES: [&str; 4] = [
     "index.html",
     "listener.js",
     "style.css",
     "vendor/hls.min.js",
-    "vendor/hls.worker.js",
 ];
 
 /// The file the page reads to learn what plays ([`crate::air::site::StationJson`]).
 pub const STATION_FILE: &str = "station.json";
 
 /// The page's files as built into this binary (see the crate's `build.rs`).
-static EMBEDDED: [(&str, &[u8]); 5] = [
+static EMBEDDED: [(&str, &[u8]); 4] = [
     (
         PAGE_FILES[0],
         include_bytes!(concat!(env!("OUT_DIR"), "/listener/index.html")),
@@ -41,10 +38,6 @@ static EMBEDDED: [(&str, &[u8]); 5] = [
     (
         PAGE_FILES[3],
         include_bytes!(concat!(env!("OUT_DIR"), "/listener/vendor/hls.min.js")),
-    ),
-    (
-        PAGE_FILES[4],
-        include_bytes!(concat!(env!("OUT_DIR"), "/listener/vendor/hls.worker.js")),
     ),
 ];
 

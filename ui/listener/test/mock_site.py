@@ -3,7 +3,7 @@
 
 It builds what the station publishes under its IPNS name, as a plain directory:
 
-    index.html listener.js style.css vendor/hls.min.js vendor/hls.worker.js   (served from ui/listener/ itself,
+    index.html listener.js style.css vendor/hls.min.js   (served from ui/listener/ itself,
                                                            so edits show on reload)
     live.m3u8      RFC 8216 live playlist, segment URIs relative: "s/<media sequence>.ts"
     station.json   format 1 (station, ipns_name, stream, updated_at, now_playing, next_up,
@@ -52,7 +52,7 @@ from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE_DIR = os.path.dirname(HERE)
-PAGE_FILES = ("index.html", "listener.js", "style.css", "vendor/hls.min.js", "vendor/hls.worker.js")
+PAGE_FILES = ("index.html", "listener.js", "style.css", "vendor/hls.min.js")
 DEFAULT_NAME = "k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8"
 FAKE_CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
 
