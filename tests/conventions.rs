@@ -208,3 +208,34 @@ fn completions_for_the_usual_shells() {
         .unwrap();
     assert!(out.status.success(), "bash -n: {}", said(&out));
 }
+
+/// A reader that closes the pipe early (`station status | head -1`) ends nothing: the
+/// command runs to its own exit code, without a panic.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("station");
+    init_station(&st);
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["health", "--once"],
+    ] {
+        let mut child = Command::new(station_bin())
+            .args(args)
+            .arg("--station")
+            .arg(&st)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The read end closes before the program writes its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        let want = if args[0] == "status" { 5 } else { 4 };
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {err}");
+    }
+}

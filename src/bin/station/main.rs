@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 /// is printed raw: `serde_json` escapes control characters itself.
 macro_rules! say {
     ($($arg:tt)*) => {
-        println!("{}", terminal_lines(&format!($($arg)*)))
+        out(&terminal_lines(&format!($($arg)*)))
     };
 }
 
@@ -33,6 +33,28 @@ macro_rules! say_err {
     ($($arg:tt)*) => {
         eprintln!("{}", terminal_lines(&format!($($arg)*)))
     };
+}
+
+/// Set once stdout's reader has gone ([`out`]).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes `text` and a newline to stdout. When the reader has closed the pipe (`station
+/// status | head -1`), this and every later line is dropped and the command goes on to
+/// its own exit code (`println!` would panic); any other write error is said on stderr
+/// once, and output stops the same way.
+fn out(text: &str) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = writeln!(o, "{text}").and_then(|()| o.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to stdout: {e}");
+        }
+    }
 }
 
 /// `s` with every line made terminal-safe by [`text::terminal`]; the newlines are kept.
@@ -118,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 if let Some(o) = v.as_object_mut() {
                     o.insert("ok".into(), serde_json::Value::Bool(report.ok()));
                 }
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                out(&serde_json::to_string_pretty(&v)?);
             } else {
                 print_setup_report(&report);
             }
@@ -625,7 +647,7 @@ fn schedule(station: &Station, at: Option<&str>, hours: f64, json: bool) -> anyh
     })?;
     let answer = programme_at(&src, station, now, at, hours.clamp(0.0, 24.0 * 7.0))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        out(&serde_json::to_string_pretty(&answer)?);
         return Ok(exit::OK);
     }
     let tz: Option<chrono_tz::Tz> = answer.timezone.as_deref().and_then(|z| z.parse().ok());
@@ -716,7 +738,7 @@ fn history(
     if csv {
         history::write_csv(&h.entries, std::io::stdout().lock(), Path::new("stdout"))?;
     } else if json {
-        println!("{}", serde_json::to_string_pretty(&h.entries)?);
+        out(&serde_json::to_string_pretty(&h.entries)?);
     } else if h.entries.is_empty() {
         say!(
             "Nothing aired in that time (as-run log: {}).",
@@ -764,7 +786,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
             if json {
-                println!("{{\"on_air\":false,\"state\":null}}");
+                out("{\"on_air\":false,\"state\":null}");
             } else {
                 say!(
                     "Never streamed: start with `station stream --station {}`",
@@ -805,7 +827,7 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
                 );
             }
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        out(&serde_json::to_string_pretty(&v)?);
         return Ok(if on_air { exit::OK } else { exit::OFF_AIR });
     }
     say!("{}", if on_air { "ON AIR" } else { "off air" });
@@ -1087,7 +1109,7 @@ async fn health(
         if json {
             // The SVG is still written when asked; the text report is not printed.
             write_svg(&r, svg, &station.health)?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            out(&serde_json::to_string_pretty(&r)?);
         } else {
             print_health(&r, svg, &station.health)?;
         }
