@@ -10,7 +10,9 @@ use reqwest::Url;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-/// The multiaddr a managed Kubo listens on for the URL `url` of config field `field`:
+/// The multiaddr a managed Kubo listens on for the URL `url` of config field `field` of
+/// the station's config file `file` (`streaming.config.json` `kubo_api`,
+/// `health.config.json` `gateways`):
 /// `http://127.0.0.1:5001` -> `/ip4/127.0.0.1/tcp/5001`, `http://[::1]:5001` ->
 /// `/ip6/::1/tcp/5001`, `http://localhost:8080/` -> `/ip4/127.0.0.1/tcp/8080`.
 ///
@@ -18,12 +20,12 @@ use std::path::PathBuf;
 /// part (`http://user:pass@127.0.0.1:5001`, Kubo's `API.Authorizations` basic auth) and a
 /// path are not part of where it listens.
 ///
-/// Errors: [`Error::Config`] naming `streaming.config.json` and `field` for a URL that
+/// Errors: [`Error::Config`] naming `file` and `field` for a URL that
 /// does not parse, is not plain `http://`, or whose host is not loopback (a managed Kubo
 /// only listens on loopback: 127.0.0.0/8, ::1 or `localhost`).
-pub fn loopback_multiaddr(field: &str, url: &str) -> Result<Multiaddr> {
+pub fn loopback_multiaddr(file: &str, field: &str, url: &str) -> Result<Multiaddr> {
     let bad = |message: String| Error::Config {
-        file: PathBuf::from(crate::station::keys::STREAMING_FILE),
+        file: PathBuf::from(file),
         field: field.to_string(),
         message,
     };
@@ -100,10 +102,11 @@ pub fn same_endpoint(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::station::keys::{HEALTH_FILE as HEALTH, STREAMING_FILE as STREAMING};
 
     #[test]
     fn managed_addresses_are_loopback_only() {
-        let ma = |f: &str, u: &str| loopback_multiaddr(f, u).map(|m| m.to_string());
+        let ma = |f: &str, u: &str| loopback_multiaddr(STREAMING, f, u).map(|m| m.to_string());
         assert_eq!(
             ma("kubo_api", "http://127.0.0.1:5001").unwrap(),
             "/ip4/127.0.0.1/tcp/5001"
@@ -142,10 +145,17 @@ mod tests {
             ("127.0.0.1:5001", "not a URL"),
             ("http://127.0.0.1:99999", "not a URL"),
         ] {
-            let e = loopback_multiaddr("kubo_api", url).unwrap_err().to_string();
+            let e = loopback_multiaddr(STREAMING, "kubo_api", url)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(why), "{url}: {e}");
             assert!(e.contains("kubo_api"), "{url}: {e}");
+            assert!(e.contains(STREAMING), "{url}: {e}");
         }
+        let e = loopback_multiaddr(HEALTH, "gateways", "http://10.0.0.1:8080")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(HEALTH) && e.contains("gateways"), "{e}");
     }
 
     /// What Kubo writes to `<repo>/api` (repo/fsrepo/fsrepo.go `SetAPIAddr`: the

@@ -19,6 +19,7 @@
 use crate::error::{Error, Result};
 use crate::kubo::addr::{loopback_multiaddr, multiaddr_http, same_endpoint};
 use crate::kubo::Kubo;
+use crate::station::keys;
 use crate::station::state::{KUBO_LOG_FILE, KUBO_PID_FILE};
 use crate::station::Station;
 use serde::Serialize;
@@ -272,8 +273,9 @@ impl ManagedKubo {
     ) -> Result<ManagedKubo> {
         let api = station.kubo_api().to_string();
         let gateway = station.local_gateway();
-        let api_addr = loopback_multiaddr("kubo_api", &api)?.to_string();
-        let gw_addr = loopback_multiaddr("gateway", &gateway)?.to_string();
+        let api_addr = loopback_multiaddr(keys::STREAMING_FILE, "kubo_api", &api)?.to_string();
+        // The local gateway is the first of health.config.json `gateways`.
+        let gw_addr = loopback_multiaddr(keys::HEALTH_FILE, "gateways", &gateway)?.to_string();
         let repo = station.dir().join(MANAGED_REPO_DIR);
         let state = station.state();
         state.create()?;
