@@ -18,15 +18,6 @@ fn station(args: &[&str], station_dir: Option<&Path>) -> Output {
     cmd.output().unwrap()
 }
 
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// A wrong command line is 2 with a usage line or a pointer to `--help`; an error of a well-formed command is 1;
 /// `--help` lists every exit code and the environment variable.
 #[test]

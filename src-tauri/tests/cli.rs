@@ -4,7 +4,8 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+use test_support::said;
 
 fn console(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipfs-station-console"));
@@ -12,15 +13,6 @@ fn console(args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .env_remove("IPFS_STATION_DIR");
     cmd
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// `--statoin` used to open the last station silently; now it is exit 2 with a usage

@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 
 pub use kubo_double::{KuboDouble, TestNode};
 
+mod output;
 pub mod simulated;
+
+pub use output::said;
 pub use simulated::SimulatedAir;
 
 /// A Kubo RPC client for `api` (30 s per request).
