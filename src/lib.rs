@@ -34,6 +34,7 @@ pub mod error;
 pub mod health;
 pub mod kubo;
 pub mod library;
+pub mod pinning;
 pub mod setup;
 pub mod station;
 pub mod units;

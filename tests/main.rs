@@ -19,6 +19,7 @@ mod pins;
 mod programme;
 mod publishing;
 mod reach;
+mod remote_pinning;
 mod setup;
 mod stream;
 mod tags;

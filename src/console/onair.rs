@@ -65,6 +65,9 @@ pub struct OnAirView {
     pub preview_check: Option<super::preview::PreviewCheck>,
     /// Listener URLs on the local gateway and on each public gateway.
     pub urls: Vec<ListenerUrl>,
+    /// Each pinning service of `remote_pinning`: the library's request there (pinned /
+    /// pinning / failing with the reason), from the state files.
+    pub remote_pinning: Vec<crate::pinning::ServiceStatus>,
     /// Why the last go-live step failed, if it did.
     pub problem: Option<String>,
 }
@@ -193,6 +196,10 @@ impl Console {
             preview_url,
             preview_check,
             urls,
+            remote_pinning: station
+                .as_ref()
+                .map(|s| crate::pinning::service_statuses(s))
+                .unwrap_or_default(),
             problem: station.err().map(|e| e.to_string()),
         }
     }

@@ -13,7 +13,8 @@
 //! deletes there) may only change to a folder inside the station folder, or inside a
 //! folder the operator picked in the native dialog ([`check_picked`], [`apply_picked`];
 //! the console records picked folders on the Rust side). `..` is refused in them, and
-//! symbolic links are resolved before the check.
+//! symbolic links are resolved before the check. A new `access_token_file` in
+//! `remote_pinning` is held to the same rule ([`super::pinning::token_files_refused`]).
 
 use crate::error::{Error, Result};
 use crate::setup::manifest::Manifest;
@@ -128,7 +129,11 @@ pub fn load(station: &Path) -> Result<Vec<FieldValue>> {
         .iter()
         .map(|spec| FieldValue {
             spec: *spec,
-            value: as_text(files.get(spec.file).and_then(|m| m.get(spec.key))),
+            value: match files.get(spec.file).and_then(|m| m.get(spec.key)) {
+                // The services' list is JSON text both ways (FieldKind::Services).
+                Some(v) if spec.kind == K::Services => v.to_string(),
+                v => as_text(v),
+            },
         })
         .collect())
 }
@@ -178,6 +183,17 @@ fn parse_text(spec: &KeySpec, text: &str) -> std::result::Result<Value, String> 
                 }
                 _ => Value::String(t.to_string()),
             })
+        }
+        K::Services => {
+            if t.is_empty() {
+                return Ok(Value::Array(Vec::new()));
+            }
+            match serde_json::from_str::<Value>(t) {
+                Ok(v @ Value::Array(_)) => Ok(v),
+                _ => Err(
+                    "must be a JSON list of {\"name\", \"endpoint\", \"access_token_file\"}".into(),
+                ),
+            }
         }
         K::List => Ok(Value::Array(
             t.lines()
@@ -292,9 +308,13 @@ fn evaluate(station: &Path, edits: &Edits, picked: &[PathBuf]) -> Result<(Outcom
             let Some((all, disk)) = merged.get_mut(spec.file) else {
                 continue;
             };
-            let refused = (spec.kind == K::Folder)
-                .then(|| folder_refused(station, text, picked))
-                .flatten();
+            let refused = match spec.kind {
+                K::Folder => folder_refused(station, text, picked),
+                K::Services => {
+                    super::pinning::token_files_refused(station, all.get(spec.key), text, picked)
+                }
+                _ => None,
+            };
             match parse_text(spec, text) {
                 Ok(v) if all.get(spec.key) != Some(&v) && refused.is_some() => {
                     out.errors.push(FieldError {

@@ -225,6 +225,8 @@ pub struct Checker {
     /// The configured `segment_base_url` (`absolute` segment URIs): segments there are
     /// fetched whatever gateway served the playlist.
     segment_base: Option<reqwest::Url>,
+    /// The pinning services of `remote_pinning` (setup.config.json).
+    remote_pinning: Vec<crate::station::remote_pinning::RemoteService>,
     http: reqwest::Client,
 }
 
@@ -359,6 +361,7 @@ impl Checker {
                 crate::station::config::SegmentUriStyle::Absolute(b) => reqwest::Url::parse(b).ok(),
                 _ => None,
             },
+            remote_pinning: station.setup.remote_pinning.clone(),
             http,
         })
     }
@@ -493,6 +496,19 @@ impl Checker {
                     );
                 }
             }
+        }
+        if let Some(hours) =
+            crate::pinning::unpinned_library_hours(&self.state, &self.remote_pinning, now)
+        {
+            raise(
+                Problem::LibraryNotPinned {
+                    hours,
+                    services: self.remote_pinning.len(),
+                },
+                Scope::Station,
+                None,
+                None,
+            );
         }
         let ipns_name = state.as_ref().and_then(|s| s.ipns_name.clone());
         let mut gateways = Vec::new();

@@ -92,6 +92,14 @@ pub enum Problem {
         /// segments), seconds.
         lookahead_seconds: f64,
     },
+    /// The library version was made more than an hour ago and no pinning service of
+    /// `remote_pinning` holds it (crate::pinning): it lives on this machine only.
+    LibraryNotPinned {
+        /// Hours since the version was made.
+        hours: f64,
+        /// Services configured.
+        services: usize,
+    },
     /// The streamer keeps a programme on air that is not the processed folder's (that is
     /// unplayable), or a programme block plays the default (nothing playable in its
     /// folders): listeners hear the station, the operator should fix the library
@@ -233,6 +241,10 @@ impl std::fmt::Display for Problem {
             } => write!(
                 f,
                 "publishes take {publish_seconds:.0} s on average: listeners need {needed_seconds:.0} s ahead of the live point (two publishes, a segment, the record TTL, three target durations of player buffer), the playlist reaches {lookahead_seconds:.0} s (raise lookahead_segments)"
+            ),
+            Problem::LibraryNotPinned { hours, services } => write!(
+                f,
+                "the library version made {hours:.1} h ago is pinned on none of the {services} pinning service(s): it lives on this machine only (see `station status`)"
             ),
             Problem::Programme { detail } => write!(f, "programme: {detail}"),
             Problem::FetchFailed { detail } => write!(f, "fetch failed: {detail}"),

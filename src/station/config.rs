@@ -113,7 +113,7 @@ impl ConfigFile {
     }
 
     /// The value of `key`: the file's, else the table's default.
-    fn value(&self, key: &str) -> Value {
+    pub(crate) fn value(&self, key: &str) -> Value {
         match self.values.get(key) {
             Some(v) => v.clone(),
             None => keys::spec(self.name, key).map_or(Value::Null, |s| s.default_value()),
@@ -305,6 +305,9 @@ pub struct SetupConfig {
     /// Days a removed source stays in `trash/` before setup deletes it; `None` keeps the
     /// trash forever (0 in the file).
     pub trash_retention: Option<Duration>,
+    /// Pinning services the library is sent to (`remote_pinning`), in the file's order;
+    /// empty: none ([`super::remote_pinning`]).
+    pub remote_pinning: Vec<super::remote_pinning::RemoteService>,
 }
 
 impl SetupConfig {
@@ -374,6 +377,11 @@ impl SetupConfig {
             jobs,
             add_batch_size,
             trash_retention,
+            remote_pinning: super::remote_pinning::parse(
+                file.path(),
+                station,
+                &file.value(super::remote_pinning::KEY),
+            )?,
         })
     }
 

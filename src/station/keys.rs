@@ -48,6 +48,10 @@ pub enum FieldKind {
     /// A folder path (free text, like [`FieldKind::Text`]); the console offers its
     /// folder picker, and outside the station folder only a picked folder is accepted.
     Folder,
+    /// A list of pinning services (`remote_pinning`), as JSON text; the console's
+    /// settings edit it in a section of its own (add with the token file picked in the
+    /// native dialog, remove).
+    Services,
 }
 
 /// What a change of the key makes the station redo.
@@ -76,7 +80,7 @@ pub struct KeySpec {
     /// The default, as JSON text (`6`, `"music"`, `null`, `["http://..."]`): what a
     /// missing key means and what `station init` writes.
     pub default: &'static str,
-    /// Form group: `Library`, `Encoding`, `On air`, `Kubo` or `Health`.
+    /// Form group: `Library`, `Encoding`, `Kubo`, `Remote pinning`, `On air` or `Health`.
     pub group: &'static str,
     /// Label for the form.
     pub label: &'static str,
@@ -145,6 +149,7 @@ pub static KEYS: &[KeySpec] = &[
     k(SETUP_FILE, "loudness_target_lufs", "-16", "Encoding", "Loudness target", K::OptionalNumber, "EBU R128 integrated loudness every item is normalized to, in LUFS (-40 to -5); `null` (empty) turns normalization off.", &[E::Reencode]),
     k(SETUP_FILE, "jobs", "0", "Encoding", "Parallel encodes", K::Integer, "ffmpeg processes at once (0 to 256); 0 uses every core.", &[E::Setup]),
     k(SETUP_FILE, "add_batch_size", "50", "Kubo", "Segments per add", K::Integer, "Segments sent to Kubo in one `add` request (1 to 1000).", &[E::Setup]),
+    k(SETUP_FILE, "remote_pinning", "[]", "Remote pinning", "Pinning services", K::Services, "Pinning services (IPFS Pinning Service API: IPFS Cluster's `pinsvcapi`, Pinata, Filebase, ...) that keep the library when this machine is off: a list of `{\"name\", \"endpoint\", \"access_token_file\"}`. `endpoint` is https:// (http:// on this machine only), without `/pins`; the token file must be readable by its owner only (`chmod 600`). Each library version is one pin request per service, replaced by the next (see the README's remote pinning).", &[E::Setup, E::Stream]),
     k(STREAMING_FILE, "kubo_api", "\"http://127.0.0.1:5001\"", "Kubo", "Kubo API", K::Text, "Kubo RPC API that setup adds segments to and the streamer publishes through (http:// or https://). On this machine (loopback) unless `allow_remote_kubo` is `true`.", &[E::Setup, E::Stream]),
     KeySpec { choices: &["false", "true"], ..k(STREAMING_FILE, "allow_remote_kubo", "false", "Kubo", "Allow a remote Kubo API", K::Bool, "Whether `kubo_api` may name another machine than this one (loopback: 127.0.0.0/8, `localhost`, `[::1]`). Kubo's RPC API is admin access to the node (keys, pins, config, shutdown) with no login of its own: set `true` only for a node you reach over a network you trust.", &[E::Setup, E::Stream]) },
     k(STREAMING_FILE, "ipns_key", "\"ipfs-station\"", "Kubo", "IPNS key", K::Text, "Kubo key the stream is published under (created when missing): 1-64 letters, digits, `-`, `_`, `.`. `station init` names it after the station folder (`ipfs-station-<folder>`), so two stations on one Kubo never share an IPNS name.", &[E::Stream]),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod housekeeping;
 pub mod keys;
 pub mod process;
+pub mod remote_pinning;
 pub mod state;
 pub mod text;
 

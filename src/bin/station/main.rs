@@ -135,6 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 chrono::Utc::now(),
             ));
             let report = run_setup(&station, quiet || json).await?;
+            send_to_pinning_services(&station, quiet || json).await;
             if json {
                 let mut v = serde_json::to_value(&report)?;
                 if let Some(o) = v.as_object_mut() {
@@ -214,6 +215,38 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             kubo_api,
             only,
         } => bench(music, items, &kubo_api, only).await,
+    }
+}
+
+/// After setup: the new library version sent to every pinning service at once (one
+/// bounded pass; the streamer's follower goes on from there). A service that fails is
+/// said on stderr and never fails setup.
+async fn send_to_pinning_services(station: &Station, quiet: bool) {
+    if station.setup.remote_pinning.is_empty() {
+        return;
+    }
+    let Ok(kubo) = ipfs_station::kubo::Kubo::new(
+        &station.streaming.kubo_api,
+        std::time::Duration::from_secs(10),
+    ) else {
+        return;
+    };
+    let pass = ipfs_station::pinning::sync_once(station, &kubo, None, chrono::Utc::now());
+    match tokio::time::timeout(std::time::Duration::from_secs(120), pass).await {
+        Ok(Ok(r)) => {
+            for e in &r.errors {
+                say_err!("remote pinning: {}", terminal_lines(e));
+            }
+            if !quiet && r.errors.is_empty() && !r.busy {
+                for s in ipfs_station::pinning::service_statuses(station) {
+                    say_err!("remote pinning: {}: {}", s.service, s.status);
+                }
+            }
+        }
+        Ok(Err(e)) => say_err!("remote pinning: {e}"),
+        Err(_) => say_err!(
+            "remote pinning: the services did not answer within 120 s; the streamer goes on trying"
+        ),
     }
 }
 
@@ -554,6 +587,22 @@ async fn stream(
             }
         }
     }
+    // The library (and the page) kept by the pinning services, followed while on air.
+    let pinning = if preview {
+        None
+    } else {
+        let kubo =
+            ipfs_station::kubo::Kubo::new(&cfg.kubo_api, std::time::Duration::from_secs(30))?;
+        let mut rx = stop_rx.clone();
+        Some(tokio::spawn(ipfs_station::pinning::follow(
+            station.clone(),
+            kubo,
+            Arc::new(SystemClock),
+            async move {
+                let _ = rx.changed().await;
+            },
+        )))
+    };
     let mut rx = stop_rx;
     let run = s.run(Arc::new(SystemClock), async move {
         let _ = rx.changed().await;
@@ -567,6 +616,9 @@ async fn stream(
         }
     }
     watcher.abort();
+    if let Some(h) = pinning {
+        h.abort();
+    }
     if let Some(h) = server {
         let _ = h.await;
     }
@@ -786,12 +838,18 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
             if json {
-                out("{\"on_air\":false,\"state\":null}");
+                let v = serde_json::json!({
+                    "on_air": false,
+                    "state": null,
+                    "remote_pinning": ipfs_station::pinning::service_statuses(station),
+                });
+                out(&serde_json::to_string_pretty(&v)?);
             } else {
                 say!(
                     "Never streamed: start with `station stream --station {}`",
                     station.dir().display()
                 );
+                say_remote_pinning(station);
             }
             return Ok(exit::OFF_AIR);
         }
@@ -804,6 +862,11 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
         if let Some(o) = v.as_object_mut() {
             o.remove("schedule");
             o.insert("on_air".into(), serde_json::Value::Bool(on_air));
+            // [{"service", "status", "requestid", "cid", "current", "pinned_at", "last_error"}]
+            o.insert(
+                "remote_pinning".into(),
+                serde_json::to_value(ipfs_station::pinning::service_statuses(station))?,
+            );
             if let (Mode::Ipns, Some(n)) = (&st.mode, &st.ipns_name) {
                 // {"page", "stream", "public": [{"gateway", "page", "stream"}]}: the site
                 // (the link to share) and its playlist, on the local gateway and each
@@ -921,7 +984,29 @@ fn status(station: &Station, json: bool) -> anyhow::Result<u8> {
     if let Some(n) = &st.notice {
         say!("  notice:         {n}");
     }
+    say_remote_pinning(station);
     Ok(if on_air { exit::OK } else { exit::OFF_AIR })
+}
+
+/// One line per pinning service of `remote_pinning`: the library request's status.
+fn say_remote_pinning(station: &Station) {
+    for s in ipfs_station::pinning::service_statuses(station) {
+        let since = s
+            .pinned_at
+            .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M")))
+            .unwrap_or_default();
+        let id = s
+            .requestid
+            .as_deref()
+            .map(|r| format!(" (request {})", terminal_lines(r)))
+            .unwrap_or_default();
+        let err = s
+            .last_error
+            .as_deref()
+            .map(|e| format!(": {}", terminal_lines(e)))
+            .unwrap_or_default();
+        say!("  pinned on {}: {}{since}{id}{err}", s.service, s.status);
+    }
 }
 
 async fn demo(dir: Option<PathBuf>, no_stream: bool) -> anyhow::Result<u8> {
