@@ -41,6 +41,10 @@ pub const COMMANDS: &[&str] = &[
     "programme_at",
     "history",
     "settings_pick_folder",
+    // Remote pinning (settings screen).
+    "pinning_add",
+    "pinning_remove",
+    "pinning_pick_token_file",
     // On air.
     "onair_view",
     "go_live",

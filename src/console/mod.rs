@@ -2,7 +2,7 @@
 //! library ([`library`]: add, remove, audition), on air ([`onair`]: go live, stop, the
 //! On air screen's data; [`preview`]: hear the station locally before Kubo exists),
 //! Kubo (status, the managed daemon), the settings form
-//! ([`settings`]) and audition (`audition`, behind the `audition` feature). The Tauri
+//! ([`settings`]; remote pinning services: [`pinning`]) and audition (`audition`, behind the `audition` feature). The Tauri
 //! shell (`src-tauri/`) only maps each command to one call here; the command and event
 //! names the page uses come from [`api`].
 
@@ -11,6 +11,7 @@ pub mod api;
 pub mod audition;
 pub mod library;
 pub mod onair;
+pub mod pinning;
 pub mod preview;
 pub mod schedule;
 pub mod settings;
@@ -62,6 +63,8 @@ pub struct Console {
     station: Arc<RwLock<Option<Arc<Station>>>>,
     allowed: Mutex<Vec<PathBuf>>,
     picked_folders: Mutex<Vec<PathBuf>>,
+    /// Token files picked in the native dialog ([`Console::allow_token_file`]).
+    picked_files: Mutex<Vec<PathBuf>>,
     setup: SetupQueue,
     emit: Emit,
     managed: tokio::sync::Mutex<Option<ManagedKubo>>,
@@ -108,6 +111,7 @@ impl Console {
             station,
             allowed: Mutex::new(Vec::new()),
             picked_folders: Mutex::new(Vec::new()),
+            picked_files: Mutex::new(Vec::new()),
             setup,
             emit,
             managed: tokio::sync::Mutex::new(None),
@@ -184,12 +188,18 @@ impl Console {
         }
     }
 
-    /// The folders recorded by [`Console::allow_folders`].
+    /// The folders recorded by [`Console::allow_folders`] and the token files recorded
+    /// by [`Console::allow_token_file`].
     fn picked(&self) -> Vec<PathBuf> {
-        self.picked_folders
+        let mut out = self
+            .picked_folders
             .lock()
             .map(|a| a.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Ok(f) = self.picked_files.lock() {
+            out.extend(f.iter().cloned());
+        }
+        out
     }
 
     /// Whether `path` may be read: inside the station, or dropped/picked (or inside a

@@ -1,8 +1,10 @@
-//! The Settings screen (settings and the schedule), and the programme queries.
+//! The Settings screen (settings, remote pinning services and the schedule), and the
+//! programme queries.
 
 use super::{ui, CmdResult};
 use ipfs_station::air::history::AsRunEntry;
 use ipfs_station::air::timeline::ProgrammeAt;
+use ipfs_station::console::pinning::PinningRemoved;
 use ipfs_station::console::schedule::{ScheduleSaved, ScheduleView};
 use ipfs_station::console::settings::{Edits, FieldValue, Outcome};
 use ipfs_station::console::Console;
@@ -95,5 +97,65 @@ pub async fn settings_pick_folder(
         ),
         })?;
     state.allow_folders(std::slice::from_ref(&path));
+    Ok(Some(text))
+}
+
+/// "Add service" in Remote pinning: adds a pinning service to `remote_pinning` (its
+/// token file is checked, never read into the answer); every setting after.
+#[tauri::command]
+pub async fn pinning_add(
+    state: State<'_, Console>,
+    name: String,
+    endpoint: String,
+    token_file: String,
+) -> CmdResult<Vec<FieldValue>> {
+    ui(state.pinning_add(&name, &endpoint, &token_file))
+}
+
+/// "Remove" beside a pinning service: with `delete_requests`, deletes the station's
+/// requests there first; the service leaves `remote_pinning` either way.
+#[tauri::command]
+pub async fn pinning_remove(
+    state: State<'_, Console>,
+    name: String,
+    delete_requests: bool,
+) -> CmdResult<PinningRemoved> {
+    ui(state.pinning_remove(&name, delete_requests).await)
+}
+
+/// "Choose…" beside a pinning service's token file: the system file picker (one file).
+/// The file picked is recorded ([`Console::allow_token_file`]: a service may then use
+/// it) and returned as text for the field; `None` when the operator cancelled.
+#[tauri::command]
+pub async fn pinning_pick_token_file(
+    state: State<'_, Console>,
+    app: AppHandle,
+) -> CmdResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Choose the pinning service's access token file")
+            .blocking_pick_file()
+    })
+    .await
+    .map_err(|e| super::UiError {
+        code: "bad_request".into(),
+        message: format!("file picker: {e}"),
+    })?;
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    let text = path
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| super::UiError {
+            code: "bad_request".into(),
+            message: format!(
+                "{}: the file's path is not valid UTF-8 (the config files are UTF-8 text): rename it",
+                path.display()
+            ),
+        })?;
+    state.allow_token_file(&path);
     Ok(Some(text))
 }

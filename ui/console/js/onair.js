@@ -230,6 +230,34 @@ function renderLog(v) {
     : "", ...warming].filter(Boolean).join(" · ");
 }
 
+// One line per pinning service of remote_pinning (from the state files, no call).
+function pinningLine(p) {
+  const svc = p.service;
+  const since = p.pinned_at ? ` since ${new Date(p.pinned_at).toLocaleString()}` : "";
+  const why = p.last_error ? ` — ${p.last_error}` : "";
+  switch (p.status) {
+    case "pinned": return ["ok", `Pinned on ${svc}${since}`];
+    case "pinning": return ["warn", `Pinning on ${svc}…`];
+    case "queued": return ["warn", `Queued on ${svc}…`];
+    case "replacing": return ["warn", `Replacing on ${svc}: the new library version is being sent…`];
+    case "not sent": return ["warn", `${svc}: not sent yet (at the next setup or stream start)`];
+    case "failed": return ["bad", `${svc}: failed${why}`];
+    case "failing": return ["bad", `${svc}: failing${why}`];
+    default: return ["warn", `${svc}: ${p.status}${why}`];
+  }
+}
+
+function renderPinning(v) {
+  const list = v.remote_pinning || [];
+  const ul = document.getElementById("pinning-lines");
+  document.getElementById("pinning-lines-title").hidden = ul.hidden = !list.length;
+  ul.replaceChildren(...list.map((p) => {
+    const [light, text] = pinningLine(p);
+    const title = [p.cid ? `library ${p.cid}${p.current ? "" : " (an older version)"}` : "", p.requestid ? `request ${p.requestid}` : ""].filter((x) => x).join(" · ");
+    return el("li", { title }, el("span", { class: "light " + light }), el("span", { class: "name", text }));
+  }));
+}
+
 export async function refresh() {
   try {
     view = await call(CMD.onair_view);
@@ -238,6 +266,7 @@ export async function refresh() {
   if (!visible) return;
   renderNow(view);
   renderHealth(view);
+  renderPinning(view);
   renderWindow(view);
   renderLog(view);
 }

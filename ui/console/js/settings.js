@@ -1,6 +1,6 @@
 // Settings screen: every key of the three config files, grouped, validated by the engine.
 // Errors appear next to their field; a change that re-encodes says what it redoes before
-// it is applied.
+// it is applied. Remote pinning services have their own section (add, remove).
 import { call, el } from "./api.js";
 import { CMD, EVT } from "./bindings.js";
 
@@ -57,7 +57,8 @@ function render() {
   host.replaceChildren();
   for (const g of GROUPS) {
     const fs = el("fieldset", {}, el("legend", { text: g }));
-    for (const f of fields.filter((x) => x.group === g)) {
+    // The services' list has its own section (renderPinning), never a generic field.
+    for (const f of fields.filter((x) => x.group === g && x.kind !== "services")) {
       fs.append(el("div", { class: "field", "data-field": `${f.file}:${f.key}` },
         el("label", { for: id(f) }, document.createTextNode(f.label), el("div", { class: "key", text: `${f.file} · ${f.key}` })),
         f.kind === "folder" ? folderInput(f) : input(f),
@@ -136,10 +137,116 @@ async function apply(ev) {
   }
 }
 
+// ---- remote pinning ------------------------------------------------------------------
+// The `remote_pinning` key (kind `services`, JSON text): listed with a Remove button
+// each, and an "Add service" form. Names, endpoints and paths are shown as text only;
+// the token never reaches the page.
+
+const servicesField = () => fields.find((f) => f.kind === "services");
+
+function services() {
+  const f = servicesField();
+  if (!f || !f.value.trim()) return [];
+  try {
+    const list = JSON.parse(f.value);
+    return Array.isArray(list) ? list : [];
+  } catch { return []; }
+}
+
+function pinStatus(text, bad = false, where = "pinning-status") {
+  const s = document.getElementById(where);
+  s.textContent = text;
+  s.classList.toggle("bad", bad);
+}
+
+/** The settings after a pinning change: only the services' list is redrawn (edits in the
+ * generic form are kept). */
+function tookSettings(next) {
+  const f = next.find((x) => x.kind === "services");
+  const mine = servicesField();
+  if (f && mine) mine.value = f.value;
+  renderPinning();
+}
+
+/** Asks "Also delete this station's pins on <name>?": "delete", "keep" or "cancel". */
+function askDelete(name) {
+  const dialog = document.getElementById("pinning-dialog");
+  document.getElementById("pinning-dialog-title").textContent = `Remove ${name}`;
+  document.getElementById("pinning-dialog-text").textContent = `Also delete this station's pins on ${name}?`;
+  return new Promise((resolve) => {
+    dialog.returnValue = "cancel";
+    dialog.addEventListener("close", () => resolve(dialog.returnValue || "cancel"), { once: true });
+    dialog.showModal();
+  });
+}
+
+async function removeService(name, button) {
+  const answer = await askDelete(name);
+  if (answer !== "delete" && answer !== "keep") return;
+  button.disabled = true;
+  const result = (text, bad = false) => pinStatus(text, bad, "pinning-result");
+  result(answer === "delete" ? `Deleting this station's pins on ${name}…` : `Removing ${name}…`);
+  try {
+    const out = await call(CMD.pinning_remove, { name, deleteRequests: answer === "delete" });
+    tookSettings(out.settings);
+    result(out.summary.join(" "), !!out.error);
+  } catch (e) {
+    button.disabled = false;
+    result(e.message, true);
+  }
+}
+
+function renderPinning() {
+  const list = document.getElementById("pinning-services");
+  const f = servicesField();
+  if (f) document.getElementById("pinning-help").textContent = f.help;
+  const svcs = services();
+  list.replaceChildren(...(svcs.length ? svcs.map((s) => {
+    const name = String(s.name ?? "");
+    const remove = el("button", { type: "button", class: "ghost", text: "Remove", title: `Remove ${name} from remote_pinning` });
+    remove.addEventListener("click", () => removeService(name, remove));
+    return el("li", { "data-service": name },
+      el("span", { class: "svc-name", text: name }), remove,
+      el("span", { class: "svc-detail", text: String(s.endpoint ?? "") }),
+      el("span", { class: "svc-detail", text: `token file: ${s.access_token_file ?? ""}` }));
+  }) : [el("li", { class: "none", text: "No pinning service: the library lives on this machine's Kubo only." })]));
+}
+
+async function addService(ev) {
+  ev.preventDefault();
+  const name = document.getElementById("pin-name");
+  const endpoint = document.getElementById("pin-endpoint");
+  const token = document.getElementById("pin-token");
+  if (!name.value.trim() || !endpoint.value.trim() || !token.value.trim()) {
+    pinStatus("Give the service a name, its endpoint and its token file.", true);
+    return;
+  }
+  pinStatus("Checking…");
+  try {
+    const next = await call(CMD.pinning_add, { name: name.value, endpoint: endpoint.value, tokenFile: token.value });
+    tookSettings(next);
+    pinStatus(`Added ${name.value.trim()}: the library is sent there at the next setup (the running stream picks it up when it restarts).`);
+    for (const n of [name, endpoint, token]) n.value = "";
+  } catch (e) {
+    pinStatus(e.message, true);
+  }
+}
+
+async function pickToken() {
+  try {
+    const path = await call(CMD.pinning_pick_token_file);
+    if (path === null || path === undefined) return;
+    document.getElementById("pin-token").value = path;
+  } catch (e) {
+    pinStatus(e.message, true);
+  }
+}
+
 export async function load() {
   try {
     fields = await call(CMD.settings_get);
     render();
+    renderPinning();
   } catch (e) {
     document.getElementById("settings-status").textContent = e.message;
   }
@@ -154,5 +261,7 @@ export function initSettings() {
     document.getElementById("settings-status").textContent = "";
     render();
   });
+  document.getElementById("pinning-add").addEventListener("submit", addService);
+  document.getElementById("pin-token-pick").addEventListener("click", pickToken);
   return load();
 }
