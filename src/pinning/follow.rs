@@ -383,7 +383,7 @@ async fn sync_service(
             Some(r) if r.cid != want.pin.cid => {
                 *calls += 1;
                 match client.replace(&r.requestid, &want.pin).await {
-                    Ok(s) => Some(made(&s, now)),
+                    Ok(s) => Some(made(&s, &want.pin.cid, now)),
                     Err(e) if e.status() == Some(404) => {
                         Some(adopt_or_add(&client, want, keep, now, calls).await?)
                     }
@@ -397,7 +397,7 @@ async fn sync_service(
                     *calls += 2;
                     client.delete(&r.requestid).await.map_err(Failed::Service)?;
                     let s = client.add(&want.pin).await.map_err(Failed::Service)?;
-                    Some(made(&s, now))
+                    Some(made(&s, &want.pin.cid, now))
                 } else {
                     Some(r)
                 }
@@ -436,11 +436,13 @@ fn slot<'a>(pins: &'a mut RemotePins, service: &str, subject: &str) -> &'a mut O
     }
 }
 
-/// A request just made or adopted from its status `s`.
-fn made(s: &PinStatus, now: DateTime<Utc>) -> Request {
+/// A request for `cid` just made or adopted, from its status `s`. The CID is the one the
+/// station sent, not the reply's: a service that spells it another way (CIDv0 as v1)
+/// must not look like another version, or every pass would replace it.
+fn made(s: &PinStatus, cid: &str, now: DateTime<Utc>) -> Request {
     let r = Request {
         requestid: s.requestid.clone(),
-        cid: s.pin.cid.clone(),
+        cid: cid.to_string(),
         status: Status::Queued,
         submitted_at: now,
         pinned_at: None,
@@ -454,9 +456,6 @@ fn made(s: &PinStatus, now: DateTime<Utc>) -> Request {
 
 /// `r` after the service said `s`: status, details, and when to look again.
 fn checked(mut r: Request, s: &PinStatus, now: DateTime<Utc>) -> Request {
-    if !s.pin.cid.is_empty() {
-        r.cid = s.pin.cid.clone();
-    }
     if s.status != r.status {
         r.checks = 0;
     }
@@ -529,7 +528,7 @@ async fn adopt_or_add(
             client.delete(&s.requestid).await.map_err(Failed::Service)?;
         }
     }
-    Ok(made(&chosen, now))
+    Ok(made(&chosen, &want.pin.cid, now))
 }
 
 /// Deletes the requests named as `want` that are not `own` and do not pin a root in
@@ -765,7 +764,7 @@ mod tests {
             delegates: vec![],
             info: BTreeMap::new(),
         };
-        let mut r = made(&status(Status::Queued), now);
+        let mut r = made(&status(Status::Queued), "bafy", now);
         assert_eq!(r.next_check - now, chrono::Duration::seconds(5));
         r = checked(r, &status(Status::Queued), now);
         assert_eq!(r.next_check - now, chrono::Duration::seconds(10));
