@@ -332,3 +332,85 @@ async fn a_failed_request_is_reported_and_sent_again_later() {
     assert_eq!(pinning::service_statuses(&station)[0].status, "pinned");
     assert!(p.iter().all(|x| x.status != Status::Failed));
 }
+
+/// A pass with nothing due (the request pinned, its hourly check not yet come) calls
+/// neither the service nor Kubo's `id`, and takes no lock: the follower runs one every
+/// 5 s for weeks.
+#[tokio::test]
+async fn a_pass_with_nothing_due_calls_nothing() {
+    let node = KuboDouble::start().await.unwrap();
+    let a = double().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = station_with(tmp.path(), &node, &[("cluster", &a)]).await;
+    let t0 = Utc::now();
+    let mut at = t0;
+    // The first passes send the request, see it pinned and sweep.
+    for _ in 0..3 {
+        let r = sync(&st, &node, at).await;
+        assert!(r.errors.is_empty(), "{r:?}");
+        at += Ch::seconds(10);
+    }
+    a.clear_calls();
+    node.clear_rpc_calls();
+    for i in 0..10 {
+        let r = sync(&st, &node, at + Ch::minutes(i)).await;
+        assert_eq!((r.services, r.calls), (0, 0), "{r:?}");
+    }
+    assert!(a.calls().is_empty(), "{:?}", a.calls());
+    let kubo: Vec<_> = node.rpc_calls();
+    assert!(kubo.is_empty(), "{kubo:?}");
+    // An hour on, the check is due again: one GET of the request, one `id`.
+    let r = sync(&st, &node, at + Ch::minutes(61)).await;
+    assert_eq!((r.services, r.calls), (1, 1), "{r:?}");
+    assert_eq!(a.calls_to("GET /pins/{requestid}"), 1, "{:?}", a.calls());
+}
+
+/// A running follower reads `remote_pinning` at every tick: a service added while on air
+/// gets the library within a tick or two, and one taken out is called no more.
+#[tokio::test]
+async fn a_running_follower_follows_services_added_and_removed_on_air() {
+    let node = KuboDouble::start().await.unwrap();
+    let a = double().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let st = station_with(tmp.path(), &node, &[]).await;
+    let root = root_of(&st);
+    let station = Station::open(&st).unwrap();
+    tokio::time::pause();
+    let clock = std::sync::Arc::new(ipfs_station::clock::SimClock::starting_at(Utc::now()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let follower = tokio::spawn(pinning::follow(
+        station,
+        client(&node.api_url()),
+        clock,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    assert!(a.calls().is_empty(), "{:?}", a.calls());
+    let service = serde_json::json!([{
+        "name": "cluster",
+        "endpoint": a.endpoint(),
+        "access_token_file": token_file(tmp.path(), "cluster", TOKEN),
+    }]);
+    patch_config(
+        &st,
+        SETUP_FILE,
+        serde_json::json!({ "remote_pinning": service }),
+    );
+    let mut waited = 0;
+    while !a.pins().iter().any(|p| p.cid == root) {
+        assert!(waited < 60, "not sent within 60 s: {:?}", a.pins());
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        waited += 1;
+    }
+    assert!(waited <= 2 * pinning::TICK.as_secs(), "{waited} s");
+    patch_config(&st, SETUP_FILE, serde_json::json!({ "remote_pinning": [] }));
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    a.clear_calls();
+    tokio::time::sleep(std::time::Duration::from_secs(3 * 3600)).await;
+    assert!(a.calls().is_empty(), "{:?}", a.calls());
+    stop.send(()).unwrap();
+    follower.await.unwrap();
+    tokio::time::resume();
+}

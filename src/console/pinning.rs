@@ -182,11 +182,12 @@ impl Console {
         settings::load(&self.dir)
     }
 
-    /// Removes the pinning service `name` from `remote_pinning`. First, while it is
-    /// still configured, [`crate::pinning::forget_service`]: with `delete_requests`, the
-    /// station's requests there are deleted (with its token); its state is forgotten.
-    /// The service leaves the config even when it could not be reached: the result then
-    /// says why and that the requests were left there.
+    /// Removes the pinning service `name` from `remote_pinning`, then
+    /// [`crate::pinning::forget_service`]: with `delete_requests`, the station's requests
+    /// there are deleted (with its token); its state is forgotten. The config is written
+    /// first, so a streamer's follower (which reads it at every tick) sends nothing more
+    /// there. The service leaves the config even when it could not be reached: the
+    /// result then says why and that the requests were left there.
     ///
     /// Errors: [`Error::Config`] when no service has that name; as
     /// [`Console::settings_apply`] writing the config.
@@ -207,7 +208,10 @@ impl Console {
             });
         };
         // The config as on disk now (a hand edit since the last read counts).
-        let (deleted, error) = match self.reload() {
+        let configured = self.reload();
+        list.remove(at);
+        self.write_list(&list)?;
+        let (deleted, error) = match configured {
             Ok(st) => match st.setup.remote_pinning.iter().find(|s| s.name == name) {
                 Some(svc) => {
                     match crate::pinning::forget_service(&st, svc, delete_requests).await {
@@ -222,8 +226,6 @@ impl Console {
                 Some(format!("the station's configuration does not open: {e}")),
             ),
         };
-        list.remove(at);
-        self.write_list(&list)?;
         let requests_left = !delete_requests || error.is_some();
         let shown = crate::station::text::terminal(name).into_owned();
         let mut summary = vec![format!("`{shown}` is no longer in remote_pinning.")];

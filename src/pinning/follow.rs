@@ -1,8 +1,10 @@
 //! Following the station's pin requests on every service (see the module doc of
-//! [`crate::pinning`]): the state file, one pass over the services, the loop.
+//! [`crate::pinning`]): one pass over the services and the loop. The state it keeps is
+//! [`super::state`].
 
-use super::api::{Client, Pin, PinStatus, ServiceError, Status};
-use super::request_name;
+use super::api::{Client, PinStatus, ServiceError, Status};
+use super::state::{chrono_of, load, save, RemotePins, Request, ServiceState, REMOTE_PINS_LOCK};
+use super::wants::{origins, page_root, wants, Want};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::kubo::Kubo;
@@ -10,17 +12,8 @@ use crate::station::remote_pinning::{read_token, RemoteService};
 use crate::station::state::{InstanceLock, StateDir};
 use crate::station::Station;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// `data/state/remote_pins.json`: the station's requests on each service ([`RemotePins`]).
-pub const REMOTE_PINS_FILE: &str = "remote_pins.json";
-/// The lock one follower holds while it calls the services (the streamer's follower and
-/// `station setup` never both write [`REMOTE_PINS_FILE`]).
-pub const REMOTE_PINS_LOCK: &str = "remote_pins.lock";
-/// [`REMOTE_PINS_FILE`]'s format version.
-pub const REMOTE_PINS_FORMAT: u32 = 1;
 /// How often the follower looks at what is due (5 s): no service is called more often.
 pub const TICK: Duration = Duration::from_secs(5);
 /// A `failed` request is sent again as a new one this long after it failed (10 min).
@@ -34,73 +27,6 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
 /// The service's list of the station's requests is read this often to delete strays
 /// (6 h), besides at every adoption.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(6 * 3600);
-/// Origins sent at most (components/schemas/Origins: maxItems 20).
-pub const MAX_ORIGINS: usize = 20;
-
-/// [`REMOTE_PINS_FILE`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RemotePins {
-    /// [`REMOTE_PINS_FORMAT`].
-    pub format: u32,
-    /// By service name (`remote_pinning[].name`).
-    #[serde(default)]
-    pub services: BTreeMap<String, ServiceState>,
-}
-
-/// One service's side of the station.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServiceState {
-    /// The endpoint the requests were made at (a new endpoint starts over).
-    pub endpoint: String,
-    /// The library's request.
-    #[serde(default)]
-    pub library: Option<Request>,
-    /// The listener page's request.
-    #[serde(default)]
-    pub page: Option<Request>,
-    /// Calls failed in a row.
-    #[serde(default)]
-    pub failures: u32,
-    /// No call before this (backoff, `Retry-After`).
-    #[serde(default)]
-    pub next_attempt: Option<DateTime<Utc>>,
-    /// The last failure, as shown (never the token).
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// When the service last answered.
-    #[serde(default)]
-    pub last_ok: Option<DateTime<Utc>>,
-    /// When the station's requests were last listed for strays.
-    #[serde(default)]
-    pub swept_at: Option<DateTime<Utc>>,
-}
-
-/// One pin request as the station follows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    /// The service's request id.
-    pub requestid: String,
-    /// The CID it pins.
-    pub cid: String,
-    /// Its last known status.
-    pub status: Status,
-    /// When the station made (or adopted) it.
-    pub submitted_at: DateTime<Utc>,
-    /// When it was first seen `pinned`.
-    #[serde(default)]
-    pub pinned_at: Option<DateTime<Utc>>,
-    /// When it was last seen `failed`.
-    #[serde(default)]
-    pub failed_at: Option<DateTime<Utc>>,
-    /// The next `GET /pins/{requestid}`.
-    pub next_check: DateTime<Utc>,
-    /// Checks while pending (the wait doubles with each).
-    #[serde(default)]
-    pub checks: u32,
-    /// The service's `info.status_details`, shortened for display.
-    #[serde(default)]
-    pub details: Option<String>,
-}
 
 /// What one [`sync_once`] did, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,98 +41,11 @@ pub struct SyncReport {
     pub busy: bool,
 }
 
-/// What the station wants held: one subject's CID, name and meta.
-#[derive(Debug, Clone)]
-struct Want {
-    subject: &'static str,
-    pin: Pin,
-}
-
-fn load(state: &StateDir) -> RemotePins {
-    let path = state.file(REMOTE_PINS_FILE);
-    match crate::station::atomic::read_json::<RemotePins>(&path) {
-        Ok(p) if p.format == REMOTE_PINS_FORMAT => p,
-        Ok(p) => {
-            tracing::warn!("{}: format {} is not {REMOTE_PINS_FORMAT}: read as empty (requests are adopted from the services' lists)", path.display(), p.format);
-            RemotePins::default()
-        }
-        Err(crate::error::Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            RemotePins::default()
-        }
-        Err(e) => {
-            tracing::warn!("{e}: read as empty (requests are adopted from the services' lists)");
-            RemotePins::default()
-        }
-    }
-}
-
-fn save(state: &StateDir, pins: &mut RemotePins) -> Result<()> {
-    pins.format = REMOTE_PINS_FORMAT;
-    crate::station::atomic::write_json_atomic(&state.file(REMOTE_PINS_FILE), pins)
-}
-
-fn chrono_of(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// The wait after `failures` failed calls in a row: 5 s doubling, at most
 /// [`BACKOFF_MAX`].
 fn backoff(failures: u32) -> Duration {
     let secs = 5u64.saturating_mul(1u64 << failures.saturating_sub(1).min(10));
     Duration::from_secs(secs).min(BACKOFF_MAX)
-}
-
-/// The listener page's wrapped directory as the streamer adds it
-/// ([`crate::air::site::add_page`]: the same files, so the same CID): added (pinned)
-/// again, which stores nothing new.
-///
-/// Errors: as [`Kubo::add_tree`].
-pub async fn page_root(kubo: &Kubo) -> Result<String> {
-    let added = kubo
-        .add_tree(crate::air::listener::page_files()?, true)
-        .await?;
-    added
-        .into_iter()
-        .find(|a| a.name.is_empty())
-        .map(|a| a.cid)
-        .ok_or_else(|| crate::error::Error::KuboResponse {
-            endpoint: "/api/v0/add".into(),
-            message: "the reply has no wrapping directory".into(),
-        })
-}
-
-/// This node's addresses for `origins`: those ending in `/p2p/<peer ID>` (the spec's
-/// Provider hints: "All multiaddrs MUST end with /p2p/{peerID}"), public ones only when
-/// it has any ("Avoid sending addresses from local networks"), else its local ones (a
-/// Cluster peer on the same network can dial those); at most [`MAX_ORIGINS`].
-fn origins(addresses: &[String]) -> Vec<String> {
-    let p2p: Vec<&String> = addresses.iter().filter(|a| a.contains("/p2p/")).collect();
-    let local = |a: &str| {
-        let host = a.split('/').nth(2).unwrap_or("");
-        match host.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(v)) => v.is_loopback() || v.is_private() || v.is_link_local(),
-            Ok(std::net::IpAddr::V6(v)) => {
-                v.is_loopback()
-                    || (v.segments()[0] & 0xfe00) == 0xfc00
-                    || (v.segments()[0] & 0xffc0) == 0xfe80
-            }
-            Err(_) => false,
-        }
-    };
-    let public: Vec<String> = p2p
-        .iter()
-        .filter(|a| !local(a))
-        .map(|a| a.to_string())
-        .collect();
-    let mut out = if public.is_empty() {
-        p2p.iter().map(|a| a.to_string()).collect()
-    } else {
-        public
-    };
-    out.truncate(MAX_ORIGINS);
-    out
 }
 
 /// One pass: for every service of `remote_pinning` that is due, makes what the station
@@ -215,7 +54,7 @@ fn origins(addresses: &[String]) -> Vec<String> {
 /// another follower holds it, does nothing (`busy`). A service's failure is recorded
 /// in its state and the report; it never fails the pass.
 ///
-/// Errors: [`crate::error::Error::Io`] writing [`REMOTE_PINS_FILE`].
+/// Errors: [`crate::error::Error::Io`] writing [`super::REMOTE_PINS_FILE`].
 pub async fn sync_once(
     station: &Station,
     kubo: &Kubo,
@@ -228,6 +67,18 @@ pub async fn sync_once(
         return Ok(report);
     }
     let state = station.state();
+    let local = crate::setup::pins::load(&state);
+    let mut wants = wants(station, &local, page);
+    // Retired roots Kubo still holds keep their remote requests until they go here.
+    let keep: Vec<String> = local.retired_roots.keys().cloned().collect();
+    // Nothing due anywhere: no lock, no call (this runs every TICK).
+    let pins = load(&state);
+    if !services
+        .iter()
+        .any(|svc| has_work(pins.services.get(&svc.name), svc, &wants, now))
+    {
+        return Ok(report);
+    }
     state.create()?;
     let _lock = match InstanceLock::try_acquire(
         &state.file(REMOTE_PINS_LOCK),
@@ -240,14 +91,8 @@ pub async fn sync_once(
         }
         Err(e) => return Err(e),
     };
-    let local = crate::setup::pins::load(&state);
-    let key = &station.streaming.ipns_key;
-    let mut wants = Vec::new();
-    let due = |s: Option<&ServiceState>| s.and_then(|s| s.next_attempt).is_none_or(|t| now >= t);
+    // Read again under the lock: another follower may have written it since.
     let mut pins = load(&state);
-    if !services.iter().any(|s| due(pins.services.get(&s.name))) {
-        return Ok(report);
-    }
     let addrs = match kubo.id().await {
         Ok(id) => origins(&id.addresses),
         Err(e) => {
@@ -255,53 +100,11 @@ pub async fn sync_once(
             Vec::new()
         }
     };
-    if let Some(root) = &local.root {
-        let mut meta = BTreeMap::new();
-        meta.insert("app".into(), "ipfs-station".into());
-        meta.insert(
-            "station".into(),
-            crate::station::text::display_text(&station.name(), 200),
-        );
-        meta.insert("subject".into(), "library".into());
-        meta.insert(
-            "library_version".into(),
-            root.links_hash.chars().take(16).collect(),
-        );
-        meta.insert("made_at".into(), root.pinned_at.to_rfc3339());
-        meta.insert("segments".into(), root.segments.to_string());
-        wants.push(Want {
-            subject: "library",
-            pin: Pin {
-                cid: root.cid.clone(),
-                name: Some(request_name(key, "library")),
-                origins: addrs.clone(),
-                meta,
-            },
-        });
+    for w in &mut wants {
+        w.pin.origins = addrs.clone();
     }
-    if let Some(page) = page {
-        let mut meta = BTreeMap::new();
-        meta.insert("app".into(), "ipfs-station".into());
-        meta.insert(
-            "station".into(),
-            crate::station::text::display_text(&station.name(), 200),
-        );
-        meta.insert("subject".into(), "page".into());
-        meta.insert("version".into(), env!("CARGO_PKG_VERSION").into());
-        wants.push(Want {
-            subject: "page",
-            pin: Pin {
-                cid: page.to_string(),
-                name: Some(request_name(key, "page")),
-                origins: addrs.clone(),
-                meta,
-            },
-        });
-    }
-    // Retired roots Kubo still holds keep their remote requests until they go here.
-    let keep: Vec<String> = local.retired_roots.keys().cloned().collect();
     for svc in services {
-        if !due(pins.services.get(&svc.name)) {
+        if !has_work(pins.services.get(&svc.name), svc, &wants, now) {
             continue;
         }
         report.services += 1;
@@ -344,6 +147,45 @@ pub async fn sync_once(
         save(&state, &mut pins)?;
     }
     Ok(report)
+}
+
+/// Whether a pass has anything to call `svc` for: it is past its backoff and a request
+/// is missing, of another CID, failed long enough ago, due for a check, or the sweep is
+/// due (the same decisions as [`sync_service`]).
+fn has_work(
+    s: Option<&ServiceState>,
+    svc: &RemoteService,
+    wants: &[Want],
+    now: DateTime<Utc>,
+) -> bool {
+    let Some(s) = s else {
+        return true;
+    };
+    // Backoff first: a token file that cannot be read fails before the endpoint is noted.
+    if s.next_attempt.is_some_and(|t| now < t) {
+        return false;
+    }
+    if s.endpoint != svc.endpoint
+        || s.failures > 0
+        || s.swept_at.is_none_or(|t| now - t >= chrono_of(SWEEP_EVERY))
+    {
+        return true;
+    }
+    wants.iter().any(|w| {
+        let r = if w.subject == "page" {
+            &s.page
+        } else {
+            &s.library
+        };
+        match r {
+            None => true,
+            Some(r) if r.cid != w.pin.cid => true,
+            Some(r) if r.status == Status::Failed => r
+                .failed_at
+                .is_some_and(|t| now - t >= chrono_of(FAILED_RETRY)),
+            Some(r) => now >= r.next_check,
+        }
+    })
 }
 
 enum Failed {
@@ -553,27 +395,43 @@ async fn sweep(
 
 /// Follows the station's requests until `stop` resolves: a [`sync_once`] every
 /// [`TICK`] on `clock` (each service is called only when something is due), the page
-/// added once Kubo answers.
+/// added once Kubo answers. `remote_pinning` is read again from `setup.config.json` at
+/// each tick, so a service added or removed (the console's Settings) is followed or
+/// left without a restart; while that file does not validate, the last good list is
+/// kept (and the error logged once).
 pub async fn follow(
-    station: Station,
+    mut station: Station,
     kubo: Kubo,
     clock: std::sync::Arc<dyn Clock>,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    if station.setup.remote_pinning.is_empty() {
-        return;
-    }
     tokio::pin!(stop);
     let mut page: Option<String> = None;
+    let mut config_error: Option<String> = None;
     loop {
-        if page.is_none() {
-            match page_root(&kubo).await {
-                Ok(c) => page = Some(c),
-                Err(e) => tracing::debug!("remote pinning: the page waits for Kubo: {e}"),
+        match Station::open(station.dir()) {
+            Ok(now) => {
+                station.setup.remote_pinning = now.setup.remote_pinning;
+                config_error = None;
+            }
+            Err(e) => {
+                let e = e.to_string();
+                if config_error.as_ref() != Some(&e) {
+                    tracing::warn!("remote pinning: the services stay as they were: {e}");
+                    config_error = Some(e);
+                }
             }
         }
-        if let Err(e) = sync_once(&station, &kubo, page.as_deref(), clock.now()).await {
-            tracing::warn!("remote pinning: {e}");
+        if !station.setup.remote_pinning.is_empty() {
+            if page.is_none() {
+                match page_root(&kubo).await {
+                    Ok(c) => page = Some(c),
+                    Err(e) => tracing::debug!("remote pinning: the page waits for Kubo: {e}"),
+                }
+            }
+            if let Err(e) = sync_once(&station, &kubo, page.as_deref(), clock.now()).await {
+                tracing::warn!("remote pinning: {e}");
+            }
         }
         tokio::select! {
             _ = clock.sleep(TICK) => {}
@@ -582,173 +440,11 @@ pub async fn follow(
     }
 }
 
-/// One service's line for `station status`, its `--json` and the console.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ServiceStatus {
-    /// The service's name.
-    pub service: String,
-    /// `pinned`, `pinning`, `queued`, `failed`, `failing` (calls fail: see
-    /// `last_error`), or `not sent` (no request yet).
-    pub status: String,
-    /// The library request's id.
-    pub requestid: Option<String>,
-    /// The CID it pins.
-    pub cid: Option<String>,
-    /// Whether that CID is the library's current root.
-    pub current: bool,
-    /// When the service was first seen holding it.
-    pub pinned_at: Option<DateTime<Utc>>,
-    /// The last failure (never the token), or the `failed` request's details.
-    pub last_error: Option<String>,
-}
-
-/// Every configured service's library status, from the state files alone (no call).
-pub fn service_statuses(station: &Station) -> Vec<ServiceStatus> {
-    let state = station.state();
-    let pins = load(&state);
-    let root = crate::setup::pins::load(&state).root.map(|r| r.cid);
-    station
-        .setup
-        .remote_pinning
-        .iter()
-        .map(|svc| {
-            let s = pins
-                .services
-                .get(&svc.name)
-                .filter(|s| s.endpoint == svc.endpoint);
-            let req = s.and_then(|s| s.library.as_ref());
-            let last_error = s.and_then(|s| s.last_error.clone());
-            let current = req.is_some_and(|r| Some(&r.cid) == root.as_ref());
-            let status = match (req, &last_error) {
-                (_, Some(_)) => "failing".to_string(),
-                (None, None) => "not sent".to_string(),
-                (Some(_), None) if !current => "replacing".to_string(),
-                (Some(r), None) => r.status.as_str().to_string(),
-            };
-            ServiceStatus {
-                service: svc.name.clone(),
-                status,
-                requestid: req.map(|r| r.requestid.clone()),
-                cid: req.map(|r| r.cid.clone()),
-                current,
-                pinned_at: req.and_then(|r| r.pinned_at),
-                last_error: last_error.or_else(|| {
-                    req.filter(|r| r.status == Status::Failed)
-                        .and_then(|r| r.details.clone())
-                }),
-            }
-        })
-        .collect()
-}
-
-/// What [`forget_service`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Forgotten {
-    /// Requests deleted on the service.
-    pub deleted: usize,
-    /// Why the service's requests could not be deleted (they are left there), if so.
-    pub error: Option<String>,
-}
-
-/// Before `service` is taken out of `remote_pinning`: deletes the station's requests
-/// there (with `delete_requests`: every request named for the station's library and
-/// page, listed from the service) and forgets its state. Call it while the service is
-/// still configured (its token is needed). A failing service leaves its requests and
-/// says why; the state is forgotten either way.
-///
-/// Errors: [`crate::error::Error::Io`] writing [`REMOTE_PINS_FILE`].
-pub async fn forget_service(
-    station: &Station,
-    service: &RemoteService,
-    delete_requests: bool,
-) -> Result<Forgotten> {
-    let mut out = Forgotten::default();
-    if delete_requests {
-        let deleted = async {
-            let token = read_token(service).map_err(|e| e.to_string())?;
-            let client = Client::new(service, token).map_err(|e| e.to_string())?;
-            let mut n = 0;
-            for subject in ["library", "page"] {
-                let name = request_name(&station.streaming.ipns_key, subject);
-                for s in client.list_all(&name).await.map_err(|e| e.to_string())? {
-                    if client
-                        .delete(&s.requestid)
-                        .await
-                        .map_err(|e| e.to_string())?
-                    {
-                        n += 1;
-                    }
-                }
-            }
-            Ok::<usize, String>(n)
-        };
-        match deleted.await {
-            Ok(n) => out.deleted = n,
-            Err(e) => out.error = Some(e),
-        }
-    }
-    let state = station.state();
-    let mut pins = load(&state);
-    if pins.services.remove(&service.name).is_some() {
-        save(&state, &mut pins)?;
-    }
-    Ok(out)
-}
-
-/// How long the library may go unpinned on every service before the health monitor warns
-/// (1 h).
-pub const UNPINNED_WARN_AFTER: Duration = Duration::from_secs(3600);
-
-/// When services are configured and the current library root was made more than
-/// [`UNPINNED_WARN_AFTER`] before `now` without any of `services` holding it: its age in
-/// hours. `None` otherwise (pinned somewhere, younger, no services or no root).
-pub fn unpinned_library_hours(
-    state: &StateDir,
-    services: &[RemoteService],
-    now: DateTime<Utc>,
-) -> Option<f64> {
-    if services.is_empty() {
-        return None;
-    }
-    let root = crate::setup::pins::load(state).root?;
-    let age = now - root.pinned_at;
-    if age < chrono_of(UNPINNED_WARN_AFTER) {
-        return None;
-    }
-    let pins = load(state);
-    let held = services.iter().any(|svc| {
-        pins.services
-            .get(&svc.name)
-            .filter(|s| s.endpoint == svc.endpoint)
-            .and_then(|s| s.library.as_ref())
-            .is_some_and(|r| r.cid == root.cid && r.status == Status::Pinned)
-    });
-    (!held).then(|| age.num_seconds() as f64 / 3600.0)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::api::Pin;
     use super::*;
-
-    #[test]
-    fn origins_prefer_public_p2p_addresses() {
-        let id = "/p2p/12D3KooWExample";
-        let a = |s: &str| format!("{s}{id}");
-        let all = vec![
-            a("/ip4/127.0.0.1/tcp/4001"),
-            a("/ip4/192.168.1.5/tcp/4001"),
-            a("/ip4/203.0.113.7/tcp/4001"),
-            "/ip4/203.0.113.7/tcp/4002".to_string(),
-            a("/ip6/::1/tcp/4001"),
-        ];
-        assert_eq!(origins(&all), vec![a("/ip4/203.0.113.7/tcp/4001")]);
-        let local = vec![a("/ip4/127.0.0.1/tcp/4001"), a("/ip4/192.168.1.5/tcp/4001")];
-        assert_eq!(origins(&local), local);
-        let many: Vec<String> = (0..30)
-            .map(|i| a(&format!("/ip4/203.0.113.{i}/tcp/4001")))
-            .collect();
-        assert_eq!(origins(&many).len(), MAX_ORIGINS);
-    }
+    use std::collections::BTreeMap;
 
     #[test]
     fn checks_back_off_while_pending_and_slow_down_once_pinned() {

@@ -30,12 +30,17 @@
 
 pub mod api;
 mod follow;
+mod forget;
+mod state;
+mod wants;
 
-pub use follow::{
-    follow, forget_service, page_root, service_statuses, sync_once, unpinned_library_hours,
-    Forgotten, RemotePins, Request, ServiceState, ServiceStatus, SyncReport, FAILED_RETRY,
-    REMOTE_PINS_FILE, SWEEP_EVERY, TICK, UNPINNED_WARN_AFTER,
+pub use follow::{follow, sync_once, SyncReport, FAILED_RETRY, SWEEP_EVERY, TICK};
+pub use forget::{forget_service, Forgotten};
+pub use state::{
+    service_statuses, unpinned_library_hours, RemotePins, Request, ServiceState, ServiceStatus,
+    REMOTE_PINS_FILE, UNPINNED_WARN_AFTER,
 };
+pub use wants::{page_root, MAX_ORIGINS};
 
 /// The request name of `subject` (`library` or `page`) for the station whose IPNS key is
 /// `ipns_key`: `ipfs-station:<key>:<subject>` (at most 255 characters: the key is at

@@ -125,27 +125,12 @@ fn hex(b: &[u8]) -> String {
 /// Loads the state (absent or unreadable: empty, logged; an empty state makes the next
 /// run pin a new root, which loses nothing).
 pub fn load(state: &StateDir) -> LibraryPins {
-    let path = state.file(LIBRARY_PINS_FILE);
-    match crate::station::atomic::read_json::<LibraryPins>(&path) {
-        Ok(p) if p.format == LIBRARY_PINS_FORMAT => p,
-        Ok(p) => {
-            tracing::warn!(
-                "{}: format {} is not {LIBRARY_PINS_FORMAT}: read as empty",
-                path.display(),
-                p.format
-            );
-            LibraryPins::default()
-        }
-        Err(crate::error::Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            LibraryPins::default()
-        }
-        Err(e) => {
-            tracing::warn!("{e}: read as empty");
-            LibraryPins::default()
-        }
-    }
+    crate::station::atomic::read_versioned(
+        &state.file(LIBRARY_PINS_FILE),
+        LIBRARY_PINS_FORMAT,
+        |p: &LibraryPins| p.format,
+        "read as empty",
+    )
 }
 
 fn save(state: &StateDir, pins: &mut LibraryPins) -> Result<()> {

@@ -34,27 +34,12 @@ pub struct Retired {
 /// Loads the list (absent: empty). An unreadable one is logged and read as empty: its
 /// segments then stay pinned, which loses nothing.
 pub fn load(state: &StateDir) -> Retired {
-    let path = state.file(RETIRED_FILE);
-    match crate::station::atomic::read_json::<Retired>(&path) {
-        Ok(r) if r.format == RETIRED_FORMAT => r,
-        Ok(r) => {
-            tracing::warn!(
-                "{}: format {} is not {RETIRED_FORMAT}: its segments stay pinned",
-                path.display(),
-                r.format
-            );
-            Retired::default()
-        }
-        Err(crate::error::Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            Retired::default()
-        }
-        Err(e) => {
-            tracing::warn!("{e}: the segments it listed stay pinned");
-            Retired::default()
-        }
-    }
+    crate::station::atomic::read_versioned(
+        &state.file(RETIRED_FILE),
+        RETIRED_FORMAT,
+        |p: &Retired| p.format,
+        "its segments stay pinned",
+    )
 }
 
 /// Every CID the streamer may still air: each `"cid"` string in `on_air_programme.json`

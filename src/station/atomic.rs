@@ -171,9 +171,62 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
+/// Reads a versioned state file: `T` from `path` when `format_of` gives `format`;
+/// otherwise `T::default()`: silently when the file is absent, with a warning naming the
+/// file and `if_unusable` (what the caller does instead, e.g. "read as empty") when it
+/// cannot be read, does not parse, or has another format version. For state a station
+/// rebuilds (pins, request ids): an unusable file never stops it.
+pub fn read_versioned<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    format: u32,
+    format_of: impl Fn(&T) -> u32,
+    if_unusable: &str,
+) -> T {
+    match read_json::<T>(path) {
+        Ok(v) if format_of(&v) == format => v,
+        Ok(v) => {
+            tracing::warn!(
+                "{}: format {} is not {format}: {if_unusable}",
+                path.display(),
+                format_of(&v)
+            );
+            T::default()
+        }
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            T::default()
+        }
+        Err(e) => {
+            tracing::warn!("{e}: {if_unusable}");
+            T::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct State {
+        format: u32,
+        n: u32,
+    }
+
+    #[test]
+    fn a_versioned_state_file_of_another_format_or_broken_reads_as_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        let read = |p: &Path| read_versioned(p, 2, |s: &State| s.format, "read as empty");
+        assert_eq!(read(&p), State::default());
+        write_json_atomic(&p, &State { format: 2, n: 7 }).unwrap();
+        assert_eq!(read(&p), State { format: 2, n: 7 });
+        write_json_atomic(&p, &State { format: 3, n: 7 }).unwrap();
+        assert_eq!(read(&p), State::default());
+        std::fs::write(&p, b"{\"format\": 2, \"n\": ").unwrap();
+        assert_eq!(read(&p), State::default());
+        // Read only: the broken file is left as it was for the operator to see.
+        assert_eq!(std::fs::read(&p).unwrap(), b"{\"format\": 2, \"n\": ");
+    }
 
     #[test]
     fn write_atomic_replaces_whole_file_and_leaves_no_temp() {
